@@ -1,0 +1,42 @@
+// Package router is the traffic layer seen by the engine: one interface, one
+// package per provider (router/appmesh, router/gatewayapi).
+//
+// A microservice's template carries its route object (an App Mesh
+// VirtualRouter or a Gateway API HTTPRoute) with the ${CANARY_ROUTES}
+// placeholder where the weighted backends go. The engine renders the template,
+// asks the router for that fragment, and applies the route object with
+// server-side apply; the router also reads the live weights back, so every
+// step can be repeated safely after a crash.
+package router
+
+import (
+	"context"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+)
+
+// Backend is one version of a microservice and its share of traffic.
+type Backend struct {
+	Name   string // object name of the version, e.g. "yelb-appserver-3"
+	Weight int    // 0..100
+}
+
+// Router is implemented once per traffic layer.
+type Router interface {
+	// Name is the deploy.json value selecting this router ("appmesh", "gatewayapi").
+	Name() string
+	// IsRoute reports whether obj is a route object whose weights this router owns.
+	IsRoute(obj *unstructured.Unstructured) bool
+	// Fragment renders ${CANARY_ROUTES}: the comma-separated JSON objects placed
+	// inside the route's list of weighted backends. port is the version
+	// Service's port; routers that do not need it ignore it.
+	Fragment(backends []Backend, port int) (string, error)
+	// Weights reads the backends and weights of the live route objects of a
+	// microservice. A missing route returns no backends and no error.
+	Weights(ctx context.Context, client dynamic.Interface, namespace, microservice string) ([]Backend, error)
+	// SettleTime is how long a weight change takes to reach the data plane
+	// (VPC Lattice needs about 90 s); the engine never analyses sooner.
+	SettleTime() time.Duration
+}

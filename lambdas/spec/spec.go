@@ -1,0 +1,53 @@
+// Package spec is the deploy.json contract: what a microservice's build hands
+// to the canary engine. The original blog fields keep their names and meaning;
+// everything added is optional and has a documented default.
+package spec
+
+// Spec is one rollout request, exactly as deploy.json carries it.
+type Spec struct {
+	// Fields of the original pipeline, unchanged.
+	ClusterName           string  `json:"cluster_name"`
+	Namespace             string  `json:"kubernetes_namespace"`
+	Microservice          string  `json:"microservice_name"`
+	PercentageStep        int     `json:"percentage_step"`
+	WaitTime              int     `json:"wait_time"`               // seconds spent at each traffic step
+	FailureThresholdValue float64 `json:"failure_threshold_value"` // 5xx count over FailureThresholdTime that fails the canary
+	FailureThresholdTime  int     `json:"failure_threshold_time"`  // look-back window in seconds
+	ContainerImage        string  `json:"container_image"`
+	ConfigFile            string  `json:"config_file"` // base64 of kubernetes_template.yml
+
+	// Additions.
+	Router           string   `json:"router,omitempty"`   // "appmesh" or "gatewayapi"
+	Strategy         string   `json:"strategy,omitempty"` // "canary" or "in-place" (stateful services)
+	Steps            []int    `json:"steps,omitempty"`    // explicit canary weights; overrides percentage_step
+	MaxWeight        int      `json:"max_weight,omitempty"`
+	Analysis         Analysis `json:"analysis"`
+	BakeTime         int      `json:"bake_time,omitempty"`         // seconds analysed at 100% before the old version goes
+	ProgressDeadline int      `json:"progress_deadline,omitempty"` // seconds the canary may take to become ready
+	ManualPromotion  bool     `json:"manual_promotion,omitempty"`  // hold at max_weight until promoted by an operator
+}
+
+// Analysis says how a canary is judged at every interval.
+type Analysis struct {
+	Interval                int      `json:"interval,omitempty"`                  // seconds between analyses
+	MinSuccessRate          *float64 `json:"min_success_rate,omitempty"`          // percent of non-5xx canary responses
+	MaxLatencyP99           *float64 `json:"max_latency_p99_ms,omitempty"`        // milliseconds
+	MaxErrorCount           *float64 `json:"max_error_count,omitempty"`           // 5xx over the look-back window; defaults to failure_threshold_value
+	MinRequestCount         int      `json:"min_request_count,omitempty"`         // below this the interval counts as no data
+	NoData                  string   `json:"no_data,omitempty"`                   // "fail", "hold" or "pass"
+	ConsecutiveFailureLimit int      `json:"consecutive_failure_limit,omitempty"` // failed analyses in a row that roll back
+	Baseline                *bool    `json:"baseline_comparison,omitempty"`       // Mann-Whitney canary vs stable when both carry traffic
+}
+
+// Router and strategy names.
+const (
+	RouterAppMesh    = "appmesh"
+	RouterGatewayAPI = "gatewayapi"
+
+	StrategyCanary  = "canary"
+	StrategyInPlace = "in-place"
+
+	NoDataFail = "fail"
+	NoDataHold = "hold"
+	NoDataPass = "pass"
+)

@@ -1,0 +1,99 @@
+// Package status is a microservice's rollout status as it lives in the
+// cluster: a ConfigMap named <microservice>-rollout, readable with kubectl.
+// The engine writes the status at every step; operators write requests
+// (pause, resume, promote, abort) that the engine honours at its next step.
+package status
+
+import "time"
+
+// Phases of a rollout.
+const (
+	PhaseProgressing = "Progressing" // shifting traffic and analysing
+	PhaseWaitingPods = "WaitingForReady"
+	PhasePaused      = "Paused"           // held by an operator
+	PhaseWaiting     = "WaitingPromotion" // at max weight, waiting for a manual promote
+	PhaseBaking      = "Baking"           // at 100%, still analysing
+	PhaseSucceeded   = "Succeeded"
+	PhaseRolledBack  = "RolledBack"
+	PhaseFailed      = "Failed" // roll back itself failed; needs an operator
+)
+
+// Terminal reports whether a phase ends a rollout.
+func Terminal(phase string) bool {
+	return phase == PhaseSucceeded || phase == PhaseRolledBack || phase == PhaseFailed
+}
+
+// Operator requests.
+const (
+	RequestPromote = "promote"
+	RequestAbort   = "abort"
+)
+
+// Verdict is one analysis result with the figures it was based on.
+type Verdict struct {
+	At          time.Time `json:"at"`
+	Weight      int       `json:"weight"`
+	Result      string    `json:"result"` // "pass", "fail", "nodata"
+	Requests    float64   `json:"requests"`
+	Errors      float64   `json:"errors"`
+	SuccessRate *float64  `json:"successRate,omitempty"`
+	LatencyP99  *float64  `json:"latencyP99Ms,omitempty"`
+	PValue      *float64  `json:"pValue,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+// Status is what the engine reports about the current (or last) rollout.
+type Status struct {
+	Microservice  string    `json:"microservice"`
+	Namespace     string    `json:"namespace"`
+	Execution     string    `json:"execution"`
+	Router        string    `json:"router"`
+	Strategy      string    `json:"strategy"`
+	StableVersion int       `json:"stableVersion"`
+	StableImage   string    `json:"stableImage"`
+	CanaryVersion int       `json:"canaryVersion"`
+	CanaryImage   string    `json:"canaryImage"`
+	Weight        int       `json:"weight"`
+	NextWeight    int       `json:"nextWeight"`
+	Step          int       `json:"step"`
+	Steps         int       `json:"steps"`
+	Phase         string    `json:"phase"`
+	Verdicts      []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
+	Reason        string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
+	StartedAt     time.Time `json:"startedAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+	// LastVersion is the highest version ever deployed, so a rolled-back
+	// version number is never reused.
+	LastVersion int `json:"lastVersion"`
+}
+
+// Control is what operators ask of the engine. Paused holds the weight until
+// resumed; Request is one-shot and consumed by the engine when honoured.
+type Control struct {
+	Paused  bool   `json:"paused"`
+	Request string `json:"request,omitempty"` // "promote" or "abort"
+}
+
+// Record is one finished rollout, kept in the history.
+type Record struct {
+	CanaryVersion int       `json:"canaryVersion"`
+	CanaryImage   string    `json:"canaryImage"`
+	StableVersion int       `json:"stableVersion"`
+	Phase         string    `json:"phase"`
+	Reason        string    `json:"reason,omitempty"`
+	Execution     string    `json:"execution"`
+	StartedAt     time.Time `json:"startedAt"`
+	FinishedAt    time.Time `json:"finishedAt"`
+}
+
+// ConfigMap data keys. Status, control and history are separate keys so
+// that the engine and canaryctl each own theirs under server-side apply.
+const (
+	KeyStatus  = "status"  // JSON Status, written by the engine
+	KeyHistory = "history" // JSON []Record, newest first, written by the engine
+	KeyPaused  = "paused"  // "true"/"false", written by canaryctl
+	KeyRequest = "request" // "promote"/"abort"/"", written by canaryctl, cleared by the engine
+	// KeySummary keys are plain strings so that `kubectl get cm -o yaml` reads well.
+	KeyPhase  = "phase"
+	KeyWeight = "weight"
+)

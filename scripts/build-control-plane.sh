@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Builds a local Kubernetes control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd, kwok) from the Go module proxy into a cache folder outside
+# the repository, keyed by version. Integration tests start these on 127.0.0.1.
+# Re-running is cheap: finished binaries are reused.
+set -euo pipefail
+
+K8S_VERSION="${K8S_VERSION:-v1.37.2}"
+ETCD_VERSION="${ETCD_VERSION:-v3.6.8}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+CACHE="${CONTROL_PLANE_CACHE:-$HOME/.cache/canary-platform/control-plane}"
+BIN="$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
+
+mkdir -p "$BIN"
+if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager && -x $BIN/kube-scheduler && -x $BIN/etcd && -x $BIN/kwok ]]; then
+  echo "$BIN"
+  exit 0
+fi
+
+work="$CACHE/src"
+mkdir -p "$work/kubernetes" "$work/etcd"
+
+build_kubernetes() {
+  cd "$work/kubernetes"
+  local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  local staging="v0.${K8S_VERSION#v1.}"
+  go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+  local upstream
+  upstream="$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/$K8S_VERSION.mod"
+  {
+    echo "module local/kubernetes-binaries"
+    echo
+    grep -E '^go ' "$upstream"
+    echo
+    echo "require k8s.io/kubernetes $K8S_VERSION"
+    echo
+    grep -E '=> \./staging/' "$upstream" | awk -v v="$staging" '{print "replace " $1 " => " $1 " " v}'
+  } > go.mod
+  cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+  go mod tidy -e >/dev/null 2>&1 || true
+  go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+  local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    [[ -x $BIN/$cmd ]] || go build -tags tools -trimpath -ldflags "$ld" -o "$BIN/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+  done
+}
+
+build_etcd() {
+  [[ -x $BIN/etcd ]] && return
+  cd "$work/etcd"
+  cat > go.mod <<GOMOD
+module local/etcd-binary
+
+go 1.24
+
+require go.etcd.io/etcd/server/v3 $ETCD_VERSION
+
+replace (
+	go.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 $ETCD_VERSION
+	go.etcd.io/etcd/client/pkg/v3 => go.etcd.io/etcd/client/pkg/v3 $ETCD_VERSION
+	go.etcd.io/etcd/client/v3 => go.etcd.io/etcd/client/v3 $ETCD_VERSION
+	go.etcd.io/etcd/pkg/v3 => go.etcd.io/etcd/pkg/v3 $ETCD_VERSION
+)
+GOMOD
+  cat > main.go <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  go mod tidy >/dev/null
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .
+}
+
+build_kwok() {
+  [[ -x $BIN/kwok ]] && return
+  GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  # kwok's stage configs ship in its module; keep a copy beside the binary.
+  local dir
+  dir="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  rm -rf "$BIN/kwok-stages" && cp -r "$dir" "$BIN/kwok-stages" && chmod -R u+w "$BIN/kwok-stages"
+}
+
+(build_etcd) >&2
+(build_kwok) >&2
+(build_kubernetes) >&2
+echo "$BIN"
