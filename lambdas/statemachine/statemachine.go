@@ -1,0 +1,222 @@
+// Package statemachine generates the Step Functions definition that sequences
+// a rollout. Step Functions is only the durable sequencer: every decision is
+// taken by the engine's Go handlers, which return the next action in
+// $.rollout.next. The definition guarantees that no path ends with traffic on
+// a broken version: every Task retries transient errors and catches
+// everything else into "Roll back", and the execution has an overall timeout
+// whose expiry is handled outside (an EventBridge rule invokes the engine's
+// rollback entry point for aborted, timed-out and failed executions).
+package statemachine
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// State names, readable in the Step Functions console.
+const (
+	StateValidate       = "Validate"
+	StateLock           = "Lock"
+	StateDeploy         = "Deploy canary at 0%"
+	StateReady          = "Wait until ready"
+	StateReadyChoice    = "Canary ready?"
+	StateWaitPods       = "Wait for pods"
+	StateShift          = "Shift traffic"
+	StateWaitAnalysis   = "Wait for analysis"
+	StateAnalyse        = "Analyse"
+	StateNextAction     = "Next action"
+	StateBake           = "Bake at 100%"
+	StatePromote        = "Promote"
+	StateRollBack       = "Roll back"
+	StateSucceeded      = "Rollout succeeded"
+	StateRolledBack     = "Rolled back"
+	StateInvalid        = "Invalid deploy.json"
+	StateInProgress     = "Another rollout in progress"
+	StateRollBackFailed = "Roll back failed"
+)
+
+// Handler actions: the "action" field of the Lambda payload, one per Task.
+const (
+	ActionValidate = "validate"
+	ActionLock     = "lock"
+	ActionDeploy   = "deploy"
+	ActionReady    = "ready"
+	ActionShift    = "shift"
+	ActionAnalyse  = "analyse"
+	ActionPromote  = "promote"
+	ActionRollBack = "rollback"
+)
+
+// TaskActions maps every Task state to the handler action it calls.
+var TaskActions = map[string]string{
+	StateValidate: ActionValidate,
+	StateLock:     ActionLock,
+	StateDeploy:   ActionDeploy,
+	StateReady:    ActionReady,
+	StateShift:    ActionShift,
+	StateAnalyse:  ActionAnalyse,
+	StatePromote:  ActionPromote,
+	StateRollBack: ActionRollBack,
+}
+
+// Values of $.rollout.next chosen by the engine after "Analyse".
+const (
+	NextAnalyse  = "analyse"
+	NextShift    = "shift"
+	NextBake     = "bake"
+	NextHold     = "hold"
+	NextPromote  = "promote"
+	NextRollBack = "rollback"
+)
+
+// Error names the handlers raise; Retry and Catch match on them.
+const (
+	ErrValidation = "ValidationFailed"  // bad deploy.json or template: nothing was written
+	ErrInProgress = "RolloutInProgress" // another execution holds the microservice's lock
+	ErrTransient  = "Transient"         // worth retrying: API server busy, throttled, conflict
+)
+
+// lambdaTransient are the Lambda service errors AWS recommends retrying.
+var lambdaTransient = []string{
+	"Lambda.ClientExecutionTimeoutException",
+	"Lambda.ServiceException",
+	"Lambda.AWSLambdaException",
+	"Lambda.SdkClientException",
+	"Lambda.TooManyRequestsException",
+}
+
+// Config parameterises the definition.
+type Config struct {
+	FunctionArn    string // the engine's step function
+	TimeoutSeconds int    // the whole execution; its expiry triggers the rollback entry point
+	TaskTimeout    int    // one handler call; defaults to 120 s
+}
+
+type object = map[string]any
+
+// Definition renders the state machine as JSON (JSONPath query language).
+func Definition(cfg Config) (string, error) {
+	if cfg.FunctionArn == "" {
+		return "", fmt.Errorf("state machine: FunctionArn is empty: pass the engine Lambda's ARN")
+	}
+	if cfg.TimeoutSeconds <= 0 {
+		return "", fmt.Errorf("state machine: TimeoutSeconds %d must be positive", cfg.TimeoutSeconds)
+	}
+	if cfg.TaskTimeout <= 0 {
+		cfg.TaskTimeout = 120
+	}
+	states := object{
+		StateValidate: cfg.task(ActionValidate, StateLock, []object{
+			catch([]string{"States.ALL"}, StateInvalid),
+		}),
+		StateLock: cfg.task(ActionLock, StateDeploy, []object{
+			catch([]string{ErrInProgress}, StateInProgress),
+			catch([]string{"States.ALL"}, StateRollBack),
+		}),
+		StateDeploy: cfg.task(ActionDeploy, StateReady, rollBackOnError()),
+		StateReady:  cfg.task(ActionReady, StateReadyChoice, rollBackOnError()),
+		StateReadyChoice: object{
+			"Type": "Choice",
+			"Choices": []object{{
+				"Variable":      "$.rollout.ready",
+				"BooleanEquals": true,
+				"Next":          StateShift,
+			}},
+			"Default": StateWaitPods,
+		},
+		StateWaitPods: object{"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateReady},
+		StateShift:    cfg.task(ActionShift, StateWaitAnalysis, rollBackOnError()),
+		StateWaitAnalysis: object{
+			"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateAnalyse,
+		},
+		StateAnalyse: cfg.task(ActionAnalyse, StateNextAction, rollBackOnError()),
+		StateNextAction: object{
+			"Type": "Choice",
+			"Choices": []object{
+				next(NextAnalyse, StateWaitAnalysis),
+				next(NextHold, StateWaitAnalysis),
+				next(NextShift, StateShift),
+				next(NextBake, StateBake),
+				next(NextPromote, StatePromote),
+				next(NextRollBack, StateRollBack),
+			},
+			"Default": StateRollBack,
+		},
+		StateBake:    object{"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateAnalyse},
+		StatePromote: cfg.task(ActionPromote, StateSucceeded, rollBackOnError()),
+		StateRollBack: cfg.withRetry(object{
+			"Type":           "Task",
+			"Resource":       "arn:aws:states:::lambda:invoke",
+			"Parameters":     cfg.parameters(ActionRollBack),
+			"OutputPath":     "$.Payload",
+			"TimeoutSeconds": cfg.TaskTimeout,
+			"Next":           StateRolledBack,
+			"Catch":          []object{catch([]string{"States.ALL"}, StateRollBackFailed)},
+		}, object{
+			// Rolling back must not give up on a flaky API server: retry anything, longer.
+			"ErrorEquals": []string{"States.ALL"}, "IntervalSeconds": 3, "MaxAttempts": 8, "BackoffRate": 2, "MaxDelaySeconds": 60,
+		}),
+		StateSucceeded:      object{"Type": "Succeed"},
+		StateRolledBack:     object{"Type": "Fail", "Error": "RolledBack", "Cause": "The canary failed and traffic is back on the stable version; see the rollout status for the reason."},
+		StateInvalid:        object{"Type": "Fail", "Error": ErrValidation, "Cause": "deploy.json or its template is invalid; nothing was changed. The error output names every bad field."},
+		StateInProgress:     object{"Type": "Fail", "Error": ErrInProgress, "Cause": "Another rollout of this microservice is in progress; nothing was changed."},
+		StateRollBackFailed: object{"Type": "Fail", "Error": "RollBackFailed", "Cause": "Roll back did not complete; the rollback entry point retries it from the execution-failed event."},
+	}
+	def := object{
+		"Comment":        "Canary rollout of one microservice: shift traffic step by step, analyse at every interval, roll back on failure.",
+		"QueryLanguage":  "JSONPath",
+		"StartAt":        StateValidate,
+		"TimeoutSeconds": cfg.TimeoutSeconds,
+		"States":         states,
+	}
+	out, err := json.MarshalIndent(def, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("state machine: encode definition: %w", err)
+	}
+	return string(out), nil
+}
+
+// parameters sends the whole state and the execution id to the handler.
+func (cfg Config) parameters(action string) object {
+	return object{
+		"FunctionName": cfg.FunctionArn,
+		"Payload": object{
+			"action":      action,
+			"execution.$": "$$.Execution.Id",
+			"state.$":     "$",
+		},
+	}
+}
+
+func (cfg Config) task(action, nextState string, catches []object) object {
+	return cfg.withRetry(object{
+		"Type":           "Task",
+		"Resource":       "arn:aws:states:::lambda:invoke",
+		"Parameters":     cfg.parameters(action),
+		"OutputPath":     "$.Payload",
+		"TimeoutSeconds": cfg.TaskTimeout,
+		"Next":           nextState,
+		"Catch":          catches,
+	}, object{
+		"ErrorEquals": append(append([]string{}, lambdaTransient...), ErrTransient, "States.Timeout"),
+		"IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2, "MaxDelaySeconds": 30,
+	})
+}
+
+func (cfg Config) withRetry(state, retrier object) object {
+	state["Retry"] = []object{retrier}
+	return state
+}
+
+// rollBackOnError keeps the error next to the state so the handler can report why.
+func rollBackOnError() []object {
+	return []object{catch([]string{"States.ALL"}, StateRollBack)}
+}
+
+func catch(errorsEqual []string, nextState string) object {
+	return object{"ErrorEquals": errorsEqual, "ResultPath": "$.error", "Next": nextState}
+}
+
+func next(value, nextState string) object {
+	return object{"Variable": "$.rollout.next", "StringEquals": value, "Next": nextState}
+}
