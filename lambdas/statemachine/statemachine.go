@@ -198,7 +198,7 @@ func (cfg Config) task(action, nextState string, catches []object) object {
 		"Next":           nextState,
 		"Catch":          catches,
 	}, object{
-		"ErrorEquals": append(append([]string{}, lambdaTransient...), ErrTransient, "States.Timeout"),
+		"ErrorEquals":     append(append([]string{}, lambdaTransient...), ErrTransient, "States.Timeout"),
 		"IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2, "MaxDelaySeconds": 30,
 	})
 }

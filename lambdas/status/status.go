@@ -76,6 +76,8 @@ type Control struct {
 
 // Record is one finished rollout, kept in the history.
 type Record struct {
+	// Microservice names the ConfigMap the record goes to.
+	Microservice  string    `json:"microservice"`
 	CanaryVersion int       `json:"canaryVersion"`
 	CanaryImage   string    `json:"canaryImage"`
 	StableVersion int       `json:"stableVersion"`
@@ -94,6 +96,15 @@ const (
 	KeyPaused  = "paused"  // "true"/"false", written by canaryctl
 	KeyRequest = "request" // "promote"/"abort"/"", written by canaryctl, cleared by the engine
 	// KeySummary keys are plain strings so that `kubectl get cm -o yaml` reads well.
-	KeyPhase  = "phase"
-	KeyWeight = "weight"
+	KeyPhase         = "phase"
+	KeyWeight        = "weight"
+	KeyCanaryVersion = "canaryVersion"
+	KeyStableVersion = "stableVersion"
+	KeyReason        = "reason"
 )
+
+// HistoryLimit is how many finished rollouts the history keeps.
+const HistoryLimit = 20
+
+// VerdictLimit is how many verdicts a written status keeps, newest first.
+const VerdictLimit = 5
