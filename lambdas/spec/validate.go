@@ -1,0 +1,323 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Defaults and limits. They are exported so that the defaults table in
+// README.md, the engine and the tests quote one source.
+const (
+	DefaultPercentageStep          = 10
+	DefaultWaitTime                = 60 // 90 (MinWaitTimeGatewayAPI) for router gatewayapi
+	DefaultFailureThresholdValue   = 0   // as the original Lambda
+	DefaultFailureThresholdTime    = 600 // as the original Lambda
+	DefaultRouter                  = RouterAppMesh
+	DefaultStrategy                = StrategyCanary
+	DefaultMaxWeight               = 100
+	DefaultInterval                = 60
+	DefaultMinRequestCount         = 1
+	DefaultNoData                  = NoDataHold
+	DefaultConsecutiveFailureLimit = 2
+	DefaultProgressDeadline        = 600
+	DefaultBaselineComparison      = true
+
+	MinWaitTime           = 10
+	MinWaitTimeGatewayAPI = 90 // VPC Lattice needs about 90 s to apply a weight change
+	MaxWaitTime           = 86400
+	MinLookBack           = 60 // one CloudWatch period
+	MaxLookBack           = 86400
+	MinInterval           = 10
+	MaxFailureLimit       = 10
+	MaxBakeTime           = 86400
+	MinProgressDeadline   = 60
+	MaxProgressDeadline   = 86400
+	MaxMicroserviceLength = 50 // leaves room for "-<version>" and "-rollout-lock" in 63-character names
+)
+
+// FieldError is one bad field: which, what value, what is wrong and what to
+// write instead.
+type FieldError struct {
+	Field   string // JSON path, e.g. "analysis.interval" or "steps[2]"
+	Value   string // the value as given; empty when the field is missing
+	Problem string // e.g. "is not allowed"
+	Allowed string // the fix, e.g. "use 1..100"
+}
+
+func (e FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Field)
+	b.WriteString(": ")
+	if e.Value != "" {
+		b.WriteString(e.Value)
+		b.WriteString(" ")
+	}
+	b.WriteString(e.Problem)
+	if e.Allowed != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Allowed)
+	}
+	return b.String()
+}
+
+// ValidationError lists every problem found in a deploy.json.
+type ValidationError struct {
+	Problems []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	if len(e.Problems) == 1 {
+		return "invalid deploy.json: " + e.Problems[0].Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "invalid deploy.json: %d problems:", len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - ")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// applyDefaults fills every optional field left unset. Zero values mean
+// "unset" here; Parse has already refused explicit zeros where they matter.
+func (s *Spec) applyDefaults() {
+	if s.PercentageStep == 0 {
+		s.PercentageStep = DefaultPercentageStep
+	}
+	if s.Router == "" {
+		s.Router = DefaultRouter
+	}
+	if s.WaitTime == 0 {
+		s.WaitTime = DefaultWaitTime
+		if s.Router == RouterGatewayAPI {
+			s.WaitTime = MinWaitTimeGatewayAPI
+		}
+	}
+	if s.FailureThresholdTime == 0 {
+		s.FailureThresholdTime = DefaultFailureThresholdTime
+	}
+	if s.Strategy == "" {
+		s.Strategy = DefaultStrategy
+	}
+	if s.MaxWeight == 0 {
+		s.MaxWeight = DefaultMaxWeight
+	}
+	if s.ProgressDeadline == 0 {
+		s.ProgressDeadline = DefaultProgressDeadline
+	}
+	a := &s.Analysis
+	if a.Interval == 0 {
+		a.Interval = min(DefaultInterval, s.WaitTime)
+	}
+	if a.MaxErrorCount == nil {
+		v := s.FailureThresholdValue
+		a.MaxErrorCount = &v
+	}
+	if a.MinRequestCount == 0 {
+		a.MinRequestCount = DefaultMinRequestCount
+	}
+	if a.NoData == "" {
+		a.NoData = DefaultNoData
+	}
+	if a.ConsecutiveFailureLimit == 0 {
+		a.ConsecutiveFailureLimit = DefaultConsecutiveFailureLimit
+	}
+	if a.Baseline == nil {
+		v := DefaultBaselineComparison
+		a.Baseline = &v
+	}
+}
+
+// WithDefaults returns s with every unset optional field given its default,
+// for specs that did not come through Parse (for example rebuilt from state).
+func (s Spec) WithDefaults() Spec {
+	s.Steps = append([]int(nil), s.Steps...)
+	s.applyDefaults()
+	return s
+}
+
+// Validate checks a spec whose defaults are applied and returns a
+// *ValidationError listing every problem, or nil.
+func (s Spec) Validate() error {
+	if p := s.problems(); len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+var (
+	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	clusterName  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+)
+
+func (s Spec) problems() []FieldError {
+	var out []FieldError
+	add := func(field, value, problem, allowed string) {
+		out = append(out, FieldError{Field: field, Value: value, Problem: problem, Allowed: allowed})
+	}
+	missing := func(field, allowed string) { add(field, "", "is missing", allowed) }
+
+	// Names become Kubernetes object names and labels.
+	switch {
+	case s.Microservice == "":
+		missing("microservice_name", "give the microservice's name, e.g. \"yelb-appserver\"")
+	case len(s.Microservice) > MaxMicroserviceLength || !dns1035Label.MatchString(s.Microservice):
+		add("microservice_name", strconv.Quote(s.Microservice), "is not allowed",
+			fmt.Sprintf("use at most %d lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names Services \"<name>-<version>\")", MaxMicroserviceLength))
+	}
+	switch {
+	case s.Namespace == "":
+		missing("kubernetes_namespace", "give the application namespace, e.g. \"yelb\"")
+	case len(s.Namespace) > 63 || !dns1123Label.MatchString(s.Namespace):
+		add("kubernetes_namespace", strconv.Quote(s.Namespace), "is not a valid namespace name",
+			"use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+	}
+	switch {
+	case s.ClusterName == "":
+		missing("cluster_name", "give the EKS cluster name")
+	case !clusterName.MatchString(s.ClusterName):
+		add("cluster_name", strconv.Quote(s.ClusterName), "is not a valid EKS cluster name",
+			"use 1..100 letters, digits, '-' and '_', starting with a letter or digit")
+	}
+	switch {
+	case s.ContainerImage == "":
+		missing("container_image", "give the image built for this version, e.g. \"123456789012.dkr.ecr.us-west-2.amazonaws.com/yelb-ui:2026-01-01_10.00.00.abcdef12\"")
+	default:
+		if why := imageProblem(s.ContainerImage); why != "" {
+			add("container_image", strconv.Quote(s.ContainerImage), "is not a valid image reference", why)
+		}
+	}
+	if s.ConfigFile == "" {
+		missing("config_file", "give kubernetes_template.yml encoded as base64 (build.yml does: base64 -w0 specfiles/kubernetes_template.yml)")
+	} else if why := configProblem(s.ConfigFile); why != "" {
+		add("config_file", "", why, "encode kubernetes_template.yml with base64 -w0")
+	}
+
+	switch s.Router {
+	case RouterAppMesh, RouterGatewayAPI:
+	default:
+		add("router", strconv.Quote(s.Router), "is not a known router", `use "appmesh" or "gatewayapi"`)
+	}
+	switch s.Strategy {
+	case StrategyCanary, StrategyInPlace:
+	default:
+		add("strategy", strconv.Quote(s.Strategy), "is not a known strategy", `use "canary" or "in-place" (stateful services with one StatefulSet)`)
+	}
+
+	if s.PercentageStep < 1 || s.PercentageStep > 100 {
+		add("percentage_step", strconv.Itoa(s.PercentageStep), "is not allowed", "use 1..100 (percent of traffic added at each step)")
+	}
+	for i, w := range s.Steps {
+		field := fmt.Sprintf("steps[%d]", i)
+		switch {
+		case w < 1 || w > 100:
+			add(field, strconv.Itoa(w), "is not allowed", "use weights 1..100")
+		case i > 0 && w <= s.Steps[i-1]:
+			add(field, strconv.Itoa(w), "is not allowed", fmt.Sprintf("weights must increase strictly: it follows %d", s.Steps[i-1]))
+		}
+	}
+	if s.MaxWeight < 1 || s.MaxWeight > 100 {
+		add("max_weight", strconv.Itoa(s.MaxWeight), "is not allowed", "use 1..100, or leave it out for no cap")
+	}
+
+	minWait := MinWaitTime
+	if s.Router == RouterGatewayAPI {
+		minWait = MinWaitTimeGatewayAPI
+	}
+	switch {
+	case s.WaitTime < minWait && s.Router == RouterGatewayAPI:
+		add("wait_time", strconv.Itoa(s.WaitTime), "is too short for router \"gatewayapi\"",
+			fmt.Sprintf("use %d..%d seconds: VPC Lattice needs about 90 s to apply each weight change, so a shorter step judges the previous weight", MinWaitTimeGatewayAPI, MaxWaitTime))
+	case s.WaitTime < minWait || s.WaitTime > MaxWaitTime:
+		add("wait_time", strconv.Itoa(s.WaitTime), "is not allowed", fmt.Sprintf("use %d..%d seconds", minWait, MaxWaitTime))
+	}
+	if s.FailureThresholdValue < 0 {
+		add("failure_threshold_value", formatFloat(s.FailureThresholdValue), "is not allowed", "use 0 or more (5xx responses tolerated over failure_threshold_time)")
+	}
+	if s.FailureThresholdTime < MinLookBack || s.FailureThresholdTime > MaxLookBack {
+		add("failure_threshold_time", strconv.Itoa(s.FailureThresholdTime), "is not allowed",
+			fmt.Sprintf("use %d..%d seconds of look-back (CloudWatch keeps one-minute periods)", MinLookBack, MaxLookBack))
+	}
+	if s.BakeTime < 0 || s.BakeTime > MaxBakeTime {
+		add("bake_time", strconv.Itoa(s.BakeTime), "is not allowed", fmt.Sprintf("use 0..%d seconds", MaxBakeTime))
+	}
+	if s.ProgressDeadline < MinProgressDeadline || s.ProgressDeadline > MaxProgressDeadline {
+		add("progress_deadline", strconv.Itoa(s.ProgressDeadline), "is not allowed", fmt.Sprintf("use %d..%d seconds", MinProgressDeadline, MaxProgressDeadline))
+	}
+	if s.ManualPromotion && s.Strategy == StrategyInPlace {
+		add("manual_promotion", "true", "is not allowed with strategy \"in-place\"", "in-place rollouts have no canary weight to hold at; remove manual_promotion or use strategy \"canary\"")
+	}
+
+	a := s.Analysis
+	if a.Interval < MinInterval || a.Interval > s.WaitTime {
+		add("analysis.interval", strconv.Itoa(a.Interval), "is not allowed",
+			fmt.Sprintf("use %d..%d seconds (at least %d, at most wait_time)", MinInterval, max(MinInterval, s.WaitTime), MinInterval))
+	}
+	if a.MinSuccessRate != nil && (*a.MinSuccessRate < 0 || *a.MinSuccessRate > 100) {
+		add("analysis.min_success_rate", formatFloat(*a.MinSuccessRate), "is not allowed", "use a percentage 0..100, e.g. 99")
+	}
+	if a.MaxLatencyP99 != nil && *a.MaxLatencyP99 <= 0 {
+		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "is not allowed", "use milliseconds above 0, e.g. 500")
+	}
+	if a.MaxErrorCount != nil && *a.MaxErrorCount < 0 {
+		add("analysis.max_error_count", formatFloat(*a.MaxErrorCount), "is not allowed", "use 0 or more")
+	}
+	if a.MinRequestCount < 1 {
+		add("analysis.min_request_count", strconv.Itoa(a.MinRequestCount), "is not allowed", "use 1 or more")
+	}
+	switch a.NoData {
+	case NoDataFail, NoDataHold, NoDataPass:
+	default:
+		add("analysis.no_data", strconv.Quote(a.NoData), "is not a known policy", `use "hold" (wait for traffic until progress_deadline), "fail" or "pass"`)
+	}
+	if a.ConsecutiveFailureLimit < 1 || a.ConsecutiveFailureLimit > MaxFailureLimit {
+		add("analysis.consecutive_failure_limit", strconv.Itoa(a.ConsecutiveFailureLimit), "is not allowed", fmt.Sprintf("use 1..%d", MaxFailureLimit))
+	}
+	return out
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// Image reference grammar of the OCI distribution spec: [domain[:port]/]path[:tag][@digest].
+var (
+	imageDomain  = `(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::[0-9]+)?`
+	imagePath    = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+	imagePattern = regexp.MustCompile(`^(?:` + imageDomain + `/)?` + imagePath + `(?:/` + imagePath + `)*` +
+		`(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`)
+)
+
+func imageProblem(ref string) string {
+	switch {
+	case len(ref) > 512:
+		return "use at most 512 characters"
+	case strings.ContainsAny(ref, " \t\r\n\"'$`\\"):
+		return "remove spaces, quotes, '$', '`' and '\\'"
+	case ref != strings.TrimSpace(ref):
+		return "remove surrounding spaces"
+	case !imagePattern.MatchString(ref):
+		return "use [registry[:port]/]repository[:tag][@sha256:digest] with a lower-case repository"
+	}
+	return ""
+}
+
+// configProblem checks that config_file is base64 of a non-empty text. The
+// template is YAML only once its placeholders are filled (a route list reads
+// "[${CANARY_ROUTES}]"), so the template package judges its contents.
+func configProblem(b64 string) string {
+	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	switch {
+	case err != nil:
+		return "is not base64 (" + err.Error() + ")"
+	case len(bytes.TrimSpace(data)) == 0:
+		return "decodes to an empty template"
+	case !utf8.Valid(data):
+		return "does not decode to UTF-8 text"
+	}
+	return ""
+}
