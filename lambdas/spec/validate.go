@@ -14,7 +14,7 @@ import (
 // README.md, the engine and the tests quote one source.
 const (
 	DefaultPercentageStep          = 10
-	DefaultWaitTime                = 60 // 90 (MinWaitTimeGatewayAPI) for router gatewayapi
+	DefaultWaitTime                = 60  // 90 (MinWaitTimeGatewayAPI) for router gatewayapi
 	DefaultFailureThresholdValue   = 0   // as the original Lambda
 	DefaultFailureThresholdTime    = 600 // as the original Lambda
 	DefaultRouter                  = RouterAppMesh
