@@ -1,0 +1,177 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/eks-canary/platform/lambdas/naming"
+)
+
+// conflictBackoff retries read-modify-write cycles that lost a race with the
+// other side; a handful of tries is plenty for two writers per ConfigMap.
+var conflictBackoff = wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, Factor: 2, Jitter: 0.2, Cap: time.Second}
+
+// Engine is the engine's side of the status store for one namespace. It owns
+// the status, summary and history keys (field manager naming.FieldManager)
+// and never sends the operator's keys, so the two sides never conflict.
+type Engine struct {
+	client    kubernetes.Interface
+	namespace string
+	now       func() time.Time
+}
+
+// NewEngine returns the engine's store for the application namespace.
+func NewEngine(client kubernetes.Interface, namespace string) *Engine {
+	return &Engine{client: client, namespace: namespace, now: time.Now}
+}
+
+// Load returns the microservice's status ConfigMap, if there is one. The
+// engine reads it before a rollout to learn the stable and last versions.
+func (e *Engine) Load(ctx context.Context, microservice string) (Snapshot, bool, error) {
+	cm, err := e.client.CoreV1().ConfigMaps(e.namespace).Get(ctx, naming.StatusConfigMap(microservice), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Snapshot{}, false, nil
+	}
+	if err != nil {
+		return Snapshot{}, false, fmt.Errorf("read status of %s/%s: %w", e.namespace, microservice, err)
+	}
+	snap, err := Decode(cm)
+	return snap, err == nil, err
+}
+
+// Write replaces the microservice's status and its plain summary keys.
+// UpdatedAt defaults to now and Namespace to the store's namespace.
+func (e *Engine) Write(ctx context.Context, st Status) error {
+	if st.Microservice == "" {
+		return errors.New("write status: field microservice is empty; set Status.Microservice")
+	}
+	if st.Namespace == "" {
+		st.Namespace = e.namespace
+	}
+	if st.Namespace != e.namespace {
+		return fmt.Errorf("write status of %s: field namespace is %q but this store writes to %q; use a store for that namespace", st.Microservice, st.Namespace, e.namespace)
+	}
+	if st.UpdatedAt.IsZero() {
+		st.UpdatedAt = e.now()
+	}
+	err := e.update(ctx, st.Microservice, func(snap *Snapshot, _ bool) error {
+		snap.Status = st
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write status of %s/%s (phase %s, weight %d%%): %w", e.namespace, st.Microservice, st.Phase, st.Weight, err)
+	}
+	return nil
+}
+
+// Finish puts a finished rollout at the head of the history, keeping the
+// newest HistoryLimit records. FinishedAt defaults to now.
+func (e *Engine) Finish(ctx context.Context, rec Record) error {
+	if rec.Microservice == "" {
+		return errors.New("record finished rollout: field microservice is empty; set Record.Microservice")
+	}
+	if rec.FinishedAt.IsZero() {
+		rec.FinishedAt = e.now()
+	}
+	err := e.update(ctx, rec.Microservice, func(snap *Snapshot, found bool) error {
+		if !found {
+			return fmt.Errorf("no status ConfigMap %s: Write the rollout's status before Finish", naming.StatusConfigMap(rec.Microservice))
+		}
+		snap.History = append([]Record{rec}, snap.History...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record finished rollout of %s/%s version %d: %w", e.namespace, rec.Microservice, rec.CanaryVersion, err)
+	}
+	return nil
+}
+
+// update applies the engine's keys after change, guarded by the
+// resourceVersion it read so that a concurrent write is never overwritten
+// with stale history.
+func (e *Engine) update(ctx context.Context, microservice string, change func(*Snapshot, bool) error) error {
+	name := naming.StatusConfigMap(microservice)
+	cms := e.client.CoreV1().ConfigMaps(e.namespace)
+	return retry.RetryOnConflict(conflictBackoff, func() error {
+		var snap Snapshot
+		cm, err := cms.Get(ctx, name, metav1.GetOptions{})
+		found := err == nil
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return err
+		default:
+			if snap, err = Decode(cm); err != nil {
+				return err
+			}
+		}
+		if err := change(&snap, found); err != nil {
+			return err
+		}
+		data, err := engineData(snap.Status, snap.History)
+		if err != nil {
+			return err
+		}
+		ac := corev1ac.ConfigMap(name, e.namespace).
+			WithLabels(map[string]string{
+				naming.LabelStatus:       "true",
+				naming.LabelMicroservice: microservice,
+				naming.LabelManagedBy:    naming.ManagedByValue,
+			}).
+			WithData(data)
+		if found {
+			ac.WithResourceVersion(cm.ResourceVersion)
+		}
+		// Force: these keys are the engine's alone; a hand edit must not
+		// block a rollout.
+		_, err = cms.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: naming.FieldManager, Force: true})
+		return err
+	})
+}
+
+// ConsumeRequest returns the operator's control and removes a pending
+// one-shot request in the same step, so that the caller honours it exactly
+// once. The removal is an Update guarded by resourceVersion: a request
+// written in between makes it retry with the fresh value instead of losing it.
+func (e *Engine) ConsumeRequest(ctx context.Context, microservice string) (Control, error) {
+	cms := e.client.CoreV1().ConfigMaps(e.namespace)
+	var control Control
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
+		control = Control{}
+		cm, err := cms.Get(ctx, naming.StatusConfigMap(microservice), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		snap, err := Decode(cm)
+		if err != nil {
+			return err
+		}
+		if snap.Control.Request == "" {
+			control = snap.Control
+			return nil
+		}
+		cleared := cm.DeepCopy()
+		delete(cleared.Data, KeyRequest)
+		if _, err := cms.Update(ctx, cleared, metav1.UpdateOptions{FieldManager: naming.FieldManager}); err != nil {
+			return err
+		}
+		control = snap.Control
+		return nil
+	})
+	if err != nil {
+		return Control{}, fmt.Errorf("consume operator request for %s/%s: %w", e.namespace, microservice, err)
+	}
+	return control, nil
+}
