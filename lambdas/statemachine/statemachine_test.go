@@ -1,0 +1,258 @@
+package statemachine_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/eks-canary/platform/lambdas/internal/asl"
+	sm "github.com/eks-canary/platform/lambdas/statemachine"
+)
+
+// namedError carries the error type a Lambda would report.
+type namedError struct{ name, msg string }
+
+func (e namedError) Error() string { return e.msg }
+
+func errorName(err error) string {
+	var n namedError
+	if errors.As(err, &n) {
+		return n.name
+	}
+	return "Error"
+}
+
+// script answers Task states: each call returns the state with rollout.next
+// and rollout.ready set from a per-state queue of outcomes.
+type script struct {
+	mu    sync.Mutex
+	plan  map[string][]string // state -> outcomes, consumed in order; the last one repeats
+	calls []string
+}
+
+func (s *script) invoke(_ context.Context, state string, payload json.RawMessage) (json.RawMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, state)
+	var p struct {
+		Action    string         `json:"action"`
+		Execution string         `json:"execution"`
+		State     map[string]any `json:"state"`
+	}
+	if err := json.Unmarshal(payload, &p); err != nil {
+		return nil, err
+	}
+	if want := sm.TaskActions[state]; p.Action != want {
+		return nil, fmt.Errorf("state %q sent action %q, want %q", state, p.Action, want)
+	}
+	if p.Execution != "arn:aws:states:us-west-2:1:execution:canary:run-1" {
+		return nil, fmt.Errorf("execution id not passed: %q", p.Execution)
+	}
+	outcome := "ok"
+	if q := s.plan[state]; len(q) > 0 {
+		outcome = q[0]
+		if len(q) > 1 {
+			s.plan[state] = q[1:]
+		}
+	}
+	rollout, _ := p.State["rollout"].(map[string]any)
+	if rollout == nil {
+		rollout = map[string]any{}
+	}
+	rollout["wait_seconds"] = 1
+	switch outcome {
+	case "ok":
+	case "ready", "not-ready":
+		rollout["ready"] = outcome == "ready"
+	case sm.NextAnalyse, sm.NextShift, sm.NextBake, sm.NextHold, sm.NextPromote, sm.NextRollBack, "nonsense":
+		rollout["next"] = outcome
+	default: // an error name
+		return nil, namedError{outcome, "scripted " + outcome}
+	}
+	p.State["rollout"] = rollout
+	return json.Marshal(p.State)
+}
+
+var interpreter *asl.Interpreter
+
+func TestMain(m *testing.M) {
+	var err error
+	if interpreter, err = asl.NewInterpreter(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	interpreter.Close()
+	os.Exit(code)
+}
+
+func run(t *testing.T, plan map[string][]string) (asl.Result, []string) {
+	t.Helper()
+	def, err := sm.Definition(sm.Config{FunctionArn: "arn:aws:lambda:us-west-2:1:function:engine", TimeoutSeconds: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &script{plan: plan}
+	x, err := interpreter.Start(def, map[string]any{"microservice_name": "yelb-appserver"},
+		"arn:aws:states:us-west-2:1:execution:canary:run-1", s.invoke, errorName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.Wait(), s.calls
+}
+
+func TestPaths(t *testing.T) {
+	tests := []struct {
+		name       string
+		plan       map[string][]string
+		wantStatus string
+		wantError  string
+		wantCalls  []string
+	}{
+		{
+			name: "canary shifts, bakes and is promoted",
+			plan: map[string][]string{
+				sm.StateReady:   {"not-ready", "ready"},
+				sm.StateAnalyse: {sm.NextAnalyse, sm.NextShift, sm.NextHold, sm.NextBake, sm.NextPromote},
+			},
+			wantStatus: "SUCCEEDED",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateReady,
+				sm.StateShift, sm.StateAnalyse, sm.StateAnalyse, sm.StateShift, sm.StateAnalyse, sm.StateAnalyse,
+				sm.StateAnalyse, sm.StatePromote},
+		},
+		{
+			name:       "failing analysis rolls back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {sm.NextRollBack}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateAnalyse, sm.StateRollBack},
+		},
+		{
+			name:       "transient errors are retried, not rolled back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateShift: {sm.ErrTransient, "Lambda.ServiceException", "ok"}, sm.StateAnalyse: {sm.NextPromote}},
+			wantStatus: "SUCCEEDED",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateShift, sm.StateShift, sm.StateAnalyse, sm.StatePromote},
+		},
+		{
+			name:       "a permanent error mid-shift rolls back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateShift: {"Forbidden"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift, sm.StateRollBack},
+		},
+		{
+			name:       "an error while waiting for readiness rolls back",
+			plan:       map[string][]string{sm.StateReady: {"not-ready", "CanaryNotReady"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateReady, sm.StateRollBack},
+		},
+		{
+			name:       "retries exhausted roll back", // MaxAttempts 5: one call and five retries
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateShift: {sm.ErrTransient}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: append([]string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady},
+				append(slices.Repeat([]string{sm.StateShift}, 6), sm.StateRollBack)...),
+		},
+		{
+			name:       "an unknown next action rolls back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {"nonsense"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateAnalyse, sm.StateRollBack},
+		},
+		{
+			name:       "invalid deploy.json changes nothing",
+			plan:       map[string][]string{sm.StateValidate: {sm.ErrValidation}},
+			wantStatus: "FAILED", wantError: sm.ErrValidation,
+			wantCalls: []string{sm.StateValidate},
+		},
+		{
+			name:       "a rollout in progress fails fast without rolling back",
+			plan:       map[string][]string{sm.StateLock: {sm.ErrInProgress}},
+			wantStatus: "FAILED", wantError: sm.ErrInProgress,
+			wantCalls: []string{sm.StateValidate, sm.StateLock},
+		},
+		{
+			name:       "a failing roll back is retried, then reported",
+			plan:       map[string][]string{sm.StateDeploy: {"Forbidden"}, sm.StateRollBack: {"Forbidden"}},
+			wantStatus: "FAILED", wantError: "RollBackFailed",
+			wantCalls: append([]string{sm.StateValidate, sm.StateLock, sm.StateDeploy},
+				slices.Repeat([]string{sm.StateRollBack}, 9)...),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, calls := run(t, tt.plan)
+			if res.Status != tt.wantStatus || (tt.wantError != "" && res.Error != tt.wantError) {
+				t.Fatalf("status %s error %q cause %q, want %s %q", res.Status, res.Error, res.Cause, tt.wantStatus, tt.wantError)
+			}
+			if !slices.Equal(calls, tt.wantCalls) {
+				t.Fatalf("task calls\n got %q\nwant %q", calls, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestEveryTaskCanRollBack(t *testing.T) {
+	def, err := sm.Definition(sm.Config{FunctionArn: "arn:fn", TimeoutSeconds: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed struct {
+		TimeoutSeconds int
+		States         map[string]struct {
+			Type  string
+			Retry []struct{ ErrorEquals []string }
+			Catch []struct {
+				ErrorEquals []string
+				Next        string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(def), &parsed); err != nil {
+		t.Fatal(err)
+	}
+	if parsed.TimeoutSeconds != 60 {
+		t.Errorf("overall timeout %d, want 60", parsed.TimeoutSeconds)
+	}
+	for name, st := range parsed.States {
+		if st.Type != "Task" {
+			continue
+		}
+		if len(st.Retry) == 0 {
+			t.Errorf("%s has no Retry", name)
+		}
+		last := st.Catch[len(st.Catch)-1]
+		if !slices.Equal(last.ErrorEquals, []string{"States.ALL"}) {
+			t.Errorf("%s: last Catch is %v, want States.ALL", name, last.ErrorEquals)
+		}
+		switch name {
+		case sm.StateValidate:
+			if last.Next != sm.StateInvalid {
+				t.Errorf("Validate catches into %q", last.Next)
+			}
+		case sm.StateRollBack:
+			if last.Next != sm.StateRollBackFailed {
+				t.Errorf("Roll back catches into %q", last.Next)
+			}
+		default:
+			if last.Next != sm.StateRollBack {
+				t.Errorf("%s catches into %q, want %q", name, last.Next, sm.StateRollBack)
+			}
+		}
+	}
+}
+
+func TestDefinitionRejectsMissingConfig(t *testing.T) {
+	if _, err := sm.Definition(sm.Config{TimeoutSeconds: 10}); err == nil {
+		t.Error("empty FunctionArn accepted")
+	}
+	if _, err := sm.Definition(sm.Config{FunctionArn: "arn:fn"}); err == nil {
+		t.Error("zero timeout accepted")
+	}
+}
