@@ -1,0 +1,143 @@
+package testcluster
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+const modulePath = "github.com/eks-canary/platform"
+
+// Versions and cache layout mirror scripts/build-control-plane.sh, so both
+// agree on the folder without the tests running the script.
+func defaultBinDir() (string, error) {
+	if dir := os.Getenv("CANARY_CONTROL_PLANE_BIN"); dir != "" {
+		return dir, nil
+	}
+	cache := os.Getenv("CONTROL_PLANE_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("locate control plane cache: %w", err)
+		}
+		cache = filepath.Join(home, ".cache", "canary-platform", "control-plane")
+	}
+	name := fmt.Sprintf("k8s-%s-etcd-%s-kwok-%s",
+		envOr("K8S_VERSION", "v1.37.2"), envOr("ETCD_VERSION", "v3.6.8"), envOr("KWOK_VERSION", "v0.8.0"))
+	return filepath.Join(cache, name), nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+var requiredBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+
+// kwokStages are the behaviours the fake node needs: become Ready, keep its
+// lease, run pods to Ready, finish completed pods and remove deleted ones.
+var kwokStages = []string{
+	"node/fast/node-initialize.yaml",
+	"node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+	"pod/fast/pod-ready.yaml",
+	"pod/fast/pod-complete.yaml",
+	"pod/fast/pod-delete.yaml",
+}
+
+func checkBinaries(dir string) error {
+	var missing []string
+	for _, name := range requiredBinaries {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
+			missing = append(missing, name)
+		}
+	}
+	for _, stage := range kwokStages {
+		if _, err := os.Stat(filepath.Join(dir, "kwok-stages", stage)); err != nil {
+			missing = append(missing, filepath.Join("kwok-stages", stage))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("control plane binaries missing in %s (%s): run scripts/build-control-plane.sh "+
+			"from the repository root (it builds them once into that cache folder and prints it), "+
+			"or set CANARY_CONTROL_PLANE_BIN to a folder that holds them", dir, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// repoRoot walks up from the working directory (a package folder under
+// `go test`, the repository root under `make`) to this module's go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("locate repository root: %w", err)
+	}
+	for start := dir; ; {
+		if isModuleRoot(filepath.Join(dir, "go.mod")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("locate repository root: no go.mod of module %s above %s", modulePath, start)
+		}
+		dir = parent
+	}
+}
+
+func isModuleRoot(goMod string) bool {
+	f, err := os.Open(goMod)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "module ") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "module ")) == modulePath
+		}
+	}
+	return false
+}
+
+// defaultCRDsDir is $CANARY_CRDS_DIR, else ../shared/crds beside the repository.
+func defaultCRDsDir() (string, error) {
+	if dir := os.Getenv("CANARY_CRDS_DIR"); dir != "" {
+		return dir, nil
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "..", "shared", "crds"), nil
+}
+
+// defaultGatewayAPIDir asks the go tool where the module pinned in go.mod
+// lives, so the installed CRDs always match the Go types the code compiles against.
+func defaultGatewayAPIDir() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(exitErr.Stderr)))
+		}
+		return "", fmt.Errorf("locate module sigs.k8s.io/gateway-api with `go list -m` in %s: %w", root, err)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("module sigs.k8s.io/gateway-api is not in the module cache: run `go mod download sigs.k8s.io/gateway-api` in %s", root)
+	}
+	return dir, nil
+}
