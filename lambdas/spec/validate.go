@@ -321,3 +321,28 @@ func configProblem(b64 string) string {
 	}
 	return ""
 }
+
+// CheckImage reports why ref is not an image reference the engine will
+// write into a template, or nil.
+func CheckImage(ref string) error {
+	if why := imageProblem(ref); why != "" {
+		return fmt.Errorf("image %q is not a valid image reference: %s", ref, why)
+	}
+	return nil
+}
+
+// CheckMicroservice reports why name cannot name a microservice's objects, or nil.
+func CheckMicroservice(name string) error {
+	if name == "" || len(name) > MaxMicroserviceLength || !dns1035Label.MatchString(name) {
+		return fmt.Errorf("microservice name %q is not allowed: use at most %d lower-case letters, digits and '-', starting with a letter and ending with a letter or digit", name, MaxMicroserviceLength)
+	}
+	return nil
+}
+
+// CheckNamespace reports why name is not a valid namespace name, or nil.
+func CheckNamespace(name string) error {
+	if name == "" || len(name) > 63 || !dns1123Label.MatchString(name) {
+		return fmt.Errorf("namespace %q is not allowed: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
+	}
+	return nil
+}

@@ -1,0 +1,306 @@
+// Package rollout makes the engine's decisions: which traffic weights a
+// rollout walks through, and what to do after each analysis. Both are plain
+// functions of their inputs so that every rule is a table test.
+//
+// # Plan
+//
+// The canary weights come from steps when given, else from percentage_step
+// (25 gives 25, 50, 75, 100). Weights above max_weight are dropped and
+// max_weight itself becomes the last canary weight; the plan always ends at
+// 100, the promotion. A first deployment (no stable version) and the
+// in-place strategy have nothing to split traffic with and go straight to
+// [100].
+//
+// # Decide
+//
+// Decide runs after every analysis. The rules, first match wins:
+//
+//  1. An operator abort rolls back at once, whatever the verdict.
+//  2. A failing verdict (or no data under no_data "fail") adds one to the
+//     consecutive failures; reaching consecutive_failure_limit rolls back.
+//     Below the limit the rollout stays at its weight (Analyse). Pausing
+//     does not suspend this: a paused canary that keeps failing still rolls
+//     back. A pass resets the count; no data under "hold" leaves it as is.
+//  3. An operator promote request promotes at once (skipping the remaining
+//     steps, the manual gate and the bake), but only when the verdict is not
+//     failing: a promote request never overrides evidence that the canary is
+//     broken. The request then stays pending and is honoured at the next
+//     analysis that does not fail.
+//  4. Paused holds the weight.
+//  5. No data under "hold" holds the weight until data arrives; when no data
+//     has lasted progress_deadline the rollout rolls back, so a canary that
+//     never receives traffic cannot stall forever. Under "pass" no data is
+//     treated as a pass.
+//  6. Before the first step (weight 0, the canary just became ready) the
+//     rollout shifts to the first weight.
+//  7. At 100% the rollout bakes until bake_time has passed, then promotes.
+//  8. Below 100% it keeps analysing until wait_time has passed at the step.
+//  9. With manual_promotion the rollout holds at the last weight before 100
+//     until an operator promotes.
+//  10. Otherwise it shifts to the next weight.
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/spec"
+)
+
+// Plan returns the traffic weights of a rollout, always ending at 100.
+// hasStable is false on a first deployment, when no version serves traffic
+// yet.
+func Plan(s spec.Spec, hasStable bool) []int {
+	s = s.WithDefaults()
+	if !hasStable || s.Strategy == spec.StrategyInPlace {
+		return []int{100}
+	}
+	var canary []int
+	if len(s.Steps) > 0 {
+		canary = append(canary, s.Steps...)
+	} else {
+		for w := s.PercentageStep; w < 100; w += s.PercentageStep {
+			canary = append(canary, w)
+		}
+	}
+	plan := make([]int, 0, len(canary)+1)
+	for _, w := range canary {
+		if w >= s.MaxWeight || w >= 100 {
+			break
+		}
+		plan = append(plan, w)
+	}
+	if s.MaxWeight < 100 && (len(plan) == 0 || plan[len(plan)-1] < s.MaxWeight) {
+		plan = append(plan, s.MaxWeight)
+	}
+	return append(plan, 100)
+}
+
+// Action is what the engine does next.
+type Action string
+
+// Actions.
+const (
+	Analyse  Action = "Analyse"  // stay at this weight and analyse again
+	Shift    Action = "Shift"    // move traffic to NextWeight
+	Bake     Action = "Bake"     // stay at 100% and analyse until bake_time has passed
+	Promote  Action = "Promote"  // make the canary the stable version
+	RollBack Action = "RollBack" // return all traffic to the stable version
+	Hold     Action = "Hold"     // stay at this weight: paused, manual gate or waiting for data
+)
+
+// Policy is the part of the spec that drives decisions.
+type Policy struct {
+	WaitTime         time.Duration // time at each canary weight
+	Interval         time.Duration // time between analyses
+	BakeTime         time.Duration // time analysed at 100% before promotion
+	ProgressDeadline time.Duration // longest no-data hold
+	FailureLimit     int           // consecutive failed analyses that roll back
+	NoData           string        // spec.NoDataFail, NoDataHold or NoDataPass
+	ManualPromotion  bool
+}
+
+// PolicyFromSpec derives the decision policy, applying the spec defaults
+// first.
+func PolicyFromSpec(s spec.Spec) Policy {
+	s = s.WithDefaults()
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	return Policy{
+		WaitTime:         sec(s.WaitTime),
+		Interval:         sec(s.Analysis.Interval),
+		BakeTime:         sec(s.BakeTime),
+		ProgressDeadline: sec(s.ProgressDeadline),
+		FailureLimit:     s.Analysis.ConsecutiveFailureLimit,
+		NoData:           s.Analysis.NoData,
+		ManualPromotion:  s.ManualPromotion,
+	}
+}
+
+// Control is the operator's input as Decide sees it.
+type Control struct {
+	Paused  bool
+	Promote bool // a pending promote request
+	Abort   bool // a pending abort request
+}
+
+// Input is everything Decide needs after one analysis.
+type Input struct {
+	Policy Policy
+	Plan   []int // from Plan
+	// Step is the index in Plan of the current weight; -1 before the first
+	// shift (the canary is deployed at 0% and ready).
+	Step                int
+	Verdict             analysis.Verdict
+	ConsecutiveFailures int           // failed analyses in a row before this one
+	StepElapsed         time.Duration // time since traffic reached the current weight
+	BakeElapsed         time.Duration // time since traffic reached 100%; zero below 100
+	Control             Control
+	// NoDataSince is when the current run of no-data verdicts began; zero
+	// when the previous verdict had data. Now is the time of this decision.
+	NoDataSince time.Time
+	Now         time.Time
+}
+
+// Decision is what to do next and the counters to carry to the next call.
+type Decision struct {
+	Action              Action
+	NextWeight          int       // the weight traffic should be at after the action
+	NextStep            int       // the index of NextWeight in the plan
+	ConsecutiveFailures int       // to pass back as Input.ConsecutiveFailures
+	NoDataSince         time.Time // to pass back as Input.NoDataSince
+	RequestHandled      bool      // the operator's request was acted on; clear it
+	Reason              string
+}
+
+// Decide applies the rules in the package documentation.
+func Decide(in Input) Decision {
+	p := in.Policy
+	current := in.weight()
+	d := Decision{
+		NextWeight:          current,
+		NextStep:            in.Step,
+		ConsecutiveFailures: in.ConsecutiveFailures,
+		NoDataSince:         in.NoDataSince,
+	}
+	v := in.Verdict
+	noData := v.Result == analysis.ResultNoData
+	failing := v.Result == analysis.ResultFail || (noData && p.NoData == spec.NoDataFail)
+	limit := max(p.FailureLimit, 1)
+
+	if in.Control.Abort {
+		return d.rollBack(true, fmt.Sprintf("an operator aborted the rollout at %d%%", current))
+	}
+
+	switch {
+	case failing:
+		d.ConsecutiveFailures++
+		d.NoDataSince = time.Time{}
+	case noData && p.NoData == spec.NoDataHold:
+		if d.NoDataSince.IsZero() {
+			d.NoDataSince = in.Now
+		}
+	default: // a pass, or no data treated as a pass
+		d.ConsecutiveFailures = 0
+		d.NoDataSince = time.Time{}
+	}
+
+	if failing {
+		why := v.Reason
+		if noData {
+			why = "no data counts as a failure (no_data \"fail\"): " + v.Reason
+		}
+		if d.ConsecutiveFailures >= limit {
+			return d.rollBack(false, fmt.Sprintf("analysis failed %d time(s) in a row at %d%% (limit %d): %s",
+				d.ConsecutiveFailures, current, limit, why))
+		}
+		d.Action = Analyse
+		d.Reason = fmt.Sprintf("analysis failed at %d%% (%d of %d allowed in a row), staying at this weight: %s",
+			current, d.ConsecutiveFailures, limit, why)
+		if in.Control.Promote {
+			d.Reason += "; the promote request waits for an analysis that does not fail"
+		}
+		return d
+	}
+
+	if in.Control.Promote {
+		d.Action, d.NextWeight, d.NextStep, d.RequestHandled = Promote, 100, len(in.Plan)-1, true
+		d.Reason = fmt.Sprintf("an operator promoted the canary at %d%%, skipping the remaining steps", current)
+		return d
+	}
+	if in.Control.Paused {
+		d.Action = Hold
+		d.Reason = fmt.Sprintf("paused by an operator at %d%%", current)
+		return d
+	}
+	if noData && p.NoData == spec.NoDataHold {
+		waited := in.Now.Sub(d.NoDataSince)
+		if waited >= p.ProgressDeadline {
+			return d.rollBack(false, fmt.Sprintf("no data for %s at %d%%, reaching progress_deadline (%s): %s",
+				waited.Round(time.Second), current, p.ProgressDeadline, v.Reason))
+		}
+		d.Action = Hold
+		d.Reason = fmt.Sprintf("waiting for data at %d%% (%s of progress_deadline %s): %s",
+			current, waited.Round(time.Second), p.ProgressDeadline, v.Reason)
+		return d
+	}
+
+	if in.Step < 0 {
+		return d.shift(in, 0, "the canary is ready")
+	}
+	if current >= 100 {
+		if in.BakeElapsed >= p.BakeTime {
+			d.Action, d.NextWeight, d.NextStep = Promote, 100, in.Step
+			d.Reason = fmt.Sprintf("the canary passed at 100%% for %s (bake_time %s): promoting", in.BakeElapsed.Round(time.Second), p.BakeTime)
+			return d
+		}
+		d.Action = Bake
+		d.Reason = fmt.Sprintf("baking at 100%%: %s of bake_time %s passed", in.BakeElapsed.Round(time.Second), p.BakeTime)
+		return d
+	}
+	if in.StepElapsed < p.WaitTime {
+		d.Action = Analyse
+		d.Reason = fmt.Sprintf("analysing at %d%%: %s of wait_time %s passed", current, in.StepElapsed.Round(time.Second), p.WaitTime)
+		return d
+	}
+	if p.ManualPromotion && in.Step+1 < len(in.Plan) && in.Plan[in.Step+1] >= 100 {
+		d.Action = Hold
+		d.Reason = fmt.Sprintf("waiting at %d%% for an operator to promote (manual_promotion)", current)
+		return d
+	}
+	return d.shift(in, in.Step+1, fmt.Sprintf("the canary passed at %d%% for %s", current, in.StepElapsed.Round(time.Second)))
+}
+
+// weight is the current traffic weight of the canary.
+func (in Input) weight() int {
+	if in.Step < 0 || len(in.Plan) == 0 {
+		return 0
+	}
+	return in.Plan[min(in.Step, len(in.Plan)-1)]
+}
+
+func (d Decision) rollBack(handled bool, reason string) Decision {
+	d.Action, d.NextWeight, d.RequestHandled, d.Reason = RollBack, 0, handled, reason
+	return d
+}
+
+func (d Decision) shift(in Input, step int, why string) Decision {
+	if step >= len(in.Plan) {
+		d.Action, d.NextWeight = Promote, 100
+		d.Reason = why + ": the plan is complete, promoting"
+		return d
+	}
+	d.Action, d.NextStep, d.NextWeight = Shift, step, in.Plan[step]
+	d.Reason = fmt.Sprintf("%s: shifting to %d%%", why, in.Plan[step])
+	return d
+}
+
+// WaitSeconds is how long to wait before the next analysis after decision d:
+// the analysis interval, shortened so that a step or bake ends on time, and
+// never shorter than the router's settle time, because an analysis sooner
+// than that would judge the previous weight.
+func WaitSeconds(in Input, d Decision, settle time.Duration) int {
+	p := in.Policy
+	wait := p.Interval
+	switch d.Action {
+	case Shift:
+		// A new canary weight gets a full interval (capped by wait_time);
+		// 100% gets a full interval even with bake_time 0, so the promoted
+		// version is analysed once at full traffic before the old one goes.
+		if d.NextWeight < 100 {
+			wait = min(p.Interval, p.WaitTime)
+		}
+	case Analyse:
+		if remaining := p.WaitTime - in.StepElapsed; remaining > 0 {
+			wait = min(p.Interval, remaining)
+		}
+	case Bake:
+		if remaining := p.BakeTime - in.BakeElapsed; remaining > 0 {
+			wait = min(p.Interval, remaining)
+		}
+	case Promote, RollBack:
+		return 0
+	}
+	wait = max(wait, settle, time.Second)
+	return int((wait + time.Second - 1) / time.Second)
+}
