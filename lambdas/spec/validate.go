@@ -265,6 +265,10 @@ func (s Spec) problems() []FieldError {
 	if a.MaxLatencyP99 != nil && *a.MaxLatencyP99 <= 0 {
 		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "is not allowed", "use milliseconds above 0, e.g. 500")
 	}
+	if a.MaxLatencyP99 != nil && s.Router != RouterGatewayAPI {
+		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "needs router \"gatewayapi\"",
+			"App Mesh metrics carry response counts but no latency; remove max_latency_p99_ms or use router \"gatewayapi\"")
+	}
 	if a.MaxErrorCount != nil && *a.MaxErrorCount < 0 {
 		add("analysis.max_error_count", formatFloat(*a.MaxErrorCount), "is not allowed", "use 0 or more")
 	}
