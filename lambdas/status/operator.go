@@ -89,35 +89,36 @@ func (o *Operator) History(ctx context.Context, namespace, microservice string) 
 
 // RequestPause asks the engine to hold the current weight.
 func (o *Operator) RequestPause(ctx context.Context, namespace, microservice string) error {
-	return o.request(ctx, namespace, microservice, ActionPause)
+	_, err := o.Request(ctx, namespace, microservice, ActionPause)
+	return err
 }
 
 // RequestResume lets a paused rollout continue.
 func (o *Operator) RequestResume(ctx context.Context, namespace, microservice string) error {
-	return o.request(ctx, namespace, microservice, ActionResume)
+	_, err := o.Request(ctx, namespace, microservice, ActionResume)
+	return err
 }
 
 // RequestPromote asks the engine to skip the remaining steps and promote.
 func (o *Operator) RequestPromote(ctx context.Context, namespace, microservice string) error {
-	return o.request(ctx, namespace, microservice, ActionPromote)
+	_, err := o.Request(ctx, namespace, microservice, ActionPromote)
+	return err
 }
 
 // RequestAbort asks the engine to roll back.
 func (o *Operator) RequestAbort(ctx context.Context, namespace, microservice string) error {
-	return o.request(ctx, namespace, microservice, ActionAbort)
+	_, err := o.Request(ctx, namespace, microservice, ActionAbort)
+	return err
 }
 
-// Request performs action by name, for callers that take it from input.
-func (o *Operator) Request(ctx context.Context, namespace, microservice string, action Action) error {
-	return o.request(ctx, namespace, microservice, action)
-}
-
-// request validates action against the state it read and applies the
+// Request validates action against the state it read and applies the
 // operator's keys guarded by that state's resourceVersion: if the engine
 // moved on or consumed a request in between, the apply fails with a conflict
 // and the decision is made again on fresh state. The guard also stops the
 // apply from recreating a ConfigMap deleted in between.
-func (o *Operator) request(ctx context.Context, namespace, microservice string, action Action) error {
+// It returns the state the request was decided on.
+func (o *Operator) Request(ctx context.Context, namespace, microservice string, action Action) (Snapshot, error) {
+	var decided Snapshot
 	err := retry.RetryOnConflict(conflictBackoff, func() error {
 		cm, err := o.get(ctx, namespace, microservice)
 		if err != nil {
@@ -131,6 +132,7 @@ func (o *Operator) request(ctx context.Context, namespace, microservice string, 
 		if err != nil {
 			return err
 		}
+		decided = snap
 		ac := corev1ac.ConfigMap(cm.Name, cm.Namespace).
 			WithResourceVersion(cm.ResourceVersion).
 			WithData(controlData(next))
@@ -138,9 +140,9 @@ func (o *Operator) request(ctx context.Context, namespace, microservice string, 
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("%s %s/%s: %w", action, namespace, microservice, err)
+		return Snapshot{}, fmt.Errorf("%s %s/%s: %w", action, namespace, microservice, err)
 	}
-	return nil
+	return decided, nil
 }
 
 func (o *Operator) get(ctx context.Context, namespace, microservice string) (*corev1.ConfigMap, error) {

@@ -1,0 +1,280 @@
+// Command canaryctl shows and steers canary rollouts through the status
+// ConfigMaps the canary engine keeps in the cluster. It works against any
+// kubeconfig, like kubectl.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+const usage = `canaryctl shows and steers canary rollouts.
+
+Usage:
+  canaryctl [flags] status [-A]            all rollouts in the namespace
+  canaryctl [flags] watch NAME [--next] [--timeout D]
+                                           live view until the rollout ends
+  canaryctl [flags] history NAME           finished rollouts, newest first
+  canaryctl [flags] pause NAME             hold the traffic weight
+  canaryctl [flags] resume NAME            continue a paused rollout
+  canaryctl [flags] promote NAME           skip the remaining steps, send all traffic to the canary
+  canaryctl [flags] abort NAME             roll back to the stable version
+
+The engine honours pause, resume, promote and abort at its next step.
+
+Flags (anywhere on the line):
+  --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
+  --context NAME        kubeconfig context (default: the current context)
+  -n, --namespace NS    application namespace (default: the context's namespace)
+  -A, --all-namespaces  status: list every namespace
+  --next                watch: if the last rollout has finished, wait for the next one
+  --timeout D           watch: give up after D (for example 30m); 0 waits forever
+
+Exit codes:
+  0  done; watch: the rollout succeeded
+  1  error reading the kubeconfig or talking to the cluster
+  2  bad command line
+  3  unknown microservice (no rollout status in the namespace)
+  4  request refused by the rollout's state (nothing was changed)
+  5  watch: the rollout was rolled back
+  6  watch: the rollout failed and needs an operator (its roll back did not complete)
+  7  watch: --timeout passed before the rollout ended
+  130 interrupted
+`
+
+// invocation is a parsed command line.
+type invocation struct {
+	command       string
+	name          string
+	kubeconfig    string
+	context       string
+	namespace     string
+	allNamespaces bool
+	next          bool
+	timeout       time.Duration
+}
+
+// commandFlags lists the command-specific flags each command accepts.
+var commandFlags = map[string][]string{
+	"status":  {"A", "all-namespaces"},
+	"watch":   {"next", "timeout"},
+	"history": nil,
+	"pause":   nil,
+	"resume":  nil,
+	"promote": nil,
+	"abort":   nil,
+}
+
+var globalFlags = []string{"kubeconfig", "context", "n", "namespace"}
+
+// parseArgs accepts flags before, between and after the positional
+// arguments, as kubectl users expect.
+func parseArgs(args []string) (invocation, error) {
+	var inv invocation
+	fs := flag.NewFlagSet("canaryctl", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&inv.kubeconfig, "kubeconfig", "", "")
+	fs.StringVar(&inv.context, "context", "", "")
+	fs.StringVar(&inv.namespace, "n", "", "")
+	fs.StringVar(&inv.namespace, "namespace", "", "")
+	fs.BoolVar(&inv.allNamespaces, "A", false, "")
+	fs.BoolVar(&inv.allNamespaces, "all-namespaces", false, "")
+	fs.BoolVar(&inv.next, "next", false, "")
+	fs.DurationVar(&inv.timeout, "timeout", 0, "")
+
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return inv, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(positional) == 0 {
+		return inv, errors.New("no command given; want one of status, watch, history, pause, resume, promote, abort")
+	}
+	inv.command = positional[0]
+	if inv.command == "help" {
+		return inv, flag.ErrHelp
+	}
+	allowed, ok := commandFlags[inv.command]
+	if !ok {
+		return inv, fmt.Errorf("unknown command %q; want one of status, watch, history, pause, resume, promote, abort", inv.command)
+	}
+	var badFlag error
+	fs.Visit(func(f *flag.Flag) {
+		if badFlag == nil && !slices.Contains(globalFlags, f.Name) && !slices.Contains(allowed, f.Name) {
+			badFlag = fmt.Errorf("flag -%s does not apply to %s", f.Name, inv.command)
+		}
+	})
+	if badFlag != nil {
+		return inv, badFlag
+	}
+	if inv.timeout < 0 {
+		return inv, fmt.Errorf("flag --timeout is %s; want a positive duration such as 30m, or 0 to wait forever", inv.timeout)
+	}
+	if inv.allNamespaces && inv.namespace != "" {
+		return inv, errors.New("flags -n and -A exclude each other; drop one")
+	}
+	args = positional[1:]
+	switch {
+	case inv.command == "status" && len(args) > 0:
+		return inv, fmt.Errorf("status takes no microservice name, got %q; use watch %s for one rollout", strings.Join(args, " "), args[0])
+	case inv.command != "status" && len(args) == 0:
+		return inv, fmt.Errorf("%s needs the microservice name: canaryctl %s NAME", inv.command, inv.command)
+	case inv.command != "status" && len(args) > 1:
+		return inv, fmt.Errorf("%s takes one microservice name, got %d: %s", inv.command, len(args), strings.Join(args, " "))
+	case inv.command != "status":
+		inv.name = args[0]
+	}
+	return inv, nil
+}
+
+// connect builds a client from the kubeconfig with kubectl's loading rules.
+func connect(inv invocation) (kubernetes.Interface, string, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = inv.kubeconfig
+	overrides := &clientcmd.ConfigOverrides{CurrentContext: inv.context}
+	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+	cfg, err := cc.ClientConfig()
+	if err != nil {
+		return nil, "", fmt.Errorf("read kubeconfig (set --kubeconfig or KUBECONFIG): %w", err)
+	}
+	namespace := inv.namespace
+	if namespace == "" && !inv.allNamespaces {
+		if namespace, _, err = cc.Namespace(); err != nil {
+			return nil, "", fmt.Errorf("read the context's namespace from the kubeconfig: %w", err)
+		}
+	}
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, "", fmt.Errorf("build client for %s: %w", cfg.Host, err)
+	}
+	return client, namespace, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	inv, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "canaryctl: %v\nRun 'canaryctl help' for usage.\n", err)
+		return exitUsage
+	}
+	client, namespace, err := connect(inv)
+	if err != nil {
+		return report(stderr, err)
+	}
+	ops := status.NewOperator(client)
+	switch inv.command {
+	case "status":
+		snaps, err := ops.Snapshots(ctx, namespace)
+		if err != nil {
+			return report(stderr, err)
+		}
+		if len(snaps) == 0 {
+			where := fmt.Sprintf("namespace %q", namespace)
+			if inv.allNamespaces {
+				where = "any namespace"
+			}
+			fmt.Fprintf(stderr, "No rollouts in %s.\n", where)
+			return exitOK
+		}
+		fmt.Fprint(stdout, StatusTable(snaps, time.Now(), inv.allNamespaces))
+		return exitOK
+	case "history":
+		records, err := ops.History(ctx, namespace, inv.name)
+		if err != nil {
+			return report(stderr, err)
+		}
+		if len(records) == 0 {
+			fmt.Fprintf(stderr, "%s has no finished rollouts yet.\n", inv.name)
+			return exitOK
+		}
+		fmt.Fprint(stdout, HistoryTable(records))
+		return exitOK
+	case "watch":
+		out := newScreen(stdout)
+		return watchRollout(ctx, client, namespace, inv, out, stderr)
+	default:
+		snap, err := ops.Request(ctx, namespace, inv.name, status.Action(inv.command))
+		if err != nil {
+			return report(stderr, err)
+		}
+		fmt.Fprintln(stdout, Requested(status.Action(inv.command), snap.Status))
+		return exitOK
+	}
+}
+
+// Requested tells the operator what happens next after a request.
+func Requested(action status.Action, st status.Status) string {
+	at := fmt.Sprintf("%s %s at %d%%", st.Microservice, version(st.CanaryVersion), st.Weight)
+	switch action {
+	case status.ActionPause:
+		return fmt.Sprintf("Pause requested for %s: the engine holds this weight from its next step. Continue with: canaryctl resume %s", at, st.Microservice)
+	case status.ActionResume:
+		return fmt.Sprintf("Resume requested for %s: the engine continues from its next step.", at)
+	case status.ActionPromote:
+		return fmt.Sprintf("Promote requested for %s: at its next step the engine sends all traffic to %s and retires %s.", at, version(st.CanaryVersion), version(st.StableVersion))
+	default:
+		return fmt.Sprintf("Abort requested for %s: at its next step the engine sends all traffic back to %s and removes %s.", at, version(st.StableVersion), version(st.CanaryVersion))
+	}
+}
+
+// report prints err and returns the exit code its kind calls for.
+func report(stderr io.Writer, err error) int {
+	var notFound *status.NotFoundError
+	var refused *status.RefusedError
+	switch {
+	case errors.As(err, &notFound):
+		fmt.Fprintf(stderr, "canaryctl: %v\n", notFound)
+		return exitNotFound
+	case errors.As(err, &refused):
+		fmt.Fprintf(stderr, "canaryctl: %v; nothing was changed\n", refused)
+		return exitRefused
+	default:
+		fmt.Fprintf(stderr, "canaryctl: %v\n", err)
+		return exitError
+	}
+}
+
+// isTerminal reports whether w is a terminal, and its width.
+func isTerminal(w io.Writer) (bool, func() int) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, nil
+	}
+	return true, func() int {
+		width, _, err := term.GetSize(int(f.Fd()))
+		if err != nil || width <= 0 {
+			return 80
+		}
+		return width
+	}
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// barCells is the width of the traffic bar: one cell per 5%.
+const barCells = 20
+
+// Bar draws weight (percent) as a bar of cells: Bar(50, 10) is "[#####.....]".
+func Bar(weight, cells int) string {
+	weight = min(max(weight, 0), 100)
+	filled := (weight*cells + 50) / 100
+	return "[" + strings.Repeat("#", filled) + strings.Repeat(".", cells-filled) + "]"
+}
+
+// Traffic is the bar with the weight and what comes next.
+func Traffic(st status.Status) string {
+	line := fmt.Sprintf("%s %d%%", Bar(st.Weight, barCells), st.Weight)
+	switch {
+	case status.Terminal(st.Phase):
+	case st.Phase == status.PhasePaused:
+		line += " (paused)"
+	case st.Phase == status.PhaseWaiting:
+		line += " → waiting for promote"
+	case st.Phase == status.PhaseBaking:
+		line += " (baking)"
+	case st.NextWeight > st.Weight:
+		line += fmt.Sprintf(" → next %d%%", st.NextWeight)
+	}
+	return line
+}
+
+// version prints a version number, or "-" when there is none.
+func version(v int) string {
+	if v <= 0 {
+		return "-"
+	}
+	return "v" + strconv.Itoa(v)
+}
+
+func step(st status.Status) string {
+	if st.Steps == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", st.Step, st.Steps)
+}
+
+func percent(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', 2, 64) + "%"
+}
+
+func millis(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', 0, 64) + " ms"
+}
+
+func pValue(p *float64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*p, 'f', 3, 64)
+}
+
+// Phase is the phase with what the operator asked and the engine has not
+// honoured yet, so that `status` right after `pause` does not look ignored.
+func Phase(snap status.Snapshot) string {
+	st, c := snap.Status, snap.Control
+	phase := st.Phase
+	if phase == "" {
+		phase = "Unknown"
+	}
+	var pending []string
+	if !status.Terminal(st.Phase) {
+		if c.Paused && st.Phase != status.PhasePaused {
+			pending = append(pending, "pause requested")
+		}
+		if !c.Paused && st.Phase == status.PhasePaused {
+			pending = append(pending, "resume requested")
+		}
+		if c.Request != "" {
+			pending = append(pending, c.Request+" requested")
+		}
+	}
+	if len(pending) > 0 {
+		phase += " (" + strings.Join(pending, ", ") + ")"
+	}
+	return phase
+}
+
+// LastVerdict is the newest analysis result in a few characters.
+func LastVerdict(st status.Status) string {
+	if len(st.Verdicts) == 0 {
+		return "-"
+	}
+	v := st.Verdicts[0]
+	if v.SuccessRate != nil {
+		return v.Result + " " + percent(v.SuccessRate)
+	}
+	return v.Result
+}
+
+func age(since, now time.Time) string {
+	if since.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(now.Sub(since))
+}
+
+// StatusTable lists rollouts, one a row; withNamespace adds the namespace
+// column for an all-namespaces listing.
+func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) string {
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
+	if withNamespace {
+		fmt.Fprint(w, "NAMESPACE\t")
+	}
+	fmt.Fprintln(w, "NAME\tPHASE\tSTABLE\tCANARY\tWEIGHT\tSTEP\tLAST-VERDICT\tAGE")
+	for _, snap := range snaps {
+		st := snap.Status
+		if withNamespace {
+			fmt.Fprintf(w, "%s\t", st.Namespace)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d%%\t%s\t%s\t%s\n",
+			st.Microservice, Phase(snap), version(st.StableVersion), version(st.CanaryVersion),
+			st.Weight, step(st), LastVerdict(st), age(st.StartedAt, now))
+	}
+	w.Flush()
+	return buf.String()
+}
+
+// HistoryTable lists finished rollouts, newest first.
+func HistoryTable(records []status.Record) string {
+	var buf bytes.Buffer
+	w := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(w, "CANARY\tIMAGE\tFROM\tOUTCOME\tSTARTED\tDURATION\tREASON")
+	for _, r := range records {
+		took := "-"
+		if !r.StartedAt.IsZero() && !r.FinishedAt.IsZero() {
+			took = duration.HumanDuration(r.FinishedAt.Sub(r.StartedAt))
+		}
+		started := "-"
+		if !r.StartedAt.IsZero() {
+			started = r.StartedAt.UTC().Format("2006-01-02 15:04:05")
+		}
+		reason := r.Reason
+		if reason == "" {
+			reason = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			version(r.CanaryVersion), dash(r.CanaryImage), version(r.StableVersion), r.Phase, started, took, reason)
+	}
+	w.Flush()
+	return buf.String()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func clock(t time.Time) string {
+	if t.IsZero() {
+		return "--:--:--"
+	}
+	return t.UTC().Format("15:04:05")
+}
+
+// verdictFigures are the analysis figures of one verdict.
+func verdictFigures(v status.Verdict, sep string) string {
+	figures := []string{
+		fmt.Sprintf("requests%s%s", sep, strconv.FormatFloat(v.Requests, 'f', -1, 64)),
+		fmt.Sprintf("success%s%s", sep, percent(v.SuccessRate)),
+		fmt.Sprintf("p99%s%s", sep, strings.ReplaceAll(millis(v.LatencyP99), " ", "")),
+		fmt.Sprintf("p-value%s%s", sep, pValue(v.PValue)),
+	}
+	return strings.Join(figures, "  ")
+}
+
+// Frame is the live view of one rollout, as lines, each at most width runes
+// so that redrawing in place never meets a wrapped line.
+func Frame(snap status.Snapshot, width int) []string {
+	st := snap.Status
+	lines := []string{
+		fmt.Sprintf("%s in %s", st.Microservice, st.Namespace),
+		fmt.Sprintf("phase     %s", Phase(snap)),
+		fmt.Sprintf("step      %s", step(st)),
+		fmt.Sprintf("stable    %-5s %s", version(st.StableVersion), st.StableImage),
+		fmt.Sprintf("canary    %-5s %s", version(st.CanaryVersion), st.CanaryImage),
+		"traffic   " + Traffic(st),
+	}
+	if len(st.Verdicts) == 0 {
+		lines = append(lines, "analysis  no results yet")
+	}
+	for i, v := range st.Verdicts {
+		label := "analysis  "
+		if i > 0 {
+			label = "          "
+		}
+		line := fmt.Sprintf("%s%s  %3d%%  %-6s  %s", label, clock(v.At), v.Weight, v.Result, verdictFigures(v, " "))
+		if v.Reason != "" {
+			line += "  (" + v.Reason + ")"
+		}
+		lines = append(lines, line)
+	}
+	if st.Reason != "" {
+		lines = append(lines, "reason    "+st.Reason)
+	}
+	lines = append(lines, fmt.Sprintf("updated   %s  execution %s", clock(st.UpdatedAt), dash(st.Execution)))
+	for i, l := range lines {
+		lines[i] = truncate(l, width)
+	}
+	return lines
+}
+
+func truncate(s string, width int) string {
+	if width <= 0 {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	if width == 1 {
+		return "…"
+	}
+	return string(r[:width-1]) + "…"
+}
+
+// Line is one rollout state on one line, for logs and pipes.
+func Line(snap status.Snapshot) string {
+	st := snap.Status
+	line := fmt.Sprintf("%s %s %s step %s canary %s %s", clock(st.UpdatedAt), st.Microservice, Phase(snap), step(st), version(st.CanaryVersion), Traffic(st))
+	if len(st.Verdicts) > 0 {
+		v := st.Verdicts[0]
+		line += fmt.Sprintf(" | %s %s", v.Result, verdictFigures(v, "="))
+	}
+	if st.Reason != "" {
+		line += " | reason: " + st.Reason
+	}
+	return line
+}
+
+// Exit codes of canaryctl; see usage.
+const (
+	exitOK         = 0
+	exitError      = 1
+	exitUsage      = 2
+	exitNotFound   = 3
+	exitRefused    = 4
+	exitRolledBack = 5
+	exitFailed     = 6
+	exitTimeout    = 7
+	exitInterrupt  = 130
+)
+
+// Outcome says how a finished rollout ended and the exit code of `watch`.
+func Outcome(st status.Status) (string, int) {
+	reason := ""
+	if st.Reason != "" {
+		reason = ": " + st.Reason
+	}
+	switch st.Phase {
+	case status.PhaseSucceeded:
+		return fmt.Sprintf("Rollout succeeded: %s %s serves all traffic.", st.Microservice, version(st.CanaryVersion)), exitOK
+	case status.PhaseRolledBack:
+		serves := ""
+		if st.StableVersion > 0 {
+			serves = fmt.Sprintf(" and %s serves all traffic", version(st.StableVersion))
+		}
+		return fmt.Sprintf("Rolled back: %s %s was removed%s%s", st.Microservice, version(st.CanaryVersion), serves, reason), exitRolledBack
+	default:
+		return fmt.Sprintf("Rollout failed: %s needs an operator, the roll back did not complete%s", st.Microservice, reason), exitFailed
+	}
+}
