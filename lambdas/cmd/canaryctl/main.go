@@ -232,21 +232,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// Requested tells the operator what happens next after a request.
-func Requested(action status.Action, st status.Status) string {
-	at := fmt.Sprintf("%s %s at %d%%", st.Microservice, version(st.CanaryVersion), st.Weight)
-	switch action {
-	case status.ActionPause:
-		return fmt.Sprintf("Pause requested for %s: the engine holds this weight from its next step. Continue with: canaryctl resume %s", at, st.Microservice)
-	case status.ActionResume:
-		return fmt.Sprintf("Resume requested for %s: the engine continues from its next step.", at)
-	case status.ActionPromote:
-		return fmt.Sprintf("Promote requested for %s: at its next step the engine sends all traffic to %s and retires %s.", at, version(st.CanaryVersion), version(st.StableVersion))
-	default:
-		return fmt.Sprintf("Abort requested for %s: at its next step the engine sends all traffic back to %s and removes %s.", at, version(st.StableVersion), version(st.CanaryVersion))
-	}
-}
-
 // report prints err and returns the exit code its kind calls for.
 func report(stderr io.Writer, err error) int {
 	var notFound *status.NotFoundError

@@ -289,3 +289,25 @@ func Outcome(st status.Status) (string, int) {
 		return fmt.Sprintf("Rollout failed: %s needs an operator, the roll back did not complete%s", st.Microservice, reason), exitFailed
 	}
 }
+
+// Requested tells the operator what happens next after a request.
+func Requested(action status.Action, st status.Status) string {
+	at := fmt.Sprintf("%s %s at %d%%", st.Microservice, version(st.CanaryVersion), st.Weight)
+	canary, stable := version(st.CanaryVersion), version(st.StableVersion)
+	switch action {
+	case status.ActionPause:
+		return fmt.Sprintf("Pause requested for %s: the engine holds this weight from its next step. Continue with: canaryctl resume %s", at, st.Microservice)
+	case status.ActionResume:
+		return fmt.Sprintf("Resume requested for %s: the engine continues from its next step.", at)
+	case status.ActionPromote:
+		if st.StableVersion <= 0 {
+			return fmt.Sprintf("Promote requested for %s: at its next step the engine sends all traffic to %s.", at, canary)
+		}
+		return fmt.Sprintf("Promote requested for %s: at its next step the engine sends all traffic to %s and retires %s.", at, canary, stable)
+	default:
+		if st.StableVersion <= 0 {
+			return fmt.Sprintf("Abort requested for %s: at its next step the engine removes %s.", at, canary)
+		}
+		return fmt.Sprintf("Abort requested for %s: at its next step the engine sends all traffic back to %s and removes %s.", at, stable, canary)
+	}
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+func ptr(f float64) *float64 { return &f }
+
+func TestBar(t *testing.T) {
+	tests := []struct {
+		weight, cells int
+		want          string
+	}{
+		{0, 10, "[..........]"},
+		{50, 10, "[#####.....]"},
+		{100, 10, "[##########]"},
+		{10, 20, "[##..................]"},
+		{33, 10, "[###.......]"},
+		{35, 10, "[####......]"}, // rounds half up
+		{4, 10, "[..........]"},
+		{150, 10, "[##########]"}, // clamped
+		{-5, 10, "[..........]"},
+	}
+	for _, tt := range tests {
+		if got := Bar(tt.weight, tt.cells); got != tt.want {
+			t.Errorf("Bar(%d, %d) = %q, want %q", tt.weight, tt.cells, got, tt.want)
+		}
+	}
+}
+
+func TestTraffic(t *testing.T) {
+	tests := []struct {
+		name string
+		st   status.Status
+		want string
+	}{
+		{"progressing", status.Status{Phase: status.PhaseProgressing, Weight: 50, NextWeight: 60}, "[##########..........] 50% → next 60%"},
+		{"waiting for pods", status.Status{Phase: status.PhaseWaitingPods, Weight: 0, NextWeight: 10}, "[....................] 0% → next 10%"},
+		{"paused", status.Status{Phase: status.PhasePaused, Weight: 30, NextWeight: 40}, "[######..............] 30% (paused)"},
+		{"waiting promotion", status.Status{Phase: status.PhaseWaiting, Weight: 50, NextWeight: 50}, "[##########..........] 50% → waiting for promote"},
+		{"baking", status.Status{Phase: status.PhaseBaking, Weight: 100, NextWeight: 100}, "[####################] 100% (baking)"},
+		{"succeeded", status.Status{Phase: status.PhaseSucceeded, Weight: 100, NextWeight: 100}, "[####################] 100%"},
+		{"rolled back", status.Status{Phase: status.PhaseRolledBack, Weight: 0, NextWeight: 60}, "[....................] 0%"},
+	}
+	for _, tt := range tests {
+		if got := Traffic(tt.st); got != tt.want {
+			t.Errorf("%s: Traffic = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestPhaseShowsPendingRequests(t *testing.T) {
+	tests := []struct {
+		phase   string
+		control status.Control
+		want    string
+	}{
+		{status.PhaseProgressing, status.Control{}, "Progressing"},
+		{status.PhaseProgressing, status.Control{Paused: true}, "Progressing (pause requested)"},
+		{status.PhasePaused, status.Control{Paused: true}, "Paused"},
+		{status.PhasePaused, status.Control{}, "Paused (resume requested)"},
+		{status.PhaseProgressing, status.Control{Request: status.RequestAbort}, "Progressing (abort requested)"},
+		{status.PhaseProgressing, status.Control{Paused: true, Request: status.RequestPromote}, "Progressing (pause requested, promote requested)"},
+		{status.PhaseSucceeded, status.Control{Paused: true}, "Succeeded"},
+		{"", status.Control{}, "Unknown"},
+	}
+	for _, tt := range tests {
+		got := Phase(status.Snapshot{Status: status.Status{Phase: tt.phase}, Control: tt.control})
+		if got != tt.want {
+			t.Errorf("Phase(%s, %+v) = %q, want %q", tt.phase, tt.control, got, tt.want)
+		}
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	now := time.Date(2026, 11, 25, 19, 0, 0, 0, time.UTC)
+	snaps := []status.Snapshot{
+		{Status: status.Status{Microservice: "yelb-appserver", Namespace: "yelb", Phase: status.PhaseProgressing,
+			StableVersion: 3, CanaryVersion: 4, Weight: 30, Step: 3, Steps: 10, StartedAt: now.Add(-95 * time.Second),
+			Verdicts: []status.Verdict{{Result: "pass", SuccessRate: ptr(99.5)}, {Result: "fail"}}},
+			Control: status.Control{Paused: true}},
+		{Status: status.Status{Microservice: "yelb-ui", Namespace: "yelb", Phase: status.PhaseSucceeded,
+			StableVersion: 7, CanaryVersion: 7, Weight: 100, Step: 5, Steps: 5, StartedAt: now.Add(-3 * time.Hour),
+			Verdicts: []status.Verdict{{Result: "nodata"}}}},
+		{Status: status.Status{Microservice: "yelb-db", Namespace: "yelb", Phase: status.PhaseWaitingPods, StableVersion: 1}},
+	}
+	want := "" +
+		"NAME             PHASE                           STABLE   CANARY   WEIGHT   STEP   LAST-VERDICT   AGE\n" +
+		"yelb-appserver   Progressing (pause requested)   v3       v4       30%      3/10   pass 99.50%    95s\n" +
+		"yelb-ui          Succeeded                       v7       v7       100%     5/5    nodata         3h\n" +
+		"yelb-db          WaitingForReady                 v1       -        0%       -      -              -\n"
+	if got := StatusTable(snaps, now, false); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	withNS := StatusTable(snaps[:1], now, true)
+	if !strings.HasPrefix(withNS, "NAMESPACE   NAME ") || !strings.Contains(withNS, "\nyelb        yelb-appserver ") {
+		t.Errorf("all-namespaces table lacks the namespace column:\n%s", withNS)
+	}
+}
+
+func TestHistoryTable(t *testing.T) {
+	start := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	records := []status.Record{
+		{CanaryVersion: 5, CanaryImage: "repo/yelb-appserver:1.5", StableVersion: 4, Phase: status.PhaseRolledBack,
+			Reason: "success rate 91.00% below 99%", StartedAt: start.Add(time.Hour), FinishedAt: start.Add(time.Hour + 150*time.Second)},
+		{CanaryVersion: 4, CanaryImage: "repo/yelb-appserver:1.4", StableVersion: 3, Phase: status.PhaseSucceeded,
+			StartedAt: start, FinishedAt: start.Add(12 * time.Minute)},
+		{CanaryVersion: 1, Phase: status.PhaseFailed},
+	}
+	want := "" +
+		"CANARY   IMAGE                     FROM   OUTCOME      STARTED               DURATION   REASON\n" +
+		"v5       repo/yelb-appserver:1.5   v4     RolledBack   2026-11-25 19:00:00   2m30s      success rate 91.00% below 99%\n" +
+		"v4       repo/yelb-appserver:1.4   v3     Succeeded    2026-11-25 18:00:00   12m        -\n" +
+		"v1       -                         -      Failed       -                     -          -\n"
+	if got := HistoryTable(records); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func sampleSnapshot() status.Snapshot {
+	at := time.Date(2026, 11, 25, 18, 40, 5, 0, time.UTC)
+	return status.Snapshot{Status: status.Status{
+		Microservice: "yelb-appserver", Namespace: "yelb", Execution: "exec-7", Phase: status.PhaseProgressing,
+		StableVersion: 3, StableImage: "repo/yelb-appserver:1.3", CanaryVersion: 4, CanaryImage: "repo/yelb-appserver:1.4",
+		Weight: 50, NextWeight: 60, Step: 5, Steps: 10, UpdatedAt: at,
+		Verdicts: []status.Verdict{
+			{At: at, Weight: 50, Result: "pass", Requests: 1200, Errors: 1, SuccessRate: ptr(99.9167), LatencyP99: ptr(120.4), PValue: ptr(0.41)},
+			{At: at.Add(-30 * time.Second), Weight: 40, Result: "nodata", Requests: 3, Reason: "3 requests, fewer than 50"},
+		},
+	}}
+}
+
+func TestFrame(t *testing.T) {
+	want := []string{
+		"yelb-appserver in yelb",
+		"phase     Progressing",
+		"step      5/10",
+		"stable    v3    repo/yelb-appserver:1.3",
+		"canary    v4    repo/yelb-appserver:1.4",
+		"traffic   [##########..........] 50% → next 60%",
+		"analysis  18:40:05   50%  pass    requests 1200  success 99.92%  p99 120ms  p-value 0.410",
+		"          18:39:35   40%  nodata  requests 3  success -  p99 -  p-value -  (3 requests, fewer than 50)",
+		"updated   18:40:05  execution exec-7",
+	}
+	got := Frame(sampleSnapshot(), 0)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	narrow := Frame(sampleSnapshot(), 30)
+	for _, l := range narrow {
+		if n := len([]rune(l)); n > 30 {
+			t.Errorf("line of %d runes in a 30-column frame: %q", n, l)
+		}
+	}
+	if narrow[6] != "analysis  18:40:05   50%  pas…" {
+		t.Errorf("truncated line = %q", narrow[6])
+	}
+
+	rolled := sampleSnapshot()
+	rolled.Status.Phase, rolled.Status.Weight, rolled.Status.Verdicts = status.PhaseRolledBack, 0, nil
+	rolled.Status.Reason = "success rate 91.00% below 99%"
+	got = Frame(rolled, 0)
+	if got[6] != "analysis  no results yet" || got[7] != "reason    success rate 91.00% below 99%" {
+		t.Errorf("rolled back frame:\n%s", strings.Join(got, "\n"))
+	}
+}
+
+func TestLine(t *testing.T) {
+	want := "18:40:05 yelb-appserver Progressing step 5/10 canary v4 [##########..........] 50% → next 60% | pass requests=1200  success=99.92%  p99=120ms  p-value=0.410"
+	if got := Line(sampleSnapshot()); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	paused := sampleSnapshot()
+	paused.Control.Paused = true
+	paused.Status.Verdicts = nil
+	paused.Status.Reason = "held"
+	want = "18:40:05 yelb-appserver Progressing (pause requested) step 5/10 canary v4 [##########..........] 50% → next 60% | reason: held"
+	if got := Line(paused); got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
+func TestOutcome(t *testing.T) {
+	tests := []struct {
+		st   status.Status
+		want string
+		code int
+	}{
+		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseSucceeded, CanaryVersion: 4, StableVersion: 4},
+			"Rollout succeeded: yelb-appserver v4 serves all traffic.", exitOK},
+		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseRolledBack, CanaryVersion: 5, StableVersion: 4, Reason: "p99 812 ms above 500 ms"},
+			"Rolled back: yelb-appserver v5 was removed and v4 serves all traffic: p99 812 ms above 500 ms", exitRolledBack},
+		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseRolledBack, CanaryVersion: 1},
+			"Rolled back: yelb-appserver v1 was removed", exitRolledBack},
+		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseFailed, Reason: "route update rejected"},
+			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: route update rejected", exitFailed},
+	}
+	for _, tt := range tests {
+		got, code := Outcome(tt.st)
+		if got != tt.want || code != tt.code {
+			t.Errorf("Outcome(%s) = %q, %d; want %q, %d", tt.st.Phase, got, code, tt.want, tt.code)
+		}
+	}
+}
+
+func TestRequested(t *testing.T) {
+	st := status.Status{Microservice: "yelb-appserver", CanaryVersion: 4, StableVersion: 3, Weight: 30}
+	tests := []struct {
+		action status.Action
+		st     status.Status
+		want   string
+	}{
+		{status.ActionPause, st, "Pause requested for yelb-appserver v4 at 30%: the engine holds this weight from its next step. Continue with: canaryctl resume yelb-appserver"},
+		{status.ActionResume, st, "Resume requested for yelb-appserver v4 at 30%: the engine continues from its next step."},
+		{status.ActionPromote, st, "Promote requested for yelb-appserver v4 at 30%: at its next step the engine sends all traffic to v4 and retires v3."},
+		{status.ActionAbort, st, "Abort requested for yelb-appserver v4 at 30%: at its next step the engine sends all traffic back to v3 and removes v4."},
+		{status.ActionAbort, status.Status{Microservice: "yelb-appserver", CanaryVersion: 1, Weight: 0},
+			"Abort requested for yelb-appserver v1 at 0%: at its next step the engine removes v1."},
+		{status.ActionPromote, status.Status{Microservice: "yelb-appserver", CanaryVersion: 1, Weight: 0},
+			"Promote requested for yelb-appserver v1 at 0%: at its next step the engine sends all traffic to v1."},
+	}
+	for _, tt := range tests {
+		if got := Requested(tt.action, tt.st); got != tt.want {
+			t.Errorf("Requested(%s) =\n %q\nwant\n %q", tt.action, got, tt.want)
+		}
+	}
+}
