@@ -1,0 +1,199 @@
+// Package engine runs a canary rollout one step at a time. Each state of the
+// Step Functions definition (lambdas/statemachine) calls one handler here
+// with the execution's state and gets the new state back; the local runner
+// calls the same handlers in a loop. Handlers only carry out decisions taken
+// by plain functions (lambdas/rollout, lambdas/analysis) and are idempotent,
+// so any of them can be repeated after a crash or a retry.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// Cluster is the engine's view of one Kubernetes namespace.
+type Cluster interface {
+	// Apply writes obj with server-side apply under the engine's field manager.
+	Apply(ctx context.Context, obj *unstructured.Unstructured) error
+	// Delete removes obj (found by kind, namespace and name); absence is not an error.
+	Delete(ctx context.Context, obj *unstructured.Unstructured) error
+	// Readiness reports whether the workload obj names is ready or has failed.
+	Readiness(ctx context.Context, obj *unstructured.Unstructured) (Readiness, error)
+	Dynamic() dynamic.Interface
+}
+
+// Readiness of a workload.
+type Readiness struct {
+	Ready  bool
+	Failed bool   // it will not become ready on its own (e.g. ProgressDeadlineExceeded)
+	Reason string // why it is not ready, for the status and the logs
+}
+
+// Locker allows one rollout per microservice at a time.
+type Locker interface {
+	// Acquire takes the lock for holder; taking it again as the same holder
+	// succeeds. A lock held by another holder returns an error that
+	// errors.As finds as HeldError.
+	Acquire(ctx context.Context, microservice, holder string) error
+	Renew(ctx context.Context, microservice, holder string) error
+	// Release frees the lock if holder has it; otherwise it does nothing.
+	Release(ctx context.Context, microservice, holder string) error
+}
+
+// HeldError is implemented by the lock's error when another rollout holds it.
+type HeldError interface {
+	error
+	Holder() string
+}
+
+// Session is everything the engine touches in one cluster namespace.
+type Session struct {
+	Cluster Cluster
+	Locks   Locker
+	Status  *status.Engine
+}
+
+// Connector opens a session for a deploy.json's cluster and namespace.
+type Connector interface {
+	Connect(ctx context.Context, clusterName, namespace string) (*Session, error)
+}
+
+// Notice is sent when a rollout ends.
+type Notice struct {
+	Microservice, Namespace string
+	Version, StableVersion  int
+	Outcome                 string // status.PhaseSucceeded, PhaseRolledBack or PhaseFailed
+	Reason                  string
+	Execution               string
+}
+
+// Notifier tells people that a rollout ended.
+type Notifier interface {
+	Notify(ctx context.Context, n Notice) error
+}
+
+// Engine holds the edges the handlers use.
+type Engine struct {
+	Connector Connector
+	Routers   map[string]router.Router
+	Metrics   analysis.Provider
+	Notifier  Notifier
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Handle runs one Task: it decodes the state, calls the action's handler and
+// encodes the new state.
+func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) {
+	if ev.Action == statemachine.ActionValidate {
+		st, err := e.validate(ev.Execution, ev.State)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(st)
+	}
+	var st State
+	if err := json.Unmarshal(ev.State, &st); err != nil {
+		return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("decode execution state: %w", err)}
+	}
+	st.Spec = st.Spec.WithDefaults()
+	if st.Rollout == nil && ev.Action != statemachine.ActionRollBack {
+		return nil, fmt.Errorf("%s: the execution state has no rollout; Validate must run first", ev.Action)
+	}
+	var err error
+	switch ev.Action {
+	case statemachine.ActionLock:
+		err = e.lock(ctx, &st)
+	case statemachine.ActionDeploy:
+		err = e.deploy(ctx, &st)
+	case statemachine.ActionReady:
+		err = e.ready(ctx, &st)
+	case statemachine.ActionShift:
+		err = e.shift(ctx, &st)
+	case statemachine.ActionAnalyse:
+		err = e.analyse(ctx, &st)
+	case statemachine.ActionPromote:
+		err = e.promote(ctx, &st)
+	case statemachine.ActionRollBack:
+		err = e.rollBackState(ctx, ev.Execution, &st)
+	default:
+		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, analyse, promote, rollback", ev.Action)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(st)
+}
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) logger(st *State) *slog.Logger {
+	l := e.Log
+	if l == nil {
+		l = slog.Default()
+	}
+	l = l.With("microservice", st.Microservice, "namespace", st.Namespace)
+	if r := st.Rollout; r != nil {
+		l = l.With("version", r.Version, "stable_version", r.StableVersion, "step", r.Step, "weight", r.Weight, "execution", r.Execution)
+	}
+	return l
+}
+
+func (e *Engine) router(name string) (router.Router, error) {
+	r, ok := e.Routers[name]
+	if !ok {
+		return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("router %q is not configured in this engine", name)}
+	}
+	return r, nil
+}
+
+// Error carries the error name Step Functions matches in Retry and Catch.
+type Error struct {
+	Name string
+	Err  error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// TransientChecker reports errors worth retrying (API server busy,
+// throttled, conflicts); set by the connector's package.
+var TransientChecker = func(error) bool { return false }
+
+// ErrorName gives the error type Step Functions sees for err.
+func ErrorName(err error) string {
+	var named *Error
+	if errors.As(err, &named) {
+		return named.Name
+	}
+	var invalid *spec.ValidationError
+	if errors.As(err, &invalid) {
+		return statemachine.ErrValidation
+	}
+	var held HeldError
+	if errors.As(err, &held) {
+		return statemachine.ErrInProgress
+	}
+	if TransientChecker(err) {
+		return statemachine.ErrTransient
+	}
+	return "EngineError"
+}

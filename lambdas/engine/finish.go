@@ -1,0 +1,209 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// promote makes the canary the stable version. The old version's objects go
+// only after the live route no longer references them (App Mesh refuses to
+// delete a referenced VirtualNode, and a Gateway backend would 5xx).
+func (e *Engine) promote(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	if st.Strategy == spec.StrategyCanary {
+		canary := naming.VersionName(st.Microservice, r.Version)
+		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, []router.Backend{{Name: canary, Weight: 100}}); err != nil {
+			return fmt.Errorf("promote %s version %d: %w", st.Microservice, r.Version, err)
+		}
+		if !r.firstDeployment() {
+			if err := e.routeOnly(ctx, sess, st.Spec, canary); err != nil {
+				return err
+			}
+			old, err := e.renderImage(st.Spec, r.StableVersion, r.StableImage, nil)
+			if err != nil {
+				return err
+			}
+			if err := deleteObjects(ctx, sess, perVersion(old)); err != nil {
+				return fmt.Errorf("remove %s version %d: %w", st.Microservice, r.StableVersion, err)
+			}
+		}
+	}
+	r.Weight, r.Next = 100, ""
+	reason := r.Reason
+	if reason == "" {
+		reason = fmt.Sprintf("version %d promoted", r.Version)
+	}
+	return e.finish(ctx, sess, st.Spec, r, status.PhaseSucceeded, reason)
+}
+
+// rollBackState is the "Roll back" Task: the reason is the decision's, or
+// the error a Catch recorded.
+func (e *Engine) rollBackState(ctx context.Context, execution string, st *State) error {
+	reason := "rolled back"
+	if st.Rollout != nil && st.Rollout.Next == "rollback" && st.Rollout.Reason != "" {
+		reason = st.Rollout.Reason
+	}
+	if st.Error != nil {
+		reason = fmt.Sprintf("%s: %s", st.Error.Error, st.Error.Cause)
+	}
+	if st.Rollout != nil && st.Rollout.Execution != "" {
+		execution = st.Rollout.Execution
+	}
+	return e.RollBack(ctx, st.Spec, execution, reason)
+}
+
+// RollBack returns all traffic of the rollout started by execution to the
+// stable version and removes the canary. It works from the status in the
+// cluster alone, so it also serves executions that were aborted or timed out
+// and can be repeated safely: a rollout already finished is left alone.
+func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason string) error {
+	s = s.WithDefaults()
+	log := e.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("microservice", s.Microservice, "namespace", s.Namespace, "execution", execution)
+	sess, err := e.Connector.Connect(ctx, s.ClusterName, s.Namespace)
+	if err != nil {
+		return err
+	}
+	snap, found, err := sess.Status.Load(ctx, s.Microservice)
+	if err != nil {
+		return err
+	}
+	cur := snap.Status
+	if !found || cur.Execution != execution || status.Terminal(cur.Phase) {
+		log.Info("nothing to roll back: this execution has no rollout in progress", "phase", cur.Phase, "owner", cur.Execution)
+		return sess.Locks.Release(ctx, s.Microservice, execution)
+	}
+	r := &Rollout{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
+		StartedAt: cur.StartedAt, Step: cur.Step, Weight: cur.Weight}
+	log = log.With("version", r.Version, "stable_version", r.StableVersion)
+
+	canary, err := e.render(s, r.Version, nil)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.firstDeployment():
+		// Nothing to go back to: leave no half-deployed microservice behind.
+		if err := deleteObjects(ctx, sess, canary); err != nil {
+			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
+		}
+	case s.Strategy == spec.StrategyInPlace:
+		stable, err := e.renderImage(s, r.StableVersion, r.StableImage, []router.Backend{{Name: s.Microservice, Weight: 100}})
+		if err != nil {
+			return err
+		}
+		for _, o := range stable.workloadsFirst() {
+			if err := sess.Cluster.Apply(ctx, o.obj); err != nil {
+				return fmt.Errorf("roll back %s to version %d: apply %s %s: %w", s.Microservice, r.StableVersion, o.obj.GetKind(), o.obj.GetName(), err)
+			}
+		}
+	default:
+		stable := naming.VersionName(s.Microservice, r.StableVersion)
+		if err := e.applyRoute(ctx, sess, s, r.StableVersion, []router.Backend{{Name: stable, Weight: 100}}); err != nil {
+			return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
+		}
+		if err := e.routeOnly(ctx, sess, s, stable); err != nil {
+			return err
+		}
+		if err := deleteObjects(ctx, sess, perVersion(canary)); err != nil {
+			return fmt.Errorf("roll back %s: remove version %d: %w", s.Microservice, r.Version, err)
+		}
+	}
+	r.Weight = 0
+	log.Warn("rolled back", "reason", reason)
+	return e.finish(ctx, sess, s, r, status.PhaseRolledBack, reason)
+}
+
+// finish records the outcome, frees the lock and tells people.
+func (e *Engine) finish(ctx context.Context, sess *Session, s spec.Spec, r *Rollout, phase, reason string) error {
+	st := &State{Spec: s, Rollout: r}
+	if err := e.writeStatus(ctx, sess, st, phase, reason); err != nil {
+		return err
+	}
+	err := sess.Status.Finish(ctx, status.Record{
+		Microservice: s.Microservice, CanaryVersion: r.Version, CanaryImage: s.ContainerImage, StableVersion: r.StableVersion,
+		Phase: phase, Reason: reason, Execution: r.Execution, StartedAt: r.StartedAt, FinishedAt: e.now(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := sess.Locks.Release(ctx, s.Microservice, r.Execution); err != nil {
+		return fmt.Errorf("release lock of %s: %w", s.Microservice, err)
+	}
+	if e.Notifier != nil {
+		n := Notice{Microservice: s.Microservice, Namespace: s.Namespace, Version: r.Version, StableVersion: r.StableVersion,
+			Outcome: phase, Reason: reason, Execution: r.Execution}
+		// A lost notification must not undo a finished rollout.
+		if err := e.Notifier.Notify(ctx, n); err != nil {
+			e.logger(st).Error("notification failed", "error", err)
+		}
+	}
+	e.logger(st).Info("rollout finished", "phase", phase, "reason", reason)
+	return nil
+}
+
+// writeStatus publishes the rollout's progress in the cluster. A promoted
+// canary becomes the stable version.
+func (e *Engine) writeStatus(ctx context.Context, sess *Session, st *State, phase, reason string) error {
+	r := st.Rollout
+	next := r.NextWeight
+	if r.Next == "" || r.Next == "analyse" || r.Next == "hold" || r.Next == "bake" {
+		next = r.Weight
+	}
+	out := status.Status{
+		Microservice: st.Microservice, Namespace: st.Namespace, Execution: r.Execution,
+		Router: st.Router, Strategy: st.Strategy,
+		StableVersion: r.StableVersion, StableImage: r.StableImage,
+		CanaryVersion: r.Version, CanaryImage: st.ContainerImage,
+		Weight: r.Weight, NextWeight: next, Step: r.Step + 1, Steps: len(r.Plan),
+		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
+		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version,
+	}
+	if reason == "" && phase != status.PhaseProgressing {
+		out.Reason = r.Reason
+	}
+	if phase == status.PhaseSucceeded {
+		out.StableVersion, out.StableImage = r.Version, st.ContainerImage
+	}
+	if err := sess.Status.Write(ctx, out); err != nil {
+		return fmt.Errorf("write status of %s: %w", st.Microservice, err)
+	}
+	return nil
+}
+
+// emitMetrics writes the step's figures in CloudWatch embedded metric
+// format: the Lambda's log line becomes the dashboard's data points.
+func (e *Engine) emitMetrics(st *State, v *analysis.Verdict) {
+	metrics := []map[string]string{{"Name": "CanaryWeight", "Unit": "Percent"}}
+	attrs := []any{
+		"Namespace", st.Namespace, "Microservice", st.Microservice, "CanaryWeight", st.Rollout.Weight,
+	}
+	if v != nil && v.Requests > 0 {
+		metrics = append(metrics, map[string]string{"Name": "CanaryRequests", "Unit": "Count"},
+			map[string]string{"Name": "CanaryErrorRate", "Unit": "Percent"})
+		attrs = append(attrs, "CanaryRequests", v.Requests, "CanaryErrorRate", 100*v.Errors/v.Requests)
+	}
+	emf := map[string]any{
+		"Timestamp": e.now().UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  "CanaryDelivery",
+			"Dimensions": [][]string{{"Namespace", "Microservice"}},
+			"Metrics":    metrics,
+		}},
+	}
+	e.logger(st).Info("metrics", append(attrs, "_aws", emf)...)
+}

@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/rollout"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// readyPoll is how often "Wait until ready" looks at the canary's pods.
+const readyPoll = 5
+
+// validate parses deploy.json strictly and renders its template once, so a
+// bad field or template fails before anything is written.
+func (e *Engine) validate(execution string, raw json.RawMessage) (State, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return State{}, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("deploy.json is not a JSON object: %w", err)}
+	}
+	// Keys the state machine adds are not part of deploy.json.
+	delete(fields, "rollout")
+	delete(fields, "error")
+	clean, err := json.Marshal(fields)
+	if err != nil {
+		return State{}, err
+	}
+	s, err := spec.Parse(clean)
+	if err != nil {
+		return State{}, err
+	}
+	if _, err := e.router(s.Router); err != nil {
+		return State{}, err
+	}
+	// Version 1 with a placeholder route proves the template renders; the
+	// real values come after the lock.
+	if _, err := e.render(s, 1, nil); err != nil {
+		return State{}, err
+	}
+	if execution == "" {
+		return State{}, &Error{Name: statemachine.ErrValidation, Err: errors.New("the execution id is empty: the state machine passes $$.Execution.Id")}
+	}
+	st := State{Spec: s, Rollout: &Rollout{Execution: execution, Step: -1, StartedAt: e.now()}}
+	e.logger(&st).Info("deploy.json is valid", "image", s.ContainerImage, "router", s.Router, "strategy", s.Strategy)
+	return st, nil
+}
+
+// lock takes the microservice's lock and picks the canary's version number.
+func (e *Engine) lock(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	if err := sess.Locks.Acquire(ctx, st.Microservice, r.Execution); err != nil {
+		return fmt.Errorf("lock %s: %w", st.Microservice, err)
+	}
+	snap, found, err := sess.Status.Load(ctx, st.Microservice)
+	if err != nil {
+		return err
+	}
+	prev := snap.Status
+	switch {
+	case found && prev.Execution == r.Execution:
+		// A retry of this step: keep the numbers already chosen.
+		r.Version, r.StableVersion, r.StableImage = prev.CanaryVersion, prev.StableVersion, prev.StableImage
+	case found:
+		r.StableVersion, r.StableImage = prev.StableVersion, prev.StableImage
+		r.Version = max(prev.LastVersion, prev.StableVersion, prev.CanaryVersion) + 1
+	default:
+		r.Version = 1
+	}
+	r.Plan = rollout.Plan(st.Spec, !r.firstDeployment())
+	if err := e.writeStatus(ctx, sess, st, status.PhaseWaitingPods, ""); err != nil {
+		return err
+	}
+	e.logger(st).Info("lock taken", "plan", r.Plan)
+	return nil
+}
+
+// deploy creates the canary's objects with no traffic: the route keeps every
+// request on the stable version until the canary is ready.
+func (e *Engine) deploy(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	// In place, the template's objects are named after the microservice and
+	// replaced as they are; a canary's route keeps all traffic on stable.
+	var backends []router.Backend
+	switch {
+	case st.Strategy == spec.StrategyInPlace:
+		backends = []router.Backend{{Name: st.Microservice, Weight: 100}}
+	case !r.firstDeployment():
+		backends = backendsAt(st, 0)
+	}
+	objs, err := e.render(st.Spec, r.Version, backends)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs.workloadsFirst() {
+		if o.route && backends == nil {
+			continue // a first deployment gets its route when traffic moves
+		}
+		if err := sess.Cluster.Apply(ctx, o.obj); err != nil {
+			return fmt.Errorf("deploy %s version %d: apply %s %s: %w", st.Microservice, r.Version, o.obj.GetKind(), o.obj.GetName(), err)
+		}
+	}
+	r.DeployedAt = e.now()
+	r.WaitSeconds = readyPoll
+	e.logger(st).Info("canary deployed at 0%", "objects", len(objs))
+	return e.writeStatus(ctx, sess, st, status.PhaseWaitingPods, "")
+}
+
+// ready reports whether the canary's workload is ready; a canary that fails
+// or outlives progress_deadline is an error, which rolls back.
+func (e *Engine) ready(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	objs, err := e.render(st.Spec, r.Version, nil)
+	if err != nil {
+		return err
+	}
+	r.Ready = true
+	for _, o := range objs {
+		if !o.workload() {
+			continue
+		}
+		got, err := sess.Cluster.Readiness(ctx, o.obj)
+		if err != nil {
+			return fmt.Errorf("readiness of %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
+		}
+		if got.Failed {
+			return &Error{Name: "CanaryNotReady", Err: fmt.Errorf("%s version %d will not become ready: %s", st.Microservice, r.Version, got.Reason)}
+		}
+		if !got.Ready {
+			r.Ready = false
+			r.Reason = got.Reason
+		}
+	}
+	deadline := time.Duration(st.ProgressDeadline) * time.Second
+	if waited := e.now().Sub(r.DeployedAt); !r.Ready && waited >= deadline {
+		return &Error{Name: "CanaryNotReady", Err: fmt.Errorf("%s version %d is not ready after %s (progress_deadline %s): %s",
+			st.Microservice, r.Version, waited.Round(time.Second), deadline, r.Reason)}
+	}
+	r.WaitSeconds = readyPoll
+	if r.Ready {
+		rt, err := e.router(st.Router)
+		if err != nil {
+			return err
+		}
+		first := rollout.Decision{Action: rollout.Shift, NextStep: 0, NextWeight: r.Plan[0]}
+		in := rollout.Input{Policy: rollout.PolicyFromSpec(st.Spec), Plan: r.Plan, Step: -1}
+		r.Reason = ""
+		r.NextStep, r.NextWeight = first.NextStep, first.NextWeight
+		r.WaitSeconds = rollout.WaitSeconds(in, first, rt.SettleTime())
+	}
+	return nil
+}
+
+// shift moves traffic to the weight the last decision chose.
+func (e *Engine) shift(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	if r.NextStep < 0 || r.NextStep >= len(r.Plan) {
+		return fmt.Errorf("shift %s: step %d is outside the plan %v", st.Microservice, r.NextStep, r.Plan)
+	}
+	weight := r.Plan[r.NextStep]
+	if st.Strategy == spec.StrategyCanary {
+		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
+			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
+		}
+	}
+	now := e.now()
+	r.Step, r.Weight, r.StepStartedAt = r.NextStep, weight, now
+	if weight >= 100 && r.BakeStartedAt.IsZero() {
+		r.BakeStartedAt = now
+	}
+	e.logger(st).Info("traffic shifted", "weight", weight, "wait_seconds", r.WaitSeconds)
+	e.emitMetrics(st, nil)
+	phase := status.PhaseProgressing
+	if weight >= 100 {
+		phase = status.PhaseBaking
+	}
+	return e.writeStatus(ctx, sess, st, phase, "")
+}
+
+// analyse judges the canary, reads the operator's requests and decides what
+// comes next.
+func (e *Engine) analyse(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	if err := sess.Locks.Renew(ctx, st.Microservice, r.Execution); err != nil {
+		return fmt.Errorf("renew lock of %s: %w", st.Microservice, err)
+	}
+	snap, _, err := sess.Status.Load(ctx, st.Microservice)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	cfg := analysis.ConfigFromSpec(st.Spec)
+	q := analysis.Query{
+		Router: st.Router, ClusterName: st.ClusterName, Namespace: st.Namespace, Microservice: st.Microservice,
+		Canary: naming.VersionName(st.Microservice, r.Version), Start: cfg.Window(now), End: now,
+	}
+	if q.Start.Before(r.DeployedAt) {
+		q.Start = r.DeployedAt // the canary had no traffic before it existed
+	}
+	if !r.firstDeployment() && st.Strategy == spec.StrategyCanary {
+		q.Baseline = naming.VersionName(st.Microservice, r.StableVersion)
+	}
+	m, err := e.Metrics.Fetch(ctx, q)
+	if err != nil {
+		return fmt.Errorf("analyse %s version %d at %d%%: %w", st.Microservice, r.Version, r.Weight, err)
+	}
+	rt, err := e.router(st.Router)
+	if err != nil {
+		return err
+	}
+	verdict := analysis.Evaluate(cfg, m)
+	in := rollout.Input{
+		Policy:              rollout.PolicyFromSpec(st.Spec),
+		Plan:                r.Plan,
+		Step:                r.Step,
+		Verdict:             verdict,
+		ConsecutiveFailures: r.ConsecutiveFailures,
+		StepElapsed:         now.Sub(r.StepStartedAt),
+		BakeElapsed:         bakeElapsed(r, now),
+		Control: rollout.Control{
+			Paused:  snap.Control.Paused,
+			Promote: snap.Control.Request == status.RequestPromote,
+			Abort:   snap.Control.Request == status.RequestAbort,
+		},
+		NoDataSince: r.NoDataSince,
+		Now:         now,
+	}
+	d := rollout.Decide(in)
+	if d.RequestHandled {
+		if _, err := sess.Status.ConsumeRequest(ctx, st.Microservice); err != nil {
+			return err
+		}
+	}
+	r.record(verdict.Status(now, r.Weight))
+	r.ConsecutiveFailures, r.NoDataSince = d.ConsecutiveFailures, d.NoDataSince
+	r.NextWeight, r.NextStep, r.Reason = d.NextWeight, d.NextStep, d.Reason
+	r.Next = nextState(d.Action)
+	r.WaitSeconds = rollout.WaitSeconds(in, d, rt.SettleTime())
+	e.logger(st).Info("analysed", "verdict", verdict.Result, "requests", verdict.Requests, "errors", verdict.Errors,
+		"next", r.Next, "reason", d.Reason)
+	e.emitMetrics(st, &verdict)
+	phase := status.PhaseProgressing
+	switch {
+	case d.Action == rollout.Hold && snap.Control.Paused:
+		phase = status.PhasePaused
+	case d.Action == rollout.Hold && st.ManualPromotion:
+		phase = status.PhaseWaiting
+	case r.Weight >= 100:
+		phase = status.PhaseBaking
+	}
+	return e.writeStatus(ctx, sess, st, phase, "")
+}
+
+func bakeElapsed(r *Rollout, now time.Time) time.Duration {
+	if r.BakeStartedAt.IsZero() {
+		return 0
+	}
+	return now.Sub(r.BakeStartedAt)
+}
+
+func nextState(a rollout.Action) string {
+	switch a {
+	case rollout.Shift:
+		return statemachine.NextShift
+	case rollout.Bake:
+		return statemachine.NextBake
+	case rollout.Promote:
+		return statemachine.NextPromote
+	case rollout.RollBack:
+		return statemachine.NextRollBack
+	case rollout.Hold:
+		return statemachine.NextHold
+	default:
+		return statemachine.NextAnalyse
+	}
+}

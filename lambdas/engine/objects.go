@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/template"
+)
+
+// object is one rendered Kubernetes object and its role in a rollout.
+type object struct {
+	obj        *unstructured.Unstructured
+	perVersion bool // named after one version; removed with it
+	route      bool // carries the traffic weights
+}
+
+func (o object) workload() bool {
+	k := o.obj.GetKind()
+	return o.obj.GroupVersionKind().Group == "apps" && (k == "Deployment" || k == "StatefulSet")
+}
+
+type objects []object
+
+// workloadsFirst orders objects for applying: everything a route points at
+// exists before the route does.
+func (os objects) workloadsFirst() objects {
+	out := slices.Clone(os)
+	slices.SortStableFunc(out, func(a, b object) int {
+		switch {
+		case a.route == b.route:
+			return 0
+		case a.route:
+			return 1
+		default:
+			return -1
+		}
+	})
+	return out
+}
+
+// render fills the template for one version, with the route's backends, and
+// labels every object so it can be found again. Without backends the route
+// gets a placeholder (the version alone) and must not be applied.
+func (e *Engine) render(s spec.Spec, version int, backends []router.Backend) (objects, error) {
+	return e.renderImage(s, version, s.ContainerImage, backends)
+}
+
+func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []router.Backend) (objects, error) {
+	rt, err := e.router(s.Router)
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := s.Template()
+	if err != nil {
+		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
+	}
+	values := template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: image, Version: version}
+	if len(backends) == 0 {
+		backends = []router.Backend{{Name: naming.VersionName(s.Microservice, version), Weight: 100}}
+	}
+	// The route needs the version Service's port, which only a rendering tells.
+	values.Routes, err = rt.Fragment(backends, 0)
+	if err != nil {
+		return nil, err
+	}
+	out, err := template.Render(tmpl, values)
+	if err != nil {
+		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
+	}
+	if port := servicePort(out, version); port > 0 {
+		if values.Routes, err = rt.Fragment(backends, port); err != nil {
+			return nil, err
+		}
+		if out, err = template.Render(tmpl, values); err != nil {
+			return nil, &Error{Name: statemachine.ErrValidation, Err: err}
+		}
+	}
+	objs := make(objects, 0, len(out.Objects))
+	for _, o := range out.Objects {
+		labels := o.Obj.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[naming.LabelManagedBy] = naming.ManagedByValue
+		labels[naming.LabelMicroservice] = s.Microservice
+		if o.PerVersion {
+			labels[naming.LabelVersion] = strconv.Itoa(version)
+		}
+		o.Obj.SetLabels(labels)
+		objs = append(objs, object{obj: o.Obj, perVersion: o.PerVersion, route: rt.IsRoute(o.Obj)})
+	}
+	return objs, nil
+}
+
+// servicePort is the first port of the version's own Service, which Gateway
+// API backendRefs must name.
+func servicePort(r *template.Rendered, version int) int {
+	for _, o := range r.Objects {
+		if o.Obj.GetKind() != "Service" || !o.PerVersion {
+			continue
+		}
+		ports, _, _ := unstructured.NestedSlice(o.Obj.Object, "spec", "ports")
+		if len(ports) == 0 {
+			continue
+		}
+		if p, ok := ports[0].(map[string]any); ok {
+			if port, ok, _ := unstructured.NestedInt64(p, "port"); ok {
+				return int(port)
+			}
+		}
+	}
+	return 0
+}
+
+// backendsAt is the route for a canary weight. At 100% the stable version
+// stays in the route at 0 so that a failed bake rolls back instantly.
+func backendsAt(st *State, weight int) []router.Backend {
+	r := st.Rollout
+	canary := naming.VersionName(st.Microservice, r.Version)
+	if r.firstDeployment() {
+		return []router.Backend{{Name: canary, Weight: 100}}
+	}
+	stable := naming.VersionName(st.Microservice, r.StableVersion)
+	return []router.Backend{{Name: canary, Weight: weight}, {Name: stable, Weight: 100 - weight}}
+}
+
+// applyRoute writes the route objects with the given backends.
+func (e *Engine) applyRoute(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend) error {
+	objs, err := e.render(s, version, backends)
+	if err != nil {
+		return err
+	}
+	applied := 0
+	for _, o := range objs {
+		if !o.route {
+			continue
+		}
+		if err := sess.Cluster.Apply(ctx, o.obj); err != nil {
+			return fmt.Errorf("apply %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
+		}
+		applied++
+	}
+	if applied == 0 {
+		return &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("the template of %s has no %s route object to carry the weights", s.Microservice, s.Router)}
+	}
+	return nil
+}
+
+// routeOnly checks that the live route sends traffic to backends named in
+// keep and nowhere else, before anything it used to reference is deleted.
+func (e *Engine) routeOnly(ctx context.Context, sess *Session, s spec.Spec, keep ...string) error {
+	rt, err := e.router(s.Router)
+	if err != nil {
+		return err
+	}
+	live, err := rt.Weights(ctx, sess.Cluster.Dynamic(), s.Namespace, s.Microservice)
+	if err != nil {
+		return fmt.Errorf("read the live route of %s: %w", s.Microservice, err)
+	}
+	for _, b := range live {
+		if !slices.Contains(keep, b.Name) {
+			return &Error{Name: statemachine.ErrTransient, Err: fmt.Errorf("the route of %s still references %s (weight %d); not deleting anything yet", s.Microservice, b.Name, b.Weight)}
+		}
+	}
+	return nil
+}
+
+// deleteObjects removes objects in reverse apply order: the route first,
+// then what it referenced.
+func deleteObjects(ctx context.Context, sess *Session, objs objects) error {
+	ordered := objs.workloadsFirst()
+	slices.Reverse(ordered)
+	for _, o := range ordered {
+		if err := sess.Cluster.Delete(ctx, o.obj); err != nil {
+			return fmt.Errorf("delete %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func perVersion(objs objects) objects {
+	var out objects
+	for _, o := range objs {
+		if o.perVersion {
+			out = append(out, o)
+		}
+	}
+	return out
+}

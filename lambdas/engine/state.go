@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// Event is the Lambda payload the state machine sends to every Task.
+type Event struct {
+	Action    string          `json:"action"`
+	Execution string          `json:"execution"`
+	State     json.RawMessage `json:"state"`
+}
+
+// State is the execution's data: deploy.json as the pipeline wrote it, the
+// rollout's progress, and the error a Catch recorded on the way to Roll back.
+type State struct {
+	spec.Spec
+	Rollout *Rollout     `json:"rollout,omitempty"`
+	Error   *CaughtError `json:"error,omitempty"`
+}
+
+// CaughtError is what Step Functions stores at ResultPath $.error.
+type CaughtError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Rollout is the progress of one rollout, carried from Task to Task.
+type Rollout struct {
+	Execution     string `json:"execution"`
+	Version       int    `json:"version"`        // the canary
+	StableVersion int    `json:"stable_version"` // 0 on a first deployment
+	StableImage   string `json:"stable_image,omitempty"`
+	Plan          []int  `json:"plan,omitempty"`
+	// Step indexes Plan; -1 until traffic first moves to the canary.
+	Step   int `json:"step"`
+	Weight int `json:"weight"`
+
+	StartedAt     time.Time `json:"started_at"`
+	DeployedAt    time.Time `json:"deployed_at"`
+	StepStartedAt time.Time `json:"step_started_at"`
+	BakeStartedAt time.Time `json:"bake_started_at"`
+
+	ConsecutiveFailures int              `json:"consecutive_failures"`
+	NoDataSince         time.Time        `json:"no_data_since"`
+	Verdicts            []status.Verdict `json:"verdicts,omitempty"`
+
+	// Read by the state machine.
+	Ready       bool   `json:"ready"`
+	WaitSeconds int    `json:"wait_seconds"`
+	Next        string `json:"next,omitempty"`
+	NextWeight  int    `json:"next_weight"`
+	NextStep    int    `json:"next_step"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// firstDeployment reports whether no version serves traffic yet.
+func (r *Rollout) firstDeployment() bool { return r.StableVersion == 0 }
+
+// keepVerdicts bounds the verdicts carried in the execution state and status.
+const keepVerdicts = 5
+
+func (r *Rollout) record(v status.Verdict) {
+	r.Verdicts = append([]status.Verdict{v}, r.Verdicts...)
+	if len(r.Verdicts) > keepVerdicts {
+		r.Verdicts = r.Verdicts[:keepVerdicts]
+	}
+}

