@@ -14,33 +14,13 @@ import (
 	"log/slog"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
-
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
 )
-
-// Cluster is the engine's view of one Kubernetes namespace.
-type Cluster interface {
-	// Apply writes obj with server-side apply under the engine's field manager.
-	Apply(ctx context.Context, obj *unstructured.Unstructured) error
-	// Delete removes obj (found by kind, namespace and name); absence is not an error.
-	Delete(ctx context.Context, obj *unstructured.Unstructured) error
-	// Readiness reports whether the workload obj names is ready or has failed.
-	Readiness(ctx context.Context, obj *unstructured.Unstructured) (Readiness, error)
-	Dynamic() dynamic.Interface
-}
-
-// Readiness of a workload.
-type Readiness struct {
-	Ready  bool
-	Failed bool   // it will not become ready on its own (e.g. ProgressDeadlineExceeded)
-	Reason string // why it is not ready, for the status and the logs
-}
 
 // Locker allows one rollout per microservice at a time.
 type Locker interface {
@@ -61,9 +41,9 @@ type HeldError interface {
 
 // Session is everything the engine touches in one cluster namespace.
 type Session struct {
-	Cluster Cluster
-	Locks   Locker
-	Status  *status.Engine
+	Kube   *kube.Client
+	Locks  Locker
+	Status *status.Engine
 }
 
 // Connector opens a session for a deploy.json's cluster and namespace.
@@ -145,12 +125,15 @@ func (e *Engine) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (e *Engine) logger(st *State) *slog.Logger {
-	l := e.Log
-	if l == nil {
-		l = slog.Default()
+func (e *Engine) log() *slog.Logger {
+	if e.Log == nil {
+		return slog.Default()
 	}
-	l = l.With("microservice", st.Microservice, "namespace", st.Namespace)
+	return e.Log
+}
+
+func (e *Engine) logger(st *State) *slog.Logger {
+	l := e.log().With("microservice", st.Microservice, "namespace", st.Namespace)
 	if r := st.Rollout; r != nil {
 		l = l.With("version", r.Version, "stable_version", r.StableVersion, "step", r.Step, "weight", r.Weight, "execution", r.Execution)
 	}
@@ -174,10 +157,6 @@ type Error struct {
 func (e *Error) Error() string { return e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// TransientChecker reports errors worth retrying (API server busy,
-// throttled, conflicts); set by the connector's package.
-var TransientChecker = func(error) bool { return false }
-
 // ErrorName gives the error type Step Functions sees for err.
 func ErrorName(err error) string {
 	var named *Error
@@ -192,7 +171,7 @@ func ErrorName(err error) string {
 	if errors.As(err, &held) {
 		return statemachine.ErrInProgress
 	}
-	if TransientChecker(err) {
+	if kube.IsTransient(err) {
 		return statemachine.ErrTransient
 	}
 	return "EngineError"

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/naming"
@@ -21,6 +20,9 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 		return err
 	}
 	r := st.Rollout
+	if err := e.stillOurs(ctx, sess, st); err != nil {
+		return err
+	}
 	if st.Strategy == spec.StrategyCanary {
 		canary := naming.VersionName(st.Microservice, r.Version)
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, []router.Backend{{Name: canary, Weight: 100}}); err != nil {
@@ -69,11 +71,7 @@ func (e *Engine) rollBackState(ctx context.Context, execution string, st *State)
 // and can be repeated safely: a rollout already finished is left alone.
 func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason string) error {
 	s = s.WithDefaults()
-	log := e.Log
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("microservice", s.Microservice, "namespace", s.Namespace, "execution", execution)
+	log := e.log().With("microservice", s.Microservice, "namespace", s.Namespace, "execution", execution)
 	sess, err := e.Connector.Connect(ctx, s.ClusterName, s.Namespace)
 	if err != nil {
 		return err
@@ -107,7 +105,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 			return err
 		}
 		for _, o := range stable.workloadsFirst() {
-			if err := sess.Cluster.Apply(ctx, o.obj); err != nil {
+			if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
 				return fmt.Errorf("roll back %s to version %d: apply %s %s: %w", s.Microservice, r.StableVersion, o.obj.GetKind(), o.obj.GetName(), err)
 			}
 		}

@@ -111,7 +111,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 		if o.route && backends == nil {
 			continue // a first deployment gets its route when traffic moves
 		}
-		if err := sess.Cluster.Apply(ctx, o.obj); err != nil {
+		if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
 			return fmt.Errorf("deploy %s version %d: apply %s %s: %w", st.Microservice, r.Version, o.obj.GetKind(), o.obj.GetName(), err)
 		}
 	}
@@ -138,7 +138,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 		if !o.workload() {
 			continue
 		}
-		got, err := sess.Cluster.Readiness(ctx, o.obj)
+		got, err := sess.Kube.Readiness(ctx, o.obj)
 		if err != nil {
 			return fmt.Errorf("readiness of %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
 		}
@@ -177,6 +177,9 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 		return err
 	}
 	r := st.Rollout
+	if err := e.stillOurs(ctx, sess, st); err != nil {
+		return err
+	}
 	if r.NextStep < 0 || r.NextStep >= len(r.Plan) {
 		return fmt.Errorf("shift %s: step %d is outside the plan %v", st.Microservice, r.NextStep, r.Plan)
 	}
@@ -300,4 +303,19 @@ func nextState(a rollout.Action) string {
 	default:
 		return statemachine.NextAnalyse
 	}
+}
+
+// stillOurs refuses to move traffic for a rollout that has already been
+// rolled back from outside (an aborted execution whose last step was still
+// running when the rollback entry point ran).
+func (e *Engine) stillOurs(ctx context.Context, sess *Session, st *State) error {
+	snap, found, err := sess.Status.Load(ctx, st.Microservice)
+	if err != nil {
+		return err
+	}
+	if !found || snap.Status.Execution != st.Rollout.Execution || status.Terminal(snap.Status.Phase) {
+		return &Error{Name: "RolloutEnded", Err: fmt.Errorf("%s: the rollout of execution %s has ended (%s); not moving traffic",
+			st.Microservice, st.Rollout.Execution, snap.Status.Phase)}
+	}
+	return nil
 }

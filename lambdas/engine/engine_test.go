@@ -1,0 +1,398 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/internal/asl"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+func requireStatus(t *testing.T, res asl.Result, status, errName string) {
+	t.Helper()
+	if res.Status != status || (errName != "" && res.Error != errName) {
+		t.Fatalf("execution ended %s %q (%s), want %s %q; states %q", res.Status, res.Error, res.Cause, status, errName, res.Entered())
+	}
+}
+
+func count(states []string, name string) int {
+	n := 0
+	for _, s := range states {
+		if s == name {
+			n++
+		}
+	}
+	return n
+}
+
+// stable deploys version 1 of svc, which goes straight to 100%.
+func (h *harness) stable(router, svc string) {
+	h.t.Helper()
+	h.metrics.set(svc+"-1", "healthy")
+	res := h.run(h.deployJSON(router, svc, "registry.local/"+svc+":1", nil))
+	requireStatus(h.t, res, "SUCCEEDED", "")
+	if got := h.weights(router, svc); !maps.Equal(got, map[string]int{svc + "-1": 100}) {
+		h.t.Fatalf("after the first deployment the route is %v", got)
+	}
+}
+
+// canaryWeights records the canary's live weight at every analysis.
+func (h *harness) canaryWeights(router, svc, canary string) *[]int {
+	var mu sync.Mutex
+	seen := &[]int{}
+	h.hook = func(state string, _ json.RawMessage) {
+		if state != statemachine.StateAnalyse {
+			return
+		}
+		w := h.weights(router, svc)[canary]
+		mu.Lock()
+		defer mu.Unlock()
+		if n := len(*seen); n == 0 || (*seen)[n-1] != w {
+			*seen = append(*seen, w)
+		}
+	}
+	return seen
+}
+
+func TestCanaryIsPromotedStepByStep(t *testing.T) {
+	for _, router := range []string{"appmesh", "gatewayapi"} {
+		t.Run(router, func(t *testing.T) {
+			h := newHarness(t)
+			h.stable(router, "bystander")
+			untouched := h.fingerprint("bystander")
+			h.stable(router, "shop")
+
+			h.metrics.set("shop-2", "healthy")
+			seen := h.canaryWeights(router, "shop", "shop-2")
+			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", nil))
+			requireStatus(t, res, "SUCCEEDED", "")
+
+			if !slices.Equal(*seen, []int{25, 50, 75, 100}) {
+				t.Errorf("canary weights at the analyses: %v, want 25 50 75 100", *seen)
+			}
+			if got := h.weights(router, "shop"); !maps.Equal(got, map[string]int{"shop-2": 100}) {
+				t.Errorf("final route %v, want shop-2 alone at 100", got)
+			}
+			if got := h.deployments("shop"); !slices.Equal(got, []string{"shop-2"}) {
+				t.Errorf("deployments left: %v, want only shop-2", got)
+			}
+			for _, s := range h.services("shop") {
+				if s == "shop-1" {
+					t.Errorf("the old version's Service is still there")
+				}
+			}
+			snap := h.status("shop")
+			if st := snap.Status; st.Phase != status.PhaseSucceeded || st.StableVersion != 2 || st.StableImage != "registry.local/shop:2" || st.Weight != 100 {
+				t.Errorf("status %+v", st)
+			}
+			if len(snap.History) != 2 || snap.History[0].CanaryVersion != 2 || snap.History[0].Phase != status.PhaseSucceeded {
+				t.Errorf("history %+v", snap.History)
+			}
+			if holder := h.lockHolder("shop"); holder != "" {
+				t.Errorf("lock still held by %s", holder)
+			}
+			if got := h.fingerprint("bystander"); !maps.Equal(got, untouched) {
+				t.Errorf("another microservice changed:\nbefore %v\nafter  %v", untouched, got)
+			}
+			if n := len(h.notices.got); n != 4 || h.notices.got[n-1].Outcome != status.PhaseSucceeded {
+				t.Errorf("notices %+v", h.notices.got)
+			}
+		})
+	}
+}
+
+func TestFailingCanaryRollsBackWithinOneInterval(t *testing.T) {
+	for _, router := range []string{"appmesh", "gatewayapi"} {
+		t.Run(router, func(t *testing.T) {
+			h := newHarness(t)
+			h.stable(router, "shop")
+			h.metrics.set("shop-2", "failing")
+			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", func(d map[string]any) {
+				d["analysis"].(map[string]any)["consecutive_failure_limit"] = 1
+			}))
+			requireStatus(t, res, "FAILED", "RolledBack")
+			if n := count(res.Entered(), statemachine.StateAnalyse); n != 1 {
+				t.Errorf("%d analyses before rolling back, want 1", n)
+			}
+			h.assertRolledBack(router, "shop", "analysis failed")
+		})
+	}
+}
+
+func (h *harness) assertRolledBack(router, svc, reason string) {
+	h.t.Helper()
+	if got := h.weights(router, svc); !maps.Equal(got, map[string]int{svc + "-1": 100}) {
+		h.t.Errorf("route after roll back %v, want %s-1 alone at 100", got, svc)
+	}
+	if got := h.deployments(svc); !slices.Equal(got, []string{svc + "-1"}) {
+		h.t.Errorf("deployments after roll back: %v", got)
+	}
+	st := h.status(svc).Status
+	if st.Phase != status.PhaseRolledBack || st.StableVersion != 1 || st.Weight != 0 || !strings.Contains(st.Reason, reason) {
+		h.t.Errorf("status after roll back: phase %s stable %d weight %d reason %q (want it to mention %q)", st.Phase, st.StableVersion, st.Weight, st.Reason, reason)
+	}
+	if holder := h.lockHolder(svc); holder != "" {
+		h.t.Errorf("lock still held by %s", holder)
+	}
+}
+
+func TestNoDataPolicy(t *testing.T) {
+	t.Run("fail rolls back", func(t *testing.T) {
+		h := newHarness(t)
+		h.stable("appmesh", "shop")
+		h.metrics.set("shop-2", "nodata")
+		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
+			d["analysis"] = map[string]any{"interval": 30, "no_data": "fail", "consecutive_failure_limit": 2}
+		}))
+		requireStatus(t, res, "FAILED", "RolledBack")
+		if n := count(res.Entered(), statemachine.StateAnalyse); n != 2 {
+			t.Errorf("%d analyses, want 2 (the consecutive failure limit)", n)
+		}
+		h.assertRolledBack("appmesh", "shop", "no data")
+	})
+	t.Run("hold gives up at the progress deadline", func(t *testing.T) {
+		h := newHarness(t)
+		h.stable("appmesh", "shop")
+		h.metrics.set("shop-2", "nodata")
+		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
+			d["analysis"] = map[string]any{"interval": 30, "no_data": "hold"}
+			d["progress_deadline"] = 300
+		}))
+		requireStatus(t, res, "FAILED", "RolledBack")
+		if n := count(res.Entered(), statemachine.StateAnalyse); n < 10 {
+			t.Errorf("only %d analyses: hold should wait 300 s at 30 s intervals", n)
+		}
+		h.assertRolledBack("appmesh", "shop", "progress_deadline")
+	})
+}
+
+func TestCanaryThatNeverBecomesReadyRollsBack(t *testing.T) {
+	h := newHarness(t)
+	h.stable("appmesh", "shop")
+	tmpl, err := os.ReadFile("testdata/appmesh.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No node matches: the pods stay Pending and the Deployment's progress
+	// deadline passes.
+	broken := strings.Replace(string(tmpl), "      containers:", "      nodeSelector: {pool: none}\n      containers:", 1)
+	res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
+		d["config_file"] = base64.StdEncoding.EncodeToString([]byte(broken))
+		d["progress_deadline"] = 60
+	}))
+	requireStatus(t, res, "FAILED", "RolledBack")
+	if n := count(res.Entered(), statemachine.StateShift); n != 0 {
+		t.Errorf("traffic shifted %d times to a canary that was never ready", n)
+	}
+	h.assertRolledBack("appmesh", "shop", "not ready")
+}
+
+func TestAPIServerErrors(t *testing.T) {
+	t.Run("transient errors mid-shift are retried", func(t *testing.T) {
+		h := newHarness(t)
+		h.stable("appmesh", "shop")
+		h.metrics.set("shop-2", "healthy")
+		h.faults.add("PATCH", "/virtualrouters/shop", 503, 2)
+		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil))
+		requireStatus(t, res, "SUCCEEDED", "")
+		retried := 0
+		for _, e := range res.Events {
+			if e.Event == "StateRetried" {
+				retried++
+			}
+		}
+		if retried != 2 {
+			t.Errorf("%d retries, want 2", retried)
+		}
+		if got := h.weights("appmesh", "shop"); !maps.Equal(got, map[string]int{"shop-2": 100}) {
+			t.Errorf("final route %v", got)
+		}
+	})
+	t.Run("a permanent error mid-shift rolls back", func(t *testing.T) {
+		h := newHarness(t)
+		h.stable("appmesh", "shop")
+		h.metrics.set("shop-2", "healthy")
+		shifts := 0
+		h.hook = func(state string, _ json.RawMessage) {
+			if state == statemachine.StateShift {
+				shifts++
+				if shifts == 2 {
+					h.faults.add("PATCH", "/virtualrouters/shop", 403, 1)
+				}
+			}
+		}
+		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil))
+		requireStatus(t, res, "FAILED", "RolledBack")
+		h.assertRolledBack("appmesh", "shop", "shift shop to 50%")
+	})
+}
+
+func TestAbortedExecutionIsRolledBack(t *testing.T) {
+	h := newHarness(t)
+	h.stable("appmesh", "shop")
+	h.metrics.set("shop-2", "healthy")
+	reached, release := make(chan struct{}), make(chan struct{})
+	var inflight sync.WaitGroup
+	analyses := 0
+	h.hook = func(state string, _ json.RawMessage) {
+		if state == statemachine.StateAnalyse {
+			if analyses++; analyses == 3 {
+				inflight.Add(1)
+				close(reached)
+				<-release
+				inflight.Done()
+			}
+		}
+	}
+	input := h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil)
+	x, id := h.start(input)
+	<-reached
+	if w := h.weights("appmesh", "shop")["shop-2"]; w == 0 {
+		t.Fatalf("the canary has no traffic when the execution is stopped")
+	}
+	if err := x.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	requireStatus(t, x.Wait(), "ABORTED", "")
+	inflight.Wait()
+
+	// The EventBridge rule delivers the execution's input to the rollback entry point.
+	raw, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := engine.ExecutionEnded{ExecutionArn: id, Status: "ABORTED", Input: string(raw)}
+	if err := h.eng.RollBackEnded(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	h.assertRolledBack("appmesh", "shop", "ABORTED")
+	// Delivered twice, it changes nothing.
+	before := h.fingerprint("shop")
+	if err := h.eng.RollBackEnded(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	if after := h.fingerprint("shop"); !maps.Equal(before, after) {
+		t.Errorf("a second roll back changed objects:\n%v\n%v", before, after)
+	}
+}
+
+func TestConcurrentRolloutsNeverInterleave(t *testing.T) {
+	h := newHarness(t)
+	h.stable("appmesh", "shop")
+	h.metrics.set("shop-2", "healthy")
+	h.metrics.set("shop-3", "healthy")
+	firstAnalysis, secondDone := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.hook = func(state string, _ json.RawMessage) {
+		if state == statemachine.StateAnalyse {
+			once.Do(func() {
+				close(firstAnalysis)
+				<-secondDone
+			})
+		}
+	}
+	a, _ := h.start(h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil))
+	<-firstAnalysis
+	b, _ := h.start(h.deployJSON("appmesh", "shop", "registry.local/shop:3", nil))
+	resB := b.Wait()
+	close(secondDone)
+	requireStatus(t, resB, "FAILED", statemachine.ErrInProgress)
+	if !slices.Equal(resB.Entered(), []string{statemachine.StateValidate, statemachine.StateLock, statemachine.StateInProgress}) {
+		t.Errorf("second execution went through %q", resB.Entered())
+	}
+	requireStatus(t, a.Wait(), "SUCCEEDED", "")
+	if got := h.weights("appmesh", "shop"); !maps.Equal(got, map[string]int{"shop-2": 100}) {
+		t.Errorf("final route %v", got)
+	}
+	if got := h.deployments("shop"); !slices.Equal(got, []string{"shop-2"}) {
+		t.Errorf("deployments %v: the second rollout must not have deployed anything", got)
+	}
+	if hist := h.status("shop").History; len(hist) != 2 {
+		t.Errorf("history %+v", hist)
+	}
+}
+
+func TestInvalidInputChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	cases := map[string]func(map[string]any){
+		"bad field": func(d map[string]any) { d["percentage_step"] = 0 },
+		"template in another namespace": func(d map[string]any) {
+			d["config_file"] = base64.StdEncoding.EncodeToString([]byte(
+				"apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: kube-system}\nspec: {ports: [{port: 80}]}\n"))
+		},
+	}
+	for name, change := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:1", change))
+			requireStatus(t, res, "FAILED", statemachine.ErrValidation)
+			cms, err := plane.Clientset.CoreV1().ConfigMaps(h.ns).List(context.Background(), metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cm := range cms.Items {
+				if cm.Name != "kube-root-ca.crt" {
+					t.Errorf("ConfigMap %s was written", cm.Name)
+				}
+			}
+			if got := h.deployments("shop"); len(got) != 0 {
+				t.Errorf("deployments written: %v", got)
+			}
+		})
+	}
+}
+
+func TestInPlaceReplacesTheStatefulSet(t *testing.T) {
+	h := newHarness(t)
+	inPlace := func(image string) map[string]any {
+		tmpl, err := os.ReadFile("testdata/inplace.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.deployJSON("appmesh", "db", image, func(d map[string]any) {
+			d["config_file"] = base64.StdEncoding.EncodeToString(tmpl)
+			d["strategy"] = "in-place"
+		})
+	}
+	image := func() string {
+		s, err := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Spec.Template.Spec.Containers[0].Image
+	}
+	h.metrics.set("db-1", "healthy")
+	requireStatus(t, h.run(inPlace("registry.local/db:1")), "SUCCEEDED", "")
+	h.metrics.set("db-2", "healthy")
+	res := h.run(inPlace("registry.local/db:2"))
+	requireStatus(t, res, "SUCCEEDED", "")
+	if n := count(res.Entered(), statemachine.StateShift); n != 1 {
+		t.Errorf("%d shifts for an in-place rollout, want 1", n)
+	}
+	if got := image(); got != "registry.local/db:2" {
+		t.Errorf("image after the in-place rollout: %s", got)
+	}
+	h.metrics.set("db-3", "failing")
+	requireStatus(t, h.run(inPlace("registry.local/db:3")), "FAILED", "RolledBack")
+	if got := image(); got != "registry.local/db:2" {
+		t.Errorf("image after rolling back: %s, want the stable registry.local/db:2", got)
+	}
+	sets, err := plane.Clientset.AppsV1().StatefulSets(h.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sets.Items) != 1 {
+		t.Errorf("%d StatefulSets: an in-place rollout must never create a second datastore", len(sets.Items))
+	}
+}

@@ -1,0 +1,391 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/internal/asl"
+	"github.com/eks-canary/platform/lambdas/internal/testcluster"
+	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/router/appmesh"
+	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+var (
+	plane       *testcluster.Cluster
+	interpreter *asl.Interpreter
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if plane, err = testcluster.New(testcluster.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if interpreter, err = asl.NewInterpreter(); err != nil {
+		plane.Stop()
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	interpreter.Close()
+	plane.Stop()
+	os.Exit(code)
+}
+
+// clock is the engine's time: each Wait of the state machine (run at 0 ms
+// by the interpreter) moves it forward by the seconds the Wait asked for.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// metrics answers per canary version: healthy, failing or no data.
+type metrics struct {
+	mu    sync.Mutex
+	modes map[string]string // canary object name -> mode
+}
+
+func (m *metrics) set(canary, mode string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.modes[canary] = mode
+}
+
+func (m *metrics) Fetch(_ context.Context, q analysis.Query) (analysis.Metrics, error) {
+	m.mu.Lock()
+	mode := m.modes[q.Canary]
+	m.mu.Unlock()
+	n := max(1, int(math.Ceil(q.End.Sub(q.Start).Minutes())))
+	var out analysis.Metrics
+	if mode == "nodata" {
+		return out, nil
+	}
+	errRate := 0.0
+	if mode == "failing" {
+		errRate = 0.25
+	}
+	out.Canary = series(n, 100, errRate)
+	if q.Baseline != "" {
+		out.Baseline = series(n, 100, 0)
+	}
+	return out, nil
+}
+
+func series(n int, req, errRate float64) analysis.Series {
+	s := analysis.Series{}
+	for range n {
+		s.Requests = append(s.Requests, req)
+		s.Errors = append(s.Errors, math.Round(req*errRate))
+		s.LatencyP99 = append(s.LatencyP99, 50)
+	}
+	return s
+}
+
+// faults fails API requests that match, as a flaky or hostile API server would.
+type faults struct {
+	mu    sync.Mutex
+	rules []fault
+}
+
+type fault struct {
+	method, pathPart string
+	code             int
+	times            int // how many matching requests fail
+}
+
+func (f *faults) add(method, pathPart string, code, times int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = append(f.rules, fault{method, pathPart, code, times})
+}
+
+func (f *faults) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		f.mu.Lock()
+		for i := range f.rules {
+			r := &f.rules[i]
+			if r.times > 0 && req.Method == r.method && strings.Contains(req.URL.Path, r.pathPart) {
+				r.times--
+				f.mu.Unlock()
+				body := fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","status":"Failure","message":"injected fault","code":%d}`, r.code)
+				return &http.Response{StatusCode: r.code, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+			}
+		}
+		f.mu.Unlock()
+		return next.RoundTrip(req)
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// notices records what would be published.
+type notices struct {
+	mu  sync.Mutex
+	got []engine.Notice
+}
+
+func (n *notices) Notify(_ context.Context, x engine.Notice) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.got = append(n.got, x)
+	return nil
+}
+
+// harness is one namespace, one engine and the real state machine.
+type harness struct {
+	t          *testing.T
+	ns         string
+	clock      *clock
+	metrics    *metrics
+	faults     *faults
+	notices    *notices
+	eng        *engine.Engine
+	definition string
+	// hook, when set, runs before every Task; tests use it to stop mid-run.
+	hook func(state string, payload json.RawMessage)
+	seq  atomic.Int64
+}
+
+var routers = map[string]router.Router{
+	"appmesh":    appmesh.Router{},
+	"gatewayapi": gatewayapi.Router{},
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{
+		t:       t,
+		ns:      plane.Namespace(t),
+		clock:   &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
+		metrics: &metrics{modes: map[string]string{}},
+		faults:  &faults{},
+		notices: &notices{},
+	}
+	cfg := rest.CopyConfig(plane.Config)
+	cfg.Wrap(h.faults.wrap)
+	h.eng = &engine.Engine{
+		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
+		Routers:   routers,
+		Metrics:   h.metrics,
+		Notifier:  h.notices,
+		Log:       slog.New(slog.NewJSONHandler(testWriter{t}, nil)),
+		Now:       h.clock.Now,
+	}
+	var err error
+	h.definition, err = statemachine.Definition(statemachine.Config{
+		FunctionArn: "arn:aws:lambda:us-west-2:123456789012:function:canary-engine", TimeoutSeconds: 6 * 3600,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// App Mesh pods run as this account in the environment.
+	_, err = plane.Clientset.CoreV1().ServiceAccounts(h.ns).Create(context.Background(),
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "appmesh-envoy"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if testing.Verbose() {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// deployJSON is deploy.json as a build writes it.
+func (h *harness) deployJSON(router, svc, image string, change func(map[string]any)) map[string]any {
+	tmpl, err := os.ReadFile("testdata/" + router + ".yml")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	d := map[string]any{
+		"cluster_name":            "local",
+		"kubernetes_namespace":    h.ns,
+		"microservice_name":       svc,
+		"percentage_step":         25,
+		"wait_time":               60,
+		"failure_threshold_value": 0,
+		"failure_threshold_time":  300,
+		"container_image":         image,
+		"config_file":             base64.StdEncoding.EncodeToString(tmpl),
+		"router":                  router,
+		"analysis":                map[string]any{"interval": 30},
+	}
+	if router == "gatewayapi" {
+		d["wait_time"] = 90
+		d["analysis"] = map[string]any{"interval": 90}
+	}
+	if change != nil {
+		change(d)
+	}
+	return d
+}
+
+func (h *harness) invoke(ctx context.Context, state string, payload json.RawMessage) (json.RawMessage, error) {
+	if h.hook != nil {
+		h.hook(state, payload)
+	}
+	var ev engine.Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, err
+	}
+	if state == statemachine.StateAnalyse || state == statemachine.StateReady {
+		var st struct {
+			Rollout struct {
+				WaitSeconds int `json:"wait_seconds"`
+			} `json:"rollout"`
+		}
+		if err := json.Unmarshal(ev.State, &st); err == nil {
+			h.clock.advance(time.Duration(st.Rollout.WaitSeconds) * time.Second)
+		}
+	}
+	return h.eng.Handle(ctx, ev)
+}
+
+// start begins an execution of deploy.json.
+func (h *harness) start(input map[string]any) (*asl.Execution, string) {
+	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, h.seq.Add(1))
+	x, err := interpreter.Start(h.definition, input, id, h.invoke, engine.ErrorName)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return x, id
+}
+
+func (h *harness) run(input map[string]any) asl.Result {
+	x, _ := h.start(input)
+	return x.Wait()
+}
+
+// weights reads the live route of svc.
+func (h *harness) weights(routerName, svc string) map[string]int {
+	h.t.Helper()
+	got, err := routers[routerName].Weights(context.Background(), plane.Dynamic, h.ns, svc)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, b := range got {
+		out[b.Name] = b.Weight
+	}
+	return out
+}
+
+// versions lists the Deployments of svc that exist.
+func (h *harness) deployments(svc string) []string {
+	h.t.Helper()
+	list, err := plane.Clientset.AppsV1().Deployments(h.ns).List(context.Background(),
+		metav1.ListOptions{LabelSelector: naming.LabelMicroservice + "=" + svc})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var names []string
+	for _, d := range list.Items {
+		names = append(names, d.Name)
+	}
+	return names
+}
+
+func (h *harness) services(svc string) []string {
+	h.t.Helper()
+	list, err := plane.Clientset.CoreV1().Services(h.ns).List(context.Background(),
+		metav1.ListOptions{LabelSelector: naming.LabelMicroservice + "=" + svc})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var names []string
+	for _, s := range list.Items {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+func (h *harness) status(svc string) status.Snapshot {
+	h.t.Helper()
+	snap, found, err := status.NewEngine(plane.Clientset, h.ns).Load(context.Background(), svc)
+	if err != nil || !found {
+		h.t.Fatalf("status of %s: found %v, %v", svc, found, err)
+	}
+	return snap
+}
+
+// fingerprint is the resourceVersion of every object in the namespace, to
+// prove that a rollout touched nothing of another microservice.
+func (h *harness) fingerprint(svc string) map[string]string {
+	h.t.Helper()
+	out := map[string]string{}
+	sel := metav1.ListOptions{LabelSelector: naming.LabelMicroservice + "=" + svc}
+	ctx := context.Background()
+	deps, err := plane.Clientset.AppsV1().Deployments(h.ns).List(ctx, sel)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		out["deployment/"+d.Name] = d.ResourceVersion
+	}
+	svcs, err := plane.Clientset.CoreV1().Services(h.ns).List(ctx, sel)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, s := range svcs.Items {
+		out["service/"+s.Name] = s.ResourceVersion
+	}
+	cm, err := plane.Clientset.CoreV1().ConfigMaps(h.ns).Get(ctx, naming.StatusConfigMap(svc), metav1.GetOptions{})
+	if err == nil {
+		out["configmap/"+cm.Name] = cm.ResourceVersion
+	}
+	return out
+}
+
+func (h *harness) lockHolder(svc string) string {
+	h.t.Helper()
+	l, err := plane.Clientset.CoordinationV1().Leases(h.ns).Get(context.Background(), naming.LockLease(svc), metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
