@@ -1,0 +1,54 @@
+# One environment program, one test command. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+STACK ?= dev
+BUILD := build
+GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
+
+.PHONY: up preview destroy graph test test-deps vet bench demo build lambda tools control-plane
+
+## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
+up:
+	scripts/pulumi.sh up $(STACK)
+
+preview:
+	scripts/pulumi.sh preview $(STACK)
+
+## destroy: remove everything the stack created
+destroy:
+	scripts/pulumi.sh destroy $(STACK)
+
+## graph: the resource tree the stack config would create, offline, no credentials
+graph:
+	go run ./stacks/cmd/graph --stack $(STACK)
+
+## test: every test, against the real things that run here
+test: test-deps vet
+	go test -timeout 40m ./...
+	for m in $(GO_MODULES); do (cd $$m && go test -timeout 20m ./...); done
+
+test-deps:
+	scripts/install-test-deps.sh
+
+vet:
+	go vet ./...
+	for m in $(GO_MODULES); do (cd $$m && go vet ./...); done
+
+## bench: speed and size figures (handler time per step, overhead, rollback latency, Lambda zip and cold start)
+bench: test-deps
+	go test -run '^$$' -bench . -benchtime 20x ./lambdas/...
+	go run ./lambdas/cmd/lambdabench
+	for m in $(GO_MODULES); do (cd $$m && go test -run '^$$' -bench . ./...); done
+
+## demo: a canary rollout and a roll back on a local control plane, watched live
+demo: test-deps tools
+	scripts/demo.sh
+
+## tools: the operator CLI and the local runner, in $(BUILD)/bin
+tools:
+	mkdir -p $(BUILD)/bin
+	go build -o $(BUILD)/bin/canaryctl ./lambdas/cmd/canaryctl
+	go build -o $(BUILD)/bin/canary-run ./lambdas/cmd/canary-run
+
+control-plane:
+	scripts/build-control-plane.sh
