@@ -1,0 +1,157 @@
+package gatewayapi
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/eks-canary/platform/lambdas/internal/testcluster"
+	"github.com/eks-canary/platform/lambdas/kube"
+	"github.com/eks-canary/platform/lambdas/router"
+)
+
+var plane testcluster.Shared
+
+func TestMain(m *testing.M) { os.Exit(plane.Main(m)) }
+
+func TestFragment(t *testing.T) {
+	got, err := Router{}.Fragment([]router.Backend{{Name: "yelb-ui-3", Weight: 30}, {Name: "yelb-ui-2", Weight: 70}}, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"kind":"Service","name":"yelb-ui-3","port":80,"weight":30},{"kind":"Service","name":"yelb-ui-2","port":80,"weight":70}`
+	if got != want {
+		t.Errorf("fragment\n got %s\nwant %s", got, want)
+	}
+	if (Router{}).SettleTime() != 90*time.Second {
+		t.Errorf("settle time %s, want 90s for VPC Lattice", Router{}.SettleTime())
+	}
+}
+
+func TestFragmentRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name     string
+		backends []router.Backend
+		port     int
+		want     string
+	}{
+		{"no backends", nil, 80, "0 backends given"},
+		{"no port", []router.Backend{{Name: "yelb-ui-3", Weight: 100}}, 0, "port 0 is out of range"},
+		{"port too high", []router.Backend{{Name: "yelb-ui-3", Weight: 100}}, 70000, "port 70000"},
+		{"weight above 100", []router.Backend{{Name: "yelb-ui-3", Weight: 150}}, 80, "weight 150 of backend yelb-ui-3"},
+		{"empty name", []router.Backend{{Weight: 100}}, 80, "backend 0 has no name"},
+		{"duplicate", []router.Backend{{Name: "a", Weight: 50}, {Name: "a", Weight: 50}}, 80, "listed twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Router{}.Fragment(tt.backends, tt.port)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+const httpRoute = `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: yelb-ui
+  namespace: NAMESPACE
+  labels:
+    app.kubernetes.io/managed-by: canary-engine
+    canary.eks-canary.dev/microservice: yelb-ui
+spec:
+  parentRefs:
+    - name: canary-gateway
+      sectionName: http
+  rules:
+    - matches:
+        - path: {type: PathPrefix, value: /}
+      backendRefs: [${CANARY_ROUTES}]
+`
+
+func render(t *testing.T, namespace, fragment string) *unstructured.Unstructured {
+	t.Helper()
+	text := strings.ReplaceAll(strings.ReplaceAll(httpRoute, "NAMESPACE", namespace), "${CANARY_ROUTES}", fragment)
+	obj := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(text), &obj.Object); err != nil {
+		t.Fatalf("rendered route is not YAML: %v\n%s", err, text)
+	}
+	return obj
+}
+
+func TestWeightsRoundTripThroughTheRealCRD(t *testing.T) {
+	cluster := plane.Get(t)
+	ns := cluster.Namespace(t)
+	c := kube.New(cluster.Clientset, cluster.Dynamic)
+	ctx := context.Background()
+
+	got, err := Router{}.Weights(ctx, cluster.Dynamic, ns, "yelb-ui")
+	if err != nil || len(got) != 0 {
+		t.Fatalf("weights before any route: %v, %v; want none and no error", got, err)
+	}
+	for _, want := range [][]router.Backend{
+		{{Name: "yelb-ui-2", Weight: 100}, {Name: "yelb-ui-3", Weight: 0}},
+		{{Name: "yelb-ui-2", Weight: 75}, {Name: "yelb-ui-3", Weight: 25}},
+		{{Name: "yelb-ui-3", Weight: 100}},
+	} {
+		fragment, err := Router{}.Fragment(want, 80)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Apply(ctx, render(t, ns, fragment)); err != nil {
+			t.Fatalf("apply HTTPRoute with %s: %v", router.FormatBackends(want), err)
+		}
+		got, err := Router{}.Weights(ctx, cluster.Dynamic, ns, "yelb-ui")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !router.SameWeights(got, want) {
+			t.Errorf("weights read back %s, applied %s", router.FormatBackends(got), router.FormatBackends(want))
+		}
+	}
+	if got, err := (Router{}).Weights(ctx, cluster.Dynamic, ns, "yelb-appserver"); err != nil || len(got) != 0 {
+		t.Errorf("another microservice sees %s, %v", router.FormatBackends(got), err)
+	}
+}
+
+func TestOmittedWeightReadsAsOne(t *testing.T) {
+	cluster := plane.Get(t)
+	ns := cluster.Namespace(t)
+	c := kube.New(cluster.Clientset, cluster.Dynamic)
+	if _, err := c.Apply(context.Background(), render(t, ns, `{"name":"yelb-ui-1","port":80}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Router{}.Weights(context.Background(), cluster.Dynamic, ns, "yelb-ui")
+	if err != nil || !router.SameWeights(got, []router.Backend{{Name: "yelb-ui-1", Weight: 1}}) {
+		t.Errorf("weights %s, %v; want yelb-ui-1=1", router.FormatBackends(got), err)
+	}
+}
+
+func TestRealSchemaRejectsInvalidBackends(t *testing.T) {
+	cluster := plane.Get(t)
+	ns := cluster.Namespace(t)
+	c := kube.New(cluster.Clientset, cluster.Dynamic)
+	for name, tt := range map[string]struct{ fragment, want string }{
+		// Gateway API allows weights up to 1,000,000; the engine stays within 0..100.
+		"weight above the API limit": {`{"kind":"Service","name":"yelb-ui-3","port":80,"weight":1000001}`, "weight"},
+		"Service without port":       {`{"kind":"Service","name":"yelb-ui-3","weight":100}`, "port"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := c.Apply(context.Background(), render(t, ns, tt.fragment))
+			if err == nil {
+				t.Fatalf("API server accepted %s", tt.fragment)
+			}
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v: want an Invalid error about %s", err, tt.want)
+			}
+		})
+	}
+}
