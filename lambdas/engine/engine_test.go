@@ -19,7 +19,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
-func requireStatus(t *testing.T, res asl.Result, status, errName string) {
+func requireStatus(t testing.TB, res asl.Result, status, errName string) {
 	t.Helper()
 	if res.Status != status || (errName != "" && res.Error != errName) {
 		t.Fatalf("execution ended %s %q (%s), want %s %q; states %q", res.Status, res.Error, res.Cause, status, errName, res.Entered())

@@ -170,7 +170,7 @@ func (n *notices) Notify(_ context.Context, x engine.Notice) error {
 
 // harness is one namespace, one engine and the real state machine.
 type harness struct {
-	t          *testing.T
+	t          testing.TB
 	ns         string
 	clock      *clock
 	metrics    *metrics
@@ -188,7 +188,7 @@ var routers = map[string]router.Router{
 	"gatewayapi": gatewayapi.Router{},
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	h := &harness{
 		t:       t,
@@ -224,7 +224,7 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	if testing.Verbose() {

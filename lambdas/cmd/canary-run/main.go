@@ -1,0 +1,174 @@
+// Command canary-run rolls a microservice out on any cluster reachable with a
+// kubeconfig, running the canary engine in-process instead of in Step
+// Functions: the same handlers, decisions, retries and roll back.
+//
+//	canary-run --kubeconfig ~/.kube/config --deploy specfiles/deploy.json \
+//	    --template specfiles/appmesh/kubernetes_template.yml --image repo/app:2 --metrics healthy
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"k8s.io/client-go/rest"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
+	"github.com/eks-canary/platform/lambdas/analysis/synthetic"
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/kube"
+	"github.com/eks-canary/platform/lambdas/notify"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/router/appmesh"
+	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+)
+
+// Exit codes.
+const (
+	exitPromoted   = 0
+	exitRolledBack = 1
+	exitError      = 2
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		kubeconfig  = flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+		kubeContext = flag.String("context", "", "kubeconfig context (default: the current one)")
+		deployPath  = flag.String("deploy", "", "deploy.json of the microservice (required)")
+		tmplPath    = flag.String("template", "", "kubernetes_template.yml to use instead of deploy.json's config_file")
+		image       = flag.String("image", "", "container image to use instead of deploy.json's container_image")
+		namespace   = flag.String("namespace", "", "namespace to use instead of deploy.json's kubernetes_namespace")
+		metrics     = flag.String("metrics", synthetic.Healthy, "where analysis reads metrics: cloudwatch (needs AWS credentials), or synthetic traffic: healthy, failing, nodata")
+		speed       = flag.Float64("speed", 1, "run the schedule this many times faster than deploy.json says (demos)")
+		verbose     = flag.Bool("v", false, "log every step as JSON on stderr")
+	)
+	flag.Parse()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if *deployPath == "" {
+		fmt.Fprintln(os.Stderr, "canary-run: --deploy is required: the path of the microservice's deploy.json")
+		return exitError
+	}
+	if *speed <= 0 {
+		fmt.Fprintf(os.Stderr, "canary-run: --speed %g must be positive\n", *speed)
+		return exitError
+	}
+	deploy, err := deployJSON(*deployPath, *tmplPath, *image, *namespace)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "canary-run:", err)
+		return exitError
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	provider, err := metricsProvider(ctx, *metrics)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "canary-run:", err)
+		return exitError
+	}
+	clock := newScaledClock(*speed)
+	eng := &engine.Engine{
+		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) {
+			return kube.FromKubeconfig(*kubeconfig, *kubeContext)
+		}},
+		Routers:  map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}},
+		Metrics:  provider,
+		Notifier: notify.Log{Logger: log},
+		Log:      log,
+		Now:      clock.now,
+	}
+	host, _ := os.Hostname()
+	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
+	runner := &engine.Local{Engine: eng, Sleep: clock.sleep, Attempts: 6, Backoff: 2 * time.Second}
+	fmt.Printf("rolling out (execution %s); watch it with: canaryctl watch <microservice>\n", execution)
+	out, err := runner.Run(ctx, deploy, execution)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "canary-run:", err)
+		return exitError
+	}
+	r := out.State.Rollout
+	if out.Phase == "Succeeded" {
+		fmt.Printf("promoted %s version %d: %s\n", out.State.Microservice, r.Version, out.Reason)
+		return exitPromoted
+	}
+	fmt.Printf("rolled back %s version %d; traffic is on version %d: %s\n", out.State.Microservice, r.Version, r.StableVersion, out.Reason)
+	return exitRolledBack
+}
+
+// deployJSON reads deploy.json and applies the command-line overrides.
+func deployJSON(path, tmplPath, image, namespace string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read deploy.json: %w", err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("%s is not a JSON object: %w", path, err)
+	}
+	if tmplPath != "" {
+		tmpl, err := os.ReadFile(tmplPath)
+		if err != nil {
+			return nil, fmt.Errorf("read template: %w", err)
+		}
+		d["config_file"] = base64.StdEncoding.EncodeToString(tmpl)
+	}
+	if image != "" {
+		d["container_image"] = image
+	}
+	if namespace != "" {
+		d["kubernetes_namespace"] = namespace
+	}
+	return json.Marshal(d)
+}
+
+func metricsProvider(ctx context.Context, name string) (analysis.Provider, error) {
+	if name != "cloudwatch" {
+		return synthetic.New(name)
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration for CloudWatch metrics: %w", err)
+	}
+	return cloudwatch.New(awscw.NewFromConfig(cfg), vpclattice.NewFromConfig(cfg)), nil
+}
+
+// scaledClock runs the engine's time speed times faster than the wall clock.
+type scaledClock struct {
+	start time.Time
+	speed float64
+}
+
+func newScaledClock(speed float64) *scaledClock { return &scaledClock{start: time.Now(), speed: speed} }
+
+func (c *scaledClock) now() time.Time {
+	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.speed))
+}
+
+func (c *scaledClock) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(time.Duration(float64(d) / c.speed))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return errors.New("interrupted: rolling back")
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,113 @@
+// Command engine is the canary engine's Lambda bootstrap (provided.al2023).
+// CANARY_ENTRY selects the entry point:
+//
+//	step              one Task of the rollout state machine
+//	rollback-aborted  an EventBridge "Step Functions Execution Status Change"
+//	                  for an aborted, timed-out or failed execution
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambda/messages"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
+	"k8s.io/client-go/rest"
+
+	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/kube"
+	"github.com/eks-canary/platform/lambdas/notify"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/router/appmesh"
+	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+)
+
+func main() {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(envOr("LOG_LEVEL", "INFO"))); err != nil {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	ctx := context.Background()
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error("load AWS configuration", "error", err)
+		os.Exit(1)
+	}
+	eng := &engine.Engine{
+		Connector: &engine.RESTConnector{Source: func(ctx context.Context, cluster string) (*rest.Config, error) {
+			return kube.ForEKS(ctx, awsCfg, cluster)
+		}},
+		Routers: map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}},
+		Metrics: cloudwatch.New(awscw.NewFromConfig(awsCfg), vpclattice.NewFromConfig(awsCfg)),
+		Log:     log,
+	}
+	if topic := os.Getenv("NOTIFY_TOPIC_ARN"); topic != "" {
+		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}
+	} else {
+		eng.Notifier = notify.Log{Logger: log}
+	}
+
+	switch entry := os.Getenv("CANARY_ENTRY"); entry {
+	case "step":
+		lambda.Start(stepHandler(eng))
+	case "rollback-aborted":
+		lambda.Start(rollbackHandler(eng, sfn.NewFromConfig(awsCfg)))
+	default:
+		log.Error("CANARY_ENTRY must be step or rollback-aborted", "CANARY_ENTRY", entry)
+		os.Exit(1)
+	}
+}
+
+// stepHandler reports errors with the names the state machine's Retry and
+// Catch match on.
+func stepHandler(eng *engine.Engine) func(context.Context, engine.Event) (json.RawMessage, error) {
+	return func(ctx context.Context, ev engine.Event) (json.RawMessage, error) {
+		out, err := eng.Handle(ctx, ev)
+		if err != nil {
+			return nil, messages.InvokeResponse_Error{Type: engine.ErrorName(err), Message: err.Error()}
+		}
+		return out, nil
+	}
+}
+
+// ExecutionDescriber reads an execution's input when the event omits it.
+type ExecutionDescriber interface {
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+func rollbackHandler(eng *engine.Engine, executions ExecutionDescriber) func(context.Context, events.CloudWatchEvent) error {
+	return func(ctx context.Context, ev events.CloudWatchEvent) error {
+		var ended engine.ExecutionEnded
+		if err := json.Unmarshal(ev.Detail, &ended); err != nil {
+			return fmt.Errorf("decode %s event: %w", ev.DetailType, err)
+		}
+		// EventBridge leaves the input out when it is too large.
+		if ended.Input == "" {
+			out, err := executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(ended.ExecutionArn)})
+			if err != nil {
+				return fmt.Errorf("read the input of execution %s: %w", ended.ExecutionArn, err)
+			}
+			ended.Input = aws.ToString(out.Input)
+		}
+		return eng.RollBackEnded(ctx, ended)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,155 @@
+package engine_test
+
+import (
+	"context"
+
+	"encoding/json"
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"testing"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+)
+
+// timedLocal runs rollouts in-process and separates the engine's own work
+// from the schedule it asks to wait.
+type timedLocal struct {
+	h        *harness
+	schedule time.Duration // sum of requested waits
+	work     time.Duration // time spent in handlers
+	analyses []time.Duration
+	rollback time.Duration
+}
+
+func (tl *timedLocal) run(b *testing.B, input map[string]any) engine.Outcome {
+	raw, err := json.Marshal(input)
+	if err != nil {
+		b.Fatal(err)
+	}
+	local := &engine.Local{
+		Engine: tl.h.eng,
+		Sleep: func(_ context.Context, d time.Duration) error {
+			tl.schedule += d
+			tl.h.clock.advance(d)
+			return nil
+		},
+		Attempts: 3, Backoff: time.Millisecond,
+	}
+	began := time.Now()
+	out, err := local.Run(context.Background(), raw, "bench:"+tl.h.ns+":"+time.Now().Format("150405.000000"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tl.work += time.Since(began)
+	return out
+}
+
+// BenchmarkShiftStep is one traffic step's control work: the Shift handler
+// against the local API server (render, apply the route, write the status).
+func BenchmarkShiftStep(b *testing.B) {
+	for _, router := range []string{"appmesh", "gatewayapi"} {
+		b.Run(router, func(b *testing.B) {
+			h := newHarness(b)
+			st := prepareShift(b, h, router)
+			ctx := context.Background()
+			b.ResetTimer()
+			for range b.N {
+				if _, err := h.eng.Handle(ctx, engine.Event{Action: statemachine.ActionShift, Execution: "bench", State: st}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// prepareShift brings a canary to the point of its first traffic step.
+func prepareShift(b *testing.B, h *harness, router string) json.RawMessage {
+	b.Helper()
+	ctx := context.Background()
+	h.metrics.set("shop-1", "healthy")
+	input, err := json.Marshal(h.deployJSON(router, "shop", "registry.local/shop:1", nil))
+	if err != nil {
+		b.Fatal(err)
+	}
+	local := &engine.Local{Engine: h.eng, Sleep: func(context.Context, time.Duration) error { return nil }, Attempts: 1}
+	if _, err := local.Run(ctx, input, "bench-v1"); err != nil {
+		b.Fatal(err)
+	}
+	state := json.RawMessage(input)
+	for _, action := range []string{statemachine.ActionValidate, statemachine.ActionLock, statemachine.ActionDeploy} {
+		var ev engine.Event
+		ev = engine.Event{Action: action, Execution: "bench", State: state}
+		out, err := h.eng.Handle(ctx, ev)
+		if err != nil {
+			b.Fatalf("%s: %v", action, err)
+		}
+		state = out
+	}
+	for {
+		out, err := h.eng.Handle(ctx, engine.Event{Action: statemachine.ActionReady, Execution: "bench", State: state})
+		if err != nil {
+			b.Fatal(err)
+		}
+		state = out
+		var st engine.State
+		if err := json.Unmarshal(out, &st); err != nil {
+			b.Fatal(err)
+		}
+		if st.Rollout.Ready {
+			return state
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// BenchmarkTenStepRollout reports the engine's control work as a share of a
+// 10-step schedule (10% steps, 60 s each) and the time from the first
+// failing analysis to traffic back on the stable version.
+func BenchmarkTenStepRollout(b *testing.B) {
+	var overhead, rollback float64
+	for i := range b.N {
+		h := newHarness(b)
+		tl := &timedLocal{h: h}
+		h.metrics.set("shop-1", "healthy")
+		tl.run(b, h.deployJSON("appmesh", "shop", "registry.local/shop:1", nil))
+		tl.schedule, tl.work = 0, 0
+		h.metrics.set("shop-2", "healthy")
+		out := tl.run(b, h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
+			d["percentage_step"] = 10
+		}))
+		if out.Phase != "Succeeded" {
+			b.Fatalf("rollout %d ended %s: %s", i, out.Phase, out.Reason)
+		}
+		overhead += float64(tl.work) / float64(tl.schedule)
+
+		h.metrics.set("shop-3", "failing")
+		first := &firstFetch{Provider: h.metrics, canary: "shop-3"}
+		h.eng.Metrics = first
+		rb := &timedLocal{h: h}
+		out = rb.run(b, h.deployJSON("appmesh", "shop", "registry.local/shop:3", func(d map[string]any) {
+			d["analysis"] = map[string]any{"interval": 30, "consecutive_failure_limit": 1}
+		}))
+		if out.Phase != "RolledBack" {
+			b.Fatalf("failing canary ended %s", out.Phase)
+		}
+		rollback += float64(time.Since(first.at))
+	}
+	b.ReportMetric(100*overhead/float64(b.N), "overhead-%")
+	b.ReportMetric(rollback/float64(b.N)/1e6, "rollout-to-rollback-ms")
+}
+
+// firstFetch notes when the analysis of canary first asks for metrics: the
+// start of the failing analysis that triggers the roll back.
+type firstFetch struct {
+	analysis.Provider
+	canary string
+	at     time.Time
+}
+
+func (f *firstFetch) Fetch(ctx context.Context, q analysis.Query) (analysis.Metrics, error) {
+	if q.Canary == f.canary && f.at.IsZero() {
+		f.at = time.Now()
+	}
+	return f.Provider.Fetch(ctx, q)
+}
