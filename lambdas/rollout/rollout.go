@@ -30,7 +30,9 @@
 //  5. No data under "hold" holds the weight until data arrives; when no data
 //     has lasted progress_deadline the rollout rolls back, so a canary that
 //     never receives traffic cannot stall forever. Under "pass" no data is
-//     treated as a pass.
+//     treated as a pass, and so it is on a first deployment whatever the
+//     policy: with no stable version there is nothing safer to return to,
+//     and a new service without users yet must still come up.
 //  6. Before the first step (weight 0, the canary just became ready) the
 //     rollout shifts to the first weight.
 //  7. At 100% the rollout bakes until bake_time has passed, then promotes.
@@ -130,8 +132,11 @@ type Input struct {
 	Plan   []int // from Plan
 	// Step is the index in Plan of the current weight; -1 before the first
 	// shift (the canary is deployed at 0% and ready).
-	Step                int
-	Verdict             analysis.Verdict
+	Step    int
+	Verdict analysis.Verdict
+	// FirstDeployment is true when no stable version exists (Plan was
+	// called with hasStable false).
+	FirstDeployment     bool
 	ConsecutiveFailures int           // failed analyses in a row before this one
 	StepElapsed         time.Duration // time since traffic reached the current weight
 	BakeElapsed         time.Duration // time since traffic reached 100%; zero below 100
@@ -165,7 +170,11 @@ func Decide(in Input) Decision {
 	}
 	v := in.Verdict
 	noData := v.Result == analysis.ResultNoData
-	failing := v.Result == analysis.ResultFail || (noData && p.NoData == spec.NoDataFail)
+	noDataPolicy := p.NoData
+	if in.FirstDeployment {
+		noDataPolicy = spec.NoDataPass
+	}
+	failing := v.Result == analysis.ResultFail || (noData && noDataPolicy == spec.NoDataFail)
 	limit := max(p.FailureLimit, 1)
 
 	if in.Control.Abort {
@@ -176,7 +185,7 @@ func Decide(in Input) Decision {
 	case failing:
 		d.ConsecutiveFailures++
 		d.NoDataSince = time.Time{}
-	case noData && p.NoData == spec.NoDataHold:
+	case noData && noDataPolicy == spec.NoDataHold:
 		if d.NoDataSince.IsZero() {
 			d.NoDataSince = in.Now
 		}
@@ -213,7 +222,7 @@ func Decide(in Input) Decision {
 		d.Reason = fmt.Sprintf("paused by an operator at %d%%", current)
 		return d
 	}
-	if noData && p.NoData == spec.NoDataHold {
+	if noData && noDataPolicy == spec.NoDataHold {
 		waited := in.Now.Sub(d.NoDataSince)
 		if waited >= p.ProgressDeadline {
 			return d.rollBack(false, fmt.Sprintf("no data for %s at %d%%, reaching progress_deadline (%s): %s",

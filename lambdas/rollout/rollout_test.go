@@ -217,6 +217,27 @@ func TestDecide(t *testing.T) {
 			action: Shift, weight: 50, step: 1, fails: 0,
 		},
 		{
+			name: "no data on a first deployment counts as a pass",
+			in: func(in *Input) {
+				in.Plan = []int{100}
+				in.FirstDeployment = true
+				in.Verdict = verdict(analysis.ResultNoData)
+				in.BakeElapsed = 3 * time.Minute
+				in.NoDataSince = now.Add(-time.Hour)
+			},
+			action: Promote, weight: 100, step: 0,
+		},
+		{
+			name: "a failing first deployment still rolls back",
+			in: func(in *Input) {
+				in.Plan = []int{100}
+				in.FirstDeployment = true
+				in.Verdict = verdict(analysis.ResultFail)
+				in.ConsecutiveFailures = 1
+			},
+			action: RollBack, weight: 0, step: 0, fails: 2,
+		},
+		{
 			name:   "ready canary at 0% shifts to the first weight",
 			in:     func(in *Input) { in.Step = -1 },
 			action: Shift, weight: 25, step: 0, reason: []string{"the canary is ready: shifting to 25%"},

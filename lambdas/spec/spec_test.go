@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -100,6 +101,20 @@ func TestParseGatewayAPIDefaultsWaitTimeTo90(t *testing.T) {
 	}
 	if s.WaitTime != 90 {
 		t.Errorf("wait_time = %d, want 90 for gatewayapi", s.WaitTime)
+	}
+}
+
+func TestParseInPlacePassesWithoutData(t *testing.T) {
+	s, err := Parse(encode(t, with(map[string]any{"strategy": "in-place"})))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if s.Analysis.NoData != NoDataPass {
+		t.Errorf("no_data = %q, want pass for in-place", s.Analysis.NoData)
+	}
+	s, err = Parse(encode(t, with(map[string]any{"strategy": "in-place", "analysis": map[string]any{"no_data": "hold"}})))
+	if err != nil || s.Analysis.NoData != NoDataHold {
+		t.Errorf("explicit no_data not kept: %q, %v", s.Analysis.NoData, err)
 	}
 }
 
@@ -299,4 +314,24 @@ func TestWithDefaultsIsIdempotentAndValidates(t *testing.T) {
 	if err := again.Validate(); err == nil || !strings.Contains(err.Error(), "percentage_step: 500") {
 		t.Errorf("Validate = %v", err)
 	}
+}
+
+// The field reference in README.md must name every deploy.json field.
+func TestReadmeListsEveryField(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(typ reflect.Type, prefix string) {
+		for name := range jsonFields(typ) {
+			if name == "analysis" {
+				continue
+			}
+			if !strings.Contains(string(readme), "| `"+prefix+name+"` |") {
+				t.Errorf("README.md has no row for %s%s", prefix, name)
+			}
+		}
+	}
+	check(reflect.TypeOf(Spec{}), "")
+	check(reflect.TypeOf(Analysis{}), "analysis.")
 }

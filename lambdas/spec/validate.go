@@ -22,7 +22,7 @@ const (
 	DefaultMaxWeight               = 100
 	DefaultInterval                = 60
 	DefaultMinRequestCount         = 1
-	DefaultNoData                  = NoDataHold
+	DefaultNoData                  = NoDataHold // NoDataPass for strategy in-place
 	DefaultConsecutiveFailureLimit = 2
 	DefaultProgressDeadline        = 600
 	DefaultBaselineComparison      = true
@@ -123,6 +123,11 @@ func (s *Spec) applyDefaults() {
 	}
 	if a.NoData == "" {
 		a.NoData = DefaultNoData
+		if s.Strategy == StrategyInPlace {
+			// Stateful services speak TCP: no HTTP metrics will ever come,
+			// so readiness is their check.
+			a.NoData = NoDataPass
+		}
 	}
 	if a.ConsecutiveFailureLimit == 0 {
 		a.ConsecutiveFailureLimit = DefaultConsecutiveFailureLimit
