@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"k8s.io/client-go/rest"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
@@ -147,7 +145,7 @@ func metricsProvider(ctx context.Context, name string) (analysis.Provider, error
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration for CloudWatch metrics: %w", err)
 	}
-	return cloudwatch.New(awscw.NewFromConfig(cfg), vpclattice.NewFromConfig(cfg)), nil
+	return cloudwatch.New(cfg, os.Getenv("APPMESH_METRICS_NAMESPACE")), nil
 }
 
 // scaledClock runs the engine's time speed times faster than the wall clock.

@@ -18,10 +18,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	awscw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 	"k8s.io/client-go/rest"
 
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
@@ -50,7 +48,7 @@ func main() {
 			return kube.ForEKS(ctx, awsCfg, cluster)
 		}},
 		Routers: map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}},
-		Metrics: cloudwatch.New(awscw.NewFromConfig(awsCfg), vpclattice.NewFromConfig(awsCfg)),
+		Metrics: cloudwatch.New(awsCfg, os.Getenv("APPMESH_METRICS_NAMESPACE")),
 		Log:     log,
 	}
 	if topic := os.Getenv("NOTIFY_TOPIC_ARN"); topic != "" {
