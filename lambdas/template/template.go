@@ -92,10 +92,14 @@ func (k Kind) GroupVersionKind() schema.GroupVersionKind {
 	return schema.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}
 }
 
-// AllowedKinds are the kinds a template may hold: the workload, its
-// networking for both routers, and its availability settings. All are
-// namespaced. ServiceAccounts are not among them: the environment creates
-// the one App Mesh pods use, and the engine may only read them.
+// AllowedKinds are the kinds a template may hold: the workload and its
+// networking for both routers, all namespaced. The list matches what the
+// engine's namespace Role lets it write, so a template is refused before the
+// rollout starts rather than failing half-applied with "forbidden".
+// ServiceAccounts are not among them: the environment creates the one App
+// Mesh pods use, and the engine may only read them. PodDisruptionBudgets and
+// HorizontalPodAutoscalers would need the Role to grant policy and
+// autoscaling resources first.
 func AllowedKinds() []Kind {
 	return []Kind{
 		{"apps", "v1", "Deployment", "deployments"},
@@ -107,8 +111,6 @@ func AllowedKinds() []Kind {
 		{"appmesh.k8s.aws", "v1beta2", "VirtualService", "virtualservices"},
 		{"gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"},
 		{"application-networking.k8s.aws", "v1alpha1", "TargetGroupPolicy", "targetgrouppolicies"},
-		{"policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"},
-		{"autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers"},
 	}
 }
 

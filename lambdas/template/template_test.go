@@ -103,7 +103,7 @@ func TestRenderGatewayAPI(t *testing.T) {
 		{"Deployment", "yelb-ui-3", true},
 		{"Service", "yelb-ui-3", true},
 		{"TargetGroupPolicy", "yelb-ui-3", true},
-		{"PodDisruptionBudget", "yelb-ui-3", true},
+		{"ConfigMap", "yelb-ui", false},
 		{"HTTPRoute", "yelb-ui", false},
 	}
 	got := idents(r)
@@ -171,6 +171,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"other namespace", obj("v1", "ConfigMap", "a", "") + "  namespace: kube-system\n", []string{`line 1: ConfigMap/a: namespace "kube-system" is not the rollout's namespace "yelb"`}},
 		{"disallowed kind", obj("batch/v1", "Job", "a", ""), []string{"Job/a: kind Job (batch/v1) is not allowed: use one of Deployment"}},
 		{"service account", obj("v1", "ServiceAccount", "a", ""), []string{"ServiceAccount/a: kind ServiceAccount (v1) is not allowed"}},
+		{"pod disruption budget", obj("policy/v1", "PodDisruptionBudget", "a", ""), []string{"kind PodDisruptionBudget (policy/v1) is not allowed"}},
 		{"wrong api version", obj("appmesh.k8s.aws/v1beta1", "VirtualNode", "a", ""), []string{`apiVersion "appmesh.k8s.aws/v1beta1" is not allowed for VirtualNode: use appmesh.k8s.aws/v1beta2`}},
 		{"cluster-scoped", obj("v1", "Namespace", "yelb", ""), []string{"Namespace is cluster-scoped"}},
 		{"mesh is cluster-scoped", obj("appmesh.k8s.aws/v1beta2", "Mesh", "yelb", ""), []string{"Mesh is cluster-scoped"}},
