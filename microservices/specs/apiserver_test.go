@@ -1,0 +1,275 @@
+package specs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/template"
+)
+
+// A real kube-apiserver and etcd with the real CRDs, started on first use
+// and shared by this package's tests.
+var plane struct {
+	once sync.Once
+	env  *envtest.Environment
+	dyn  dynamic.Interface
+	kube kubernetes.Interface
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if plane.env != nil {
+		_ = plane.env.Stop()
+	}
+	os.Exit(code)
+}
+
+// controlPlaneBin is where scripts/build-control-plane.sh puts kube-apiserver
+// and etcd: $CANARY_CONTROL_PLANE_BIN, else its cache folder.
+func controlPlaneBin() (string, error) {
+	if dir := os.Getenv("CANARY_CONTROL_PLANE_BIN"); dir != "" {
+		return dir, nil
+	}
+	cache := os.Getenv("CONTROL_PLANE_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		cache = filepath.Join(home, ".cache", "canary-platform", "control-plane")
+	}
+	or := func(k, def string) string {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	return filepath.Join(cache, fmt.Sprintf("k8s-%s-etcd-%s-kwok-%s",
+		or("K8S_VERSION", "v1.37.2"), or("ETCD_VERSION", "v3.6.8"), or("KWOK_VERSION", "v0.8.0"))), nil
+}
+
+// crdPaths lists the CRD files: App Mesh and VPC Lattice from
+// $CANARY_CRDS_DIR (default ../shared/crds beside the repository), Gateway API
+// from the module pinned in go.mod.
+func crdPaths() ([]string, error) {
+	dir := os.Getenv("CANARY_CRDS_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "shared", "crds")
+	}
+	paths := []string{filepath.Join(dir, "appmesh-controller-1.13.3", "crds.yaml")}
+	lattice, err := filepath.Glob(filepath.Join(dir, "aws-gateway-controller-v2.1.3", "application-networking.k8s.aws_*.yaml"))
+	if err != nil || len(lattice) == 0 {
+		return nil, fmt.Errorf("no VPC Lattice controller CRDs in %s: set CANARY_CRDS_DIR", dir)
+	}
+	paths = append(paths, lattice...)
+	gw, err := gatewayAPIDir()
+	if err != nil {
+		return nil, err
+	}
+	return append(paths, filepath.Join(gw, "config", "crd", "standard")), nil
+}
+
+func apiServer(t *testing.T) (dynamic.Interface, kubernetes.Interface) {
+	t.Helper()
+	plane.once.Do(func() {
+		bin, err := controlPlaneBin()
+		if err != nil {
+			plane.err = err
+			return
+		}
+		for _, b := range []string{"kube-apiserver", "etcd"} {
+			if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
+				plane.err = fmt.Errorf("%s not found in %s: run scripts/build-control-plane.sh or set CANARY_CONTROL_PLANE_BIN", b, bin)
+				return
+			}
+		}
+		paths, err := crdPaths()
+		if err != nil {
+			plane.err = err
+			return
+		}
+		env := &envtest.Environment{
+			BinaryAssetsDirectory: bin,
+			CRDInstallOptions:     envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true},
+		}
+		cfg, err := env.Start()
+		if err != nil {
+			plane.err = fmt.Errorf("start kube-apiserver: %w", err)
+			return
+		}
+		plane.env = env
+		if plane.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+			plane.err = err
+			return
+		}
+		plane.kube, plane.err = kubernetes.NewForConfig(cfg)
+	})
+	if plane.err != nil {
+		t.Fatal(plane.err)
+	}
+	return plane.dyn, plane.kube
+}
+
+func namespace(t *testing.T, kube kubernetes.Interface, name string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func resourceFor(t *testing.T, obj *unstructured.Unstructured) schema.GroupVersionResource {
+	t.Helper()
+	gvk := obj.GroupVersionKind()
+	for _, k := range template.AllowedKinds() {
+		if k.GroupVersionKind() == gvk {
+			return schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}
+		}
+	}
+	t.Fatalf("no resource for %s", gvk)
+	return schema.GroupVersionResource{}
+}
+
+// apply sends obj with server-side apply as the engine does, with strict
+// field validation: an unknown or misplaced field is an error, not pruned.
+func apply(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) error {
+	body, err := json.Marshal(obj.Object)
+	if err != nil {
+		return err
+	}
+	force := true
+	_, err = dyn.Resource(gvr).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
+		FieldManager: naming.FieldManager, Force: &force, FieldValidation: "Strict",
+	})
+	return err
+}
+
+// applyRendered applies workloads first and route objects last, as the engine does.
+func applyRendered(t *testing.T, dyn dynamic.Interface, r *template.Rendered) {
+	t.Helper()
+	ctx := context.Background()
+	isRoute := func(o *unstructured.Unstructured) bool {
+		k := o.GetKind()
+		return k == "VirtualRouter" || k == "HTTPRoute"
+	}
+	for _, pass := range []bool{false, true} {
+		for _, o := range r.Objects {
+			if isRoute(o.Obj) != pass {
+				continue
+			}
+			if err := apply(ctx, dyn, resourceFor(t, o.Obj), o.Obj); err != nil {
+				t.Fatalf("the API server rejects %s/%s: %v", o.Obj.GetKind(), o.Obj.GetName(), err)
+			}
+		}
+	}
+}
+
+func get(t *testing.T, dyn dynamic.Interface, like *unstructured.Unstructured) *unstructured.Unstructured {
+	t.Helper()
+	got, err := dyn.Resource(resourceFor(t, like)).Namespace(like.GetNamespace()).Get(context.Background(), like.GetName(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// Every template, for both traffic layers, is accepted by a real API server
+// with the real CRDs, through a whole canary: version 2 alone, then version 3
+// beside it at 30%. In-place templates are applied for two versions and keep
+// one StatefulSet.
+func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
+	dyn, kube := apiServer(t)
+	for _, s := range services {
+		for _, rn := range routers {
+			t.Run(s.name+"/"+rn, func(t *testing.T) {
+				ns := namespace(t, kube, strings.ReplaceAll(s.name, "-", "")+"-"+rn)
+				if s.inPlace {
+					applyRendered(t, dyn, render(t, s, rn, ns, 3, 100))
+					next := render(t, s, rn, ns, 4, 100)
+					applyRendered(t, dyn, next)
+					sts := get(t, dyn, find(t, next, "StatefulSet", s.name))
+					if v, _, _ := unstructured.NestedString(sts.Object, "spec", "template", "metadata", "labels", "version"); v != "4" {
+						t.Fatalf("StatefulSet pods labelled version %q after the upgrade, want 4", v)
+					}
+					list, err := dyn.Resource(resourceFor(t, sts)).Namespace(ns).List(context.Background(), metav1.ListOptions{})
+					if err != nil || len(list.Items) != 1 {
+						t.Fatalf("%d StatefulSets after two versions (%v), want 1", len(list.Items), err)
+					}
+					return
+				}
+				applyRendered(t, dyn, render(t, s, rn, ns, 2, 100))
+				canary := render(t, s, rn, ns, 3, 30)
+				applyRendered(t, dyn, canary)
+				switch rn {
+				case "appmesh":
+					vr := get(t, dyn, find(t, canary, "VirtualRouter", s.name))
+					routes, _, _ := unstructured.NestedSlice(vr.Object, "spec", "routes")
+					targets, _, _ := unstructured.NestedSlice(routes[0].(map[string]any), "httpRoute", "action", "weightedTargets")
+					if len(targets) != 2 {
+						t.Fatalf("stored VirtualRouter has %d targets, want 2: %v", len(targets), targets)
+					}
+				case "gatewayapi":
+					hr := get(t, dyn, find(t, canary, "HTTPRoute", s.name))
+					rules, _, _ := unstructured.NestedSlice(hr.Object, "spec", "rules")
+					refs, _, _ := unstructured.NestedSlice(rules[0].(map[string]any), "backendRefs")
+					if len(refs) != 2 {
+						t.Fatalf("stored HTTPRoute has %d backendRefs, want 2: %v", len(refs), refs)
+					}
+				}
+				for _, name := range []string{s.name + "-2", s.name + "-3"} {
+					if _, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{}); err != nil {
+						t.Fatalf("Deployment %s: %v", name, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The API server really applies the CRD schemas: the original redis route's
+// prefix match and an out-of-range weight are refused.
+func TestAPIServerRefusesWhatTheCRDsForbid(t *testing.T) {
+	dyn, kube := apiServer(t)
+	ns := namespace(t, kube, "negative-control")
+	s := services[3]
+	r := render(t, s, "appmesh", ns, 1, 100)
+	vr := find(t, r, "VirtualRouter", s.name).DeepCopy()
+	routes, _, _ := unstructured.NestedSlice(vr.Object, "spec", "routes")
+	route := routes[0].(map[string]any)
+	tcp := route["tcpRoute"].(map[string]any)
+	tcp["match"] = map[string]any{"prefix": "/"}
+	_ = unstructured.SetNestedSlice(vr.Object, routes, "spec", "routes")
+	err := apply(context.Background(), dyn, resourceFor(t, vr), vr)
+	if err == nil || !strings.Contains(err.Error(), "prefix") {
+		t.Fatalf("tcpRoute with a prefix match: %v, want a rejection naming the field", err)
+	}
+
+	canary := render(t, services[0], "appmesh", ns, 3, 30)
+	bad := find(t, canary, "VirtualRouter", services[0].name).DeepCopy()
+	routes, _, _ = unstructured.NestedSlice(bad.Object, "spec", "routes")
+	targets, _, _ := unstructured.NestedSlice(routes[0].(map[string]any), "httpRoute", "action", "weightedTargets")
+	targets[0].(map[string]any)["weight"] = int64(150)
+	_ = unstructured.SetNestedSlice(routes[0].(map[string]any), targets, "httpRoute", "action", "weightedTargets")
+	_ = unstructured.SetNestedSlice(bad.Object, routes, "spec", "routes")
+	if err := apply(context.Background(), dyn, resourceFor(t, bad), bad); err == nil {
+		t.Fatal("a weight of 150 was accepted")
+	}
+}
