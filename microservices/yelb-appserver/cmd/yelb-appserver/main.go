@@ -29,7 +29,7 @@ func main() {
 	log := app.NewLogger(cfg, hostname, os.Stdout)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := app.Run(ctx, cfg, log, hostname, nil); err != nil {
+	if err := app.Run(ctx, cfg, log, hostname); err != nil {
 		log.Error("stopped", "error", err.Error())
 		os.Exit(1)
 	}

@@ -6,10 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -25,7 +25,7 @@ import (
 
 // NewLogger returns the JSON logger every line of which names the service,
 // its version and the pod.
-func NewLogger(cfg config.Config, hostname string, out *os.File) *slog.Logger {
+func NewLogger(cfg config.Config, hostname string, out io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level})).With(
@@ -98,7 +98,7 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 // Run serves until ctx ends, then drains: readiness fails at once, requests
 // keep being served for cfg.ShutdownDelay so that endpoints are updated,
 // then the server stops accepting and waits for in-flight requests.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger, hostname string, ready func(addr string)) error {
+func Run(ctx context.Context, cfg config.Config, log *slog.Logger, hostname string) error {
 	pool, err := OpenPostgres(ctx, cfg)
 	if err != nil {
 		return err
@@ -126,9 +126,6 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, hostname stri
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("serving", "addr", ln.Addr().String(), "postgres", cfg.DBEndpoint, "redis", cfg.RedisEndpoint)
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
 
 	select {
 	case err := <-served:
