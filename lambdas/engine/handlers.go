@@ -252,8 +252,9 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 			Promote: snap.Control.Request == status.RequestPromote,
 			Abort:   snap.Control.Request == status.RequestAbort,
 		},
-		NoDataSince: r.NoDataSince,
-		Now:         now,
+		NoDataSince:     r.NoDataSince,
+		Now:             now,
+		FirstDeployment: r.firstDeployment(),
 	}
 	d := rollout.Decide(in)
 	if d.RequestHandled {
