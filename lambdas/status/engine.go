@@ -143,10 +143,37 @@ func (e *Engine) update(ctx context.Context, microservice string, change func(*S
 // once. The removal is an Update guarded by resourceVersion: a request
 // written in between makes it retry with the fresh value instead of losing it.
 func (e *Engine) ConsumeRequest(ctx context.Context, microservice string) (Control, error) {
+	control, _, err := e.clearRequest(ctx, microservice, "")
+	if err != nil {
+		return Control{}, fmt.Errorf("consume operator request for %s/%s: %w", e.namespace, microservice, err)
+	}
+	return control, nil
+}
+
+// Acknowledge removes the pending request only if it is still request, for
+// an engine that decided on the control it read with Load. A request the
+// operator replaced in between (an abort over a promote) stays for the next
+// step instead of being cleared unseen. It reports whether request was
+// removed.
+func (e *Engine) Acknowledge(ctx context.Context, microservice, request string) (bool, error) {
+	if request == "" {
+		return false, fmt.Errorf("acknowledge operator request for %s/%s: request is empty; want %q or %q", e.namespace, microservice, RequestPromote, RequestAbort)
+	}
+	_, cleared, err := e.clearRequest(ctx, microservice, request)
+	if err != nil {
+		return false, fmt.Errorf("acknowledge %s request for %s/%s: %w", request, e.namespace, microservice, err)
+	}
+	return cleared, nil
+}
+
+// clearRequest reads the control and removes the pending request when it
+// equals only (any request when only is empty).
+func (e *Engine) clearRequest(ctx context.Context, microservice, only string) (Control, bool, error) {
 	cms := e.client.CoreV1().ConfigMaps(e.namespace)
 	var control Control
+	var cleared bool
 	err := retry.RetryOnConflict(conflictBackoff, func() error {
-		control = Control{}
+		control, cleared = Control{}, false
 		cm, err := cms.Get(ctx, naming.StatusConfigMap(microservice), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -158,20 +185,17 @@ func (e *Engine) ConsumeRequest(ctx context.Context, microservice string) (Contr
 		if err != nil {
 			return err
 		}
-		if snap.Control.Request == "" {
-			control = snap.Control
+		control = snap.Control
+		if control.Request == "" || (only != "" && control.Request != only) {
 			return nil
 		}
-		cleared := cm.DeepCopy()
-		delete(cleared.Data, KeyRequest)
-		if _, err := cms.Update(ctx, cleared, metav1.UpdateOptions{FieldManager: naming.FieldManager}); err != nil {
+		without := cm.DeepCopy()
+		delete(without.Data, KeyRequest)
+		if _, err := cms.Update(ctx, without, metav1.UpdateOptions{FieldManager: naming.FieldManager}); err != nil {
 			return err
 		}
-		control = snap.Control
+		cleared = true
 		return nil
 	})
-	if err != nil {
-		return Control{}, fmt.Errorf("consume operator request for %s/%s: %w", e.namespace, microservice, err)
-	}
-	return control, nil
+	return control, cleared, err
 }

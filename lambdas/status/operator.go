@@ -114,8 +114,7 @@ func (o *Operator) RequestAbort(ctx context.Context, namespace, microservice str
 // Request validates action against the state it read and applies the
 // operator's keys guarded by that state's resourceVersion: if the engine
 // moved on or consumed a request in between, the apply fails with a conflict
-// and the decision is made again on fresh state. The guard also stops the
-// apply from recreating a ConfigMap deleted in between.
+// and the decision is made again on fresh state.
 // It returns the state the request was decided on.
 func (o *Operator) Request(ctx context.Context, namespace, microservice string, action Action) (Snapshot, error) {
 	var decided Snapshot
@@ -136,8 +135,25 @@ func (o *Operator) Request(ctx context.Context, namespace, microservice string, 
 		ac := corev1ac.ConfigMap(cm.Name, cm.Namespace).
 			WithResourceVersion(cm.ResourceVersion).
 			WithData(controlData(next))
-		_, err = o.client.CoreV1().ConfigMaps(namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: naming.ControlFieldManager})
-		return err
+		cms := o.client.CoreV1().ConfigMaps(namespace)
+		out, err := cms.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: naming.ControlFieldManager})
+		if err != nil {
+			return err
+		}
+		if out.UID != cm.UID {
+			// Deleted after it was read: the apply created a new ConfigMap
+			// holding only the request. Take it back, exactly that one.
+			uid := out.UID
+			if err := cms.Delete(ctx, out.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("remove ConfigMap %s recreated by a request after its deletion: %w", out.Name, err)
+			}
+			_, err := o.get(ctx, namespace, microservice)
+			if err == nil {
+				err = fmt.Errorf("status ConfigMap %s was replaced while the request was written; try again", out.Name)
+			}
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("%s %s/%s: %w", action, namespace, microservice, err)
