@@ -22,6 +22,11 @@ type Resource struct {
 	Custom bool
 	ID     string
 	Inputs map[string]any // JSON-like values: string, bool, float64, []any, map[string]any
+	// Dependencies are the URNs the resource was declared to depend on
+	// (DependsOn and the resources its inputs came from).
+	Dependencies []string
+	// Provider is the "<urn>::<id>" reference of an explicit provider.
+	Provider string
 }
 
 // Violation is one broken rule.

@@ -1,0 +1,353 @@
+// Package deployer creates the shared canary engine: the Go Lambda (two entry
+// points from one zip), the Step Functions state machine that sequences a
+// rollout, the EventBridge rule that rolls back aborted, timed-out and failed
+// executions, the notification topic, and the engine's Kubernetes access,
+// which is namespaced RBAC through EKS access entries and never cluster-admin.
+package deployer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/lambda"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sfn"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/sns"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-canary/platform/infra/awsiam"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+)
+
+// Contract values shared with the engine.
+const (
+	EntryStep            = "step"
+	EntryRollbackAborted = "rollback-aborted"
+	DeployersGroup       = "canary-deployers"
+	AppMeshMetrics       = "CanaryDelivery/AppMesh"
+	lambdaRuntime        = "provided.al2023"
+	stepTimeout          = 90  // seconds; below the state machine's 120 s task timeout
+	rollbackTimeout      = 300 // seconds; a roll back waits for the stable version
+)
+
+// DeployerArgs configures the engine.
+type DeployerArgs struct {
+	// Prefix starts every physical name (functions, state machine, topic),
+	// so log group names are known before the resources exist.
+	Prefix string
+	// LambdaArchive is the engine zip (see bundle.BuildLambda).
+	LambdaArchive         string
+	ClusterName           pulumi.StringInput
+	ClusterArn            pulumi.StringInput
+	Namespace             string
+	NamespaceResource     pulumi.Resource // the application namespace object
+	TrafficLayer          string          // "appmesh" or "gatewayapi"
+	NotificationEmail     string          // empty: no subscription
+	LogRetentionDays      int
+	RolloutTimeoutSeconds int
+	Tags                  pulumi.StringMap
+}
+
+// Deployer is the installed engine.
+type Deployer struct {
+	pulumi.ResourceState
+
+	StateMachineArn      pulumi.StringOutput `pulumi:"stateMachineArn"`
+	StateMachineName     pulumi.StringOutput `pulumi:"stateMachineName"`
+	StepFunctionArn      pulumi.StringOutput `pulumi:"stepFunctionArn"`
+	RollbackFunctionArn  pulumi.StringOutput `pulumi:"rollbackFunctionArn"`
+	NotificationTopicArn pulumi.StringOutput `pulumi:"notificationTopicArn"`
+}
+
+// NewDeployer creates the engine.
+func NewDeployer(ctx *pulumi.Context, name string, args *DeployerArgs, opts ...pulumi.ResourceOption) (*Deployer, error) {
+	if args == nil || args.Prefix == "" || args.LambdaArchive == "" || args.ClusterName == nil || args.ClusterArn == nil ||
+		args.Namespace == "" || args.NamespaceResource == nil {
+		return nil, fmt.Errorf("deployer %s: Prefix, LambdaArchive, ClusterName, ClusterArn, Namespace and NamespaceResource are required", name)
+	}
+	if args.RolloutTimeoutSeconds <= 0 || args.LogRetentionDays <= 0 {
+		return nil, fmt.Errorf("deployer %s: RolloutTimeoutSeconds and LogRetentionDays must be positive", name)
+	}
+	d := &Deployer{}
+	if err := ctx.RegisterComponentResource("canary:infra:Deployer", name, d, opts...); err != nil {
+		return nil, err
+	}
+	if err := d.build(ctx, name, args); err != nil {
+		return nil, fmt.Errorf("deployer %s: %w", name, err)
+	}
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"stateMachineArn":      d.StateMachineArn,
+		"stateMachineName":     d.StateMachineName,
+		"stepFunctionArn":      d.StepFunctionArn,
+		"rollbackFunctionArn":  d.RollbackFunctionArn,
+		"notificationTopicArn": d.NotificationTopicArn,
+	}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Deployer) logGroup(ctx *pulumi.Context, name, group string, args *DeployerArgs) (*cloudwatch.LogGroup, error) {
+	lg, err := cloudwatch.NewLogGroup(ctx, name, &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(group),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		Tags:            args.Tags,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return nil, fmt.Errorf("log group %s: %w", group, err)
+	}
+	return lg, nil
+}
+
+// engineStatements is what both entry points may do: find the cluster,
+// read canary metrics, notify, write their own logs and, with the Gateway
+// API layer, read VPC Lattice target groups.
+func engineStatements(args *DeployerArgs, topic pulumi.StringInput, logGroupArn pulumi.StringOutput) []awsiam.Statement {
+	st := []awsiam.Statement{
+		{Sid: "DescribeCluster", Actions: []string{"eks:DescribeCluster"}, Resources: []pulumi.StringInput{args.ClusterArn}},
+		// GetMetricData has no resource-level permissions.
+		{Sid: "ReadMetrics", Actions: []string{"cloudwatch:GetMetricData"}, Resources: []pulumi.StringInput{awsiam.Any}},
+		{Sid: "Notify", Actions: []string{"sns:Publish"}, Resources: []pulumi.StringInput{topic}},
+		{Sid: "WriteOwnLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resources: []pulumi.StringInput{pulumi.Sprintf("%s:*", logGroupArn)}},
+	}
+	if args.TrafficLayer == "gatewayapi" {
+		st = append(st, awsiam.Statement{Sid: "ReadLatticeTargetGroups",
+			Actions:   []string{"vpc-lattice:ListTargetGroups", "vpc-lattice:ListTagsForResource"},
+			Resources: []pulumi.StringInput{awsiam.Any}})
+	}
+	return st
+}
+
+func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) error {
+	stepName := args.Prefix + "-canary-step"
+	rollbackName := args.Prefix + "-canary-rollback-aborted"
+	machineName := args.Prefix + "-canary-rollout"
+
+	// Log groups first: a function or state machine that starts before its
+	// group exists would create one without retention.
+	stepLogs, err := d.logGroup(ctx, name+"-step-logs", "/aws/lambda/"+stepName, args)
+	if err != nil {
+		return err
+	}
+	rollbackLogs, err := d.logGroup(ctx, name+"-rollback-logs", "/aws/lambda/"+rollbackName, args)
+	if err != nil {
+		return err
+	}
+	machineLogs, err := d.logGroup(ctx, name+"-state-machine-logs", "/aws/vendedlogs/states/"+machineName, args)
+	if err != nil {
+		return err
+	}
+
+	topic, err := sns.NewTopic(ctx, name+"-notifications", &sns.TopicArgs{
+		Name:           pulumi.String(args.Prefix + "-canary-notifications"),
+		KmsMasterKeyId: pulumi.String("alias/aws/sns"),
+		Tags:           args.Tags,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("notification topic: %w", err)
+	}
+	if args.NotificationEmail != "" {
+		if _, err := sns.NewTopicSubscription(ctx, name+"-notifications-email", &sns.TopicSubscriptionArgs{
+			Topic:    topic.Arn,
+			Protocol: pulumi.String("email"),
+			Endpoint: pulumi.String(args.NotificationEmail),
+		}, pulumi.Parent(d)); err != nil {
+			return fmt.Errorf("e-mail subscription: %w", err)
+		}
+	}
+
+	lambdaTrust := pulumi.String(awsiam.ServiceTrust("lambda.amazonaws.com"))
+	stepRole, err := iam.NewRole(ctx, name+"-step-role", &iam.RoleArgs{
+		AssumeRolePolicy: lambdaTrust,
+		Description:      pulumi.String("Canary engine step handler"),
+		Tags:             args.Tags,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("step role: %w", err)
+	}
+	stepPolicy, err := iam.NewRolePolicy(ctx, name+"-step-policy", &iam.RolePolicyArgs{
+		Role:   stepRole.ID(),
+		Policy: awsiam.Document(engineStatements(args, topic.Arn, stepLogs.Arn)...),
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("step policy: %w", err)
+	}
+	rollbackRole, err := iam.NewRole(ctx, name+"-rollback-role", &iam.RoleArgs{
+		AssumeRolePolicy: lambdaTrust,
+		Description:      pulumi.String("Canary engine roll back of aborted executions"),
+		Tags:             args.Tags,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("rollback role: %w", err)
+	}
+
+	environment := func(entry string) *lambda.FunctionEnvironmentArgs {
+		return &lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
+			"CANARY_ENTRY":              pulumi.String(entry),
+			"NOTIFY_TOPIC_ARN":          topic.Arn,
+			"APPMESH_METRICS_NAMESPACE": pulumi.String(AppMeshMetrics),
+			"LOG_LEVEL":                 pulumi.String("info"),
+		}}
+	}
+	code := pulumi.NewFileArchive(args.LambdaArchive)
+	stepFn, err := lambda.NewFunction(ctx, name+"-step", &lambda.FunctionArgs{
+		Name:          pulumi.String(stepName),
+		Description:   pulumi.String("Canary engine: one rollout action per call from the state machine"),
+		Runtime:       pulumi.String(lambdaRuntime),
+		Architectures: pulumi.StringArray{pulumi.String("arm64")},
+		Handler:       pulumi.String("bootstrap"),
+		Code:          code,
+		Role:          stepRole.Arn,
+		Timeout:       pulumi.Int(stepTimeout),
+		MemorySize:    pulumi.Int(512),
+		Environment:   environment(EntryStep),
+		Tags:          args.Tags,
+	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{stepLogs, stepPolicy}))
+	if err != nil {
+		return fmt.Errorf("step function: %w", err)
+	}
+
+	machineRole, err := iam.NewRole(ctx, name+"-state-machine-role", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(awsiam.ServiceTrust("states.amazonaws.com")),
+		Description:      pulumi.String("Canary rollout state machine"),
+		Tags:             args.Tags,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("state machine role: %w", err)
+	}
+	machinePolicy, err := iam.NewRolePolicy(ctx, name+"-state-machine-policy", &iam.RolePolicyArgs{
+		Role: machineRole.ID(),
+		Policy: awsiam.Document(
+			awsiam.Statement{Sid: "InvokeEngine", Actions: []string{"lambda:InvokeFunction"},
+				Resources: []pulumi.StringInput{stepFn.Arn, pulumi.Sprintf("%s:*", stepFn.Arn)}},
+			// Log delivery APIs have no resource-level permissions.
+			awsiam.Statement{Sid: "DeliverLogs", Actions: []string{
+				"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+				"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+			}, Resources: []pulumi.StringInput{awsiam.Any}},
+		),
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("state machine policy: %w", err)
+	}
+	definition := stepFn.Arn.ApplyT(func(arn string) (string, error) {
+		return statemachine.Definition(statemachine.Config{FunctionArn: arn, TimeoutSeconds: args.RolloutTimeoutSeconds})
+	}).(pulumi.StringOutput)
+	machine, err := sfn.NewStateMachine(ctx, name+"-state-machine", &sfn.StateMachineArgs{
+		Name:       pulumi.String(machineName),
+		Type:       pulumi.String("STANDARD"),
+		RoleArn:    machineRole.Arn,
+		Definition: definition,
+		LoggingConfiguration: &sfn.StateMachineLoggingConfigurationArgs{
+			Level:                pulumi.String("ALL"),
+			IncludeExecutionData: pulumi.Bool(false),
+			LogDestination:       pulumi.Sprintf("%s:*", machineLogs.Arn),
+		},
+		Tags: args.Tags,
+	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{machinePolicy, machineLogs}))
+	if err != nil {
+		return fmt.Errorf("state machine: %w", err)
+	}
+
+	executions := machine.Arn.ApplyT(func(arn string) (string, error) {
+		if !strings.Contains(arn, ":stateMachine:") {
+			return "", fmt.Errorf("unexpected state machine ARN %q", arn)
+		}
+		return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*", nil
+	}).(pulumi.StringOutput)
+	rollbackPolicy, err := iam.NewRolePolicy(ctx, name+"-rollback-policy", &iam.RolePolicyArgs{
+		Role: rollbackRole.ID(),
+		Policy: awsiam.Document(append(engineStatements(args, topic.Arn, rollbackLogs.Arn),
+			awsiam.Statement{Sid: "ReadExecutionInput", Actions: []string{"states:DescribeExecution"},
+				Resources: []pulumi.StringInput{executions}})...),
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("rollback policy: %w", err)
+	}
+	rollbackFn, err := lambda.NewFunction(ctx, name+"-rollback-aborted", &lambda.FunctionArgs{
+		Name:          pulumi.String(rollbackName),
+		Description:   pulumi.String("Canary engine: roll back rollouts whose execution aborted, timed out or failed"),
+		Runtime:       pulumi.String(lambdaRuntime),
+		Architectures: pulumi.StringArray{pulumi.String("arm64")},
+		Handler:       pulumi.String("bootstrap"),
+		Code:          code,
+		Role:          rollbackRole.Arn,
+		Timeout:       pulumi.Int(rollbackTimeout),
+		MemorySize:    pulumi.Int(512),
+		Environment:   environment(EntryRollbackAborted),
+		Tags:          args.Tags,
+	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{rollbackLogs, rollbackPolicy}))
+	if err != nil {
+		return fmt.Errorf("rollback function: %w", err)
+	}
+
+	pattern := machine.Arn.ApplyT(func(arn string) (string, error) {
+		b, err := json.Marshal(map[string]any{
+			"source":      []string{"aws.states"},
+			"detail-type": []string{"Step Functions Execution Status Change"},
+			"detail": map[string]any{
+				"status":          []string{"ABORTED", "TIMED_OUT", "FAILED"},
+				"stateMachineArn": []string{arn},
+			},
+		})
+		return string(b), err
+	}).(pulumi.StringOutput)
+	rule, err := cloudwatch.NewEventRule(ctx, name+"-aborted-rule", &cloudwatch.EventRuleArgs{
+		Name:         pulumi.String(args.Prefix + "-canary-aborted"),
+		Description:  pulumi.String("Roll back rollouts whose execution did not finish"),
+		EventPattern: pattern,
+		Tags:         args.Tags,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("aborted rule: %w", err)
+	}
+	permission, err := lambda.NewPermission(ctx, name+"-aborted-invoke", &lambda.PermissionArgs{
+		Action:    pulumi.String("lambda:InvokeFunction"),
+		Function:  rollbackFn.Name,
+		Principal: pulumi.String("events.amazonaws.com"),
+		SourceArn: rule.Arn,
+	}, pulumi.Parent(d))
+	if err != nil {
+		return fmt.Errorf("aborted rule permission: %w", err)
+	}
+	if _, err := cloudwatch.NewEventTarget(ctx, name+"-aborted-target", &cloudwatch.EventTargetArgs{
+		Rule: rule.Name,
+		Arn:  rollbackFn.Arn,
+		RetryPolicy: &cloudwatch.EventTargetRetryPolicyArgs{
+			MaximumEventAgeInSeconds: pulumi.Int(3600),
+			MaximumRetryAttempts:     pulumi.Int(8),
+		},
+	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{permission})); err != nil {
+		return fmt.Errorf("aborted rule target: %w", err)
+	}
+
+	for _, e := range []struct {
+		suffix string
+		role   *iam.Role
+	}{{"step", stepRole}, {"rollback", rollbackRole}} {
+		// No access policy: the group below is all the engine gets.
+		if _, err := awseks.NewAccessEntry(ctx, name+"-"+e.suffix+"-access", &awseks.AccessEntryArgs{
+			ClusterName:      args.ClusterName,
+			PrincipalArn:     e.role.Arn,
+			Type:             pulumi.String("STANDARD"),
+			KubernetesGroups: pulumi.StringArray{pulumi.String(DeployersGroup)},
+			Tags:             args.Tags,
+		}, pulumi.Parent(d)); err != nil {
+			return fmt.Errorf("%s access entry: %w", e.suffix, err)
+		}
+	}
+	if err := d.rbac(ctx, name, args); err != nil {
+		return err
+	}
+
+	d.StateMachineArn = machine.Arn
+	d.StateMachineName = machine.Name
+	d.StepFunctionArn = stepFn.Arn
+	d.RollbackFunctionArn = rollbackFn.Arn
+	d.NotificationTopicArn = topic.Arn
+	return nil
+}

@@ -1,0 +1,249 @@
+package traffic
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-canary/platform/infra/awsiam"
+)
+
+// Upstream least-privilege policies of the App Mesh controller and of the
+// Envoy proxies (see policies/NOTICE.md).
+var (
+	//go:embed policies/appmesh-controller-iam-policy.json
+	appMeshControllerPolicy string
+	//go:embed policies/appmesh-envoy-iam-policy.json
+	appMeshEnvoyPolicy string
+)
+
+// App Mesh names and versions.
+const (
+	AppMeshSystemNamespace = "appmesh-system"
+	AppMeshChart           = "appmesh-controller"
+	AppMeshChartVersion    = "1.13.3"
+	AppMeshChartRepo       = "https://aws.github.io/eks-charts"
+	AppMeshControllerSA    = "appmesh-controller"
+	// EnvoyServiceAccount is the account every meshed pod runs as; its IAM
+	// role lets Envoy fetch its configuration from App Mesh.
+	EnvoyServiceAccount = "appmesh-envoy"
+	// EnvoyImage matches the sidecar the 1.13.3 controller injects.
+	EnvoyImage     = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.3-prod"
+	IngressGateway = "ingress-gw"
+	ingressPort    = 8088
+	appMeshAPI     = "appmesh.k8s.aws/v1beta2"
+)
+
+func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *TrafficArgs) error {
+	if args.OidcProviderArn == nil || args.OidcIssuer == nil {
+		return fmt.Errorf("app mesh: OidcProviderArn and OidcIssuer are required (IRSA)")
+	}
+	if args.IngressService == "" {
+		return fmt.Errorf("app mesh: IngressService is required (the VirtualService the gateway routes to)")
+	}
+	sysNs, err := corev1.NewNamespace(ctx, name+"-appmesh-system", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(AppMeshSystemNamespace)},
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("app mesh namespace: %w", err)
+	}
+
+	// The controller documents IRSA only, so it keeps IRSA rather than Pod Identity.
+	controllerRole, err := iam.NewRole(ctx, name+"-appmesh-controller", &iam.RoleArgs{
+		AssumeRolePolicy: awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, AppMeshSystemNamespace, AppMeshControllerSA),
+		Description:      pulumi.String("App Mesh controller (IRSA)"),
+		Tags:             args.Tags,
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("app mesh controller role: %w", err)
+	}
+	controllerPolicy, err := iam.NewRolePolicy(ctx, name+"-appmesh-controller", &iam.RolePolicyArgs{
+		Role:   controllerRole.ID(),
+		Policy: pulumi.String(appMeshControllerPolicy),
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("app mesh controller policy: %w", err)
+	}
+
+	release, err := helmv3.NewRelease(ctx, name+"-appmesh-controller", &helmv3.ReleaseArgs{
+		Name:           pulumi.String(AppMeshChart),
+		Chart:          pulumi.String(AppMeshChart),
+		Version:        pulumi.String(AppMeshChartVersion),
+		Namespace:      sysNs.Metadata.Name(),
+		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(AppMeshChartRepo)},
+		Values: pulumi.Map{
+			"region": pulumi.String(args.Region),
+			"serviceAccount": pulumi.Map{
+				"create":      pulumi.Bool(true),
+				"name":        pulumi.String(AppMeshControllerSA),
+				"annotations": pulumi.Map{"eks.amazonaws.com/role-arn": controllerRole.Arn},
+			},
+			// Public ECR serves every region; the chart's default is one
+			// regional registry.
+			"image":   pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/appmesh-controller")},
+			"sidecar": pulumi.Map{"image": pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/aws-appmesh-envoy")}},
+		},
+		Timeout:       pulumi.Int(600),
+		MaxHistory:    pulumi.Int(5),
+		CleanupOnFail: pulumi.Bool(true),
+	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{controllerPolicy}))
+	if err != nil {
+		return fmt.Errorf("app mesh controller release: %w", err)
+	}
+	t.Controller = release
+
+	// Mesh objects carry controller finalizers and mirror AWS objects: they
+	// depend on the release so they are deleted before the controller.
+	afterController := pulumi.DependsOn([]pulumi.Resource{release})
+	mesh, err := apiextensions.NewCustomResource(ctx, name+"-mesh", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String(appMeshAPI),
+		Kind:       pulumi.String("Mesh"),
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
+			"namespaceSelector": pulumi.Map{"matchLabels": pulumi.StringMap{"mesh": pulumi.String(args.Namespace)}},
+			"egressFilter":      pulumi.Map{"type": pulumi.String("DROP_ALL")},
+		}},
+	}, pulumi.Parent(t), afterController)
+	if err != nil {
+		return fmt.Errorf("mesh: %w", err)
+	}
+
+	// The namespace depends on the mesh too: App Mesh refuses to delete a
+	// mesh that still has virtual nodes, so the namespace goes first.
+	if err := t.appNamespace(ctx, name, args, pulumi.StringMap{
+		"mesh":                                   pulumi.String(args.Namespace),
+		"appmesh.k8s.aws/sidecarInjectorWebhook": pulumi.String("enabled"),
+		"gateway":                                pulumi.String(IngressGateway),
+	}, []pulumi.Resource{release, mesh}); err != nil {
+		return err
+	}
+	inApp := []pulumi.ResourceOption{pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{release, mesh, t.AppNamespace})}
+	ns := t.AppNamespace.Metadata.Name()
+
+	envoyRole, err := iam.NewRole(ctx, name+"-appmesh-envoy", &iam.RoleArgs{
+		AssumeRolePolicy: awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, args.Namespace, EnvoyServiceAccount),
+		Description:      pulumi.String("Envoy proxies of namespace " + args.Namespace + " (IRSA)"),
+		Tags:             args.Tags,
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("envoy role: %w", err)
+	}
+	envoyPolicy, err := iam.NewRolePolicy(ctx, name+"-appmesh-envoy", &iam.RolePolicyArgs{
+		Role:   envoyRole.ID(),
+		Policy: pulumi.String(appMeshEnvoyPolicy),
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("envoy policy: %w", err)
+	}
+	envoySA, err := corev1.NewServiceAccount(ctx, name+"-envoy-sa", &corev1.ServiceAccountArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:        pulumi.String(EnvoyServiceAccount),
+			Namespace:   ns,
+			Annotations: pulumi.StringMap{"eks.amazonaws.com/role-arn": envoyRole.Arn},
+		},
+	}, append(inApp, pulumi.DependsOn([]pulumi.Resource{envoyPolicy}))...)
+	if err != nil {
+		return fmt.Errorf("envoy service account: %w", err)
+	}
+
+	gateway, err := apiextensions.NewCustomResource(ctx, name+"-virtual-gateway", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String(appMeshAPI),
+		Kind:       pulumi.String("VirtualGateway"),
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(IngressGateway), Namespace: ns},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
+			"namespaceSelector": pulumi.Map{"matchLabels": pulumi.StringMap{"gateway": pulumi.String(IngressGateway)}},
+			"podSelector":       pulumi.Map{"matchLabels": pulumi.StringMap{"app": pulumi.String(IngressGateway)}},
+			"listeners": pulumi.Array{pulumi.Map{
+				"portMapping": pulumi.Map{"port": pulumi.Int(ingressPort), "protocol": pulumi.String("http")},
+			}},
+			"logging": pulumi.Map{"accessLog": pulumi.Map{"file": pulumi.Map{"path": pulumi.String("/dev/stdout")}}},
+		}},
+	}, inApp...)
+	if err != nil {
+		return fmt.Errorf("virtual gateway: %w", err)
+	}
+	// The route names the VirtualService the microservice's template
+	// creates; the controller retries until the pipeline has deployed it.
+	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway-route", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String(appMeshAPI),
+		Kind:       pulumi.String("GatewayRoute"),
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(args.IngressService), Namespace: ns},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
+			"httpRoute": pulumi.Map{
+				"match": pulumi.Map{"prefix": pulumi.String("/")},
+				"action": pulumi.Map{"target": pulumi.Map{"virtualService": pulumi.Map{
+					"virtualServiceRef": pulumi.Map{"name": pulumi.String(args.IngressService)},
+				}}},
+			},
+		}},
+	}, append(inApp, pulumi.DependsOn([]pulumi.Resource{gateway}))...)
+	if err != nil {
+		return fmt.Errorf("gateway route: %w", err)
+	}
+
+	labels := pulumi.StringMap{"app": pulumi.String(IngressGateway)}
+	deployment, err := appsv1.NewDeployment(ctx, name+"-ingress-deployment", &appsv1.DeploymentArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(IngressGateway), Namespace: ns},
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(2),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec: &corev1.PodSpecArgs{
+					ServiceAccountName: pulumi.String(EnvoyServiceAccount),
+					// The controller's webhook turns this container into the
+					// virtual gateway's Envoy (it matches podSelector).
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:  pulumi.String("envoy"),
+						Image: pulumi.String(EnvoyImage),
+						Ports: corev1.ContainerPortArray{corev1.ContainerPortArgs{ContainerPort: pulumi.Int(ingressPort), Name: pulumi.String("http")}},
+						Resources: &corev1.ResourceRequirementsArgs{
+							Requests: pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("128Mi")},
+							Limits:   pulumi.StringMap{"memory": pulumi.String("512Mi")},
+						},
+					}},
+				},
+			},
+		},
+	}, append(inApp, pulumi.DependsOn([]pulumi.Resource{gateway, envoySA}))...)
+	if err != nil {
+		return fmt.Errorf("ingress deployment: %w", err)
+	}
+	// The one public entry point: its address never changes across
+	// versions, unlike a LoadBalancer per version.
+	service, err := corev1.NewService(ctx, name+"-ingress-service", &corev1.ServiceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(IngressGateway),
+			Namespace: ns,
+			Annotations: pulumi.StringMap{
+				"service.beta.kubernetes.io/aws-load-balancer-type": pulumi.String("nlb"),
+			},
+		},
+		Spec: &corev1.ServiceSpecArgs{
+			Type:     pulumi.String("LoadBalancer"),
+			Selector: labels,
+			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+				Name: pulumi.String("http"), Port: pulumi.Int(80), TargetPort: pulumi.Int(ingressPort), Protocol: pulumi.String("TCP"),
+			}},
+		},
+	}, append(inApp, pulumi.DependsOn([]pulumi.Resource{deployment}))...)
+	if err != nil {
+		return fmt.Errorf("ingress service: %w", err)
+	}
+	t.ApplicationUrl = service.Status.LoadBalancer().Ingress().Index(pulumi.Int(0)).Hostname().
+		ApplyT(func(host *string) string {
+			if host == nil {
+				return ""
+			}
+			return "http://" + *host
+		}).(pulumi.StringOutput)
+	return nil
+}

@@ -1,0 +1,184 @@
+package traffic
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpclattice"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-canary/platform/infra/awsiam"
+)
+
+var (
+	// Upstream recommended policy of the AWS Gateway API Controller (see
+	// policies/NOTICE.md).
+	//go:embed policies/gateway-controller-iam-policy.json
+	gatewayControllerPolicy string
+	// The Gateway API standard CRDs (see manifests/NOTICE.md).
+	//go:embed manifests/gateway-api-standard-v1.6.3.yaml
+	gatewayAPICRDs string
+)
+
+// Gateway API names and versions.
+const (
+	GatewayControllerNamespace = "aws-application-networking-system"
+	GatewayControllerChart     = "oci://public.ecr.aws/aws-application-networking-k8s/aws-gateway-controller-chart"
+	GatewayControllerVersion   = "v2.1.3"
+	GatewayControllerSA        = "gateway-api-controller"
+	GatewayClass               = "amazon-vpc-lattice"
+	// GatewayName is also the VPC Lattice service network's name: the
+	// controller maps a Gateway onto the service network of the same name.
+	GatewayName   = "canary-gateway"
+	gatewayAPIv1  = "gateway.networking.k8s.io/v1"
+	latticePrefix = "com.amazonaws.%s.vpc-lattice"
+)
+
+func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *TrafficArgs) error {
+	if args.ClusterName == nil || args.AccountId == nil || args.VpcId == nil || args.ClusterSecurityGroupId == nil || args.PodIdentityAgent == nil {
+		return fmt.Errorf("gateway api: ClusterName, AccountId, VpcId, ClusterSecurityGroupId and PodIdentityAgent are required")
+	}
+	sysNs, err := corev1.NewNamespace(ctx, name+"-gateway-system", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(GatewayControllerNamespace)},
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("controller namespace: %w", err)
+	}
+
+	role, err := iam.NewRole(ctx, name+"-gateway-controller", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(awsiam.PodIdentityTrust()),
+		Description:      pulumi.String("AWS Gateway API Controller (Pod Identity)"),
+		Tags:             args.Tags,
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("controller role: %w", err)
+	}
+	policy, err := iam.NewRolePolicy(ctx, name+"-gateway-controller", &iam.RolePolicyArgs{
+		Role:   role.ID(),
+		Policy: pulumi.String(gatewayControllerPolicy),
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("controller policy: %w", err)
+	}
+	association, err := awseks.NewPodIdentityAssociation(ctx, name+"-gateway-controller", &awseks.PodIdentityAssociationArgs{
+		ClusterName:    args.ClusterName,
+		Namespace:      sysNs.Metadata.Name().Elem(),
+		ServiceAccount: pulumi.String(GatewayControllerSA),
+		RoleArn:        role.Arn,
+		Tags:           args.Tags,
+	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{args.PodIdentityAgent}))
+	if err != nil {
+		return fmt.Errorf("controller pod identity: %w", err)
+	}
+
+	// The chart does not ship the Gateway API CRDs.
+	crds, err := yamlv2.NewConfigGroup(ctx, name+"-gateway-api-crds", &yamlv2.ConfigGroupArgs{
+		Yaml: pulumi.String(gatewayAPICRDs),
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("gateway api crds: %w", err)
+	}
+
+	// The service network and its VPC association belong to the stack, so
+	// destroy removes them once the controller and the Gateway are gone.
+	serviceNetwork, err := vpclattice.NewServiceNetwork(ctx, name+"-service-network", &vpclattice.ServiceNetworkArgs{
+		Name:     pulumi.String(GatewayName),
+		AuthType: pulumi.String("NONE"),
+		Tags:     args.Tags,
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("service network: %w", err)
+	}
+	vpcAssociation, err := vpclattice.NewServiceNetworkVpcAssociation(ctx, name+"-vpc-association", &vpclattice.ServiceNetworkVpcAssociationArgs{
+		ServiceNetworkIdentifier: serviceNetwork.ID(),
+		VpcIdentifier:            args.VpcId,
+		Tags:                     args.Tags,
+	}, pulumi.Parent(t))
+	if err != nil {
+		return fmt.Errorf("service network vpc association: %w", err)
+	}
+
+	// VPC Lattice reaches the pods from its managed prefix list; the pods'
+	// security group (the EKS cluster security group on managed nodes) must
+	// admit it.
+	prefixList := ec2.LookupManagedPrefixListOutput(ctx, ec2.LookupManagedPrefixListOutputArgs{
+		Name: pulumi.String(fmt.Sprintf(latticePrefix, args.Region)),
+	}, pulumi.Parent(t))
+	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-lattice-ingress", &ec2.SecurityGroupRuleArgs{
+		Type:            pulumi.String("ingress"),
+		Protocol:        pulumi.String("-1"),
+		FromPort:        pulumi.Int(0),
+		ToPort:          pulumi.Int(0),
+		SecurityGroupId: args.ClusterSecurityGroupId,
+		PrefixListIds:   pulumi.StringArray{prefixList.Id()},
+		Description:     pulumi.String("VPC Lattice to pods"),
+	}, pulumi.Parent(t)); err != nil {
+		return fmt.Errorf("lattice ingress rule: %w", err)
+	}
+
+	release, err := helmv3.NewRelease(ctx, name+"-gateway-controller", &helmv3.ReleaseArgs{
+		Name:      pulumi.String(GatewayControllerSA),
+		Chart:     pulumi.String(GatewayControllerChart),
+		Version:   pulumi.String(GatewayControllerVersion),
+		Namespace: sysNs.Metadata.Name(),
+		Values: pulumi.Map{
+			"serviceAccount": pulumi.Map{"create": pulumi.Bool(true), "name": pulumi.String(GatewayControllerSA)},
+			// Explicit values: AL2023 nodes keep the instance metadata
+			// service out of the pods' reach.
+			"awsRegion":    pulumi.String(args.Region),
+			"awsAccountId": args.AccountId,
+			"clusterVpcId": args.VpcId,
+			"clusterName":  args.ClusterName,
+		},
+		Timeout:       pulumi.Int(600),
+		MaxHistory:    pulumi.Int(5),
+		CleanupOnFail: pulumi.Bool(true),
+	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{crds, association, policy}))
+	if err != nil {
+		return fmt.Errorf("controller release: %w", err)
+	}
+	t.Controller = release
+
+	class, err := apiextensions.NewCustomResource(ctx, name+"-gateway-class", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String(gatewayAPIv1),
+		Kind:       pulumi.String("GatewayClass"),
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(GatewayClass)},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
+			"controllerName": pulumi.String("application-networking.k8s.aws/gateway-api-controller"),
+		}},
+	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{crds, release}))
+	if err != nil {
+		return fmt.Errorf("gateway class: %w", err)
+	}
+
+	if err := t.appNamespace(ctx, name, args, nil, []pulumi.Resource{release}); err != nil {
+		return err
+	}
+	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String(gatewayAPIv1),
+		Kind:       pulumi.String("Gateway"),
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(GatewayName), Namespace: t.AppNamespace.Metadata.Name()},
+		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
+			"gatewayClassName": pulumi.String(GatewayClass),
+			"listeners": pulumi.Array{pulumi.Map{
+				"name": pulumi.String("http"), "protocol": pulumi.String("HTTP"), "port": pulumi.Int(80),
+			}},
+		}},
+	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{class, release, vpcAssociation, t.AppNamespace}))
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	// VPC Lattice serves each route on a generated domain inside the VPC;
+	// there is no stable public address to export.
+	t.ApplicationUrl = pulumi.String("").ToStringOutput()
+	return nil
+}
