@@ -73,6 +73,8 @@ type Engine struct {
 	Notifier  Notifier
 	Log       *slog.Logger
 	Now       func() time.Time
+
+	renders renderCache
 }
 
 // Handle runs one Task: it decodes the state, calls the action's handler and

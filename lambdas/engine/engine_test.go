@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eks-canary/platform/lambdas/engine"
@@ -105,7 +107,7 @@ func TestCanaryIsPromotedStepByStep(t *testing.T) {
 			if got := h.fingerprint("bystander"); !maps.Equal(got, untouched) {
 				t.Errorf("another microservice changed:\nbefore %v\nafter  %v", untouched, got)
 			}
-			if n := len(h.notices.got); n != 4 || h.notices.got[n-1].Outcome != status.PhaseSucceeded {
+			if n := len(h.notices.got); n != 3 || h.notices.got[n-1].Outcome != status.PhaseSucceeded {
 				t.Errorf("notices %+v", h.notices.got)
 			}
 		})
@@ -355,6 +357,22 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 
 func TestInPlaceReplacesTheStatefulSet(t *testing.T) {
 	h := newHarness(t)
+	// The datastore's volume: a pre-provisioned PersistentVolume the claim binds to.
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: h.ns + "-data"},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/tmp/" + h.ns}},
+			ClaimRef:               &corev1.ObjectReference{Namespace: h.ns, Name: "data-db-0"},
+		},
+	}
+	if _, err := plane.Clientset.CoreV1().PersistentVolumes().Create(context.Background(), pv, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = plane.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+	})
 	inPlace := func(image string) map[string]any {
 		tmpl, err := os.ReadFile("testdata/inplace.yml")
 		if err != nil {
