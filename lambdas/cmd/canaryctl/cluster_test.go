@@ -378,7 +378,9 @@ func TestWatchFinishedRolloutAndNext(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitFor(t, func() bool { return strings.Contains(stdout.String(), "Waiting for the next rollout of yelb-ui (last: v4 Succeeded).") })
+	waitFor(t, func() bool {
+		return strings.Contains(stdout.String(), "Waiting for the next rollout of yelb-ui (last: v4 Succeeded).")
+	})
 	next := rollout(svc, status.PhaseProgressing, 20, 40, 1)
 	next.Execution, next.CanaryVersion, next.StableVersion = "exec-43", 5, 4
 	if err := eng.Write(ctx, next); err != nil {
