@@ -13,21 +13,29 @@
 // (Deployment "<svc>-<N>"), the others are shared by all versions
 // (VirtualService, the route object).
 //
+// ${CANARY_ROUTES} must stand alone inside a list ("weightedTargets:
+// [${CANARY_ROUTES}]"): the template is parsed with a sentinel there, and the
+// routes are spliced into the parsed lists. Open and Fill split the two, so a
+// caller rendering one version at every step parses its YAML once.
+//
 // Nothing is applied here: Render either returns every object or an error
 // listing every problem, so a bad template changes nothing in the cluster.
 package template
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
@@ -49,7 +57,7 @@ type Values struct {
 	Microservice string
 	Image        string
 	Version      int
-	Routes       string // comma-separated JSON objects from router.Fragment; may be empty
+	Routes       string // comma-separated JSON objects from router.Fragment; may be empty, must be for Open
 }
 
 // Object is one rendered object.
@@ -58,11 +66,15 @@ type Object struct {
 	// PerVersion is true for objects named after the version
 	// ("<svc>-<N>"): they are created for a canary and deleted with it.
 	PerVersion bool
+
+	routed bool // holds ${CANARY_ROUTES}; set by Open
 }
 
 // Rendered is a rendered template, objects in template order.
 type Rendered struct {
 	Objects []Object
+
+	open bool // made by Open: Fill puts the routes in
 }
 
 // PerVersion returns the objects that belong to the rendered version only.
@@ -168,7 +180,45 @@ func Render(tmpl []byte, v Values) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	v.Routes = routes
+	open, err := openTemplate(tmpl, v)
+	if err != nil {
+		return nil, err
+	}
+	return open.fill(routes), nil
+}
+
+// Open renders tmpl with every ${CANARY_ROUTES} list left open, for a caller
+// that fills the same version's routes again and again (the engine, at every
+// traffic step): the YAML is parsed here once, and Fill only copies the
+// objects and splices the routes in. v.Routes must be empty. The returned
+// rendering is shared by every Fill and must not be modified.
+func Open(tmpl []byte, v Values) (*Rendered, error) {
+	if v.Routes != "" {
+		return nil, errors.New("open template: Values.Routes must be empty: pass the routes to Fill")
+	}
+	if _, err := checkValues(v); err != nil {
+		return nil, err
+	}
+	return openTemplate(tmpl, v)
+}
+
+// Fill returns a copy of an open rendering with routes, a comma-separated
+// list of JSON objects (router.Fragment), in place of every ${CANARY_ROUTES}.
+func (r *Rendered) Fill(routes string) (*Rendered, error) {
+	if !r.open {
+		return nil, errors.New("fill routes: the rendering was not made by Open")
+	}
+	list, err := parseRoutes(routes)
+	if err != nil {
+		return nil, err
+	}
+	return r.fill(list), nil
+}
+
+// openTemplate parses the template with a sentinel object in each routes
+// list and classifies the objects.
+func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
+	v.Routes = routesSentinel
 	if len(bytes.TrimSpace(tmpl)) == 0 {
 		return nil, &Error{Problems: []Problem{{Message: "the template is empty: it must hold the microservice's objects"}}}
 	}
@@ -182,22 +232,176 @@ func Render(tmpl []byte, v Values) (*Rendered, error) {
 	other := v
 	other.Version = v.Version + 1
 	twins, _ := decode(substitute(tmpl, other), v.Namespace)
+	out := &Rendered{Objects: make([]Object, len(objs)), open: true}
+	for i, o := range objs {
+		lists, misplaced := findSentinels(o.obj.Object)
+		if misplaced {
+			problems = append(problems, Problem{Line: o.line, Object: o.obj.GetKind() + "/" + o.obj.GetName(), Message: fmt.Sprintf(
+				"${%s} must stand alone inside a list, as in weightedTargets: [${%s}]", PlaceholderRoutes, PlaceholderRoutes)})
+		}
+		out.Objects[i] = Object{Obj: o.obj, PerVersion: i < len(twins) && twins[i].obj.GetName() != o.obj.GetName(), routed: lists > 0}
+	}
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
 	if len(objs) == 0 {
 		return nil, &Error{Problems: []Problem{{Message: "the template holds no objects, only comments or empty documents"}}}
 	}
-	out := &Rendered{Objects: make([]Object, len(objs))}
-	for i, o := range objs {
-		out.Objects[i] = Object{Obj: o.obj, PerVersion: i < len(twins) && twins[i].obj.GetName() != o.obj.GetName()}
-	}
 	return out, nil
 }
 
+// fill copies every object and splices routes into the ones that hold
+// ${CANARY_ROUTES}.
+func (r *Rendered) fill(routes []any) *Rendered {
+	out := &Rendered{Objects: make([]Object, len(r.Objects))}
+	for i, o := range r.Objects {
+		obj := o.Obj.DeepCopy()
+		if o.routed {
+			splice(obj.Object, routes)
+		}
+		out.Objects[i] = Object{Obj: obj, PerVersion: o.PerVersion}
+	}
+	return out
+}
+
+// Cache keeps the open renderings of the last few templates and values, so
+// that a warm process rendering the same version at every step parses its
+// YAML once. Safe for concurrent use; the zero value is ready.
+type Cache struct {
+	mu      sync.Mutex
+	entries map[cacheKey]*Rendered
+	order   []cacheKey // oldest first
+}
+
+// cacheSize bounds the cache: one rollout opens two versions (canary and
+// stable), so eight entries serve a few microservices from one process.
+const cacheSize = 8
+
+type cacheKey struct {
+	template, namespace, microservice, image string
+	version                                  int
+}
+
+// Open returns Open(tmpl, v), from the cache when the same template and
+// values were opened before. Errors are not kept. The returned rendering is
+// shared: take objects from Fill, never modify it.
+func (c *Cache) Open(tmpl []byte, v Values) (*Rendered, error) {
+	key := cacheKey{string(tmpl), v.Namespace, v.Microservice, v.Image, v.Version}
+	c.mu.Lock()
+	r, ok := c.entries[key]
+	c.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := Open(tmpl, v)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if kept, ok := c.entries[key]; ok {
+		return kept, nil // opened concurrently; keep one
+	}
+	if c.entries == nil {
+		c.entries = map[cacheKey]*Rendered{}
+	}
+	if len(c.order) == cacheSize {
+		delete(c.entries, c.order[0])
+		c.order = append(c.order[:0], c.order[1:]...)
+	}
+	c.entries[key] = r
+	c.order = append(c.order, key)
+	return r, nil
+}
+
+// routesSentinel stands for ${CANARY_ROUTES} in an open rendering: a JSON
+// object no router fragment holds, found again after the YAML is parsed.
+const (
+	sentinelKey    = "$canary-routes"
+	routesSentinel = `{"` + sentinelKey + `":true}`
+)
+
+func isSentinel(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	_, ok = m[sentinelKey]
+	return ok
+}
+
+// findSentinels counts the lists holding the sentinel and reports one found
+// anywhere else (a mapping value, or quoted into a key or a string).
+func findSentinels(v any) (lists int, misplaced bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if isSentinel(e) || strings.Contains(k, sentinelKey) {
+				misplaced = true
+				continue
+			}
+			n, bad := findSentinels(e)
+			lists, misplaced = lists+n, misplaced || bad
+		}
+	case []any:
+		held := false
+		for _, e := range x {
+			if isSentinel(e) {
+				held = true
+				continue
+			}
+			n, bad := findSentinels(e)
+			lists, misplaced = lists+n, misplaced || bad
+		}
+		if held {
+			lists++
+		}
+	case string:
+		misplaced = strings.Contains(x, sentinelKey)
+	}
+	return lists, misplaced
+}
+
+// splice replaces, in every list under v, each sentinel by copies of routes.
+func splice(v any, routes []any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if l, ok := e.([]any); ok {
+				x[k] = spliceList(l, routes)
+			}
+			splice(x[k], routes)
+		}
+	case []any:
+		for i, e := range x {
+			if l, ok := e.([]any); ok {
+				x[i] = spliceList(l, routes)
+			}
+			splice(x[i], routes)
+		}
+	}
+}
+
+func spliceList(l []any, routes []any) []any {
+	if !slices.ContainsFunc(l, isSentinel) {
+		return l
+	}
+	out := make([]any, 0, len(l)-1+len(routes))
+	for _, e := range l {
+		if !isSentinel(e) {
+			out = append(out, e)
+			continue
+		}
+		for _, r := range routes {
+			out = append(out, runtime.DeepCopyJSONValue(r))
+		}
+	}
+	return out
+}
+
 // checkValues validates the values before they are written into YAML, and
-// returns the routes fragment in compact form.
-func checkValues(v Values) (string, error) {
+// returns the parsed routes fragment.
+func checkValues(v Values) ([]any, error) {
 	var errs []string
 	if err := spec.CheckNamespace(v.Namespace); err != nil {
 		errs = append(errs, err.Error())
@@ -211,33 +415,37 @@ func checkValues(v Values) (string, error) {
 	if v.Version < 1 {
 		errs = append(errs, fmt.Sprintf("version %d is not allowed: versions start at 1", v.Version))
 	}
-	routes, err := compactRoutes(v.Routes)
+	routes, err := parseRoutes(v.Routes)
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
 	if len(errs) > 0 {
-		return "", fmt.Errorf("render template: %s", strings.Join(errs, "; "))
+		return nil, fmt.Errorf("render template: %s", strings.Join(errs, "; "))
 	}
 	return routes, nil
 }
 
-// compactRoutes checks that the fragment is a comma-separated list of JSON
-// objects, as the route list "[${CANARY_ROUTES}]" needs, and puts it on one
-// line so that template line numbers stay true.
-func compactRoutes(routes string) (string, error) {
+// parseRoutes reads the fragment as the items of the route list
+// "[${CANARY_ROUTES}]": a comma-separated list of JSON objects, or nothing.
+// Numbers become int64 where they are whole, as in any unstructured object.
+func parseRoutes(routes string) ([]any, error) {
 	if strings.TrimSpace(routes) == "" {
-		return "", nil
+		return nil, nil
 	}
-	var list []map[string]any
-	if err := json.Unmarshal([]byte("["+routes+"]"), &list); err != nil {
-		return "", fmt.Errorf("routes fragment %q is not a comma-separated list of JSON objects: %w", abbreviate(routes), err)
+	var list []any
+	err := utiljson.Unmarshal([]byte("["+routes+"]"), &list)
+	if err == nil {
+		for _, item := range list {
+			if _, ok := item.(map[string]any); !ok {
+				err = fmt.Errorf("%v is not an object", item)
+				break
+			}
+		}
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, []byte("["+routes+"]")); err != nil {
-		return "", fmt.Errorf("compact routes fragment: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("routes fragment %q is not a comma-separated list of JSON objects: %w", abbreviate(routes), err)
 	}
-	b := buf.Bytes()
-	return string(b[1 : len(b)-1]), nil
+	return list, nil
 }
 
 var placeholder = regexp.MustCompile(`\$\{([^}\n]*)\}`)
@@ -395,7 +603,7 @@ func parseObject(doc document) (*unstructured.Unstructured, *Problem) {
 		return nil, nil
 	}
 	var content map[string]any
-	if err := json.Unmarshal(js, &content); err != nil {
+	if err := utiljson.Unmarshal(js, &content); err != nil {
 		return nil, problem(doc.line, "a document must be a Kubernetes object (a mapping with apiVersion, kind and metadata), not %s", describeJSON(js))
 	}
 	obj := &unstructured.Unstructured{Object: content}

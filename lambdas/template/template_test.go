@@ -76,8 +76,13 @@ func TestRenderAppMesh(t *testing.T) {
 	targets, _, _ := unstructured.NestedSlice(r.Objects[1].Obj.Object, "spec", "routes")
 	action := targets[0].(map[string]any)["httpRoute"].(map[string]any)["action"].(map[string]any)
 	weighted := action["weightedTargets"].([]any)
-	if len(weighted) != 2 || weighted[0].(map[string]any)["weight"].(float64) != 25 {
+	if len(weighted) != 2 || weighted[0].(map[string]any)["weight"] != int64(25) {
 		t.Errorf("weightedTargets = %v", weighted)
+	}
+	// Whole numbers are int64, as unstructured accessors expect.
+	ports, _, _ := unstructured.NestedSlice(r.Objects[3].Obj.Object, "spec", "ports")
+	if port, ok, _ := unstructured.NestedInt64(ports[0].(map[string]any), "port"); !ok || port != 4567 {
+		t.Errorf("Service port = %v (found %v), want int64 4567", ports[0].(map[string]any)["port"], ok)
 	}
 	containers, _, _ := unstructured.NestedSlice(r.Objects[4].Obj.Object, "spec", "template", "spec", "containers")
 	if img := containers[0].(map[string]any)["image"]; img != "123456789012.dkr.ecr.us-west-2.amazonaws.com/yelb-appserver:v3" {
@@ -278,8 +283,7 @@ func TestRenderRefusesBadValues(t *testing.T) {
 	}
 }
 
-// A multi-line routes fragment is compacted so line numbers in errors keep
-// pointing at the template.
+// A multi-line routes fragment never moves the line numbers errors give.
 func TestRoutesAreCompacted(t *testing.T) {
 	tmpl := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\nspec:\n  rules:\n  - backendRefs: [${CANARY_ROUTES}]\n---\nbad: [\n"
 	_, err := Render([]byte(tmpl), values("yelb-ui", "{\n\"name\": \"a\",\n\"weight\": 1\n}"))
