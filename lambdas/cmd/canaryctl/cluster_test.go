@@ -329,11 +329,11 @@ func TestWatchPrintsOneLinePerChange(t *testing.T) {
 	if err := eng.Write(ctx, steps[0]); err != nil {
 		t.Fatal(err)
 	}
-	expectLine("Progressing step 1/3", "[##..................] 10% → next 50%", "pass requests=400  success=100.00%  p99=40ms  p-value=0.500")
+	expectLine("Progressing step 1/3", "[##..................] 10% → next 50%", "pass requests=400 success=100.00% p99=40ms p-value=0.500")
 	if err := eng.Write(ctx, steps[1]); err != nil {
 		t.Fatal(err)
 	}
-	expectLine("[##########..........] 50% → next 100%", "fail requests=900  success=91.00%")
+	expectLine("[##########..........] 50% → next 100%", "fail requests=900 success=91.00%")
 	rolled := rollout(svc, status.PhaseRolledBack, 0, 0, 2)
 	rolled.Reason = "success rate 91.00% below 99%"
 	if err := eng.Write(ctx, rolled); err != nil {

@@ -182,15 +182,15 @@ func clock(t time.Time) string {
 	return t.UTC().Format("15:04:05")
 }
 
-// verdictFigures are the analysis figures of one verdict.
-func verdictFigures(v status.Verdict, sep string) string {
-	figures := []string{
-		fmt.Sprintf("requests%s%s", sep, strconv.FormatFloat(v.Requests, 'f', -1, 64)),
-		fmt.Sprintf("success%s%s", sep, percent(v.SuccessRate)),
-		fmt.Sprintf("p99%s%s", sep, strings.ReplaceAll(millis(v.LatencyP99), " ", "")),
-		fmt.Sprintf("p-value%s%s", sep, pValue(v.PValue)),
+// verdictFigures are the analysis figures of one verdict; aligned pads them
+// to fixed widths so that successive verdicts line up in a frame.
+func verdictFigures(v status.Verdict, aligned bool) string {
+	requests := strconv.FormatFloat(v.Requests, 'f', -1, 64)
+	success, p99 := percent(v.SuccessRate), strings.ReplaceAll(millis(v.LatencyP99), " ", "")
+	if aligned {
+		return fmt.Sprintf("requests %-6s  success %-7s  p99 %-6s  p-value %s", requests, success, p99, pValue(v.PValue))
 	}
-	return strings.Join(figures, "  ")
+	return fmt.Sprintf("requests=%s success=%s p99=%s p-value=%s", requests, success, p99, pValue(v.PValue))
 }
 
 // Frame is the live view of one rollout, as lines, each at most width runes
@@ -213,7 +213,7 @@ func Frame(snap status.Snapshot, width int) []string {
 		if i > 0 {
 			label = "          "
 		}
-		line := fmt.Sprintf("%s%s  %3d%%  %-6s  %s", label, clock(v.At), v.Weight, v.Result, verdictFigures(v, " "))
+		line := fmt.Sprintf("%s%s  %3d%%  %-6s  %s", label, clock(v.At), v.Weight, v.Result, verdictFigures(v, true))
 		if v.Reason != "" {
 			line += "  (" + v.Reason + ")"
 		}
@@ -249,7 +249,7 @@ func Line(snap status.Snapshot) string {
 	line := fmt.Sprintf("%s %s %s step %s canary %s %s", clock(st.UpdatedAt), st.Microservice, Phase(snap), step(st), version(st.CanaryVersion), Traffic(st))
 	if len(st.Verdicts) > 0 {
 		v := st.Verdicts[0]
-		line += fmt.Sprintf(" | %s %s", v.Result, verdictFigures(v, "="))
+		line += fmt.Sprintf(" | %s %s", v.Result, verdictFigures(v, false))
 	}
 	if st.Reason != "" {
 		line += " | reason: " + st.Reason

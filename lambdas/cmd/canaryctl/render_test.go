@@ -142,8 +142,8 @@ func TestFrame(t *testing.T) {
 		"stable    v3    repo/yelb-appserver:1.3",
 		"canary    v4    repo/yelb-appserver:1.4",
 		"traffic   [##########..........] 50% → next 60%",
-		"analysis  18:40:05   50%  pass    requests 1200  success 99.92%  p99 120ms  p-value 0.410",
-		"          18:39:35   40%  nodata  requests 3  success -  p99 -  p-value -  (3 requests, fewer than 50)",
+		"analysis  18:40:05   50%  pass    requests 1200    success 99.92%   p99 120ms   p-value 0.410",
+		"          18:39:35   40%  nodata  requests 3       success -        p99 -       p-value -  (3 requests, fewer than 50)",
 		"updated   18:40:05  execution exec-7",
 	}
 	got := Frame(sampleSnapshot(), 0)
@@ -171,7 +171,7 @@ func TestFrame(t *testing.T) {
 }
 
 func TestLine(t *testing.T) {
-	want := "18:40:05 yelb-appserver Progressing step 5/10 canary v4 [##########..........] 50% → next 60% | pass requests=1200  success=99.92%  p99=120ms  p-value=0.410"
+	want := "18:40:05 yelb-appserver Progressing step 5/10 canary v4 [##########..........] 50% → next 60% | pass requests=1200 success=99.92% p99=120ms p-value=0.410"
 	if got := Line(sampleSnapshot()); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

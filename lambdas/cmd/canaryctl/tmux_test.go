@@ -94,10 +94,10 @@ func TestWatchRedrawsInATerminal(t *testing.T) {
 	oneFrame(term.waitFor(t, "phase     WaitingForReady", "traffic   [....................] 0% → next 10%", "analysis  no results yet"))
 
 	write(rollout(svc, status.PhaseProgressing, 10, 50, 1, pass(10, 412, 100, 38, 0.62)))
-	oneFrame(term.waitFor(t, "traffic   [##..................] 10% → next 50%", "pass    requests 412  success 100.00%  p99 38ms  p-value 0.620"))
+	oneFrame(term.waitFor(t, "traffic   [##..................] 10% → next 50%", "pass    requests 412     success 100.00%  p99 38ms    p-value 0.620"))
 
 	write(rollout(svc, status.PhaseProgressing, 50, 100, 2, pass(50, 2310, 99.91, 41, 0.47), pass(10, 412, 100, 38, 0.62)))
-	mid := term.waitFor(t, "step      2/3", "traffic   [##########..........] 50% → next 100%", "requests 2310  success 99.91%  p99 41ms  p-value 0.470")
+	mid := term.waitFor(t, "step      2/3", "traffic   [##########..........] 50% → next 100%", "requests 2310    success 99.91%   p99 41ms    p-value 0.470")
 	oneFrame(mid)
 	if strings.Contains(mid, "10% → next 50%") {
 		t.Fatalf("the 10%% frame is still on screen:\n%s", mid)
