@@ -11,8 +11,20 @@ KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 CACHE="${CONTROL_PLANE_CACHE:-$HOME/.cache/canary-platform/control-plane}"
 BIN="$CACHE/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
 
+complete() {
+  [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager && -x $BIN/kube-scheduler && -x $BIN/etcd && -x $BIN/kwok && -d $BIN/kwok-stages ]]
+}
+
 mkdir -p "$BIN"
-if [[ -x $BIN/kube-apiserver && -x $BIN/kube-controller-manager && -x $BIN/kube-scheduler && -x $BIN/etcd && -x $BIN/kwok ]]; then
+if complete; then
+  echo "$BIN"
+  exit 0
+fi
+
+# One build at a time: a second caller waits, then finds the binaries built.
+exec 9>"$CACHE/.build.lock"
+flock 9
+if complete; then
   echo "$BIN"
   exit 0
 fi
@@ -51,7 +63,9 @@ GO
   go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
   for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
-    [[ -x $BIN/$cmd ]] || go build -tags tools -trimpath -ldflags "$ld" -o "$BIN/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+    [[ -x $BIN/$cmd ]] && continue
+    go build -tags tools -trimpath -ldflags "$ld" -o "$BIN/$cmd.partial" "k8s.io/kubernetes/cmd/$cmd"
+    mv "$BIN/$cmd.partial" "$BIN/$cmd"
   done
 }
 
@@ -84,16 +98,23 @@ import (
 func main() { etcdmain.Main(os.Args) }
 GO
   go mod tidy >/dev/null
-  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd" .
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.partial" .
+  mv "$BIN/etcd.partial" "$BIN/etcd"
 }
 
 build_kwok() {
-  [[ -x $BIN/kwok ]] && return
-  GOBIN="$BIN" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  if [[ ! -x $BIN/kwok ]]; then
+    local tmp="$BIN/kwok.partial.d"
+    rm -rf "$tmp" && mkdir -p "$tmp"
+    GOBIN="$tmp" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+    mv "$tmp/kwok" "$BIN/kwok" && rmdir "$tmp"
+  fi
+  [[ -d $BIN/kwok-stages ]] && return
   # kwok's stage configs ship in its module; keep a copy beside the binary.
   local dir
   dir="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
-  rm -rf "$BIN/kwok-stages" && cp -r "$dir" "$BIN/kwok-stages" && chmod -R u+w "$BIN/kwok-stages"
+  rm -rf "$BIN/kwok-stages.partial" && cp -r "$dir" "$BIN/kwok-stages.partial" && chmod -R u+w "$BIN/kwok-stages.partial"
+  mv "$BIN/kwok-stages.partial" "$BIN/kwok-stages"
 }
 
 (build_etcd) >&2

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -111,10 +112,20 @@ func decodeYAMLFile(path string) ([]*unstructured.Unstructured, error) {
 // installCRDs creates the CRDs and waits until each is Established and its
 // resources are served by discovery, so REST mappers built right after see them.
 func installCRDs(ctx context.Context, dyn dynamic.Interface, disc discovery.DiscoveryInterface, crds []*unstructured.Unstructured) error {
-	for _, crd := range crds {
-		if _, err := dyn.Resource(crdResource).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create CRD %s: %w", crd.GetName(), err)
-		}
+	// Created concurrently: each create waits on the API server's schema
+	// compilation, and one at a time that dominates the start.
+	errs := make([]error, len(crds))
+	var wg sync.WaitGroup
+	for i, crd := range crds {
+		wg.Go(func() {
+			if _, err := dyn.Resource(crdResource).Create(ctx, crd, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				errs[i] = fmt.Errorf("create CRD %s: %w", crd.GetName(), err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	for _, crd := range crds {
 		name := crd.GetName()
