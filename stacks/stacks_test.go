@@ -40,7 +40,10 @@ const (
 	tRelease       = "kubernetes:helm.sh/v3:Release"
 	tNamespace     = "kubernetes:core/v1:Namespace"
 	tService       = "kubernetes:core/v1:Service"
-	tCustom        = "kubernetes:apiextensions.k8s.io:CustomResource"
+	tMesh          = "kubernetes:appmesh.k8s.aws/v1beta2:Mesh"
+	tVirtualGW     = "kubernetes:appmesh.k8s.aws/v1beta2:VirtualGateway"
+	tGatewayRoute  = "kubernetes:appmesh.k8s.aws/v1beta2:GatewayRoute"
+	tGateway       = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
 	tAddon         = "aws:eks/addon:Addon"
 	tK8sProvider   = "pulumi:providers:kubernetes"
 	tCodeBuild     = "aws:codebuild/project:Project"
@@ -511,12 +514,12 @@ func TestAppMeshLayer(t *testing.T) {
 	if labels["mesh"] != "yelb" || labels["appmesh.k8s.aws/sidecarInjectorWebhook"] != "enabled" {
 		t.Errorf("namespace labels %v", labels)
 	}
-	mesh := find(t, res, tCustom, "traffic-mesh")
+	mesh := find(t, res, tMesh, "traffic-mesh")
 	if mesh.Inputs["kind"] != "Mesh" || get(mesh.Inputs, "metadata", "name") != "yelb" ||
 		get(mesh.Inputs, "spec", "namespaceSelector", "matchLabels", "mesh") != "yelb" {
 		t.Errorf("mesh %v", mesh.Inputs)
 	}
-	route := find(t, res, tCustom, "traffic-gateway-route")
+	route := find(t, res, tGatewayRoute, "traffic-gateway-route")
 	if get(route.Inputs, "spec", "httpRoute", "action", "target", "virtualService", "virtualServiceRef", "name") != "yelb-ui" {
 		t.Errorf("gateway route %v", route.Inputs["spec"])
 	}
@@ -527,8 +530,8 @@ func TestAppMeshLayer(t *testing.T) {
 
 	// Teardown order: mesh objects and the namespace go before the
 	// controller; the load balancer before the nodes.
-	for _, name := range []string{"traffic-mesh", "traffic-virtual-gateway", "traffic-gateway-route"} {
-		if !dependsOn(res, find(t, res, tCustom, name).URN, rel.URN) {
+	for typ, name := range map[string]string{tMesh: "traffic-mesh", tVirtualGW: "traffic-virtual-gateway", tGatewayRoute: "traffic-gateway-route"} {
+		if !dependsOn(res, find(t, res, typ, name).URN, rel.URN) {
 			t.Errorf("%s does not depend on the controller release", name)
 		}
 	}
@@ -607,7 +610,7 @@ func TestGatewayAPILayer(t *testing.T) {
 	if !dependsOn(res, rel.URN, crds.URN) {
 		t.Error("controller installed before the Gateway API CRDs")
 	}
-	gw := find(t, res, tCustom, "traffic-gateway")
+	gw := find(t, res, tGateway, "traffic-gateway")
 	if gw.Inputs["kind"] != "Gateway" || get(gw.Inputs, "metadata", "name") != "canary-gateway" || get(gw.Inputs, "metadata", "namespace") != "yelb" ||
 		get(gw.Inputs, "spec", "gatewayClassName") != "amazon-vpc-lattice" || get(gw.Inputs, "spec", "listeners", 0, "name") != "http" ||
 		get(gw.Inputs, "spec", "listeners", 0, "port") != 80.0 {

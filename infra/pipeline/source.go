@@ -130,9 +130,9 @@ func newSourceRepository(ctx *pulumi.Context, name string, args *MicroservicePip
 		return nil, fmt.Errorf("seeded source repository: %w", err)
 	}
 	output := func(k string) pulumi.StringOutput {
-		return stack.Outputs.ApplyT(func(o map[string]any) (string, error) {
-			v, ok := o[k].(string)
-			if !ok || v == "" {
+		return stack.Outputs.ApplyT(func(o map[string]string) (string, error) {
+			v := o[k]
+			if v == "" {
 				return "", fmt.Errorf("stack of %s has no output %s", args.Microservice, k)
 			}
 			return v, nil
