@@ -73,7 +73,7 @@ go build -o "$bin/canary-run" ./lambdas/cmd/canary-run
 go build -o "$bin/localplane" ./lambdas/internal/testcluster/cmd/localplane
 go build -o "$bin/demo-prepare" ./scripts/demo/prepare
 
-say "Checking the control plane binaries (built once from the Go module proxy; the first build takes about 15 minutes)."
+say "Checking the control plane binaries (the first build takes about 15 minutes)."
 plain "$(scripts/build-control-plane.sh)"
 
 say "Starting a local Kubernetes control plane on 127.0.0.1 (log: $work/localplane.log)."
