@@ -453,10 +453,17 @@ func (c *Cluster) componentsAlive() error {
 	return nil
 }
 
-// Stop ends every process, newest first, and removes the temp folder. Safe to call twice.
+// Stop ends the clients of the API server together, then the API server,
+// then etcd, and removes the temp folder. Safe to call twice.
 func (c *Cluster) Stop() {
 	c.stopOnce.Do(func() {
-		for i := len(c.procs) - 1; i >= 0; i-- {
+		core := min(2, len(c.procs)) // etcd and kube-apiserver start first
+		var wg sync.WaitGroup
+		for _, p := range c.procs[core:] {
+			wg.Go(func() { p.stop(5 * time.Second) })
+		}
+		wg.Wait()
+		for i := core - 1; i >= 0; i-- {
 			c.procs[i].stop(5 * time.Second)
 		}
 		_ = os.RemoveAll(c.dir)
