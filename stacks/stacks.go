@@ -226,7 +226,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 			args.PrometheusLogGroupResource = ins.PrometheusLogGroupResource
 		}
 		if cfg.SampleMode {
-			seed, err := SeedArchive(opts, m.Name)
+			seed, err := SeedArchive(ctx.Context(), opts, m.Name)
 			if err != nil {
 				return nil, err
 			}
@@ -243,15 +243,17 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 	return env, nil
 }
 
-// SeedArchive zips microservices/<name> into build/seed/<name>.zip.
-func SeedArchive(opts Options, name string) (string, error) {
+// SeedArchive zips microservices/<name> into build/seed/<name>.zip: the
+// files a commit would hold (tracked or not ignored), never node_modules or
+// build output.
+func SeedArchive(ctx context.Context, opts Options, name string) (string, error) {
 	src := filepath.Join(opts.root(), "microservices", name)
 	if _, err := os.Stat(filepath.Join(src, filepath.FromSlash(pipeline.BuildSpec))); err != nil {
 		return "", fmt.Errorf("sample source of %s: %s is missing (sampleMode seeds each repository from microservices/%s): add the sample or set sampleMode to false",
 			name, filepath.Join("microservices", name, filepath.FromSlash(pipeline.BuildSpec)), name)
 	}
 	dst := filepath.Join(opts.BuildDir(), "seed", name+".zip")
-	if err := bundle.ZipDir(src, dst); err != nil {
+	if err := bundle.ZipDir(ctx, src, dst); err != nil {
 		return "", fmt.Errorf("sample source of %s: %w", name, err)
 	}
 	return dst, nil

@@ -478,7 +478,9 @@ func TestX86NodesChangeAMIAndBuildImage(t *testing.T) {
 	}
 	build := find(t, res, tCodeBuild, "yelb-ui-build")
 	if get(build.Inputs, "environment", "image") != "aws/codebuild/standard:7.0" || get(build.Inputs, "environment", "type") != "LINUX_CONTAINER" ||
-		get(build.Inputs, "environment", "computeType") != "BUILD_GENERAL1_MEDIUM" {
+		get(build.Inputs, "environment", "computeType") != "BUILD_GENERAL1_MEDIUM" ||
+		get(build.Inputs, "environment", "environmentVariables", 5, "name") != "IMAGE_PLATFORM" ||
+		get(build.Inputs, "environment", "environmentVariables", 5, "value") != "linux/amd64" {
 		t.Errorf("build environment %v", build.Inputs["environment"])
 	}
 }
@@ -794,6 +796,7 @@ func TestPipelines(t *testing.T) {
 		"EKS_CLUSTER_NAME":     "canary-dev",
 		"KUBERNETES_NAMESPACE": "yelb",
 		"TRAFFIC_ROUTER":       "gatewayapi",
+		"IMAGE_PLATFORM":       "linux/arm64",
 	}
 	if len(env) != len(want) {
 		t.Errorf("build environment %v, want %v", env, want)

@@ -84,54 +84,87 @@ func addEntry(zw *zip.Writer, e Entry) error {
 	return nil
 }
 
-// ZipDir archives every regular file under srcDir, with paths relative to
-// srcDir, in lexical order. Executable files keep mode 0755, others get 0644.
-// Symbolic links are refused: CodeCommit would store them as plain files.
-func ZipDir(srcDir, dst string) error {
-	info, err := os.Stat(srcDir)
+// ZipDir archives the files of srcDir (see SourceFiles), with paths relative
+// to srcDir, in lexical order. Executable files keep mode 0755, others get
+// 0644. Symbolic links are refused: CodeCommit would store them as plain
+// files.
+func ZipDir(ctx context.Context, srcDir, dst string) error {
+	files, err := SourceFiles(ctx, srcDir)
 	if err != nil {
 		return fmt.Errorf("zip %s: %w", srcDir, err)
 	}
-	if !info.IsDir() {
-		return fmt.Errorf("zip %s: not a directory", srcDir)
+	if len(files) == 0 {
+		return fmt.Errorf("zip %s: the directory holds no files", srcDir)
 	}
 	var entries []Entry
-	err = filepath.WalkDir(srcDir, func(path string, d fs.DirEntry, err error) error {
+	for _, rel := range files {
+		path := filepath.Join(srcDir, filepath.FromSlash(rel))
+		fi, err := os.Lstat(path)
 		if err != nil {
-			return err
+			return fmt.Errorf("zip %s: %w", srcDir, err)
 		}
-		if d.IsDir() {
-			return nil
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("zip %s: %s is a symbolic link: replace it with the file it points to", srcDir, path)
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s is a symbolic link: replace it with the file it points to", path)
-		}
-		if !d.Type().IsRegular() {
-			return fmt.Errorf("%s is not a regular file", path)
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(srcDir, path)
-		if err != nil {
-			return err
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("zip %s: %s is not a regular file", srcDir, path)
 		}
 		mode := fs.FileMode(0o644)
 		if fi.Mode().Perm()&0o111 != 0 {
 			mode = 0o755
 		}
-		entries = append(entries, Entry{Name: filepath.ToSlash(rel), Mode: mode, Path: path})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("zip %s: %w", srcDir, err)
-	}
-	if len(entries) == 0 {
-		return fmt.Errorf("zip %s: the directory holds no files", srcDir)
+		entries = append(entries, Entry{Name: rel, Mode: mode, Path: path})
 	}
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return WriteZip(dst, entries)
+}
+
+// SourceFiles lists the files under dir that a commit of it would hold,
+// slash-separated and relative to dir. Inside a git work tree that is the
+// tracked files plus the untracked ones .gitignore does not exclude (so
+// node_modules or build output never reach a seeded repository); elsewhere
+// it is every file under dir.
+func SourceFiles(ctx context.Context, dir string) ([]string, error) {
+	if info, err := os.Stat(dir); err != nil {
+		return nil, err
+	} else if !info.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	if exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--is-inside-work-tree").Run() == nil {
+		cmd := exec.CommandContext(ctx, "git", "-C", dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".")
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("list files of %s: %v: %s", dir, err, strings.TrimSpace(stderr.String()))
+		}
+		var files []string
+		for _, f := range strings.Split(out.String(), "\x00") {
+			if f == "" {
+				continue
+			}
+			// A tracked file deleted from the work tree is not part of the next commit.
+			if _, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f))); err != nil {
+				continue
+			}
+			files = append(files, f)
+		}
+		slices.Sort(files)
+		return slices.Compact(files), nil
+	}
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, filepath.ToSlash(rel))
+		return nil
+	})
+	slices.Sort(files)
+	return files, err
 }
 
 // LambdaTarget is the Lambda platform the engine runs on (provided.al2023, arm64).

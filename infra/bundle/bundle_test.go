@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,7 +128,7 @@ func TestZipDirIsDeterministicAndKeepsExecBits(t *testing.T) {
 
 	a := filepath.Join(t.TempDir(), "a.zip")
 	b := filepath.Join(t.TempDir(), "b.zip")
-	if err := ZipDir(src, a); err != nil {
+	if err := ZipDir(context.Background(), src, a); err != nil {
 		t.Fatal(err)
 	}
 	// A later mtime on disk must not change the archive.
@@ -135,7 +136,7 @@ func TestZipDirIsDeterministicAndKeepsExecBits(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(src, "Dockerfile"), later, later); err != nil {
 		t.Fatal(err)
 	}
-	if err := ZipDir(src, b); err != nil {
+	if err := ZipDir(context.Background(), src, b); err != nil {
 		t.Fatal(err)
 	}
 	if sum(t, a) != sum(t, b) {
@@ -166,12 +167,49 @@ func TestZipDirRefusesSymlinksAndEmptyDirs(t *testing.T) {
 	if err := os.Symlink("real", filepath.Join(src, "link")); err != nil {
 		t.Fatal(err)
 	}
-	err := ZipDir(src, filepath.Join(t.TempDir(), "out.zip"))
+	err := ZipDir(context.Background(), src, filepath.Join(t.TempDir(), "out.zip"))
 	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("want a symbolic link error, got %v", err)
 	}
-	err = ZipDir(t.TempDir(), filepath.Join(t.TempDir(), "out.zip"))
+	err = ZipDir(context.Background(), t.TempDir(), filepath.Join(t.TempDir(), "out.zip"))
 	if err == nil || !strings.Contains(err.Error(), "no files") {
 		t.Fatalf("want an empty directory error, got %v", err)
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v: %s", args, err, out)
+	}
+}
+
+func TestSourceFilesFollowGit(t *testing.T) {
+	repo := t.TempDir()
+	git(t, repo, "init", "-q")
+	svc := filepath.Join(repo, "svc")
+	writeFile(t, filepath.Join(repo, ".gitignore"), "node_modules/\n", 0o644)
+	writeFile(t, filepath.Join(svc, "tracked.txt"), "a", 0o644)
+	writeFile(t, filepath.Join(svc, "gone.txt"), "b", 0o644)
+	git(t, repo, "add", ".")
+	git(t, repo, "commit", "-q", "-m", "init")
+	writeFile(t, filepath.Join(svc, "new.txt"), "c", 0o644)
+	writeFile(t, filepath.Join(svc, "node_modules", "dep", "index.js"), "d", 0o644)
+	if err := os.Symlink("index.js", filepath.Join(svc, "node_modules", "dep", "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(svc, "gone.txt")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := SourceFiles(context.Background(), svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(files, ",") != "new.txt,tracked.txt" {
+		t.Fatalf("files = %v, want the tracked and untracked files, without ignored or deleted ones", files)
+	}
+	if err := ZipDir(context.Background(), svc, filepath.Join(t.TempDir(), "svc.zip")); err != nil {
+		t.Fatalf("ignored symbolic links must not fail the archive: %v", err)
 	}
 }

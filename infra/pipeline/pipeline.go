@@ -22,9 +22,9 @@ import (
 )
 
 // Build images per node architecture: images must run on the nodes.
-var buildImages = map[string]struct{ image, envType string }{
-	"arm64":  {"aws/codebuild/amazonlinux2-aarch64-standard:3.0", "ARM_CONTAINER"},
-	"x86_64": {"aws/codebuild/standard:7.0", "LINUX_CONTAINER"},
+var buildImages = map[string]struct{ image, envType, platform string }{
+	"arm64":  {"aws/codebuild/amazonlinux2-aarch64-standard:3.0", "ARM_CONTAINER", "linux/arm64"},
+	"x86_64": {"aws/codebuild/standard:7.0", "LINUX_CONTAINER", "linux/amd64"},
 }
 
 // BuildSpec is the buildspec every microservice repository carries.
@@ -246,6 +246,8 @@ func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, ar
 				env("EKS_CLUSTER_NAME", args.ClusterName),
 				env("KUBERNETES_NAMESPACE", pulumi.String(args.Namespace)),
 				env("TRAFFIC_ROUTER", pulumi.String(args.TrafficLayer)),
+				// The platform of the nodes the image will run on.
+				env("IMAGE_PLATFORM", pulumi.String(img.platform)),
 			},
 		},
 		Cache: &codebuild.ProjectCacheArgs{
