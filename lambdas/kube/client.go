@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -29,8 +28,7 @@ type Client struct {
 	// the caller is the operator CLI.
 	FieldManager string
 
-	mapper  *restmapper.DeferredDiscoveryRESTMapper
-	resetMu sync.Mutex
+	mapper *restmapper.DeferredDiscoveryRESTMapper
 }
 
 // NewClient builds the clients for cfg.
@@ -63,9 +61,7 @@ func New(cs kubernetes.Interface, dyn dynamic.Interface) *Client {
 func (c *Client) Mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
-		c.resetMu.Lock()
-		c.mapper.Reset()
-		c.resetMu.Unlock()
+		c.mapper.Reset() // safe for concurrent use
 		m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
 	if meta.IsNoMatchError(err) {

@@ -73,19 +73,20 @@ func newClient(t *testing.T) (*Client, *testcluster.Cluster, string) {
 func TestApplyIsIdempotentAndOwnedByTheEngine(t *testing.T) {
 	c, _, ns := newClient(t)
 	ctx := context.Background()
-	d := obj(t, deploymentYAML(ns, "yelb-ui-3", 2, ""))
 
-	first, err := c.Apply(ctx, d)
+	// No controller writes a ConfigMap, so an unchanged resourceVersion
+	// proves the second apply wrote nothing.
+	cm := obj(t, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"`+ns+`"},"data":{"a":"1"}}`)
+	first, err := c.Apply(ctx, cm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := c.Apply(ctx, d)
+	second, err := c.Apply(ctx, cm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.GetResourceVersion() != second.GetResourceVersion() || first.GetGeneration() != second.GetGeneration() {
-		t.Errorf("re-applying the same object changed it: rv %s -> %s, generation %d -> %d",
-			first.GetResourceVersion(), second.GetResourceVersion(), first.GetGeneration(), second.GetGeneration())
+	if first.GetResourceVersion() != second.GetResourceVersion() {
+		t.Errorf("re-applying the same ConfigMap wrote it again: resourceVersion %s -> %s", first.GetResourceVersion(), second.GetResourceVersion())
 	}
 	managers := map[string]bool{}
 	for _, mf := range second.GetManagedFields() {
@@ -95,9 +96,26 @@ func TestApplyIsIdempotentAndOwnedByTheEngine(t *testing.T) {
 		t.Errorf("managed fields %v lack %s/Apply", managers, naming.FieldManager)
 	}
 
+	// A Deployment's status moves on; its spec (generation) must not.
+	d := obj(t, deploymentYAML(ns, "yelb-ui-3", 2, ""))
+	applied, err := c.Apply(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A live object read back can be applied as is (server-set metadata is dropped).
-	if _, err := c.Apply(ctx, second); err != nil {
+	live, err := c.Get(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if live.GetUID() != applied.GetUID() {
+		t.Errorf("get returned another object (uid %s, applied %s)", live.GetUID(), applied.GetUID())
+	}
+	again, err := c.Apply(ctx, live)
+	if err != nil {
 		t.Fatalf("apply of a live object: %v", err)
+	}
+	if again.GetGeneration() != applied.GetGeneration() {
+		t.Errorf("re-applying the same Deployment changed its spec: generation %d -> %d", applied.GetGeneration(), again.GetGeneration())
 	}
 }
 
