@@ -258,7 +258,9 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	}
 	d := rollout.Decide(in)
 	if d.RequestHandled {
-		if _, err := sess.Status.ConsumeRequest(ctx, st.Microservice); err != nil {
+		// Only the request acted on is removed; one that replaced it in the
+		// meantime stays for the next step.
+		if _, err := sess.Status.Acknowledge(ctx, st.Microservice, snap.Control.Request); err != nil {
 			return err
 		}
 	}
