@@ -141,6 +141,19 @@ func TestParseAcceptsEveryAddition(t *testing.T) {
 	}
 }
 
+// The limits of analysis.interval and manual_promotion accept their edges.
+func TestParseAcceptsLimits(t *testing.T) {
+	for name, changes := range map[string]map[string]any{
+		"interval at its cap":                {"wait_time": 3600, "analysis": map[string]any{"interval": MaxInterval}},
+		"manual promotion below max_weight":  {"percentage_step": 100, "max_weight": 50, "manual_promotion": true},
+		"manual promotion with a step below": {"steps": []int{99}, "manual_promotion": true},
+	} {
+		if _, err := Parse(encode(t, with(changes))); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -185,7 +198,10 @@ func TestParseRejects(t *testing.T) {
 		{"min requests", map[string]any{"analysis": map[string]any{"min_request_count": 0}}, []string{"analysis.min_request_count: 0 is not allowed"}},
 		{"no data", map[string]any{"analysis": map[string]any{"no_data": "skip"}}, []string{`analysis.no_data: "skip" is not a known policy: use "hold"`}},
 		{"failure limit", map[string]any{"analysis": map[string]any{"consecutive_failure_limit": 11}}, []string{"analysis.consecutive_failure_limit: 11 is not allowed: use 1..10"}},
+		{"interval above the lock's margin", map[string]any{"wait_time": 3600, "analysis": map[string]any{"interval": 1200}}, []string{"analysis.interval: 1200 is not allowed: use 10..900 seconds"}},
 		{"manual promotion in place", map[string]any{"strategy": "in-place", "manual_promotion": true}, []string{`manual_promotion: true is not allowed with strategy "in-place"`}},
+		{"manual promotion in one step", map[string]any{"percentage_step": 100, "manual_promotion": true}, []string{"manual_promotion: true has no canary weight below 100 to hold at"}},
+		{"manual promotion with steps at 100 only", map[string]any{"steps": []int{100}, "manual_promotion": true}, []string{"manual_promotion: true has no canary weight below 100"}},
 		{"unknown field", map[string]any{"wait_tme": 60}, []string{`wait_tme: is not a known field: did you mean "wait_time"?`}},
 		{"camel case field", map[string]any{"percentageStep": 10}, []string{`percentageStep: is not a known field: did you mean "percentage_step"?`}},
 		{"unknown nested field", map[string]any{"analysis": map[string]any{"intervall": 30}}, []string{`analysis.intervall: is not a known field: did you mean "analysis.interval"?`}},

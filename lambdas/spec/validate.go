@@ -33,6 +33,11 @@ const (
 	MinLookBack           = 60 // one CloudWatch period
 	MaxLookBack           = 86400
 	MinInterval           = 10
+	// MaxInterval keeps the gap between two analyses, which renew the
+	// rollout's lock, well inside the lock's 30-minute lease with the
+	// state machine's retries on top: a longer gap would let another
+	// execution take over a rollout that is still running.
+	MaxInterval           = 900
 	MaxFailureLimit       = 10
 	MaxBakeTime           = 86400
 	MinProgressDeadline   = 60
@@ -259,10 +264,15 @@ func (s Spec) problems() []FieldError {
 		add("manual_promotion", "true", "is not allowed with strategy \"in-place\"", "in-place rollouts have no canary weight to hold at; remove manual_promotion or use strategy \"canary\"")
 	}
 
+	if s.ManualPromotion && s.Strategy != StrategyInPlace && !s.holdsBelowFull() {
+		add("manual_promotion", "true", "has no canary weight below 100 to hold at",
+			"lower percentage_step below 100, list steps below 100, or set max_weight below 100")
+	}
+
 	a := s.Analysis
-	if a.Interval < MinInterval || a.Interval > s.WaitTime {
+	if highest := min(s.WaitTime, MaxInterval); a.Interval < MinInterval || a.Interval > highest {
 		add("analysis.interval", strconv.Itoa(a.Interval), "is not allowed",
-			fmt.Sprintf("use %d..%d seconds (at least %d, at most wait_time)", MinInterval, max(MinInterval, s.WaitTime), MinInterval))
+			fmt.Sprintf("use %d..%d seconds (at most wait_time and at most %d)", MinInterval, max(MinInterval, highest), MaxInterval))
 	}
 	if a.MinSuccessRate != nil && (*a.MinSuccessRate < 0 || *a.MinSuccessRate > 100) {
 		add("analysis.min_success_rate", formatFloat(*a.MinSuccessRate), "is not allowed", "use a percentage 0..100, e.g. 99")
@@ -289,6 +299,18 @@ func (s Spec) problems() []FieldError {
 		add("analysis.consecutive_failure_limit", strconv.Itoa(a.ConsecutiveFailureLimit), "is not allowed", fmt.Sprintf("use 1..%d", MaxFailureLimit))
 	}
 	return out
+}
+
+// holdsBelowFull reports whether the plan has a canary weight below 100,
+// where manual_promotion waits for the operator.
+func (s Spec) holdsBelowFull() bool {
+	if s.MaxWeight < 100 {
+		return true
+	}
+	if len(s.Steps) > 0 {
+		return s.Steps[0] < 100
+	}
+	return s.PercentageStep < 100
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
