@@ -133,10 +133,12 @@ func Evaluate(cfg Config, m Metrics) Verdict {
 			num(errs), window, num(cfg.MaxErrorCount))
 		return v
 	}
-	if reqs < cfg.MinRequestCount {
+	// Without a single request there is nothing to judge, whatever the
+	// configured minimum: the success rate below would have no value.
+	if needed := math.Max(cfg.MinRequestCount, 1); reqs < needed {
 		v.Result, v.Rule = ResultNoData, RuleMinRequests
 		v.Reason = fmt.Sprintf("min-requests: the canary served %s requests in the last %s, fewer than the %s needed to judge it (min_request_count)",
-			num(reqs), window, num(cfg.MinRequestCount))
+			num(reqs), window, num(needed))
 		return v
 	}
 	if cfg.MinSuccessRate != nil && *v.SuccessRate < *cfg.MinSuccessRate {

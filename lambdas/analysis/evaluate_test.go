@@ -66,6 +66,12 @@ func TestEvaluate(t *testing.T) {
 			wantResult: ResultNoData, wantRule: RuleMinRequests, reason: []string{"served 0 requests"},
 		},
 		{
+			name:       "no requests is no data even with a minimum of 0",
+			cfg:        func(c *Config) { c.MinRequestCount = 0; c.MinSuccessRate = ptr(99) },
+			m:          Metrics{Canary: Series{Requests: repeat(0, 5), Errors: repeat(0, 5)}},
+			wantResult: ResultNoData, wantRule: RuleMinRequests, reason: []string{"served 0 requests", "fewer than the 1 needed"},
+		},
+		{
 			name:       "success rate below minimum fails",
 			cfg:        func(c *Config) { c.MinSuccessRate = ptr(99); c.MaxErrorCount = 100 },
 			m:          Metrics{Canary: Series{Requests: repeat(100, 5), Errors: []float64{2, 2, 2, 0, 0}}},
