@@ -26,7 +26,9 @@
 //     failing: a promote request never overrides evidence that the canary is
 //     broken. The request then stays pending and is honoured at the next
 //     analysis that does not fail.
-//  4. Paused holds the weight.
+//  4. Paused holds the weight. The no-data clock of rule 5 does not run
+//     while paused: it starts again at the first analysis after resuming,
+//     so resuming a quiet canary does not roll it back at once.
 //  5. No data under "hold" holds the weight until data arrives; when no data
 //     has lasted progress_deadline the rollout rolls back, so a canary that
 //     never receives traffic cannot stall forever. Under "pass" no data is
@@ -218,6 +220,7 @@ func Decide(in Input) Decision {
 		return d
 	}
 	if in.Control.Paused {
+		d.NoDataSince = time.Time{}
 		d.Action = Hold
 		d.Reason = fmt.Sprintf("paused by an operator at %d%%", current)
 		return d

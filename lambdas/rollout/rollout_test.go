@@ -182,13 +182,13 @@ func TestDecide(t *testing.T) {
 			action: RollBack, weight: 0, step: 0, nodata: now.Add(-10 * time.Minute), reason: []string{"no data for 10m0s at 25%, reaching progress_deadline"},
 		},
 		{
-			name: "no data while paused holds without rolling back",
+			name: "no data while paused holds without rolling back and stops the no-data clock",
 			in: func(in *Input) {
 				in.Verdict = verdict(analysis.ResultNoData)
 				in.Control.Paused = true
 				in.NoDataSince = now.Add(-time.Hour)
 			},
-			action: Hold, weight: 25, step: 0, nodata: now.Add(-time.Hour), reason: []string{"paused"},
+			action: Hold, weight: 25, step: 0, reason: []string{"paused"},
 		},
 		{
 			name: "data again clears the no-data clock",
