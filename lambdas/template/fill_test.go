@@ -138,6 +138,27 @@ func TestFillCopies(t *testing.T) {
 	}
 }
 
+func TestHasRoutes(t *testing.T) {
+	service := "apiVersion: v1\nkind: Service\nmetadata:\n  name: ${MICROSERVICE_NAME}\nspec:\n  ports: [{port: 5432}]\n"
+	for name, c := range map[string]struct {
+		tmpl string
+		want bool
+	}{
+		"route list":                  {string(read(t, "appmesh.yml")), true},
+		"placeholder in two places":   {twoRoutes, true},
+		"no route (in place)":         {service, false},
+		"placeholder only in comment": {"# weightedTargets: [${CANARY_ROUTES}]\n" + service, false},
+	} {
+		open, err := Open([]byte(c.tmpl), values("yelb-db", ""))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := open.HasRoutes(); got != c.want {
+			t.Errorf("%s: HasRoutes() = %v, want %v", name, got, c.want)
+		}
+	}
+}
+
 func TestOpenRefuses(t *testing.T) {
 	route := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\nspec:\n  rules:\n"
 	cases := []struct {

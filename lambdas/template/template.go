@@ -215,6 +215,13 @@ func (r *Rendered) Fill(routes string) (*Rendered, error) {
 	return r.fill(list), nil
 }
 
+// HasRoutes reports whether an open rendering holds ${CANARY_ROUTES}. A
+// template without a route list (a service replaced in place) needs no
+// routes fragment, and may have no Service port to build one from.
+func (r *Rendered) HasRoutes() bool {
+	return slices.ContainsFunc(r.Objects, func(o Object) bool { return o.routed })
+}
+
 // openTemplate parses the template with a sentinel object in each routes
 // list and classifies the objects.
 func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
