@@ -20,6 +20,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 // Locker allows one rollout per microservice at a time.
@@ -74,7 +75,7 @@ type Engine struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 
-	renders renderCache
+	renders template.Cache
 }
 
 // Handle runs one Task: it decodes the state, calls the action's handler and

@@ -356,6 +356,12 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 }
 
 func TestInPlaceReplacesTheStatefulSet(t *testing.T) {
+	for _, router := range []string{"appmesh", "gatewayapi"} {
+		t.Run(router, func(t *testing.T) { inPlace(t, router) })
+	}
+}
+
+func inPlace(t *testing.T, router string) {
 	h := newHarness(t)
 	// The datastore's volume: a pre-provisioned PersistentVolume the claim binds to.
 	pv := &corev1.PersistentVolume{
@@ -378,7 +384,7 @@ func TestInPlaceReplacesTheStatefulSet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return h.deployJSON("appmesh", "db", image, func(d map[string]any) {
+		return h.deployJSON(router, "db", image, func(d map[string]any) {
 			d["config_file"] = base64.StdEncoding.EncodeToString(tmpl)
 			d["strategy"] = "in-place"
 		})

@@ -1,17 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router"
@@ -67,28 +63,28 @@ func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []
 	if err != nil {
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
-	values := template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: image, Version: version, Routes: routesSentinel}
-	rendered, err := e.renders.get(tmpl, values)
+	// The YAML is parsed once per version; each step only fills the routes.
+	open, err := e.renders.Open(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: image, Version: version})
 	if err != nil {
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
-	if len(backends) == 0 {
-		backends = []router.Backend{{Name: naming.VersionName(s.Microservice, version), Weight: 100}}
+	fragment := ""
+	if bytes.Contains(tmpl, []byte("${"+template.PlaceholderRoutes+"}")) {
+		if len(backends) == 0 {
+			backends = []router.Backend{{Name: naming.VersionName(s.Microservice, version), Weight: 100}}
+		}
+		// Gateway API backends name the version Service's port.
+		if fragment, err = rt.Fragment(backends, servicePort(open)); err != nil {
+			return nil, err
+		}
 	}
-	// Gateway API backends name the version Service's port.
-	fragment, err := rt.Fragment(backends, servicePort(rendered))
-	if err != nil {
-		return nil, err
-	}
-	routes, err := parseFragment(fragment)
+	rendered, err := open.Fill(fragment)
 	if err != nil {
 		return nil, err
 	}
 	objs := make(objects, 0, len(rendered.Objects))
 	for _, o := range rendered.Objects {
-		obj := o.Obj.DeepCopy()
-		obj.Object = substituteRoutes(obj.Object, routes).(map[string]any)
-		labels := obj.GetLabels()
+		labels := o.Obj.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
 		}
@@ -97,98 +93,10 @@ func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []
 		if o.PerVersion {
 			labels[naming.LabelVersion] = strconv.Itoa(version)
 		}
-		obj.SetLabels(labels)
-		objs = append(objs, object{obj: obj, perVersion: o.PerVersion, route: rt.IsRoute(obj)})
+		o.Obj.SetLabels(labels)
+		objs = append(objs, object{obj: o.Obj, perVersion: o.PerVersion, route: rt.IsRoute(o.Obj)})
 	}
 	return objs, nil
-}
-
-// routesSentinel stands in for ${CANARY_ROUTES} while rendering, so one
-// rendering per version serves every step: the lists holding it are then
-// replaced by the step's backends.
-const routesSentinel = `{"canary-engine-routes":"backends"}`
-
-// substituteRoutes replaces every list made of the sentinel alone by routes.
-func substituteRoutes(v any, routes []any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, child := range x {
-			x[k] = substituteRoutes(child, routes)
-		}
-		return x
-	case []any:
-		if len(x) == 1 {
-			if m, ok := x[0].(map[string]any); ok && len(m) == 1 && m["canary-engine-routes"] == "backends" {
-				return runtime.DeepCopyJSONValue(routes)
-			}
-		}
-		for i, child := range x {
-			x[i] = substituteRoutes(child, routes)
-		}
-		return x
-	default:
-		return v
-	}
-}
-
-// parseFragment reads a router's fragment as the JSON values unstructured
-// objects hold (integers as int64).
-func parseFragment(fragment string) ([]any, error) {
-	var routes []any
-	if err := json.Unmarshal([]byte("["+fragment+"]"), &routes); err != nil {
-		return nil, fmt.Errorf("the router's backends %q are not JSON: %w", fragment, err)
-	}
-	return normalize(routes).([]any), nil
-}
-
-func normalize(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, child := range x {
-			x[k] = normalize(child)
-		}
-	case []any:
-		for i, child := range x {
-			x[i] = normalize(child)
-		}
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return int64(x)
-		}
-	}
-	return v
-}
-
-// renderCache keeps recent renderings: a rollout renders the same version
-// at every step, and parsing YAML is most of a step's CPU.
-type renderCache struct {
-	mu sync.Mutex
-	m  map[[32]byte]*template.Rendered
-}
-
-// renderCacheSize bounds the cache; a rollout needs two versions.
-const renderCacheSize = 32
-
-func (c *renderCache) get(tmpl []byte, v template.Values) (*template.Rendered, error) {
-	h := sha256.New()
-	h.Write(tmpl)
-	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00%d\x00%s", v.Namespace, v.Microservice, v.Image, v.Version, v.Routes)
-	var key [32]byte
-	h.Sum(key[:0])
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if r, ok := c.m[key]; ok {
-		return r, nil
-	}
-	r, err := template.Render(tmpl, v)
-	if err != nil {
-		return nil, err
-	}
-	if c.m == nil || len(c.m) >= renderCacheSize {
-		c.m = map[[32]byte]*template.Rendered{}
-	}
-	c.m[key] = r
-	return r, nil
 }
 
 // servicePort is the first port of the version's own Service, which Gateway
