@@ -618,8 +618,12 @@ func TestGatewayAPILayer(t *testing.T) {
 		get(gw.Inputs, "spec", "listeners", 0, "port") != 80.0 {
 		t.Errorf("gateway %v", gw.Inputs)
 	}
-	if !dependsOn(res, gw.URN, rel.URN) || !dependsOn(res, find(t, res, tNamespace, "traffic-app-namespace").URN, rel.URN) {
+	appNs := find(t, res, tNamespace, "traffic-app-namespace")
+	if !dependsOn(res, gw.URN, rel.URN) || !dependsOn(res, appNs.URN, rel.URN) {
 		t.Error("the Gateway and the namespace must be deleted before the controller")
+	}
+	if !dependsOn(res, appNs.URN, find(t, res, "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation", "traffic-vpc-association").URN) {
+		t.Error("the namespace (with the engine's routes) must be deleted before the service network's VPC association")
 	}
 	rule := find(t, res, tSGRule, "traffic-lattice-ingress")
 	if rule.Inputs["type"] != "ingress" || !slices.Equal(strs(rule.Inputs["prefixListIds"]), []string{"pl-0721453c7ac4ec009"}) ||

@@ -160,7 +160,10 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 		return fmt.Errorf("gateway class: %w", err)
 	}
 
-	if err := t.appNamespace(ctx, name, args, nil, []pulumi.Resource{release}); err != nil {
+	// The namespace holds the engine's HTTPRoutes, whose VPC Lattice services
+	// sit in the service network: it goes first, while the controller runs
+	// and before the network's VPC association is removed.
+	if err := t.appNamespace(ctx, name, args, nil, []pulumi.Resource{release, vpcAssociation}); err != nil {
 		return err
 	}
 	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway", &apiextensions.CustomResourceArgs{
