@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
@@ -916,5 +919,59 @@ func TestMissingSampleSourceIsReported(t *testing.T) {
 	_, _, err := runStack(t, map[string]string{config.KeyMicroservices: `["payments"]`})
 	if err == nil || !strings.Contains(err.Error(), filepath.Join("microservices", "payments", "specfiles", "build.yml")) || !strings.Contains(err.Error(), "sampleMode") {
 		t.Fatalf("want an error naming the missing sample and the fix, got %v", err)
+	}
+}
+
+// The policy rules read recorded inputs by their Pulumi names; resources
+// that break them, registered next to the real stack, must be reported.
+func TestPolicyChecksSeeRegisteredInputs(t *testing.T) {
+	fx := newFixture(t)
+	project, cfg := devConfig(t)
+	res, err := offline.Run(project, "dev", cfg, func(ctx *pulumi.Context) error {
+		if err := stacks.Program(stacks.Options{
+			RepoRoot:      fx.root,
+			PackageLambda: func(context.Context) (string, error) { return fx.archive, nil },
+		})(ctx); err != nil {
+			return err
+		}
+		role, err := iam.NewRole(ctx, "bad-role", &iam.RoleArgs{AssumeRolePolicy: pulumi.String(`{}`)})
+		if err != nil {
+			return err
+		}
+		if _, err := iam.NewRolePolicyAttachment(ctx, "bad-attachment", &iam.RolePolicyAttachmentArgs{
+			Role: role.Name, PolicyArn: pulumi.String("arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+		}); err != nil {
+			return err
+		}
+		if _, err := iam.NewRolePolicy(ctx, "bad-policy", &iam.RolePolicyArgs{
+			Role: role.ID(), Policy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`),
+		}); err != nil {
+			return err
+		}
+		if _, err := cloudwatch.NewLogGroup(ctx, "bad-logs", &cloudwatch.LogGroupArgs{}); err != nil {
+			return err
+		}
+		_, err = rbacv1.NewClusterRoleBinding(ctx, "bad-binding", &rbacv1.ClusterRoleBindingArgs{
+			RoleRef: &rbacv1.RoleRefArgs{ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("cluster-admin")},
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range policy.Check(res.Owned()) {
+		got = append(got, v.Rule+"/"+v.Name)
+	}
+	want := []string{
+		policy.RuleFullAccess + "/bad-attachment",
+		policy.RuleWildcardIAM + "/bad-policy",
+		policy.RuleClusterAdmin + "/bad-binding",
+		policy.RuleLogRetention + "/bad-logs",
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("violations %v, want %v", got, want)
 	}
 }
