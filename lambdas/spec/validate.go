@@ -76,14 +76,25 @@ type ValidationError struct {
 }
 
 func (e *ValidationError) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid deploy.json: " + e.Problems[0].Error()
+	problems := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		problems[i] = p.Error()
+	}
+	return ListProblems("invalid deploy.json", problems)
+}
+
+// ListProblems writes every problem under one title, so that all input the
+// engine refuses (deploy.json, its template) reads alike: "title: problem",
+// or "title: N problems:" and one line each.
+func ListProblems(title string, problems []string) string {
+	if len(problems) == 1 {
+		return title + ": " + problems[0]
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "invalid deploy.json: %d problems:", len(e.Problems))
-	for _, p := range e.Problems {
+	fmt.Fprintf(&b, "%s: %d problems:", title, len(problems))
+	for _, p := range problems {
 		b.WriteString("\n  - ")
-		b.WriteString(p.Error())
+		b.WriteString(p)
 	}
 	return b.String()
 }

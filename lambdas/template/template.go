@@ -161,16 +161,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if len(e.Problems) == 1 {
-		return "invalid kubernetes template: " + e.Problems[0].String()
+	problems := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		problems[i] = p.String()
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "invalid kubernetes template: %d problems:", len(e.Problems))
-	for _, p := range e.Problems {
-		b.WriteString("\n  - ")
-		b.WriteString(p.String())
-	}
-	return b.String()
+	return spec.ListProblems("invalid kubernetes template", problems)
 }
 
 // Render fills the template with v and returns its objects, or an *Error
