@@ -128,6 +128,9 @@ func TestFailingCanaryRollsBackWithinOneInterval(t *testing.T) {
 				t.Errorf("%d analyses before rolling back, want 1", n)
 			}
 			h.assertRolledBack(router, "shop", "analysis failed")
+			if v := h.status("shop").Status.Verdicts; len(v) == 0 || v[0].Result != "fail" {
+				t.Errorf("the verdict behind the roll back is not in the status: %+v", v)
+			}
 		})
 	}
 }
@@ -146,6 +149,9 @@ func (h *harness) assertRolledBack(router, svc, reason string) {
 	}
 	if holder := h.lockHolder(svc); holder != "" {
 		h.t.Errorf("lock still held by %s", holder)
+	}
+	if st.Steps == 0 {
+		h.t.Errorf("the rolled-back status lost its plan: %+v", st)
 	}
 }
 

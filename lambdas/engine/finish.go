@@ -6,6 +6,7 @@ import (
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/status"
@@ -85,8 +86,11 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 		log.Info("nothing to roll back: this execution has no rollout in progress", "phase", cur.Phase, "owner", cur.Execution)
 		return sess.Locks.Release(ctx, s.Microservice, execution)
 	}
+	// The status keeps what the rollout showed so far: its plan, step and
+	// the verdicts behind the roll back.
 	r := &Rollout{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
-		StartedAt: cur.StartedAt, Step: cur.Step, Weight: cur.Weight}
+		StartedAt: cur.StartedAt, Step: cur.Step - 1, Weight: cur.Weight, Verdicts: cur.Verdicts}
+	r.Plan = rollout.Plan(s, !r.firstDeployment())
 	log = log.With("version", r.Version, "stable_version", r.StableVersion)
 
 	canary, err := e.render(s, r.Version, nil)
