@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -68,19 +67,22 @@ func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []
 	if err != nil {
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
+	// A template without a route list (in place) needs no fragment, and may
+	// have no version Service whose port Gateway API backends name. The
+	// parsed rendering knows; the template text does not (a comment may
+	// quote the placeholder).
 	fragment := ""
-	if bytes.Contains(tmpl, []byte("${"+template.PlaceholderRoutes+"}")) {
+	if open.HasRoutes() {
 		if len(backends) == 0 {
 			backends = []router.Backend{{Name: naming.VersionName(s.Microservice, version), Weight: 100}}
 		}
-		// Gateway API backends name the version Service's port.
 		if fragment, err = rt.Fragment(backends, servicePort(open)); err != nil {
-			return nil, err
+			return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("route of %s version %d: %w", s.Microservice, version, err)}
 		}
 	}
 	rendered, err := open.Fill(fragment)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("route of %s version %d: %w", s.Microservice, version, err)
 	}
 	objs := make(objects, 0, len(rendered.Objects))
 	for _, o := range rendered.Objects {
