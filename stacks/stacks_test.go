@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -16,9 +17,11 @@ import (
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"sigs.k8s.io/yaml"
 
 	"github.com/eks-canary/platform/infra/bundle"
 	"github.com/eks-canary/platform/infra/deployer"
+	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
 	"github.com/eks-canary/platform/stacks"
 	"github.com/eks-canary/platform/stacks/config"
@@ -973,5 +976,87 @@ func TestPolicyChecksSeeRegisteredInputs(t *testing.T) {
 	sort.Strings(want)
 	if !slices.Equal(got, want) {
 		t.Fatalf("violations %v, want %v", got, want)
+	}
+}
+
+// The scrape relabels pod labels app and version into Version the way
+// Prometheus does: source labels joined by the separator, the anchored
+// regex, the replacement expanded.
+func TestPrometheusRelabelsVersion(t *testing.T) {
+	var cfg struct {
+		ScrapeConfigs []struct {
+			RelabelConfigs []struct {
+				SourceLabels []string `json:"source_labels"`
+				Separator    string   `json:"separator"`
+				Regex        string   `json:"regex"`
+				Replacement  string   `json:"replacement"`
+				TargetLabel  string   `json:"target_label"`
+				Action       string   `json:"action"`
+			} `json:"relabel_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal([]byte(insights.PrometheusConfig("yelb")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.ScrapeConfigs) != 1 {
+		t.Fatalf("%d scrape configs", len(cfg.ScrapeConfigs))
+	}
+	relabel := func(labels map[string]string) (string, bool) {
+		for _, rc := range cfg.ScrapeConfigs[0].RelabelConfigs {
+			if rc.TargetLabel != insights.VersionLabel {
+				continue
+			}
+			var values []string
+			for _, l := range rc.SourceLabels {
+				values = append(values, labels[l])
+			}
+			re := regexp.MustCompile("^(?:" + rc.Regex + ")$")
+			joined := strings.Join(values, rc.Separator)
+			m := re.FindStringSubmatchIndex(joined)
+			if m == nil {
+				return "", false
+			}
+			return string(re.ExpandString(nil, rc.Replacement, joined, m)), true
+		}
+		t.Fatal("no relabel targets Version")
+		return "", false
+	}
+	got, ok := relabel(map[string]string{"__meta_kubernetes_pod_label_app": "yelb-appserver", "__meta_kubernetes_pod_label_version": "3"})
+	if !ok || got != "yelb-appserver-3" {
+		t.Errorf("Version = %q (%v), want yelb-appserver-3", got, ok)
+	}
+	if got, ok := relabel(map[string]string{"__meta_kubernetes_pod_label_app": "ingress-gw"}); ok {
+		t.Errorf("a pod without a version label got Version %q", got)
+	}
+
+	agent, err := insights.AgentConfig("canary-dev", "us-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Logs struct {
+			MetricsCollected struct {
+				Prometheus struct {
+					LogGroupName string `json:"log_group_name"`
+					EMF          struct {
+						Declarations []struct {
+							SourceLabels []string   `json:"source_labels"`
+							LabelMatcher string     `json:"label_matcher"`
+							Dimensions   [][]string `json:"dimensions"`
+						} `json:"metric_declaration"`
+					} `json:"emf_processor"`
+				} `json:"prometheus"`
+			} `json:"metrics_collected"`
+		} `json:"logs"`
+	}
+	if err := json.Unmarshal([]byte(agent), &a); err != nil {
+		t.Fatal(err)
+	}
+	p := a.Logs.MetricsCollected.Prometheus
+	if p.LogGroupName != "/aws/containerinsights/canary-dev/prometheus" || len(p.EMF.Declarations) != 1 ||
+		!slices.Contains(p.EMF.Declarations[0].Dimensions[0], "Version") ||
+		!regexp.MustCompile(p.EMF.Declarations[0].LabelMatcher).MatchString("envoy;ingress") ||
+		regexp.MustCompile(p.EMF.Declarations[0].LabelMatcher).MatchString("envoy;egress") {
+		t.Errorf("agent configuration %+v", p)
 	}
 }
