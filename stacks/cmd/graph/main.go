@@ -107,7 +107,7 @@ func run(w io.Writer, dir, stack, trafficLayer string, sets setFlags, flat bool)
 			components++
 		}
 	}
-	fmt.Fprintf(w, "\n%d resources: %d custom, %d components (remote components count once), %d providers\n",
+	fmt.Fprintf(w, "\n%d resources: %d custom, %d components (remote components count once), %d explicit providers\n",
 		len(owned), custom, components, providers)
 	for _, k := range secrets {
 		fmt.Fprintf(w, "note: %s is encrypted and not read offline\n", k)
