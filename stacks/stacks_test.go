@@ -141,6 +141,14 @@ func newFixture(t *testing.T) fixture {
 	return shared
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.root != "" {
+		os.RemoveAll(shared.root)
+	}
+	os.Exit(code)
+}
+
 // devConfig is the committed dev stack's configuration.
 func devConfig(t *testing.T) (string, map[string]string) {
 	t.Helper()
