@@ -25,18 +25,17 @@ func (e *Engine) RollBackEnded(ctx context.Context, ev ExecutionEnded) error {
 	if ev.ExecutionArn == "" {
 		return errors.New("execution status event without executionArn")
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(ev.Input), &fields); err != nil {
+	// Decoded leniently: rules tightened since the execution started must
+	// not keep a live canary from being rolled back. What the roll back
+	// needs is checked; an input without it never deployed anything.
+	var s spec.Spec
+	if err := json.Unmarshal([]byte(ev.Input), &s); err != nil {
 		e.log().Warn("execution input is not deploy.json; nothing was deployed", "execution", ev.ExecutionArn, "error", err)
 		return nil
 	}
-	delete(fields, "rollout")
-	delete(fields, "error")
-	clean, _ := json.Marshal(fields)
-	s, err := spec.Parse(clean)
-	if err != nil {
-		// Validation failed in the execution too, before anything was written.
-		e.log().Info("execution input is invalid; nothing was deployed", "execution", ev.ExecutionArn, "error", err)
+	s = s.WithDefaults()
+	if s.Microservice == "" || s.Namespace == "" || s.ConfigFile == "" || e.Routers[s.Router] == nil {
+		e.log().Info("execution input names no rollout; nothing was deployed", "execution", ev.ExecutionArn)
 		return nil
 	}
 	if err := e.RollBack(ctx, s, ev.ExecutionArn, fmt.Sprintf("the execution ended with status %s", ev.Status)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -425,4 +426,44 @@ func inPlace(t *testing.T, router string) {
 	if len(sets.Items) != 1 {
 		t.Errorf("%d StatefulSets: an in-place rollout must never create a second datastore", len(sets.Items))
 	}
+}
+
+// TestRollBackDuringAShiftWins stops an execution while its shift is on the
+// wire: the rollback entry point finishes first, then the shift's route
+// write lands. The shift must notice and put the stable route back.
+func TestRollBackDuringAShiftWins(t *testing.T) {
+	h := newHarness(t)
+	h.stable("appmesh", "shop")
+	h.metrics.set("shop-2", "healthy")
+	input := h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil)
+	raw, err := json.Marshal(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make(chan string, 1)
+	shifts := 0
+	rolledBack := make(chan error, 1)
+	h.faults.before = func(req *http.Request) bool {
+		if req.Method != "PATCH" || !strings.Contains(req.URL.Path, "/virtualrouters/shop") {
+			return false
+		}
+		if shifts++; shifts != 3 { // the route at 0%, then the first step
+			return false
+		}
+		id := <-ids
+		// Runs inside the shift's request, before it reaches the API server;
+		// the rollback's own requests pass (before is cleared first).
+		go func() {
+			rolledBack <- h.eng.RollBackEnded(context.Background(), engine.ExecutionEnded{ExecutionArn: id, Status: "ABORTED", Input: string(raw)})
+		}()
+		if err := <-rolledBack; err != nil {
+			t.Errorf("roll back: %v", err)
+		}
+		return true
+	}
+	x, id := h.start(input)
+	ids <- id
+	res := x.Wait()
+	requireStatus(t, res, "FAILED", statemachine.ErrEnded)
+	h.assertRolledBack("appmesh", "shop", "ABORTED")
 }

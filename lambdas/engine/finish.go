@@ -4,42 +4,50 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
-// promote makes the canary the stable version. The old version's objects go
+// promote makes the canary the stable version. The old versions' objects go
 // only after the live route no longer references them (App Mesh refuses to
-// delete a referenced VirtualNode, and a Gateway backend would 5xx).
+// delete a referenced VirtualNode, and a Gateway backend would 5xx), and
+// after the status says the canary is stable, so a failed clean-up can never
+// send the execution to "Roll back" with traffic on deleted objects.
 func (e *Engine) promote(ctx context.Context, st *State) error {
+	r := st.Rollout
 	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
 	if err != nil {
 		return err
 	}
-	r := st.Rollout
-	if err := e.stillOurs(ctx, sess, st); err != nil {
+	snap, _, err := sess.Status.Load(ctx, st.Microservice)
+	if err != nil {
 		return err
 	}
+	if snap.Status.Execution == r.Execution && snap.Status.Phase == status.PhaseSucceeded {
+		return nil // a retry after the promotion completed
+	}
+	if sess, err = e.session(ctx, st); err != nil {
+		return err
+	}
+	if _, err := e.ours(ctx, sess, st); err != nil {
+		return err
+	}
+	canary := naming.VersionName(st.Microservice, r.Version)
 	if st.Strategy == spec.StrategyCanary {
-		canary := naming.VersionName(st.Microservice, r.Version)
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, []router.Backend{{Name: canary, Weight: 100}}); err != nil {
 			return fmt.Errorf("promote %s version %d: %w", st.Microservice, r.Version, err)
 		}
-		if !r.firstDeployment() {
-			if err := e.routeOnly(ctx, sess, st.Spec, canary); err != nil {
-				return err
-			}
-			old, err := e.renderImage(st.Spec, r.StableVersion, r.StableImage, nil)
-			if err != nil {
-				return err
-			}
-			if err := deleteObjects(ctx, sess, perVersion(old)); err != nil {
-				return fmt.Errorf("remove %s version %d: %w", st.Microservice, r.StableVersion, err)
-			}
+		if err := e.routeOnly(ctx, sess, st.Spec, canary); err != nil {
+			return err
 		}
 	}
 	r.Weight, r.Next = 100, ""
@@ -47,14 +55,33 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 	if reason == "" {
 		reason = fmt.Sprintf("version %d promoted", r.Version)
 	}
-	return e.finish(ctx, sess, st.Spec, r, status.PhaseSucceeded, reason)
+	return e.finish(ctx, sess, st.Spec, r, status.PhaseSucceeded, reason, func() {
+		if st.Strategy != spec.StrategyCanary {
+			return
+		}
+		// Every other version, including leftovers of interrupted rollouts.
+		selector := fmt.Sprintf("%s=%s,%s,%s!=%d", naming.LabelMicroservice, st.Microservice, naming.LabelVersion, naming.LabelVersion, r.Version)
+		if err := deleteByLabels(ctx, sess, st.Namespace, selector); err != nil {
+			e.logger(st).Error("old versions were not removed; delete them by hand", "selector", selector, "error", err)
+		}
+	})
+}
+
+// deleteByLabels removes objects of every kind a template may hold.
+func deleteByLabels(ctx context.Context, sess *Session, namespace, selector string) error {
+	var kinds []schema.GroupVersionKind
+	for _, k := range template.AllowedKinds() {
+		kinds = append(kinds, k.GroupVersionKind())
+	}
+	_, err := sess.Kube.DeleteByLabels(ctx, namespace, selector, kinds...)
+	return err
 }
 
 // rollBackState is the "Roll back" Task: the reason is the decision's, or
 // the error a Catch recorded.
 func (e *Engine) rollBackState(ctx context.Context, execution string, st *State) error {
 	reason := "rolled back"
-	if st.Rollout != nil && st.Rollout.Next == "rollback" && st.Rollout.Reason != "" {
+	if st.Rollout != nil && st.Rollout.Next == statemachine.NextRollBack && st.Rollout.Reason != "" {
 		reason = st.Rollout.Reason
 	}
 	if st.Error != nil {
@@ -121,20 +148,25 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 		if err := e.routeOnly(ctx, sess, s, stable); err != nil {
 			return err
 		}
-		if err := deleteObjects(ctx, sess, perVersion(canary)); err != nil {
+		// By label: the canary's objects as deployed, whatever the template says now.
+		if err := deleteByLabels(ctx, sess, s.Namespace, kube.VersionSelector(s.Microservice, r.Version)); err != nil {
 			return fmt.Errorf("roll back %s: remove version %d: %w", s.Microservice, r.Version, err)
 		}
 	}
 	r.Weight = 0
 	log.Warn("rolled back", "reason", reason)
-	return e.finish(ctx, sess, s, r, status.PhaseRolledBack, reason)
+	return e.finish(ctx, sess, s, r, status.PhaseRolledBack, reason, nil)
 }
 
-// finish records the outcome, frees the lock and tells people.
-func (e *Engine) finish(ctx context.Context, sess *Session, s spec.Spec, r *Rollout, phase, reason string) error {
+// finish records the outcome, runs cleanUp while the lock still keeps other
+// rollouts out, then frees the lock and tells people.
+func (e *Engine) finish(ctx context.Context, sess *Session, s spec.Spec, r *Rollout, phase, reason string, cleanUp func()) error {
 	st := &State{Spec: s, Rollout: r}
 	if err := e.writeStatus(ctx, sess, st, phase, reason); err != nil {
 		return err
+	}
+	if cleanUp != nil {
+		cleanUp()
 	}
 	err := sess.Status.Finish(ctx, status.Record{
 		Microservice: s.Microservice, CanaryVersion: r.Version, CanaryImage: s.ContainerImage, StableVersion: r.StableVersion,
@@ -158,12 +190,21 @@ func (e *Engine) finish(ctx context.Context, sess *Session, s spec.Spec, r *Roll
 	return nil
 }
 
-// writeStatus publishes the rollout's progress in the cluster. A promoted
-// canary becomes the stable version.
+// writeStatus publishes the rollout's progress in the cluster.
 func (e *Engine) writeStatus(ctx context.Context, sess *Session, st *State, phase, reason string) error {
+	out := e.statusOf(st, phase, reason)
+	if err := sess.Status.Write(ctx, out); err != nil {
+		return fmt.Errorf("write status of %s: %w", st.Microservice, err)
+	}
+	return nil
+}
+
+// statusOf is the rollout as the status ConfigMap shows it. A promoted canary
+// becomes the stable version.
+func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 	r := st.Rollout
 	next := r.NextWeight
-	if r.Next == "" || r.Next == "analyse" || r.Next == "hold" || r.Next == "bake" {
+	if r.Next != statemachine.NextShift {
 		next = r.Weight
 	}
 	out := status.Status{
@@ -181,10 +222,7 @@ func (e *Engine) writeStatus(ctx context.Context, sess *Session, st *State, phas
 	if phase == status.PhaseSucceeded {
 		out.StableVersion, out.StableImage = r.Version, st.ContainerImage
 	}
-	if err := sess.Status.Write(ctx, out); err != nil {
-		return fmt.Errorf("write status of %s: %w", st.Microservice, err)
-	}
-	return nil
+	return out
 }
 
 // emitMetrics writes the step's figures in CloudWatch embedded metric

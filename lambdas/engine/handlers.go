@@ -89,8 +89,11 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 // deploy creates the canary's objects with no traffic: the route keeps every
 // request on the stable version until the canary is ready.
 func (e *Engine) deploy(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	sess, err := e.session(ctx, st)
 	if err != nil {
+		return err
+	}
+	if _, err := e.ours(ctx, sess, st); err != nil {
 		return err
 	}
 	r := st.Rollout
@@ -115,7 +118,9 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 			return fmt.Errorf("deploy %s version %d: apply %s %s: %w", st.Microservice, r.Version, o.obj.GetKind(), o.obj.GetName(), err)
 		}
 	}
-	r.DeployedAt = e.now()
+	if r.DeployedAt.IsZero() { // a retry keeps the progress deadline where it was
+		r.DeployedAt = e.now()
+	}
 	r.WaitSeconds = readyPoll
 	e.logger(st).Info("canary deployed at 0%", "objects", len(objs))
 	return e.writeStatus(ctx, sess, st, status.PhaseWaitingPods, "")
@@ -124,7 +129,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 // ready reports whether the canary's workload is ready; a canary that fails
 // or outlives progress_deadline is an error, which rolls back.
 func (e *Engine) ready(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	sess, err := e.session(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -143,7 +148,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 			return fmt.Errorf("readiness of %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
 		}
 		if got.Failed {
-			return &Error{Name: "CanaryNotReady", Err: fmt.Errorf("%s version %d will not become ready: %s", st.Microservice, r.Version, got.Reason)}
+			return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d will not become ready: %s", st.Microservice, r.Version, got.Reason)}
 		}
 		if !got.Ready {
 			r.Ready = false
@@ -152,7 +157,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 	}
 	deadline := time.Duration(st.ProgressDeadline) * time.Second
 	if waited := e.now().Sub(r.DeployedAt); !r.Ready && waited >= deadline {
-		return &Error{Name: "CanaryNotReady", Err: fmt.Errorf("%s version %d is not ready after %s (progress_deadline %s): %s",
+		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d is not ready after %s (progress_deadline %s): %s",
 			st.Microservice, r.Version, waited.Round(time.Second), deadline, r.Reason)}
 	}
 	r.WaitSeconds = readyPoll
@@ -172,14 +177,15 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 
 // shift moves traffic to the weight the last decision chose.
 func (e *Engine) shift(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	sess, err := e.session(ctx, st)
+	if err != nil {
+		return err
+	}
+	snap, err := e.ours(ctx, sess, st)
 	if err != nil {
 		return err
 	}
 	r := st.Rollout
-	if err := e.stillOurs(ctx, sess, st); err != nil {
-		return err
-	}
 	if r.NextStep < 0 || r.NextStep >= len(r.Plan) {
 		return fmt.Errorf("shift %s: step %d is outside the plan %v", st.Microservice, r.NextStep, r.Plan)
 	}
@@ -200,21 +206,18 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	if weight >= 100 {
 		phase = status.PhaseBaking
 	}
-	return e.writeStatus(ctx, sess, st, phase, "")
+	return e.commit(ctx, sess, st, snap, phase)
 }
 
 // analyse judges the canary, reads the operator's requests and decides what
 // comes next.
 func (e *Engine) analyse(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	sess, err := e.session(ctx, st)
 	if err != nil {
 		return err
 	}
 	r := st.Rollout
-	if err := sess.Locks.Renew(ctx, st.Microservice, r.Execution); err != nil {
-		return fmt.Errorf("renew lock of %s: %w", st.Microservice, err)
-	}
-	snap, _, err := sess.Status.Load(ctx, st.Microservice)
+	snap, err := e.ours(ctx, sess, st)
 	if err != nil {
 		return err
 	}
@@ -257,13 +260,6 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		FirstDeployment: r.firstDeployment(),
 	}
 	d := rollout.Decide(in)
-	if d.RequestHandled {
-		// Only the request acted on is removed; one that replaced it in the
-		// meantime stays for the next step.
-		if _, err := sess.Status.Acknowledge(ctx, st.Microservice, snap.Control.Request); err != nil {
-			return err
-		}
-	}
 	r.record(verdict.Status(now, r.Weight))
 	r.ConsecutiveFailures, r.NoDataSince = d.ConsecutiveFailures, d.NoDataSince
 	r.NextWeight, r.NextStep, r.Reason = d.NextWeight, d.NextStep, d.Reason
@@ -273,15 +269,27 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		"next", r.Next, "reason", d.Reason)
 	e.emitMetrics(st, &verdict)
 	phase := status.PhaseProgressing
+	atGate := r.Step+1 < len(r.Plan) && r.Plan[r.Step+1] >= 100
 	switch {
 	case d.Action == rollout.Hold && snap.Control.Paused:
 		phase = status.PhasePaused
-	case d.Action == rollout.Hold && st.ManualPromotion:
+	case d.Action == rollout.Hold && st.ManualPromotion && atGate && verdict.Result != analysis.ResultNoData:
 		phase = status.PhaseWaiting
 	case r.Weight >= 100:
 		phase = status.PhaseBaking
 	}
-	return e.writeStatus(ctx, sess, st, phase, "")
+	if err := e.writeStatus(ctx, sess, st, phase, ""); err != nil {
+		return err
+	}
+	if d.RequestHandled {
+		// Last, so a failed status write retries with the request still
+		// pending; only the request acted on is removed, one that replaced
+		// it in the meantime stays for the next step.
+		if _, err := sess.Status.Acknowledge(ctx, st.Microservice, snap.Control.Request); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func bakeElapsed(r *Rollout, now time.Time) time.Duration {
@@ -308,17 +316,79 @@ func nextState(a rollout.Action) string {
 	}
 }
 
-// stillOurs refuses to move traffic for a rollout that has already been
+// session connects and renews the rollout's lock, so that a long wait
+// (readiness, a pause) never lets the lease lapse, and a rollout whose lock
+// was taken over stops before it touches anything.
+func (e *Engine) session(ctx context.Context, st *State) (*Session, error) {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.Locks.Renew(ctx, st.Microservice, st.Rollout.Execution); err != nil {
+		var held HeldError
+		if errors.As(err, &held) {
+			return nil, &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s: this rollout lost its lock: %w", st.Microservice, err)}
+		}
+		return nil, fmt.Errorf("renew lock of %s: %w", st.Microservice, err)
+	}
+	return sess, nil
+}
+
+// ours reads the status and refuses to go on with a rollout that has been
 // rolled back from outside (an aborted execution whose last step was still
 // running when the rollback entry point ran).
-func (e *Engine) stillOurs(ctx context.Context, sess *Session, st *State) error {
+func (e *Engine) ours(ctx context.Context, sess *Session, st *State) (status.Snapshot, error) {
 	snap, found, err := sess.Status.Load(ctx, st.Microservice)
 	if err != nil {
-		return err
+		return status.Snapshot{}, err
 	}
 	if !found || snap.Status.Execution != st.Rollout.Execution || status.Terminal(snap.Status.Phase) {
-		return &Error{Name: "RolloutEnded", Err: fmt.Errorf("%s: the rollout of execution %s has ended (%s); not moving traffic",
+		return snap, &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s: the rollout of execution %s has ended (%s); not touching traffic",
 			st.Microservice, st.Rollout.Execution, snap.Status.Phase)}
 	}
-	return nil
+	return snap, nil
+}
+
+// commit writes the status after traffic moved, guarded by the status read
+// before moving it. If a roll back from outside finished in between, the
+// route just written is put back the way the roll back left it.
+func (e *Engine) commit(ctx context.Context, sess *Session, st *State, snap status.Snapshot, phase string) error {
+	ok, err := sess.Status.WriteIfUnchanged(ctx, snap, e.statusOf(st, phase, ""))
+	if err != nil || ok {
+		return err
+	}
+	// Something wrote in between: usually an operator request.
+	current, err := e.ours(ctx, sess, st)
+	if err == nil {
+		return e.writeStatus(ctx, sess, st, phase, "")
+	}
+	if current.Status.Phase == status.PhaseRolledBack {
+		if undo := e.restoreAfterRollBack(ctx, sess, st.Spec, current.Status); undo != nil {
+			return fmt.Errorf("%w; restoring the route failed: %w", err, undo)
+		}
+	}
+	return err
+}
+
+// restoreAfterRollBack re-applies what a roll back leaves: the stable
+// version alone in the route, or no route on a first deployment.
+func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec.Spec, rolledBack status.Status) error {
+	if s.Strategy != spec.StrategyCanary {
+		return nil
+	}
+	if rolledBack.StableVersion == 0 {
+		objs, err := e.render(s, rolledBack.CanaryVersion, nil)
+		if err != nil {
+			return err
+		}
+		var routes objects
+		for _, o := range objs {
+			if o.route {
+				routes = append(routes, o)
+			}
+		}
+		return deleteObjects(ctx, sess, routes)
+	}
+	stable := naming.VersionName(s.Microservice, rolledBack.StableVersion)
+	return e.applyRoute(ctx, sess, s, rolledBack.StableVersion, []router.Backend{{Name: stable, Weight: 100}})
 }

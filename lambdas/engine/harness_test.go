@@ -119,6 +119,8 @@ func series(n int, req, errRate float64) analysis.Series {
 type faults struct {
 	mu    sync.Mutex
 	rules []fault
+	// before runs once, ahead of the first request it matches.
+	before func(*http.Request) bool
 }
 
 type fault struct {
@@ -135,6 +137,14 @@ func (f *faults) add(method, pathPart string, code, times int) {
 
 func (f *faults) wrap(next http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
+		f.mu.Lock()
+		before := f.before
+		f.mu.Unlock()
+		if before != nil && before(req) {
+			f.mu.Lock()
+			f.before = nil
+			f.mu.Unlock()
+		}
 		f.mu.Lock()
 		for i := range f.rules {
 			r := &f.rules[i]

@@ -187,16 +187,6 @@ func deleteObjects(ctx context.Context, sess *Session, objs objects) error {
 	return nil
 }
 
-func perVersion(objs objects) objects {
-	var out objects
-	for _, o := range objs {
-		if o.perVersion {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
 // applyErr drops the applied object: the engine reads state back only where
 // it needs to (the live route, readiness).
 func applyErr(_ *unstructured.Unstructured, err error) error { return err }

@@ -33,6 +33,7 @@ const (
 	StateInvalid        = "Invalid deploy.json"
 	StateInProgress     = "Another rollout in progress"
 	StateRollBackFailed = "Roll back failed"
+	StateEnded          = "Rollout ended elsewhere"
 )
 
 // Handler actions: the "action" field of the Lambda payload, one per Task.
@@ -74,6 +75,8 @@ const (
 	ErrValidation = "ValidationFailed"  // bad deploy.json or template: nothing was written
 	ErrInProgress = "RolloutInProgress" // another execution holds the microservice's lock
 	ErrTransient  = "Transient"         // worth retrying: API server busy, throttled, conflict
+	ErrNotReady   = "CanaryNotReady"    // the canary failed or outlived progress_deadline
+	ErrEnded      = "RolloutEnded"      // rolled back from outside, or the lock was lost: touch nothing
 )
 
 // lambdaTransient are the Lambda service errors AWS recommends retrying.
@@ -83,6 +86,7 @@ var lambdaTransient = []string{
 	"Lambda.AWSLambdaException",
 	"Lambda.SdkClientException",
 	"Lambda.TooManyRequestsException",
+	"Sandbox.Timedout", // every handler is safe to repeat
 }
 
 // Config parameterises the definition.
@@ -161,6 +165,7 @@ func Definition(cfg Config) (string, error) {
 		StateInvalid:        object{"Type": "Fail", "Error": ErrValidation, "Cause": "deploy.json or its template is invalid; nothing was changed. The error output names every bad field."},
 		StateInProgress:     object{"Type": "Fail", "Error": ErrInProgress, "Cause": "Another rollout of this microservice is in progress; nothing was changed."},
 		StateRollBackFailed: object{"Type": "Fail", "Error": "RollBackFailed", "Cause": "Roll back did not complete; the rollback entry point retries it from the execution-failed event."},
+		StateEnded:          object{"Type": "Fail", "Error": ErrEnded, "Cause": "The rollout was rolled back from outside or lost its lock; this execution changed nothing more."},
 	}
 	def := object{
 		"Comment":        "Canary rollout of one microservice: shift traffic step by step, analyse at every interval, roll back on failure.",
@@ -208,9 +213,10 @@ func (cfg Config) withRetry(state, retrier object) object {
 	return state
 }
 
-// rollBackOnError keeps the error next to the state so the handler can report why.
+// rollBackOnError keeps the error next to the state so the handler can report
+// why. A rollout that ended elsewhere has nothing left to roll back.
 func rollBackOnError() []object {
-	return []object{catch([]string{"States.ALL"}, StateRollBack)}
+	return []object{catch([]string{ErrEnded}, StateEnded), catch([]string{"States.ALL"}, StateRollBack)}
 }
 
 func catch(errorsEqual []string, nextState string) object {

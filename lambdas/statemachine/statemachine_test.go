@@ -166,6 +166,12 @@ func TestPaths(t *testing.T) {
 				sm.StateAnalyse, sm.StateRollBack},
 		},
 		{
+			name:       "a rollout that ended elsewhere stops without rolling back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateShift: {sm.ErrEnded}},
+			wantStatus: "FAILED", wantError: sm.ErrEnded,
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift},
+		},
+		{
 			name:       "invalid deploy.json changes nothing",
 			plan:       map[string][]string{sm.StateValidate: {sm.ErrValidation}},
 			wantStatus: "FAILED", wantError: sm.ErrValidation,

@@ -117,25 +117,57 @@ func (e *Engine) update(ctx context.Context, microservice string, change func(*S
 		if err := change(&snap, found); err != nil {
 			return err
 		}
-		data, err := engineData(snap.Status, snap.History)
-		if err != nil {
-			return err
-		}
-		ac := corev1ac.ConfigMap(name, e.namespace).
-			WithLabels(map[string]string{
-				naming.LabelStatus:       "true",
-				naming.LabelMicroservice: microservice,
-				naming.LabelManagedBy:    naming.ManagedByValue,
-			}).
-			WithData(data)
+		rv := ""
 		if found {
-			ac.WithResourceVersion(cm.ResourceVersion)
+			rv = cm.ResourceVersion
 		}
-		// Force: these keys are the engine's alone; a hand edit must not
-		// block a rollout.
-		_, err = cms.Apply(ctx, ac, metav1.ApplyOptions{FieldManager: naming.FieldManager, Force: true})
-		return err
+		return e.apply(ctx, microservice, snap, rv)
 	})
+}
+
+// apply writes the engine's keys of snap; a non-empty resourceVersion makes
+// the write fail with a conflict if the ConfigMap changed since it was read.
+func (e *Engine) apply(ctx context.Context, microservice string, snap Snapshot, resourceVersion string) error {
+	data, err := engineData(snap.Status, snap.History)
+	if err != nil {
+		return err
+	}
+	ac := corev1ac.ConfigMap(naming.StatusConfigMap(microservice), e.namespace).
+		WithLabels(map[string]string{
+			naming.LabelStatus:       "true",
+			naming.LabelMicroservice: microservice,
+			naming.LabelManagedBy:    naming.ManagedByValue,
+		}).
+		WithData(data)
+	if resourceVersion != "" {
+		ac.WithResourceVersion(resourceVersion)
+	}
+	// Force: these keys are the engine's alone; a hand edit must not
+	// block a rollout.
+	_, err = e.client.CoreV1().ConfigMaps(e.namespace).Apply(ctx, ac, metav1.ApplyOptions{FieldManager: naming.FieldManager, Force: true})
+	return err
+}
+
+// WriteIfUnchanged writes st only if the status is still the snapshot the
+// caller read (same resourceVersion), saving a read on the engine's hot
+// path. It reports false when anything wrote in between (an operator
+// request, a roll back from outside); the caller reads again and decides.
+func (e *Engine) WriteIfUnchanged(ctx context.Context, snap Snapshot, st Status) (bool, error) {
+	if snap.ResourceVersion == "" {
+		return false, nil
+	}
+	if st.UpdatedAt.IsZero() {
+		st.UpdatedAt = e.now()
+	}
+	snap.Status = st
+	err := e.apply(ctx, st.Microservice, snap, snap.ResourceVersion)
+	if apierrors.IsConflict(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("write status of %s/%s (phase %s, weight %d%%): %w", e.namespace, st.Microservice, st.Phase, st.Weight, err)
+	}
+	return true, nil
 }
 
 // ConsumeRequest returns the operator's control and removes a pending

@@ -1,0 +1,44 @@
+package status_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+func TestWriteIfUnchangedLosesToAnyWriteInBetween(t *testing.T) {
+	c := plane.Get(t)
+	ns := c.Namespace(t)
+	ctx := context.Background()
+	store := status.NewEngine(c.Clientset, ns)
+	if err := store.Write(ctx, running("shop", 10)); err != nil {
+		t.Fatal(err)
+	}
+	snap, _, err := store.Load(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := status.NewOperator(c.Clientset).RequestPause(ctx, ns, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	ok, err := store.WriteIfUnchanged(ctx, snap, running("shop", 20))
+	if err != nil || ok {
+		t.Fatalf("write over a changed status: ok %v, err %v", ok, err)
+	}
+	if got, _, _ := store.Load(ctx, "shop"); got.Status.Weight != 10 || !got.Control.Paused {
+		t.Fatalf("the refused write changed the status: weight %d paused %v", got.Status.Weight, got.Control.Paused)
+	}
+	fresh, _, err := store.Load(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err = store.WriteIfUnchanged(ctx, fresh, running("shop", 20))
+	if err != nil || !ok {
+		t.Fatalf("write over an unchanged status: ok %v, err %v", ok, err)
+	}
+	got, _, _ := store.Load(ctx, "shop")
+	if got.Status.Weight != 20 || !got.Control.Paused || len(got.History) != len(fresh.History) {
+		t.Fatalf("after the write: weight %d paused %v history %d", got.Status.Weight, got.Control.Paused, len(got.History))
+	}
+}
