@@ -70,7 +70,7 @@ trap 'exit 130' INT TERM
 say "Building canaryctl, canary-run and the local control plane runner into $bin."
 go build -o "$bin/canaryctl" ./lambdas/cmd/canaryctl
 go build -o "$bin/canary-run" ./lambdas/cmd/canary-run
-go build -o "$bin/localplane" ./lambdas/internal/testcluster/cmd/localplane
+go build -o "$bin/localplane" ./internal/testcluster/cmd/localplane
 go build -o "$bin/demo-prepare" ./scripts/demo/prepare
 
 say "Checking the control plane binaries (the first build takes about 15 minutes)."
@@ -96,7 +96,7 @@ fi
 plain "Ready. kubeconfig: $kubeconfig"
 
 say "Preparing namespace $ns as the environment program does on EKS: mesh labels, the Mesh,"
-plain "the envoy ServiceAccount, the database Secret, and an arm64 label on the fake node."
+plain "the envoy ServiceAccount and the database Secret."
 "$bin/demo-prepare" --kubeconfig "$kubeconfig" --namespace "$ns" --router "$router"
 
 ctl() { "$bin/canaryctl" --kubeconfig "$kubeconfig" -n "$ns" "$@"; }

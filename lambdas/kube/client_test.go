@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
 
-	"github.com/eks-canary/platform/lambdas/internal/testcluster"
+	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/naming"
 )
 

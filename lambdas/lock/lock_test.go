@@ -17,7 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/eks-canary/platform/lambdas/internal/testcluster"
+	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/naming"
 )

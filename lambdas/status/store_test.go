@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/eks-canary/platform/lambdas/internal/testcluster"
+	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/status"
 )

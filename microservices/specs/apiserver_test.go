@@ -5,136 +5,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/template"
 )
 
-// A real kube-apiserver and etcd with the real CRDs, started on first use
-// and shared by this package's tests.
-var plane struct {
-	once sync.Once
-	env  *envtest.Environment
-	dyn  dynamic.Interface
-	kube kubernetes.Interface
-	err  error
-}
+// One control plane with the real CRDs, started on first use and shared by
+// this package's tests.
+var plane testcluster.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if plane.env != nil {
-		_ = plane.env.Stop()
-	}
-	os.Exit(code)
-}
-
-// controlPlaneBin is where scripts/build-control-plane.sh puts kube-apiserver
-// and etcd: $CANARY_CONTROL_PLANE_BIN, else its cache folder.
-func controlPlaneBin() (string, error) {
-	if dir := os.Getenv("CANARY_CONTROL_PLANE_BIN"); dir != "" {
-		return dir, nil
-	}
-	cache := os.Getenv("CONTROL_PLANE_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		cache = filepath.Join(home, ".cache", "canary-platform", "control-plane")
-	}
-	or := func(k, def string) string {
-		if v := os.Getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
-	return filepath.Join(cache, fmt.Sprintf("k8s-%s-etcd-%s-kwok-%s",
-		or("K8S_VERSION", "v1.37.2"), or("ETCD_VERSION", "v3.6.8"), or("KWOK_VERSION", "v0.8.0"))), nil
-}
-
-// crdPaths lists the CRD files: App Mesh and VPC Lattice from
-// $CANARY_CRDS_DIR (default ../shared/crds beside the repository), Gateway API
-// from the module pinned in go.mod.
-func crdPaths() ([]string, error) {
-	dir := os.Getenv("CANARY_CRDS_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "crds")
-	}
-	paths := []string{filepath.Join(dir, "appmesh-controller-1.13.3", "crds.yaml")}
-	lattice, err := filepath.Glob(filepath.Join(dir, "aws-gateway-controller-v2.1.3", "application-networking.k8s.aws_*.yaml"))
-	if err != nil || len(lattice) == 0 {
-		return nil, fmt.Errorf("no VPC Lattice controller CRDs in %s: set CANARY_CRDS_DIR", dir)
-	}
-	paths = append(paths, lattice...)
-	gw, err := gatewayAPIDir()
-	if err != nil {
-		return nil, err
-	}
-	return append(paths, filepath.Join(gw, "config", "crd", "standard")), nil
-}
-
-func apiServer(t *testing.T) (dynamic.Interface, kubernetes.Interface) {
-	t.Helper()
-	plane.once.Do(func() {
-		bin, err := controlPlaneBin()
-		if err != nil {
-			plane.err = err
-			return
-		}
-		for _, b := range []string{"kube-apiserver", "etcd"} {
-			if _, err := os.Stat(filepath.Join(bin, b)); err != nil {
-				plane.err = fmt.Errorf("%s not found in %s: run scripts/build-control-plane.sh or set CANARY_CONTROL_PLANE_BIN", b, bin)
-				return
-			}
-		}
-		paths, err := crdPaths()
-		if err != nil {
-			plane.err = err
-			return
-		}
-		env := &envtest.Environment{
-			BinaryAssetsDirectory: bin,
-			CRDInstallOptions:     envtest.CRDInstallOptions{Paths: paths, ErrorIfPathMissing: true},
-		}
-		cfg, err := env.Start()
-		if err != nil {
-			plane.err = fmt.Errorf("start kube-apiserver: %w", err)
-			return
-		}
-		plane.env = env
-		if plane.dyn, err = dynamic.NewForConfig(cfg); err != nil {
-			plane.err = err
-			return
-		}
-		plane.kube, plane.err = kubernetes.NewForConfig(cfg)
-	})
-	if plane.err != nil {
-		t.Fatal(plane.err)
-	}
-	return plane.dyn, plane.kube
-}
-
-func namespace(t *testing.T, kube kubernetes.Interface, name string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if _, err := kube.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return name
-}
+func TestMain(m *testing.M) { os.Exit(plane.Main(m)) }
 
 func resourceFor(t *testing.T, obj *unstructured.Unstructured) schema.GroupVersionResource {
 	t.Helper()
@@ -251,11 +140,12 @@ func get(t *testing.T, dyn dynamic.Interface, like *unstructured.Unstructured) *
 // beside it at 30%. In-place templates are applied for two versions and keep
 // one StatefulSet.
 func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
-	dyn, kube := apiServer(t)
+	c := plane.Get(t)
+	dyn, kube := c.Dynamic, c.Clientset
 	for _, s := range services {
 		for _, rn := range routers {
 			t.Run(s.name+"/"+rn, func(t *testing.T) {
-				ns := namespace(t, kube, strings.ReplaceAll(s.name, "-", "")+"-"+rn)
+				ns := c.Namespace(t)
 				if s.inPlace {
 					applyRendered(t, dyn, render(t, s, rn, ns, 3, 100))
 					next := render(t, s, rn, ns, 4, 100)
@@ -302,8 +192,8 @@ func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
 // The API server really applies the CRD schemas: the original redis route's
 // prefix match is dropped (and reported) and an out-of-range weight refused.
 func TestAPIServerRefusesWhatTheCRDsForbid(t *testing.T) {
-	dyn, kube := apiServer(t)
-	ns := namespace(t, kube, "negative-control")
+	c := plane.Get(t)
+	dyn, ns := c.Dynamic, c.Namespace(t)
 	s := services[3]
 	r := render(t, s, "appmesh", ns, 1, 100)
 	vr := find(t, r, "VirtualRouter", s.name).DeepCopy()

@@ -1,8 +1,7 @@
 // Command prepare gives a local control plane what the environment program
 // creates on EKS before any rollout: the application namespace with its App
 // Mesh labels and Mesh, the envoy ServiceAccount, the database credentials
-// Secret and, for the gatewayapi router, the Gateway. It also labels the
-// nodes arm64, because the templates ask for Graviton nodes.
+// Secret and, for the gatewayapi router, the Gateway.
 package main
 
 import (
@@ -109,20 +108,6 @@ func prepare(ctx context.Context, kubeconfig, ns, router string) error {
 		}}
 		if _, err := dyn.Resource(gatewayGVR).Namespace(ns).Apply(ctx, "canary-gateway", gw, apply); err != nil {
 			return fmt.Errorf("apply Gateway canary-gateway: %w", err)
-		}
-	}
-
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("list nodes: %w", err)
-	}
-	if len(nodes.Items) == 0 {
-		return fmt.Errorf("the cluster has no node to run pods on")
-	}
-	for _, n := range nodes.Items {
-		ac := corev1ac.Node(n.Name).WithLabels(map[string]string{"kubernetes.io/arch": "arm64"})
-		if _, err := cs.CoreV1().Nodes().Apply(ctx, ac, apply); err != nil {
-			return fmt.Errorf("label node %s arm64: %w", n.Name, err)
 		}
 	}
 	return nil

@@ -13,7 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/eks-canary/platform/lambdas/internal/testcluster"
+	"github.com/eks-canary/platform/internal/testcluster"
 )
 
 func main() {

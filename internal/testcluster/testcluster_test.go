@@ -189,6 +189,18 @@ func TestDeploymentBecomesAvailable(t *testing.T) {
 	}
 }
 
+// The platform's templates pin their pods to Graviton nodes.
+func TestArm64LinuxPodsAreScheduled(t *testing.T) {
+	c := plane.Get(t)
+	ns := c.Namespace(t)
+	dep := deployment("graviton", 1)
+	dep.Spec.Template.Spec.NodeSelector = map[string]string{"kubernetes.io/arch": "arm64", "kubernetes.io/os": "linux"}
+	if _, err := c.Clientset.AppsV1().Deployments(ns).Create(context.Background(), dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitAvailable(t, c, ns, "graviton", 1)
+}
+
 func TestStatefulSetBecomesReady(t *testing.T) {
 	c := plane.Get(t)
 	ns := c.Namespace(t)
