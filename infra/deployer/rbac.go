@@ -13,7 +13,8 @@ var DeployerRules = []Rule{
 	{Groups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: manage},
 	{Groups: []string{""}, Resources: []string{"services", "configmaps"}, Verbs: manage},
 	{Groups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list"}},
-	{Groups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
+	// delete: a stateful roll back replaces pods stuck on the bad revision.
+	{Groups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "delete"}},
 	{Groups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	{Groups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: manage},
 	{Groups: []string{"appmesh.k8s.aws"}, Resources: []string{"virtualnodes", "virtualrouters", "virtualservices"}, Verbs: manage},

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/internal/asl"
@@ -418,6 +420,39 @@ func inPlace(t *testing.T, router string) {
 	requireStatus(t, h.run(inPlace("registry.local/db:3")), "FAILED", "RolledBack")
 	if got := image(); got != "registry.local/db:2" {
 		t.Errorf("image after rolling back: %s, want the stable registry.local/db:2", got)
+	}
+	// A version whose pod never becomes ready: after the roll back the
+	// datastore must run the stable version again, not stay down.
+	tmpl, err := os.ReadFile("testdata/inplace.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(tmpl), "      containers:", "      nodeSelector: {pool: none}\n      containers:", 1)
+	stuck := inPlace("registry.local/db:4")
+	stuck["config_file"] = base64.StdEncoding.EncodeToString([]byte(broken))
+	stuck["progress_deadline"] = 60
+	requireStatus(t, h.run(stuck), "FAILED", "RolledBack")
+	if got := image(); got != "registry.local/db:2" {
+		t.Errorf("image after rolling back a stuck version: %s", got)
+	}
+	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := plane.Clientset.CoreV1().Pods(h.ns).Get(ctx, "db-0", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		ready := false
+		for _, c := range p.Status.Conditions {
+			ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+		}
+		return ready && p.Spec.Containers[0].Image == "registry.local/db:2", nil
+	}); err != nil {
+		pods, _ := plane.Clientset.CoreV1().Pods(h.ns).List(context.Background(), metav1.ListOptions{})
+		sts, _ := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
+		for _, p := range pods.Items {
+			t.Logf("pod %s rev %s image %s phase %s deleting %v", p.Name, p.Labels["controller-revision-hash"], p.Spec.Containers[0].Image, p.Status.Phase, p.DeletionTimestamp)
+		}
+		t.Logf("sts status %+v", sts.Status)
+		t.Errorf("the datastore's pod is not back on the stable version: %v", err)
 	}
 	sets, err := plane.Clientset.AppsV1().StatefulSets(h.ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {

@@ -3,8 +3,14 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/kube"
@@ -116,7 +122,12 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	// The status keeps what the rollout showed so far: its plan, step and
 	// the verdicts behind the roll back.
 	r := &Rollout{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
-		StartedAt: cur.StartedAt, Step: cur.Step - 1, Weight: cur.Weight, Verdicts: cur.Verdicts}
+		StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt, Step: cur.Step - 1, Weight: cur.Weight, Verdicts: cur.Verdicts}
+	// The stable version comes back as its own template rendered it.
+	stableSpec := s
+	if cur.StableTemplate != "" {
+		stableSpec.ConfigFile = cur.StableTemplate
+	}
 	r.Plan = rollout.Plan(s, !r.firstDeployment())
 	log = log.With("version", r.Version, "stable_version", r.StableVersion)
 
@@ -131,7 +142,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
 		}
 	case s.Strategy == spec.StrategyInPlace:
-		stable, err := e.renderImage(s, r.StableVersion, r.StableImage, []router.Backend{{Name: s.Microservice, Weight: 100}})
+		stable, err := e.renderImage(stableSpec, r.StableVersion, r.StableImage, []router.Backend{{Name: s.Microservice, Weight: 100}})
 		if err != nil {
 			return err
 		}
@@ -139,13 +150,32 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 			if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
 				return fmt.Errorf("roll back %s to version %d: apply %s %s: %w", s.Microservice, r.StableVersion, o.obj.GetKind(), o.obj.GetName(), err)
 			}
+			if o.obj.GetKind() == "StatefulSet" {
+				if err := replaceStuckPods(ctx, sess, s.Namespace, o.obj.GetName()); err != nil {
+					return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
+				}
+			}
 		}
 	default:
 		stable := naming.VersionName(s.Microservice, r.StableVersion)
-		if err := e.applyRoute(ctx, sess, s, r.StableVersion, []router.Backend{{Name: stable, Weight: 100}}); err != nil {
+		backends := []router.Backend{{Name: stable, Weight: 100}}
+		// Shared objects the canary's template changed go back first.
+		objs, err := e.renderImage(stableSpec, r.StableVersion, r.StableImage, backends)
+		if err != nil {
+			return err
+		}
+		for _, o := range objs {
+			if o.perVersion || o.route {
+				continue
+			}
+			if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
+				return fmt.Errorf("roll back %s: restore %s %s: %w", s.Microservice, o.obj.GetKind(), o.obj.GetName(), err)
+			}
+		}
+		if err := e.applyRoute(ctx, sess, stableSpec, r.StableVersion, backends); err != nil {
 			return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
 		}
-		if err := e.routeOnly(ctx, sess, s, stable); err != nil {
+		if err := e.routeOnly(ctx, sess, stableSpec, stable); err != nil {
 			return err
 		}
 		// By label: the canary's objects as deployed, whatever the template says now.
@@ -210,7 +240,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 	out := status.Status{
 		Microservice: st.Microservice, Namespace: st.Namespace, Execution: r.Execution,
 		Router: st.Router, Strategy: st.Strategy,
-		StableVersion: r.StableVersion, StableImage: r.StableImage,
+		StableVersion: r.StableVersion, StableImage: r.StableImage, StableTemplate: r.StableTemplate,
 		CanaryVersion: r.Version, CanaryImage: st.ContainerImage,
 		Weight: r.Weight, NextWeight: next, Step: r.Step + 1, Steps: len(r.Plan),
 		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
@@ -220,7 +250,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 		out.Reason = r.Reason
 	}
 	if phase == status.PhaseSucceeded {
-		out.StableVersion, out.StableImage = r.Version, st.ContainerImage
+		out.StableVersion, out.StableImage, out.StableTemplate = r.Version, st.ContainerImage, st.ConfigFile
 	}
 	return out
 }
@@ -246,4 +276,49 @@ func (e *Engine) emitMetrics(st *State, v *analysis.Verdict) {
 		}},
 	}
 	e.logger(st).Info("metrics", append(attrs, "_aws", emf)...)
+}
+
+// replaceStuckPods deletes the StatefulSet's pods that run another revision
+// than its spec and are not ready. With the default OrderedReady policy the
+// controller never replaces such a pod by itself after the spec is reverted
+// (the "forced rollback" of the StatefulSet documentation), so the datastore
+// would stay down on the broken version.
+func replaceStuckPods(ctx context.Context, sess *Session, namespace, name string) error {
+	// The revision to keep is known once the controller has seen the
+	// reverted spec.
+	var sts *appsv1.StatefulSet
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		sts, err = sess.Kube.Clientset.AppsV1().StatefulSets(namespace).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && sts.Status.ObservedGeneration >= sts.Generation, err
+	})
+	if err != nil {
+		return fmt.Errorf("read StatefulSet %s: %w", name, err)
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("selector of StatefulSet %s: %w", name, err)
+	}
+	pods, err := sess.Kube.Clientset.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return fmt.Errorf("list pods of StatefulSet %s: %w", name, err)
+	}
+	for _, p := range pods.Items {
+		if p.Labels[appsv1.StatefulSetRevisionLabel] == sts.Status.UpdateRevision || podReady(p) {
+			continue
+		}
+		if err := sess.Kube.Clientset.CoreV1().Pods(namespace).Delete(ctx, p.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("replace pod %s stuck on a bad revision: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

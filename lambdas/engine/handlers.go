@@ -72,8 +72,9 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 	case found && prev.Execution == r.Execution:
 		// A retry of this step: keep the numbers already chosen.
 		r.Version, r.StableVersion, r.StableImage = prev.CanaryVersion, prev.StableVersion, prev.StableImage
+		r.StableTemplate = prev.StableTemplate
 	case found:
-		r.StableVersion, r.StableImage = prev.StableVersion, prev.StableImage
+		r.StableVersion, r.StableImage, r.StableTemplate = prev.StableVersion, prev.StableImage, prev.StableTemplate
 		r.Version = max(prev.LastVersion, prev.StableVersion, prev.CanaryVersion) + 1
 	default:
 		r.Version = 1
@@ -388,6 +389,9 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 			}
 		}
 		return deleteObjects(ctx, sess, routes)
+	}
+	if rolledBack.StableTemplate != "" {
+		s.ConfigFile = rolledBack.StableTemplate
 	}
 	stable := naming.VersionName(s.Microservice, rolledBack.StableVersion)
 	return e.applyRoute(ctx, sess, s, rolledBack.StableVersion, []router.Backend{{Name: stable, Weight: 100}})

@@ -35,7 +35,9 @@ type Rollout struct {
 	Version       int    `json:"version"`        // the canary
 	StableVersion int    `json:"stable_version"` // 0 on a first deployment
 	StableImage   string `json:"stable_image,omitempty"`
-	Plan          []int  `json:"plan,omitempty"`
+	// StableTemplate is the stable version's config_file, for roll back.
+	StableTemplate string `json:"stable_template,omitempty"`
+	Plan           []int  `json:"plan,omitempty"`
 	// Step indexes Plan; -1 until traffic first moves to the canary.
 	Step   int `json:"step"`
 	Weight int `json:"weight"`

@@ -44,24 +44,28 @@ type Verdict struct {
 
 // Status is what the engine reports about the current (or last) rollout.
 type Status struct {
-	Microservice  string    `json:"microservice"`
-	Namespace     string    `json:"namespace"`
-	Execution     string    `json:"execution"`
-	Router        string    `json:"router"`
-	Strategy      string    `json:"strategy"`
-	StableVersion int       `json:"stableVersion"`
-	StableImage   string    `json:"stableImage"`
-	CanaryVersion int       `json:"canaryVersion"`
-	CanaryImage   string    `json:"canaryImage"`
-	Weight        int       `json:"weight"`
-	NextWeight    int       `json:"nextWeight"`
-	Step          int       `json:"step"`
-	Steps         int       `json:"steps"`
-	Phase         string    `json:"phase"`
-	Verdicts      []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
-	Reason        string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
-	StartedAt     time.Time `json:"startedAt"`
-	UpdatedAt     time.Time `json:"updatedAt"`
+	Microservice  string `json:"microservice"`
+	Namespace     string `json:"namespace"`
+	Execution     string `json:"execution"`
+	Router        string `json:"router"`
+	Strategy      string `json:"strategy"`
+	StableVersion int    `json:"stableVersion"`
+	StableImage   string `json:"stableImage"`
+	// StableTemplate is the stable version's config_file (base64), so a
+	// roll back restores its objects as they were, not as the canary's
+	// template would render them.
+	StableTemplate string    `json:"stableTemplate,omitempty"`
+	CanaryVersion  int       `json:"canaryVersion"`
+	CanaryImage    string    `json:"canaryImage"`
+	Weight         int       `json:"weight"`
+	NextWeight     int       `json:"nextWeight"`
+	Step           int       `json:"step"`
+	Steps          int       `json:"steps"`
+	Phase          string    `json:"phase"`
+	Verdicts       []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
+	Reason         string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
+	StartedAt      time.Time `json:"startedAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 	// LastVersion is the highest version ever deployed, so a rolled-back
 	// version number is never reused.
 	LastVersion int `json:"lastVersion"`
