@@ -19,62 +19,6 @@ var plane testcluster.Shared
 
 func TestMain(m *testing.M) { os.Exit(plane.Main(m)) }
 
-func TestFragment(t *testing.T) {
-	got, err := Router{}.Fragment([]router.Backend{{Name: "yelb-ui-3", Weight: 30}, {Name: "yelb-ui-2", Weight: 70}}, 80)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"virtualNodeRef":{"name":"yelb-ui-3"},"weight":30},{"virtualNodeRef":{"name":"yelb-ui-2"},"weight":70}`
-	if got != want {
-		t.Errorf("fragment\n got %s\nwant %s", got, want)
-	}
-}
-
-func TestFragmentRejectsWhatTheCRDWould(t *testing.T) {
-	eleven := make([]router.Backend, 11)
-	for i := range eleven {
-		eleven[i] = router.Backend{Name: "v" + string(rune('a'+i)), Weight: 9}
-	}
-	tests := []struct {
-		name     string
-		backends []router.Backend
-		want     string
-	}{
-		{"no backends", nil, "0 backends given"},
-		{"eleven backends", eleven, "11 backends given"},
-		{"weight above 100", []router.Backend{{Name: "yelb-ui-3", Weight: 150}}, "weight 150 of backend yelb-ui-3"},
-		{"negative weight", []router.Backend{{Name: "yelb-ui-3", Weight: -1}}, "weight -1"},
-		{"empty name", []router.Backend{{Weight: 100}}, "backend 0 has no name"},
-		{"duplicate", []router.Backend{{Name: "a", Weight: 50}, {Name: "a", Weight: 50}}, "listed twice"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Router{}.Fragment(tt.backends, 80)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestIsRoute(t *testing.T) {
-	for _, tt := range []struct {
-		apiVersion, kind string
-		want             bool
-	}{
-		{"appmesh.k8s.aws/v1beta2", "VirtualRouter", true},
-		{"appmesh.k8s.aws/v1beta2", "VirtualNode", false},
-		{"gateway.networking.k8s.io/v1", "HTTPRoute", false},
-	} {
-		obj := &unstructured.Unstructured{}
-		obj.SetAPIVersion(tt.apiVersion)
-		obj.SetKind(tt.kind)
-		if got := (Router{}).IsRoute(obj); got != tt.want {
-			t.Errorf("IsRoute(%s %s) = %v, want %v", tt.apiVersion, tt.kind, got, tt.want)
-		}
-	}
-}
-
 const httpRouter = `
 apiVersion: appmesh.k8s.aws/v1beta2
 kind: VirtualRouter

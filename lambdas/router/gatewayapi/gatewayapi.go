@@ -5,37 +5,24 @@ package gatewayapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 )
 
-// Group and Kind of the route object.
-const (
-	Group = "gateway.networking.k8s.io"
-	Kind  = "HTTPRoute"
-)
-
-// HTTPRoutes is the resource Weights reads.
-var HTTPRoutes = schema.GroupVersionResource{Group: Group, Version: "v1", Resource: "httproutes"}
-
-// Limits of an HTTPRoute rule's backendRefs in the Gateway API CRD, and of
-// the engine's percentages.
-const (
-	maxBackends = 16
-	maxWeight   = 100
-)
+// HTTPRoute is the route object this router writes and reads, with the
+// limits of a rule's backendRefs in the Gateway API CRD.
+var HTTPRoute = router.Object{
+	Resource: schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"},
+	Kind:     "HTTPRoute",
+	Limits:   router.Limits{Route: "HTTPRoute rule", Holder: "a rule", Items: "backendRefs", MaxBackends: 16, NameOf: "Service"},
+}
 
 // Router is the Gateway API router.
 type Router struct{}
@@ -46,10 +33,7 @@ var _ router.Router = Router{}
 func (Router) Name() string { return spec.RouterGatewayAPI }
 
 // IsRoute reports whether obj is an HTTPRoute.
-func (Router) IsRoute(obj *unstructured.Unstructured) bool {
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == Group && gvk.Kind == Kind
-}
+func (Router) IsRoute(obj *unstructured.Unstructured) bool { return HTTPRoute.Is(obj) }
 
 type backendRef struct {
 	Kind   string `json:"kind"`
@@ -61,88 +45,53 @@ type backendRef struct {
 // Fragment renders one Service backendRef per backend, on the versions'
 // Service port.
 func (Router) Fragment(backends []router.Backend, port int) (string, error) {
-	if len(backends) == 0 || len(backends) > maxBackends {
-		return "", fmt.Errorf("HTTPRoute rule: %d backends given, a rule takes 1 to %d backendRefs", len(backends), maxBackends)
-	}
 	if port < 1 || port > 65535 {
 		return "", fmt.Errorf("HTTPRoute rule: port %d is out of range: give the versions' Service port (1 to 65535)", port)
 	}
-	parts := make([]string, 0, len(backends))
-	seen := map[string]bool{}
-	for i, b := range backends {
-		if b.Name == "" {
-			return "", fmt.Errorf("HTTPRoute rule: backend %d has no name: give the version's Service name", i)
-		}
-		if seen[b.Name] {
-			return "", fmt.Errorf("HTTPRoute rule: backend %s listed twice: give each version once", b.Name)
-		}
-		seen[b.Name] = true
-		if b.Weight < 0 || b.Weight > maxWeight {
-			return "", fmt.Errorf("HTTPRoute rule: weight %d of backend %s is out of range: use 0 to %d", b.Weight, b.Name, maxWeight)
-		}
-		js, err := json.Marshal(backendRef{Kind: "Service", Name: b.Name, Port: port, Weight: b.Weight})
-		if err != nil {
-			return "", err
-		}
-		parts = append(parts, string(js))
-	}
-	return strings.Join(parts, ","), nil
+	return HTTPRoute.Fragment(backends, func(b router.Backend) any {
+		return backendRef{Kind: "Service", Name: b.Name, Port: port, Weight: b.Weight}
+	})
 }
 
-// Weights reads the backendRefs of the microservice's live HTTPRoutes. A
-// backendRef without weight has weight 1, as the Gateway API defines. Rules
-// are written from one fragment, so they agree; if not, the error names both.
+// Weights reads the backendRefs of the microservice's live HTTPRoutes; all
+// their rules must agree.
 func (Router) Weights(ctx context.Context, client dynamic.Interface, namespace, microservice string) ([]router.Backend, error) {
-	list, err := client.Resource(HTTPRoutes).Namespace(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: naming.LabelMicroservice + "=" + microservice,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list HTTPRoutes of %s in %s: %w", microservice, namespace, err)
-	}
-	items := list.Items
-	sort.Slice(items, func(i, j int) bool { return items[i].GetName() < items[j].GetName() })
+	return HTTPRoute.Weights(ctx, client, namespace, microservice, ruleBackends)
+}
 
-	var first []router.Backend
-	var firstAt string
-	for _, route := range items {
-		rules, _, err := unstructured.NestedSlice(route.Object, "spec", "rules")
+// ruleBackends reads the backendRefs of each rule of an HTTPRoute. A
+// backendRef without weight has weight 1, as the Gateway API defines.
+func ruleBackends(hr *unstructured.Unstructured) ([]router.RouteBackends, error) {
+	rules, _, err := unstructured.NestedSlice(hr.Object, "spec", "rules")
+	if err != nil {
+		return nil, fmt.Errorf("HTTPRoute %s/%s: spec.rules: %w", hr.GetNamespace(), hr.GetName(), err)
+	}
+	var out []router.RouteBackends
+	for i, r := range rules {
+		rule, _ := r.(map[string]any)
+		refs, found, err := unstructured.NestedSlice(rule, "backendRefs")
 		if err != nil {
-			return nil, fmt.Errorf("HTTPRoute %s/%s: spec.rules: %w", namespace, route.GetName(), err)
+			return nil, fmt.Errorf("HTTPRoute %s/%s rule %d: backendRefs: %w", hr.GetNamespace(), hr.GetName(), i, err)
 		}
-		for i, r := range rules {
-			rule, _ := r.(map[string]any)
-			refs, found, err := unstructured.NestedSlice(rule, "backendRefs")
+		if !found {
+			continue
+		}
+		backends := make([]router.Backend, 0, len(refs))
+		for _, ref := range refs {
+			m, _ := ref.(map[string]any)
+			name, _, _ := unstructured.NestedString(m, "name")
+			weight, found, err := unstructured.NestedInt64(m, "weight")
 			if err != nil {
-				return nil, fmt.Errorf("HTTPRoute %s/%s rule %d: backendRefs: %w", namespace, route.GetName(), i, err)
+				return nil, fmt.Errorf("HTTPRoute %s/%s rule %d backend %s: weight: %w", hr.GetNamespace(), hr.GetName(), i, name, err)
 			}
 			if !found {
-				continue
+				weight = 1
 			}
-			backends := make([]router.Backend, 0, len(refs))
-			for _, ref := range refs {
-				m, _ := ref.(map[string]any)
-				name, _, _ := unstructured.NestedString(m, "name")
-				weight, found, err := unstructured.NestedInt64(m, "weight")
-				if err != nil {
-					return nil, fmt.Errorf("HTTPRoute %s/%s rule %d backend %s: weight: %w", namespace, route.GetName(), i, name, err)
-				}
-				if !found {
-					weight = 1
-				}
-				backends = append(backends, router.Backend{Name: name, Weight: int(weight)})
-			}
-			at := fmt.Sprintf("HTTPRoute %s rule %d", route.GetName(), i)
-			if first == nil {
-				first, firstAt = backends, at
-				continue
-			}
-			if !router.SameWeights(first, backends) {
-				return nil, fmt.Errorf("routes of %s disagree: %s sends %s but %s sends %s: re-run the rollout step to rewrite them",
-					microservice, firstAt, router.FormatBackends(first), at, router.FormatBackends(backends))
-			}
+			backends = append(backends, router.Backend{Name: name, Weight: int(weight)})
 		}
+		out = append(out, router.RouteBackends{At: fmt.Sprintf("HTTPRoute %s rule %d", hr.GetName(), i), Backends: backends})
 	}
-	return first, nil
+	return out, nil
 }
 
 // SettleTime: VPC Lattice takes about 90 s to apply new target weights.

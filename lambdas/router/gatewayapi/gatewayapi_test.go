@@ -2,10 +2,10 @@ package gatewayapi
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,41 +20,20 @@ var plane testcluster.Shared
 
 func TestMain(m *testing.M) { os.Exit(plane.Main(m)) }
 
-func TestFragment(t *testing.T) {
-	got, err := Router{}.Fragment([]router.Backend{{Name: "yelb-ui-3", Weight: 30}, {Name: "yelb-ui-2", Weight: 70}}, 80)
-	if err != nil {
-		t.Fatal(err)
+// The port is the one rule the HTTPRoute adds to the shared backend checks.
+func TestFragmentRefusesBadPort(t *testing.T) {
+	backends := []router.Backend{{Name: "yelb-ui-3", Weight: 100}}
+	for _, port := range []int{0, -1, 65536, 70000} {
+		_, err := Router{}.Fragment(backends, port)
+		want := fmt.Sprintf("HTTPRoute rule: port %d is out of range: give the versions' Service port (1 to 65535)", port)
+		if err == nil || err.Error() != want {
+			t.Errorf("port %d: error %v, want %s", port, err, want)
+		}
 	}
-	want := `{"kind":"Service","name":"yelb-ui-3","port":80,"weight":30},{"kind":"Service","name":"yelb-ui-2","port":80,"weight":70}`
-	if got != want {
-		t.Errorf("fragment\n got %s\nwant %s", got, want)
-	}
-	if (Router{}).SettleTime() != 90*time.Second {
-		t.Errorf("settle time %s, want 90s for VPC Lattice", Router{}.SettleTime())
-	}
-}
-
-func TestFragmentRejectsBadInput(t *testing.T) {
-	tests := []struct {
-		name     string
-		backends []router.Backend
-		port     int
-		want     string
-	}{
-		{"no backends", nil, 80, "0 backends given"},
-		{"no port", []router.Backend{{Name: "yelb-ui-3", Weight: 100}}, 0, "port 0 is out of range"},
-		{"port too high", []router.Backend{{Name: "yelb-ui-3", Weight: 100}}, 70000, "port 70000"},
-		{"weight above 100", []router.Backend{{Name: "yelb-ui-3", Weight: 150}}, 80, "weight 150 of backend yelb-ui-3"},
-		{"empty name", []router.Backend{{Weight: 100}}, 80, "backend 0 has no name"},
-		{"duplicate", []router.Backend{{Name: "a", Weight: 50}, {Name: "a", Weight: 50}}, 80, "listed twice"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := Router{}.Fragment(tt.backends, tt.port)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want it to contain %q", err, tt.want)
-			}
-		})
+	for _, port := range []int{1, 65535} {
+		if _, err := (Router{}).Fragment(backends, port); err != nil {
+			t.Errorf("port %d refused: %v", port, err)
+		}
 	}
 }
 

@@ -1,0 +1,73 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/eks-canary/platform/lambdas/naming"
+)
+
+// Object is one kind of route object: the resource it is served as, its
+// kind, and what its list of weighted backends accepts.
+type Object struct {
+	Resource schema.GroupVersionResource
+	Kind     string
+	Limits   Limits
+}
+
+// Is reports whether obj is of this kind, at any version of its group.
+func (o Object) Is(obj *unstructured.Unstructured) bool {
+	gvk := obj.GroupVersionKind()
+	return gvk.Group == o.Resource.Group && gvk.Kind == o.Kind
+}
+
+// Fragment checks backends against the object's limits, then renders one
+// JSON object per backend with item, comma-separated: the text that stands
+// for ${CANARY_ROUTES} inside the object's list.
+func (o Object) Fragment(backends []Backend, item func(Backend) any) (string, error) {
+	if err := CheckBackends(backends, o.Limits); err != nil {
+		return "", err
+	}
+	parts := make([]string, 0, len(backends))
+	for _, b := range backends {
+		js, err := json.Marshal(item(b))
+		if err != nil {
+			return "", fmt.Errorf("%s: encode backend %s: %w", o.Limits.Route, b.Name, err)
+		}
+		parts = append(parts, string(js))
+	}
+	return strings.Join(parts, ","), nil
+}
+
+// Weights reads the backends of the microservice's live objects of this
+// kind: routes reads those of every route inside one object, and all of
+// them must agree (MergeRoutes). No object means no backends and no error.
+func (o Object) Weights(ctx context.Context, client dynamic.Interface, namespace, microservice string,
+	routes func(obj *unstructured.Unstructured) ([]RouteBackends, error)) ([]Backend, error) {
+	list, err := client.Resource(o.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: naming.LabelMicroservice + "=" + microservice,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %ss of %s in %s: %w", o.Kind, microservice, namespace, err)
+	}
+	items := list.Items
+	// By name, so a disagreement is reported the same way every time.
+	sort.Slice(items, func(i, j int) bool { return items[i].GetName() < items[j].GetName() })
+	var all []RouteBackends
+	for i := range items {
+		found, err := routes(&items[i])
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, found...)
+	}
+	return MergeRoutes(microservice, all)
+}
