@@ -8,13 +8,8 @@ import (
 )
 
 func TestWriteIfUnchangedLosesToAnyWriteInBetween(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
+	c, ns, store := seed(t, running("shop", 10))
 	ctx := context.Background()
-	store := status.NewEngine(c.Clientset, ns)
-	if err := store.Write(ctx, running("shop", 10)); err != nil {
-		t.Fatal(err)
-	}
 	snap, _, err := store.Load(ctx, "shop")
 	if err != nil {
 		t.Fatal(err)

@@ -37,6 +37,21 @@ func running(svc string, weight int) status.Status {
 	}
 }
 
+// seed gives the test its own namespace on the shared plane and the engine's
+// store for it, holding statuses written as the engine writes them.
+func seed(t *testing.T, statuses ...status.Status) (*testcluster.Cluster, string, *status.Engine) {
+	t.Helper()
+	c := plane.Get(t)
+	ns := c.Namespace(t)
+	eng := status.NewEngine(c.Clientset, ns)
+	for _, st := range statuses {
+		if err := eng.Write(context.Background(), st); err != nil {
+			t.Fatalf("seed the status of %s: %v", st.Microservice, err)
+		}
+	}
+	return c, ns, eng
+}
+
 func getCM(t *testing.T, cs kubernetes.Interface, ns, svc string) *corev1.ConfigMap {
 	t.Helper()
 	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), naming.StatusConfigMap(svc), metav1.GetOptions{})
@@ -66,17 +81,11 @@ func owned(t *testing.T, cm *corev1.ConfigMap) map[string][]string {
 }
 
 func TestWriteSetsStatusSummaryAndLabels(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
-
 	st := running("yelb-appserver", 30)
 	st.Reason = "holding: no data"
 	st.Verdicts = []status.Verdict{{Weight: 30, Result: "nodata", Requests: 2}}
-	if err := eng.Write(ctx, st); err != nil {
-		t.Fatal(err)
-	}
+	c, ns, eng := seed(t, st)
+	ctx := context.Background()
 	cm := getCM(t, c.Clientset, ns, "yelb-appserver")
 	wantLabels := map[string]string{naming.LabelStatus: "true", naming.LabelMicroservice: "yelb-appserver", naming.LabelManagedBy: naming.ManagedByValue}
 	for k, v := range wantLabels {
@@ -122,15 +131,10 @@ func TestWriteSetsStatusSummaryAndLabels(t *testing.T) {
 }
 
 func TestEngineAndOperatorOwnSeparateKeys(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
+	c, ns, eng := seed(t, running("yelb-ui", 10))
 	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	ops := status.NewOperator(c.Clientset)
 
-	if err := eng.Write(ctx, running("yelb-ui", 10)); err != nil {
-		t.Fatal(err)
-	}
 	if err := ops.RequestPause(ctx, ns, "yelb-ui"); err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +166,8 @@ func TestEngineAndOperatorOwnSeparateKeys(t *testing.T) {
 }
 
 func TestFinishKeepsTheNewestRecords(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
+	c, ns, eng := seed(t)
 	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 
 	err := eng.Finish(ctx, status.Record{Microservice: "yelb-db", CanaryVersion: 1, Phase: status.PhaseSucceeded})
 	if err == nil || !strings.Contains(err.Error(), "Write the rollout's status before Finish") {
@@ -205,10 +207,8 @@ func TestFinishKeepsTheNewestRecords(t *testing.T) {
 }
 
 func TestListAndUnknownMicroservice(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
+	c, ns, eng := seed(t)
 	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	ops := status.NewOperator(c.Clientset)
 
 	_, err := ops.Get(ctx, ns, "yelb-appserver")
@@ -267,16 +267,11 @@ func getCMs(t *testing.T, cs kubernetes.Interface, ns string) string {
 }
 
 func TestRequestsAreValidatedAndChangeNothingWhenRefused(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
-	ops := status.NewOperator(c.Clientset)
 	const svc = "yelb-appserver"
+	c, ns, eng := seed(t, running(svc, 20))
+	ctx := context.Background()
+	ops := status.NewOperator(c.Clientset)
 
-	if err := eng.Write(ctx, running(svc, 20)); err != nil {
-		t.Fatal(err)
-	}
 	refused := func(name string, call func() error, want string) {
 		t.Helper()
 		before := getCM(t, c.Clientset, ns, svc)
@@ -329,10 +324,8 @@ func TestRequestsAreValidatedAndChangeNothingWhenRefused(t *testing.T) {
 }
 
 func TestConsumeRequestHonoursARequestOnce(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
+	c, ns, eng := seed(t)
 	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	ops := status.NewOperator(c.Clientset)
 	const svc = "yelb-ui"
 
@@ -380,16 +373,11 @@ func TestConsumeRequestHonoursARequestOnce(t *testing.T) {
 }
 
 func TestAcknowledgeKeepsAReplacedRequest(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
-	ops := status.NewOperator(c.Clientset)
 	const svc = "yelb-appserver"
+	c, ns, eng := seed(t, running(svc, 40))
+	ctx := context.Background()
+	ops := status.NewOperator(c.Clientset)
 
-	if err := eng.Write(ctx, running(svc, 40)); err != nil {
-		t.Fatal(err)
-	}
 	if err := ops.RequestPromote(ctx, ns, svc); err != nil {
 		t.Fatal(err)
 	}
@@ -451,14 +439,9 @@ type roundTripper func(*http.Request) (*http.Response, error)
 func (f roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 func TestRequestIsDecidedAgainWhenTheEngineMovesOn(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-ui"
-	if err := eng.Write(ctx, running(svc, 60)); err != nil {
-		t.Fatal(err)
-	}
+	c, ns, eng := seed(t, running(svc, 60))
+	ctx := context.Background()
 	// The operator reads a running rollout; before its write lands the
 	// engine finishes it. The stale write must fail and the fresh decision
 	// must refuse.
@@ -480,13 +463,9 @@ func TestRequestIsDecidedAgainWhenTheEngineMovesOn(t *testing.T) {
 }
 
 func TestRequestDoesNotRecreateADeletedStatus(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
 	const svc = "yelb-ui"
-	if err := status.NewEngine(c.Clientset, ns).Write(ctx, running(svc, 10)); err != nil {
-		t.Fatal(err)
-	}
+	c, ns, _ := seed(t, running(svc, 10))
+	ctx := context.Background()
 	ops := raceOnRead(t, c, func() {
 		if err := c.Clientset.CoreV1().ConfigMaps(ns).Delete(ctx, naming.StatusConfigMap(svc), metav1.DeleteOptions{}); err != nil {
 			t.Error(err)
@@ -505,18 +484,13 @@ func TestRequestDoesNotRecreateADeletedStatus(t *testing.T) {
 // TestRequestsUnderContention races an operator against the engine: every
 // accepted request must be consumed exactly once, whatever the interleaving.
 func TestRequestsUnderContention(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	eng := status.NewEngine(c.Clientset, ns)
-	ops := status.NewOperator(c.Clientset)
 	const svc = "yelb-appserver"
 	const requests = 25
+	c, ns, eng := seed(t, running(svc, 10))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ops := status.NewOperator(c.Clientset)
 
-	if err := eng.Write(ctx, running(svc, 10)); err != nil {
-		t.Fatal(err)
-	}
 	var accepted, consumed int
 	operatorDone := make(chan struct{})
 	var wg sync.WaitGroup

@@ -88,6 +88,41 @@ func pass(weight int, requests float64, rate, p99, p float64) status.Verdict {
 	return status.Verdict{At: time.Now(), Weight: weight, Result: "pass", Requests: requests, SuccessRate: &rate, LatencyP99: &p99, PValue: &p}
 }
 
+// space is a test's own namespace on the shared plane, with the engine's
+// status store for it.
+type space struct {
+	*testcluster.Cluster
+	ns  string
+	eng *status.Engine
+}
+
+// seed gives the test its own namespace holding statuses, written as the
+// engine writes them.
+func seed(t *testing.T, statuses ...status.Status) space {
+	t.Helper()
+	c := plane.Get(t)
+	s := space{Cluster: c, ns: c.Namespace(t)}
+	s.eng = status.NewEngine(c.Clientset, s.ns)
+	for _, st := range statuses {
+		s.write(t, st)
+	}
+	return s
+}
+
+// write stores st as the engine's status of its microservice.
+func (s space) write(t *testing.T, st status.Status) {
+	t.Helper()
+	if err := s.eng.Write(context.Background(), st); err != nil {
+		t.Fatalf("write the status of %s: %v", st.Microservice, err)
+	}
+}
+
+// ctl runs canaryctl on the namespace.
+func (s space) ctl(t *testing.T, args ...string) result {
+	t.Helper()
+	return canaryctl(t, nil, append([]string{"--kubeconfig", s.Kubeconfig, "-n", s.ns}, args...)...)
+}
+
 func cmData(t *testing.T, c *testcluster.Cluster, ns, svc string) (map[string]string, string) {
 	t.Helper()
 	cm, err := c.Clientset.CoreV1().ConfigMaps(ns).Get(context.Background(), naming.StatusConfigMap(svc), metav1.GetOptions{})
@@ -98,27 +133,20 @@ func cmData(t *testing.T, c *testcluster.Cluster, ns, svc string) (map[string]st
 }
 
 func TestStatusCommand(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
-	kc := "--kubeconfig=" + c.Kubeconfig
+	s := seed(t)
+	kc := "--kubeconfig=" + s.Kubeconfig
 
-	canaryctl(t, nil, kc, "-n", ns, "status").expect(t, exitOK, "", fmt.Sprintf("No rollouts in namespace %q.", ns))
+	canaryctl(t, nil, kc, "-n", s.ns, "status").expect(t, exitOK, "", fmt.Sprintf("No rollouts in namespace %q.", s.ns))
 
-	if err := eng.Write(ctx, rollout("yelb-appserver", status.PhaseProgressing, 30, 60, 1, pass(30, 1200, 99.5, 80, 0.4))); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, rollout("yelb-appserver", status.PhaseProgressing, 30, 60, 1, pass(30, 1200, 99.5, 80, 0.4)))
 	done := rollout("yelb-ui", status.PhaseSucceeded, 100, 100, 3)
 	done.StableVersion = 4
-	if err := eng.Write(ctx, done); err != nil {
-		t.Fatal(err)
-	}
-	if err := status.NewOperator(c.Clientset).RequestPause(ctx, ns, "yelb-appserver"); err != nil {
+	s.write(t, done)
+	if err := status.NewOperator(s.Clientset).RequestPause(context.Background(), s.ns, "yelb-appserver"); err != nil {
 		t.Fatal(err)
 	}
 
-	r := canaryctl(t, nil, kc, "status", "--namespace", ns)
+	r := canaryctl(t, nil, kc, "status", "--namespace", s.ns)
 	r.expect(t, exitOK, "", "")
 	want := []string{
 		"NAME             PHASE                           STABLE   CANARY   WEIGHT   STEP   LAST-VERDICT   AGE",
@@ -130,26 +158,22 @@ func TestStatusCommand(t *testing.T) {
 	}
 
 	// KUBECONFIG is honoured, and -A adds the namespace column.
-	r = canaryctl(t, []string{"KUBECONFIG=" + c.Kubeconfig}, "status", "-A")
+	r = canaryctl(t, []string{"KUBECONFIG=" + s.Kubeconfig}, "status", "-A")
 	r.expect(t, exitOK, "NAMESPACE", "")
-	if !strings.Contains(r.stdout, ns+"   yelb-appserver ") {
-		t.Fatalf("all-namespaces listing lacks %s/yelb-appserver:\n%s", ns, r.stdout)
+	if !strings.Contains(r.stdout, s.ns+"   yelb-appserver ") {
+		t.Fatalf("all-namespaces listing lacks %s/yelb-appserver:\n%s", s.ns, r.stdout)
 	}
 }
 
 // TestKubeconfigContexts checks --context and the context's namespace.
 func TestKubeconfigContexts(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	if err := status.NewEngine(c.Clientset, ns).Write(context.Background(), rollout("yelb-ui", status.PhaseProgressing, 10, 20, 1)); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	s := seed(t, rollout("yelb-ui", status.PhaseProgressing, 10, 20, 1))
+	cfg, err := clientcmd.LoadFromFile(s.Kubeconfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := cfg.CurrentContext
-	cfg.Contexts[good].Namespace = ns
+	cfg.Contexts[good].Namespace = s.ns
 	cfg.Clusters["unreachable"] = &clientcmdapi.Cluster{Server: "https://127.0.0.1:1"}
 	cfg.Contexts["unreachable"] = &clientcmdapi.Context{Cluster: "unreachable", AuthInfo: cfg.Contexts[good].AuthInfo}
 	cfg.CurrentContext = "unreachable"
@@ -165,49 +189,37 @@ func TestKubeconfigContexts(t *testing.T) {
 }
 
 func TestRequestCommands(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-appserver"
-	if err := eng.Write(ctx, rollout(svc, status.PhaseProgressing, 30, 60, 1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Write(ctx, rollout("yelb-ui", status.PhaseProgressing, 10, 20, 1)); err != nil {
-		t.Fatal(err)
-	}
-	ctl := func(args ...string) result {
-		return canaryctl(t, nil, append([]string{"--kubeconfig", c.Kubeconfig, "-n", ns}, args...)...)
-	}
+	s := seed(t, rollout(svc, status.PhaseProgressing, 30, 60, 1), rollout("yelb-ui", status.PhaseProgressing, 10, 20, 1))
 	// refusedUnchanged runs a command that must fail and leave the ConfigMap alone.
 	refusedUnchanged := func(code int, stderr string, args ...string) {
 		t.Helper()
-		before, rv := cmData(t, c, ns, svc)
-		ctl(args...).expect(t, code, "", stderr)
-		if after, rv2 := cmData(t, c, ns, svc); rv2 != rv {
+		before, rv := cmData(t, s.Cluster, s.ns, svc)
+		s.ctl(t, args...).expect(t, code, "", stderr)
+		if after, rv2 := cmData(t, s.Cluster, s.ns, svc); rv2 != rv {
 			t.Fatalf("%v was refused but changed the ConfigMap:\n%v\n%v", args, before, after)
 		}
 	}
 	control := func() (string, string) {
-		data, _ := cmData(t, c, ns, svc)
+		data, _ := cmData(t, s.Cluster, s.ns, svc)
 		return data[status.KeyPaused], data[status.KeyRequest]
 	}
 
-	refusedUnchanged(exitNotFound, fmt.Sprintf(`unknown microservice "yelb-app" in namespace %q (no ConfigMap yelb-app-rollout); known microservices: yelb-appserver, yelb-ui`, ns), "pause", "yelb-app")
+	refusedUnchanged(exitNotFound, fmt.Sprintf(`unknown microservice "yelb-app" in namespace %q (no ConfigMap yelb-app-rollout); known microservices: yelb-appserver, yelb-ui`, s.ns), "pause", "yelb-app")
 	refusedUnchanged(exitUsage, "pause needs the microservice name", "pause")
 	refusedUnchanged(exitRefused, "yelb-appserver is not paused; nothing was changed", "resume", svc)
 
-	ctl("pause", svc).expect(t, exitOK, "Pause requested for yelb-appserver v4 at 30%", "")
+	s.ctl(t, "pause", svc).expect(t, exitOK, "Pause requested for yelb-appserver v4 at 30%", "")
 	if p, r := control(); p != "true" || r != "" {
 		t.Fatalf("after pause: paused=%q request=%q", p, r)
 	}
 	refusedUnchanged(exitRefused, "yelb-appserver is already paused", "pause", svc)
-	ctl("resume", svc).expect(t, exitOK, "Resume requested for yelb-appserver", "")
+	s.ctl(t, "resume", svc).expect(t, exitOK, "Resume requested for yelb-appserver", "")
 	if p, _ := control(); p != "false" {
 		t.Fatalf("after resume: paused=%q", p)
 	}
 
-	ctl("abort", svc).expect(t, exitOK, "Abort requested for yelb-appserver v4 at 30%: at its next step the engine sends all traffic back to v3 and removes v4.", "")
+	s.ctl(t, "abort", svc).expect(t, exitOK, "Abort requested for yelb-appserver v4 at 30%: at its next step the engine sends all traffic back to v3 and removes v4.", "")
 	if _, r := control(); r != "abort" {
 		t.Fatalf("after abort: request=%q", r)
 	}
@@ -215,38 +227,27 @@ func TestRequestCommands(t *testing.T) {
 	refusedUnchanged(exitRefused, "an abort is already pending for yelb-appserver; promote refused", "promote", svc)
 
 	// The engine honours the abort and finishes the rollout.
-	if got, err := eng.ConsumeRequest(ctx, svc); err != nil || got.Request != status.RequestAbort {
+	if got, err := s.eng.ConsumeRequest(context.Background(), svc); err != nil || got.Request != status.RequestAbort {
 		t.Fatalf("consume = %+v, %v", got, err)
 	}
 	rolledBack := rollout(svc, status.PhaseRolledBack, 0, 0, 1)
 	rolledBack.Reason = "aborted by an operator"
 	rolledBack.UpdatedAt = time.Date(2026, 11, 25, 18, 50, 0, 0, time.UTC)
-	if err := eng.Write(ctx, rolledBack); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, rolledBack)
 	refusedUnchanged(exitRefused, "yelb-appserver has no rollout in progress (last: RolledBack at 2026-11-25T18:50:00Z)", "promote", svc)
 	refusedUnchanged(exitRefused, "yelb-appserver has no rollout in progress (last: RolledBack at 2026-11-25T18:50:00Z)", "abort", svc)
 
-	ctl("promote", "yelb-ui").expect(t, exitOK, "Promote requested for yelb-ui v4 at 10%: at its next step the engine sends all traffic to v4 and retires v3.", "")
-	if data, _ := cmData(t, c, ns, "yelb-ui"); data[status.KeyRequest] != "promote" {
+	s.ctl(t, "promote", "yelb-ui").expect(t, exitOK, "Promote requested for yelb-ui v4 at 10%: at its next step the engine sends all traffic to v4 and retires v3.", "")
+	if data, _ := cmData(t, s.Cluster, s.ns, "yelb-ui"); data[status.KeyRequest] != "promote" {
 		t.Fatalf("after promote: %v", data)
 	}
 }
 
 func TestHistoryCommand(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-appserver"
-	if err := eng.Write(ctx, rollout(svc, status.PhaseProgressing, 10, 20, 1)); err != nil {
-		t.Fatal(err)
-	}
-	ctl := func(args ...string) result {
-		return canaryctl(t, nil, append([]string{"--kubeconfig", c.Kubeconfig, "-n", ns}, args...)...)
-	}
-	ctl("history", svc).expect(t, exitOK, "", "yelb-appserver has no finished rollouts yet.")
-	ctl("history", "yelb-uii").expect(t, exitNotFound, "", `unknown microservice "yelb-uii"`)
+	s := seed(t, rollout(svc, status.PhaseProgressing, 10, 20, 1))
+	s.ctl(t, "history", svc).expect(t, exitOK, "", "yelb-appserver has no finished rollouts yet.")
+	s.ctl(t, "history", "yelb-uii").expect(t, exitNotFound, "", `unknown microservice "yelb-uii"`)
 
 	start := time.Date(2026, 11, 25, 17, 0, 0, 0, time.UTC)
 	records := []status.Record{
@@ -256,11 +257,11 @@ func TestHistoryCommand(t *testing.T) {
 			Reason: "success rate 93.10% below 99%", Execution: "exec-3", StartedAt: start.Add(time.Hour), FinishedAt: start.Add(time.Hour + 90*time.Second)},
 	}
 	for _, rec := range records {
-		if err := eng.Finish(ctx, rec); err != nil {
+		if err := s.eng.Finish(context.Background(), rec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := ctl("history", svc)
+	r := s.ctl(t, "history", svc)
 	r.expect(t, exitOK, "", "")
 	want := "" +
 		"CANARY   IMAGE                     FROM   OUTCOME      STARTED               DURATION   REASON\n" +
@@ -274,16 +275,10 @@ func TestHistoryCommand(t *testing.T) {
 // TestWatchPrintsOneLinePerChange follows a rollout that gets rolled back,
 // with stdout a pipe as in CI.
 func TestWatchPrintsOneLinePerChange(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-appserver"
-	if err := eng.Write(ctx, rollout(svc, status.PhaseWaitingPods, 0, 10, 0)); err != nil {
-		t.Fatal(err)
-	}
+	s := seed(t, rollout(svc, status.PhaseWaitingPods, 0, 10, 0))
 
-	cmd := exec.Command(canaryctlBin, "--kubeconfig", c.Kubeconfig, "-n", ns, "watch", svc)
+	cmd := exec.Command(canaryctlBin, "--kubeconfig", s.Kubeconfig, "-n", s.ns, "watch", svc)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -326,19 +321,13 @@ func TestWatchPrintsOneLinePerChange(t *testing.T) {
 		rollout(svc, status.PhaseProgressing, 10, 50, 1, pass(10, 400, 100, 40, 0.5)),
 		rollout(svc, status.PhaseProgressing, 50, 100, 2, status.Verdict{At: time.Now(), Weight: 50, Result: "fail", Requests: 900, Errors: 81, SuccessRate: ptr(91), Reason: "success rate 91.00% below 99%"}),
 	}
-	if err := eng.Write(ctx, steps[0]); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, steps[0])
 	expectLine("Progressing step 1/3", "[##..................] 10% → next 50%", "pass requests=400 success=100.00% p99=40ms p-value=0.500")
-	if err := eng.Write(ctx, steps[1]); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, steps[1])
 	expectLine("[##########..........] 50% → next 100%", "fail requests=900 success=91.00%")
 	rolled := rollout(svc, status.PhaseRolledBack, 0, 0, 2)
 	rolled.Reason = "success rate 91.00% below 99%"
-	if err := eng.Write(ctx, rolled); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, rolled)
 	expectLine("RolledBack", "[....................] 0% | reason: success rate 91.00% below 99%")
 	expectLine("Rolled back: yelb-appserver v4 was removed and v3 serves all traffic: success rate 91.00% below 99%")
 	if line, ok := <-lines; ok {
@@ -351,27 +340,20 @@ func TestWatchPrintsOneLinePerChange(t *testing.T) {
 }
 
 func TestWatchFinishedRolloutAndNext(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-ui"
-	kc := []string{"--kubeconfig", c.Kubeconfig, "-n", ns}
+	s := seed(t)
 
 	// Nothing yet: plain watch refuses, --next waits and gives up at --timeout.
-	canaryctl(t, nil, append(kc, "watch", svc)...).expect(t, exitNotFound, "", `unknown microservice "yelb-ui"`)
-	canaryctl(t, nil, append(kc, "watch", svc, "--next", "--timeout", "2s")...).expect(t, exitTimeout,
+	s.ctl(t, "watch", svc).expect(t, exitNotFound, "", `unknown microservice "yelb-ui"`)
+	s.ctl(t, "watch", svc, "--next", "--timeout", "2s").expect(t, exitTimeout,
 		"Waiting for the first rollout of yelb-ui", "yelb-ui did not finish within --timeout 2s; the rollout goes on")
 
-	done := rollout(svc, status.PhaseSucceeded, 100, 100, 3)
-	if err := eng.Write(ctx, done); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, rollout(svc, status.PhaseSucceeded, 100, 100, 3))
 	// A finished rollout: watch reports its outcome at once.
-	canaryctl(t, nil, append(kc, "watch", svc)...).expect(t, exitOK, "Rollout succeeded: yelb-ui v4 serves all traffic.", "")
+	s.ctl(t, "watch", svc).expect(t, exitOK, "Rollout succeeded: yelb-ui v4 serves all traffic.", "")
 
 	// --next skips it and follows the next one.
-	cmd := exec.Command(canaryctlBin, append(kc, "watch", svc, "--next", "--timeout", "60s")...)
+	cmd := exec.Command(canaryctlBin, "--kubeconfig", s.Kubeconfig, "-n", s.ns, "watch", svc, "--next", "--timeout", "60s")
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -383,13 +365,9 @@ func TestWatchFinishedRolloutAndNext(t *testing.T) {
 	})
 	next := rollout(svc, status.PhaseProgressing, 20, 40, 1)
 	next.Execution, next.CanaryVersion, next.StableVersion = "exec-43", 5, 4
-	if err := eng.Write(ctx, next); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, next)
 	next.Phase, next.Weight, next.Reason = status.PhaseFailed, 20, "route update rejected: weight 150 above 100"
-	if err := eng.Write(ctx, next); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, next)
 	_ = cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != exitFailed {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitFailed, stdout.String(), stderr.String())

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -68,21 +67,11 @@ func (term *terminal) waitFor(t *testing.T, want ...string) string {
 }
 
 func TestWatchRedrawsInATerminal(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-appserver"
-	write := func(st status.Status) {
-		t.Helper()
-		if err := eng.Write(ctx, st); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(rollout(svc, status.PhaseWaitingPods, 0, 10, 0))
+	s := seed(t, rollout(svc, status.PhaseWaitingPods, 0, 10, 0))
 
 	term := startTerminal(t, 100, 24, fmt.Sprintf("'%s' --kubeconfig '%s' -n %s watch %s; echo \"exit status $?\"; sleep 600",
-		canaryctlBin, c.Kubeconfig, ns, svc))
+		canaryctlBin, s.Kubeconfig, s.ns, svc))
 	// Each state replaces the previous one: one frame on screen, never a scroll of them.
 	oneFrame := func(screen string) {
 		t.Helper()
@@ -93,21 +82,21 @@ func TestWatchRedrawsInATerminal(t *testing.T) {
 
 	oneFrame(term.waitFor(t, "phase     WaitingForReady", "traffic   [....................] 0% → next 10%", "analysis  no results yet"))
 
-	write(rollout(svc, status.PhaseProgressing, 10, 50, 1, pass(10, 412, 100, 38, 0.62)))
+	s.write(t, rollout(svc, status.PhaseProgressing, 10, 50, 1, pass(10, 412, 100, 38, 0.62)))
 	oneFrame(term.waitFor(t, "traffic   [##..................] 10% → next 50%", "pass    requests 412     success 100.00%  p99 38ms    p-value 0.620"))
 
-	write(rollout(svc, status.PhaseProgressing, 50, 100, 2, pass(50, 2310, 99.91, 41, 0.47), pass(10, 412, 100, 38, 0.62)))
+	s.write(t, rollout(svc, status.PhaseProgressing, 50, 100, 2, pass(50, 2310, 99.91, 41, 0.47), pass(10, 412, 100, 38, 0.62)))
 	mid := term.waitFor(t, "step      2/3", "traffic   [##########..........] 50% → next 100%", "requests 2310    success 99.91%   p99 41ms    p-value 0.470")
 	oneFrame(mid)
 	if strings.Contains(mid, "10% → next 50%") {
 		t.Fatalf("the 10%% frame is still on screen:\n%s", mid)
 	}
 
-	write(rollout(svc, status.PhaseBaking, 100, 100, 3, pass(100, 4620, 99.95, 40, 0.51), pass(50, 2310, 99.91, 41, 0.47)))
+	s.write(t, rollout(svc, status.PhaseBaking, 100, 100, 3, pass(100, 4620, 99.95, 40, 0.51), pass(50, 2310, 99.91, 41, 0.47)))
 	oneFrame(term.waitFor(t, "phase     Baking", "traffic   [####################] 100% (baking)"))
 
 	done := rollout(svc, status.PhaseSucceeded, 100, 100, 3, pass(100, 4620, 99.95, 40, 0.51), pass(50, 2310, 99.91, 41, 0.47))
-	write(done)
+	s.write(t, done)
 	final := term.waitFor(t, "phase     Succeeded", "Rollout succeeded: yelb-appserver v4 serves all traffic.", "exit status 0")
 	oneFrame(final)
 	t.Logf("screen during the rollout:\n%s\n\nfinal screen:\n%s", mid, final)
@@ -119,29 +108,19 @@ func TestWatchRedrawsInATerminal(t *testing.T) {
 }
 
 func TestWatchInATerminalEndsNonZeroOnRollback(t *testing.T) {
-	c := plane.Get(t)
-	ns := c.Namespace(t)
-	ctx := context.Background()
-	eng := status.NewEngine(c.Clientset, ns)
 	const svc = "yelb-ui"
-	if err := eng.Write(ctx, rollout(svc, status.PhaseProgressing, 10, 20, 1)); err != nil {
-		t.Fatal(err)
-	}
+	s := seed(t, rollout(svc, status.PhaseProgressing, 10, 20, 1))
 	// A narrow terminal: lines are cut to fit, so redrawing never meets a wrapped line.
 	term := startTerminal(t, 50, 20, fmt.Sprintf("'%s' --kubeconfig '%s' -n %s watch %s; echo \"exit status $?\"; sleep 600",
-		canaryctlBin, c.Kubeconfig, ns, svc))
+		canaryctlBin, s.Kubeconfig, s.ns, svc))
 	term.waitFor(t, "traffic   [##..................] 10% → next 20%")
 
 	fail := status.Verdict{At: time.Now(), Weight: 20, Result: "fail", Requests: 800, Errors: 64, SuccessRate: ptr(92), Reason: "success rate 92.00% below 99%"}
-	if err := eng.Write(ctx, rollout(svc, status.PhaseProgressing, 20, 30, 2, fail)); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, rollout(svc, status.PhaseProgressing, 20, 30, 2, fail))
 	term.waitFor(t, "traffic   [####................] 20% → next 30%")
 	rolled := rollout(svc, status.PhaseRolledBack, 0, 0, 2, fail)
 	rolled.Reason = "success rate 92.00% below 99%"
-	if err := eng.Write(ctx, rolled); err != nil {
-		t.Fatal(err)
-	}
+	s.write(t, rolled)
 	screen := term.waitFor(t, "phase     RolledBack", "Rolled back: yelb-ui v4 was removed", "exit status 5")
 	if n := strings.Count(screen, "traffic   ["); n != 1 {
 		t.Fatalf("%d traffic lines on screen:\n%s", n, screen)
