@@ -140,6 +140,21 @@ finish_rollout() {
   run_pid=""
 }
 
+# watched_rollout VERSION METRICS WATCH_EXIT RUN_EXIT FAILURE runs a rollout
+# while canaryctl watch follows it, and stops the demo with FAILURE and the
+# engine's log unless watch and canary-run exit with the codes expected.
+watched_rollout() {
+  local version=$1 metrics=$2 want_watch=$3 want_run=$4 failure=$5 watch_rc=0
+  rollout "$version" "$metrics"
+  ctl watch "$svc" --next --timeout 10m || watch_rc=$?
+  finish_rollout
+  if ((watch_rc != want_watch || rc != want_run)); then
+    echo "demo: $failure (watch exit $watch_rc, want $want_watch; canary-run exit $rc, want $want_run):" >&2
+    cat "$work/run-$version.log" >&2
+    exit 1
+  fi
+}
+
 say "Installing version 1.0.0 of $svc. It is the first version, so it goes straight to 100%:"
 plain "there is nothing to compare it with."
 rollout 1.0.0 healthy
@@ -155,29 +170,13 @@ say "Rolling out version 1.1.0, which is healthy. Traffic moves 10% -> 30% -> 60
 plain "the canary is analysed at every step (success rate, request count, comparison with the"
 plain "stable version), then baked at 100% before the old version is removed."
 plain "canaryctl watch shows it live and ends when the rollout ends."
-rollout 1.1.0 healthy
-watch_rc=0
-ctl watch "$svc" --next --timeout 10m || watch_rc=$?
-finish_rollout
-if ((watch_rc != 0 || rc != 0)); then
-  echo "demo: the healthy rollout did not succeed (watch exit $watch_rc, canary-run exit $rc):" >&2
-  cat "$work/run-1.1.0.log" >&2
-  exit 1
-fi
+watched_rollout 1.1.0 healthy 0 0 "the healthy rollout did not succeed"
 plain "canaryctl watch exited 0: the rollout succeeded."
 
 say "Rolling out version 1.2.0, which answers a fifth of its requests with server errors."
 plain "The first analysis finds a success rate far below 99%, and the engine sends all traffic"
 plain "back to 1.1.0 and removes the canary. canaryctl watch exits non-zero (5: rolled back)."
-rollout 1.2.0 failing
-watch_rc=0
-ctl watch "$svc" --next --timeout 10m || watch_rc=$?
-finish_rollout
-if ((watch_rc != 5 || rc != 1)); then
-  echo "demo: the broken version was not rolled back as expected (watch exit $watch_rc, want 5; canary-run exit $rc, want 1):" >&2
-  cat "$work/run-1.2.0.log" >&2
-  exit 1
-fi
+watched_rollout 1.2.0 failing 5 1 "the broken version was not rolled back as expected"
 plain "canaryctl watch exited 5, as expected: the bad version was rolled back."
 
 say "All rollouts of namespace $ns (canaryctl status):"
