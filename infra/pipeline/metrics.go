@@ -56,36 +56,35 @@ func (p *MicroservicePipeline) metricFilters(ctx *pulumi.Context, name string, a
 // DashboardBody plots the canary's traffic weight against its error rate, as
 // the engine reports them, so a rollback can be read off one graph.
 func DashboardBody(region, namespace, microservice string) (string, error) {
-	metric := func(name, label, axis string) []any {
-		return []any{EngineMetricsNamespace, name, "Namespace", namespace, "Microservice", microservice,
-			map[string]any{"label": label, "yAxis": axis, "stat": "Maximum"}}
+	metric := func(name string, options map[string]any) []any {
+		return []any{EngineMetricsNamespace, name, "Namespace", namespace, "Microservice", microservice, options}
+	}
+	// widget is a full-width graph of per-minute values at row y; yAxis may be nil.
+	widget := func(y, height int, title string, metrics []any, yAxis map[string]any) map[string]any {
+		properties := map[string]any{
+			"title":   microservice + ": " + title,
+			"region":  region,
+			"view":    "timeSeries",
+			"period":  60,
+			"metrics": metrics,
+		}
+		if yAxis != nil {
+			properties["yAxis"] = yAxis
+		}
+		return map[string]any{"type": "metric", "x": 0, "y": y, "width": 24, "height": height, "properties": properties}
 	}
 	body := map[string]any{
 		"widgets": []any{
-			map[string]any{
-				"type": "metric", "x": 0, "y": 0, "width": 24, "height": 8,
-				"properties": map[string]any{
-					"title":   microservice + ": canary weight vs error rate",
-					"region":  region,
-					"view":    "timeSeries",
-					"period":  60,
-					"metrics": []any{metric("CanaryWeight", "weight (%)", "left"), metric("CanaryErrorRate", "error rate (%)", "right")},
-					"yAxis": map[string]any{
-						"left":  map[string]any{"label": "canary weight %", "min": 0, "max": 100},
-						"right": map[string]any{"label": "canary error rate %", "min": 0},
-					},
+			widget(0, 8, "canary weight vs error rate",
+				[]any{
+					metric("CanaryWeight", map[string]any{"label": "weight (%)", "yAxis": "left", "stat": "Maximum"}),
+					metric("CanaryErrorRate", map[string]any{"label": "error rate (%)", "yAxis": "right", "stat": "Maximum"}),
 				},
-			},
-			map[string]any{
-				"type": "metric", "x": 0, "y": 8, "width": 24, "height": 6,
-				"properties": map[string]any{
-					"title":   microservice + ": canary requests",
-					"region":  region,
-					"view":    "timeSeries",
-					"period":  60,
-					"metrics": []any{[]any{EngineMetricsNamespace, "CanaryRequests", "Namespace", namespace, "Microservice", microservice, map[string]any{"stat": "Sum"}}},
-				},
-			},
+				map[string]any{
+					"left":  map[string]any{"label": "canary weight %", "min": 0, "max": 100},
+					"right": map[string]any{"label": "canary error rate %", "min": 0},
+				}),
+			widget(8, 6, "canary requests", []any{metric("CanaryRequests", map[string]any{"stat": "Sum"})}, nil),
 		},
 	}
 	b, err := json.Marshal(body)
