@@ -777,11 +777,12 @@ func TestDeployer(t *testing.T) {
 					}
 				}
 			}
+			// Pods: delete only, for a stateful roll back to replace a pod stuck on the bad revision.
 			manage := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 			for key, verbs := range map[string][]string{
 				"apps/deployments": manage, "apps/statefulsets": manage, "apps/replicasets": manage,
 				"/services": manage, "/configmaps": manage, "/serviceaccounts": {"get", "list"},
-				"/pods": {"get", "list", "watch"}, "/events": {"create", "patch"}, "coordination.k8s.io/leases": manage,
+				"/pods": {"get", "list", "watch", "delete"}, "/events": {"create", "patch"}, "coordination.k8s.io/leases": manage,
 				"appmesh.k8s.aws/virtualnodes": manage, "appmesh.k8s.aws/virtualrouters": manage, "appmesh.k8s.aws/virtualservices": manage,
 				"gateway.networking.k8s.io/httproutes": manage, "application-networking.k8s.aws/targetgrouppolicies": manage,
 			} {
