@@ -33,7 +33,7 @@ var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 // loadCRDs reads every CustomResourceDefinition the platform's templates use.
 // Other kinds in the same files (a GatewayClass, admission policies) are not
 // CRDs and are left out: the plane serves schemas, not controllers.
-func loadCRDs(crdsDir, gatewayAPIDir string) ([]*unstructured.Unstructured, error) {
+func loadCRDs(crdsDir, gatewayAPICRDs string) ([]*unstructured.Unstructured, error) {
 	appMesh := filepath.Join(crdsDir, appMeshCRDs)
 	if _, err := os.Stat(appMesh); err != nil {
 		return nil, fmt.Errorf("App Mesh CRDs not found at %s: download stable/appmesh-controller/crds/crds.yaml "+
@@ -50,12 +50,10 @@ func loadCRDs(crdsDir, gatewayAPIDir string) ([]*unstructured.Unstructured, erro
 	}
 	files = append(files, lattice...)
 
-	gatewayDir := filepath.Join(gatewayAPIDir, "config", "crd", "standard")
-	gateway, err := yamlFiles(gatewayDir)
-	if err != nil || len(gateway) == 0 {
-		return nil, fmt.Errorf("gateway API standard CRDs not found in %s (read error: %v)", gatewayDir, err)
+	if _, err := os.Stat(gatewayAPICRDs); err != nil {
+		return nil, fmt.Errorf("gateway API standard CRDs not found: %w", err)
 	}
-	files = append(files, gateway...)
+	files = append(files, gatewayAPICRDs)
 
 	var crds []*unstructured.Unstructured
 	for _, file := range files {

@@ -2,10 +2,8 @@ package testcluster
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -118,26 +116,12 @@ func defaultCRDsDir() (string, error) {
 	return filepath.Join(root, "..", "shared", "crds"), nil
 }
 
-// defaultGatewayAPIDir asks the go tool where the module pinned in go.mod
-// lives, so the installed CRDs always match the Go types the code compiles against.
-func defaultGatewayAPIDir() (string, error) {
+// defaultGatewayAPICRDs is the Gateway API bundle the environment program
+// installs, so the tests validate against exactly what production serves.
+func defaultGatewayAPICRDs() (string, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api")
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(exitErr.Stderr)))
-		}
-		return "", fmt.Errorf("locate module sigs.k8s.io/gateway-api with `go list -m` in %s: %w", root, err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("module sigs.k8s.io/gateway-api is not in the module cache: run `go mod download sigs.k8s.io/gateway-api` in %s", root)
-	}
-	return dir, nil
+	return filepath.Join(root, "infra", "traffic", "manifests", "gateway-api-standard-v1.6.3.yaml"), nil
 }

@@ -66,9 +66,9 @@ type Options struct {
 	// CRDsDir holds appmesh-controller-1.13.3/ and aws-gateway-controller-v2.1.3/.
 	// Default: $CANARY_CRDS_DIR, else ../shared/crds beside the repository root.
 	CRDsDir string
-	// GatewayAPIDir is the sigs.k8s.io/gateway-api module folder.
-	// Default: `go list -m -f {{.Dir}} sigs.k8s.io/gateway-api`.
-	GatewayAPIDir string
+	// GatewayAPICRDs is a file of Gateway API CRDs. Default: the standard
+	// bundle the environment program installs (infra/traffic/manifests).
+	GatewayAPICRDs string
 }
 
 // Cluster is a running control plane. Its clients are authenticated as a
@@ -95,7 +95,7 @@ func New(opts Options) (*Cluster, error) {
 	if err := checkBinaries(opts.BinDir); err != nil {
 		return nil, err
 	}
-	crds, err := loadCRDs(opts.CRDsDir, opts.GatewayAPIDir)
+	crds, err := loadCRDs(opts.CRDsDir, opts.GatewayAPICRDs)
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +126,8 @@ func (o *Options) resolve() error {
 			return err
 		}
 	}
-	if o.GatewayAPIDir == "" {
-		if o.GatewayAPIDir, err = defaultGatewayAPIDir(); err != nil {
+	if o.GatewayAPICRDs == "" {
+		if o.GatewayAPICRDs, err = defaultGatewayAPICRDs(); err != nil {
 			return err
 		}
 	}

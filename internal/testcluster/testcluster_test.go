@@ -26,7 +26,7 @@ func TestMissingBinariesSayHowToBuildThem(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "etcd"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Options{BinDir: dir, CRDsDir: dir, GatewayAPIDir: dir})
+	_, err := New(Options{BinDir: dir, CRDsDir: dir, GatewayAPICRDs: dir})
 	if err == nil {
 		t.Fatal("New succeeded without binaries")
 	}
@@ -57,7 +57,7 @@ func TestLoadCRDsKeepsOnlyCRDs(t *testing.T) {
 	if err := opts.resolve(); err != nil {
 		t.Fatal(err)
 	}
-	crds, err := loadCRDs(opts.CRDsDir, opts.GatewayAPIDir)
+	crds, err := loadCRDs(opts.CRDsDir, opts.GatewayAPICRDs)
 	if err != nil {
 		t.Fatal(err)
 	}
