@@ -41,9 +41,6 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 	if snap.Status.Execution == r.Execution && snap.Status.Phase == status.PhaseSucceeded {
 		return nil // a retry after the promotion completed
 	}
-	if sess, err = e.session(ctx, st); err != nil {
-		return err
-	}
 	if _, err := e.ours(ctx, sess, st); err != nil {
 		return err
 	}

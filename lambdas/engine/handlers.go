@@ -90,7 +90,7 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 // deploy creates the canary's objects with no traffic: the route keeps every
 // request on the stable version until the canary is ready.
 func (e *Engine) deploy(ctx context.Context, st *State) error {
-	sess, err := e.session(ctx, st)
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
 	if err != nil {
 		return err
 	}
@@ -178,7 +178,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 
 // shift moves traffic to the weight the last decision chose.
 func (e *Engine) shift(ctx context.Context, st *State) error {
-	sess, err := e.session(ctx, st)
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
 	if err != nil {
 		return err
 	}
@@ -317,9 +317,11 @@ func nextState(a rollout.Action) string {
 	}
 }
 
-// session connects and renews the rollout's lock, so that a long wait
-// (readiness, a pause) never lets the lease lapse, and a rollout whose lock
-// was taken over stops before it touches anything.
+// session connects and renews the rollout's lock. The looping steps
+// (readiness, analysis) call it, so a long wait or pause never lets the
+// lease lapse and a rollout whose lock was taken over stops there. The steps
+// that follow them at once (deploy, shift, promote) rely on the status guard
+// (ours), which a new holder's first write would fail.
 func (e *Engine) session(ctx context.Context, st *State) (*Session, error) {
 	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
 	if err != nil {
