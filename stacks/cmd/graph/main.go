@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -152,6 +153,9 @@ func printTree(w io.Writer, r *offline.Result, parent, indent string) {
 		if r.Simulated[c.URN] {
 			mark = "  (created by the component's provider; stand-in)"
 		}
+		if held := stackHolds(c); held != "" {
+			mark = "  (holds " + held + ")"
+		}
 		fmt.Fprintf(w, "%s%s%s %s%s\n", indent, branch, c.Type, c.Name, mark)
 		printTree(w, r, c.URN, indent+next)
 	}
@@ -169,4 +173,25 @@ func stackURN(r *offline.Result) string {
 		}
 	}
 	return ""
+}
+
+// stackHolds names the resource types a CloudFormation stack declares: the
+// seeded CodeCommit repositories live in one.
+func stackHolds(res policy.Resource) string {
+	if res.Type != "aws:cloudformation/stack:Stack" {
+		return ""
+	}
+	body, _ := res.Inputs["templateBody"].(string)
+	var tmpl struct {
+		Resources map[string]struct{ Type string }
+	}
+	if json.Unmarshal([]byte(body), &tmpl) != nil {
+		return ""
+	}
+	var types []string
+	for _, r := range tmpl.Resources {
+		types = append(types, r.Type)
+	}
+	sort.Strings(types)
+	return strings.Join(types, ", ")
 }
