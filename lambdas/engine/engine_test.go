@@ -339,6 +339,17 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	cases := map[string]func(map[string]any){
 		"bad field": func(d map[string]any) { d["percentage_step"] = 0 },
+		"canary workload not named after its version": func(d map[string]any) {
+			tmpl, err := os.ReadFile("testdata/appmesh.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			shared := strings.Replace(string(tmpl), "kind: Deployment\nmetadata:\n  name: ${MICROSERVICE_NAME}-${CANARY_VERSION}", "kind: Deployment\nmetadata:\n  name: ${MICROSERVICE_NAME}", 1)
+			if shared == string(tmpl) {
+				t.Fatal("test template changed: the Deployment name was not found")
+			}
+			d["config_file"] = base64.StdEncoding.EncodeToString([]byte(shared))
+		},
 		"template in another namespace": func(d map[string]any) {
 			d["config_file"] = base64.StdEncoding.EncodeToString([]byte(
 				"apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: kube-system}\nspec: {ports: [{port: 80}]}\n"))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
@@ -42,8 +43,12 @@ func (e *Engine) validate(execution string, raw json.RawMessage) (State, error) 
 	}
 	// Version 1 with a placeholder route proves the template renders; the
 	// real values come after the lock.
-	if _, err := e.render(s, 1, nil); err != nil {
+	objs, err := e.render(s, 1, nil)
+	if err != nil {
 		return State{}, err
+	}
+	if err := checkShape(s, objs); err != nil {
+		return State{}, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
 	if execution == "" {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: errors.New("the execution id is empty: the state machine passes $$.Execution.Id")}
@@ -397,4 +402,48 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 	}
 	stable := naming.VersionName(s.Microservice, rolledBack.StableVersion)
 	return e.applyRoute(ctx, sess, s, rolledBack.StableVersion, []router.Backend{{Name: stable, Weight: 100}})
+}
+
+// checkShape refuses templates the strategy cannot roll out safely: a canary
+// whose workload is not named after its version would replace the stable
+// one at 0%, and one without a shared route could never move traffic; an
+// in-place template with versioned objects would leave old ones behind.
+func checkShape(s spec.Spec, objs objects) error {
+	var problems []string
+	routes, workloads, versioned := 0, 0, 0
+	for _, o := range objs {
+		ref := o.obj.GetKind() + "/" + o.obj.GetName()
+		switch {
+		case o.route:
+			routes++
+			if o.perVersion {
+				problems = append(problems, ref+": the route must be shared by all versions: do not use ${CANARY_VERSION} in its name")
+			}
+		case o.workload():
+			workloads++
+			if s.Strategy == spec.StrategyCanary && !o.perVersion {
+				problems = append(problems, ref+": a canary's workload must be named after its version, e.g. ${MICROSERVICE_NAME}-${CANARY_VERSION}")
+			}
+		}
+		if o.perVersion {
+			versioned++
+		}
+	}
+	if workloads == 0 {
+		problems = append(problems, "no Deployment or StatefulSet: the template must hold the microservice's workload")
+	}
+	switch s.Strategy {
+	case spec.StrategyCanary:
+		if routes == 0 {
+			problems = append(problems, fmt.Sprintf("no %s route object with [${CANARY_ROUTES}]: a canary needs one to carry the weights", s.Router))
+		}
+	case spec.StrategyInPlace:
+		if versioned > 0 {
+			problems = append(problems, "strategy in-place: objects are replaced in place, so no name may contain ${CANARY_VERSION}")
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("kubernetes_template.yml cannot be rolled out with strategy %s:\n  - %s", s.Strategy, strings.Join(problems, "\n  - "))
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"context"
 	"encoding/base64"
 	"os"
 	"os/exec"
@@ -11,7 +12,12 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/router/appmesh"
+	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
 	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
 )
 
 // buildspec is the part of a CodeBuild buildspec these files use.
@@ -139,6 +145,9 @@ func codebuildEnv(s service, router string) map[string]string {
 	}
 }
 
+// validator runs the engine's Validate step, which needs no cluster.
+var validator = &engine.Engine{Routers: map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}}}
+
 func TestBuildWritesDeployJSONTheEngineAccepts(t *testing.T) {
 	for _, s := range services {
 		for _, router := range routers {
@@ -155,6 +164,11 @@ func TestBuildWritesDeployJSONTheEngineAccepts(t *testing.T) {
 				got, err := spec.Parse(data)
 				if err != nil {
 					t.Fatalf("spec.Parse rejects the built deploy.json: %v\n%s", err, data)
+				}
+				// The engine's Validate step: fields, rendering and the
+				// template's shape for the strategy.
+				if _, err := validator.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: "build", State: data}); err != nil {
+					t.Fatalf("the engine's Validate step rejects the built deploy.json: %v", err)
 				}
 				image := regexp.MustCompile(`^123456789012\.dkr\.ecr\.us-west-2\.amazonaws\.com/` + s.name + `:0a1b2c3d-\d{14}$`)
 				if !image.MatchString(got.ContainerImage) {
