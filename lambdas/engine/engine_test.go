@@ -52,6 +52,19 @@ func (h *harness) stable(router, svc string) {
 	}
 }
 
+// bystander deploys another microservice in the namespace and checks, when
+// the test ends, that nothing of it changed.
+func (h *harness) bystander(router string) {
+	h.t.Helper()
+	h.stable(router, "bystander")
+	before := h.fingerprint("bystander")
+	h.t.Cleanup(func() {
+		if after := h.fingerprint("bystander"); !maps.Equal(before, after) {
+			h.t.Errorf("another microservice changed:\nbefore %v\nafter  %v", before, after)
+		}
+	})
+}
+
 // canaryWeights records the canary's live weight at every analysis.
 func (h *harness) canaryWeights(router, svc, canary string) *[]int {
 	var mu sync.Mutex
@@ -74,8 +87,7 @@ func TestCanaryIsPromotedStepByStep(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
-			h.stable(router, "bystander")
-			untouched := h.fingerprint("bystander")
+			h.bystander(router)
 			h.stable(router, "shop")
 
 			h.metrics.set("shop-2", "healthy")
@@ -107,9 +119,6 @@ func TestCanaryIsPromotedStepByStep(t *testing.T) {
 			if holder := h.lockHolder("shop"); holder != "" {
 				t.Errorf("lock still held by %s", holder)
 			}
-			if got := h.fingerprint("bystander"); !maps.Equal(got, untouched) {
-				t.Errorf("another microservice changed:\nbefore %v\nafter  %v", untouched, got)
-			}
 			if n := len(h.notices.got); n != 3 || h.notices.got[n-1].Outcome != status.PhaseSucceeded {
 				t.Errorf("notices %+v", h.notices.got)
 			}
@@ -121,6 +130,7 @@ func TestFailingCanaryRollsBackWithinOneInterval(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
+			h.bystander(router)
 			h.stable(router, "shop")
 			h.metrics.set("shop-2", "failing")
 			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", func(d map[string]any) {
@@ -161,6 +171,7 @@ func (h *harness) assertRolledBack(router, svc, reason string) {
 func TestNoDataPolicy(t *testing.T) {
 	t.Run("fail rolls back", func(t *testing.T) {
 		h := newHarness(t)
+		h.bystander("appmesh")
 		h.stable("appmesh", "shop")
 		h.metrics.set("shop-2", "nodata")
 		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
@@ -174,6 +185,7 @@ func TestNoDataPolicy(t *testing.T) {
 	})
 	t.Run("hold gives up at the progress deadline", func(t *testing.T) {
 		h := newHarness(t)
+		h.bystander("appmesh")
 		h.stable("appmesh", "shop")
 		h.metrics.set("shop-2", "nodata")
 		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
@@ -190,6 +202,7 @@ func TestNoDataPolicy(t *testing.T) {
 
 func TestCanaryThatNeverBecomesReadyRollsBack(t *testing.T) {
 	h := newHarness(t)
+	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
 	tmpl, err := os.ReadFile("testdata/appmesh.yml")
 	if err != nil {
@@ -212,6 +225,7 @@ func TestCanaryThatNeverBecomesReadyRollsBack(t *testing.T) {
 func TestAPIServerErrors(t *testing.T) {
 	t.Run("transient errors mid-shift are retried", func(t *testing.T) {
 		h := newHarness(t)
+		h.bystander("appmesh")
 		h.stable("appmesh", "shop")
 		h.metrics.set("shop-2", "healthy")
 		h.faults.add("PATCH", "/virtualrouters/shop", 503, 2)
@@ -232,6 +246,7 @@ func TestAPIServerErrors(t *testing.T) {
 	})
 	t.Run("a permanent error mid-shift rolls back", func(t *testing.T) {
 		h := newHarness(t)
+		h.bystander("appmesh")
 		h.stable("appmesh", "shop")
 		h.metrics.set("shop-2", "healthy")
 		shifts := 0
@@ -251,6 +266,7 @@ func TestAPIServerErrors(t *testing.T) {
 
 func TestAbortedExecutionIsRolledBack(t *testing.T) {
 	h := newHarness(t)
+	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
 	h.metrics.set("shop-2", "healthy")
 	reached, release := make(chan struct{}), make(chan struct{})
@@ -301,6 +317,7 @@ func TestAbortedExecutionIsRolledBack(t *testing.T) {
 
 func TestConcurrentRolloutsNeverInterleave(t *testing.T) {
 	h := newHarness(t)
+	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
 	h.metrics.set("shop-2", "healthy")
 	h.metrics.set("shop-3", "healthy")
@@ -479,6 +496,7 @@ func inPlace(t *testing.T, router string) {
 // write lands. The shift must notice and put the stable route back.
 func TestRollBackDuringAShiftWins(t *testing.T) {
 	h := newHarness(t)
+	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
 	h.metrics.set("shop-2", "healthy")
 	input := h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil)
