@@ -531,3 +531,24 @@ func TestRollBackDuringAShiftWins(t *testing.T) {
 	requireStatus(t, res, "FAILED", statemachine.ErrEnded)
 	h.assertRolledBack("appmesh", "shop", "ABORTED")
 }
+
+func TestLostStatusIsNotAFirstDeployment(t *testing.T) {
+	h := newHarness(t)
+	h.stable("appmesh", "shop")
+	err := plane.Clientset.CoreV1().ConfigMaps(h.ns).Delete(context.Background(), "shop-rollout", metav1.DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.metrics.set("shop-1", "healthy")
+	res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil))
+	requireStatus(t, res, "FAILED", statemachine.ErrRefused)
+	if got := h.weights("appmesh", "shop"); !maps.Equal(got, map[string]int{"shop-1": 100}) {
+		t.Errorf("route %v: a refused start must not move traffic", got)
+	}
+	if got := h.deployments("shop"); !slices.Equal(got, []string{"shop-1"}) {
+		t.Errorf("deployments %v", got)
+	}
+	if holder := h.lockHolder("shop"); holder != "" {
+		t.Errorf("lock still held by %s", holder)
+	}
+}

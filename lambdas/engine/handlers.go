@@ -82,6 +82,25 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 		r.StableVersion, r.StableImage, r.StableTemplate = prev.StableVersion, prev.StableImage, prev.StableTemplate
 		r.Version = max(prev.LastVersion, prev.StableVersion, prev.CanaryVersion) + 1
 	default:
+		// No status: a first deployment, unless a route already carries
+		// traffic because the status ConfigMap was deleted. Starting over
+		// at version 1 would send the new image all traffic unanalysed.
+		rt, err := e.router(st.Router)
+		if err != nil {
+			return err
+		}
+		live, err := rt.Weights(ctx, sess.Kube.Dynamic, st.Namespace, st.Microservice)
+		if err != nil {
+			return fmt.Errorf("lock %s: read the live route: %w", st.Microservice, err)
+		}
+		if len(live) > 0 {
+			if err := sess.Locks.Release(ctx, st.Microservice, r.Execution); err != nil {
+				return err
+			}
+			return &Error{Name: statemachine.ErrRefused, Err: fmt.Errorf(
+				"%s has no rollout status (ConfigMap %s) but its route sends traffic to %s: restore the ConfigMap from a backup, or delete the route and the old versions to start over from version 1",
+				st.Microservice, naming.StatusConfigMap(st.Microservice), router.FormatBackends(live))}
+		}
 		r.Version = 1
 	}
 	r.Plan = rollout.Plan(st.Spec, !r.firstDeployment())

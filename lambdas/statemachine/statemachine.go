@@ -34,6 +34,7 @@ const (
 	StateInProgress     = "Another rollout in progress"
 	StateRollBackFailed = "Roll back failed"
 	StateEnded          = "Rollout ended elsewhere"
+	StateRefused        = "Refused"
 )
 
 // Handler actions: the "action" field of the Lambda payload, one per Task.
@@ -77,6 +78,7 @@ const (
 	ErrTransient  = "Transient"         // worth retrying: API server busy, throttled, conflict
 	ErrNotReady   = "CanaryNotReady"    // the canary failed or outlived progress_deadline
 	ErrEnded      = "RolloutEnded"      // rolled back from outside, or the lock was lost: touch nothing
+	ErrRefused    = "RolloutRefused"    // the cluster is not in a state a rollout can start from: nothing was written
 )
 
 // lambdaTransient are the Lambda service errors AWS recommends retrying.
@@ -115,6 +117,7 @@ func Definition(cfg Config) (string, error) {
 		}),
 		StateLock: cfg.task(ActionLock, StateDeploy, []object{
 			catch([]string{ErrInProgress}, StateInProgress),
+			catch([]string{ErrRefused}, StateRefused),
 			catch([]string{"States.ALL"}, StateRollBack),
 		}),
 		StateDeploy: cfg.task(ActionDeploy, StateReady, rollBackOnError()),
@@ -165,6 +168,7 @@ func Definition(cfg Config) (string, error) {
 		StateInvalid:        object{"Type": "Fail", "Error": ErrValidation, "Cause": "deploy.json or its template is invalid; nothing was changed. The error output names every bad field."},
 		StateInProgress:     object{"Type": "Fail", "Error": ErrInProgress, "Cause": "Another rollout of this microservice is in progress; nothing was changed."},
 		StateRollBackFailed: object{"Type": "Fail", "Error": "RollBackFailed", "Cause": "Roll back did not complete; the rollback entry point retries it from the execution-failed event."},
+		StateRefused:        object{"Type": "Fail", "Error": ErrRefused, "Cause": "The cluster is not in a state a rollout can start from; nothing was changed. The error output says why and what to do."},
 		StateEnded:          object{"Type": "Fail", "Error": ErrEnded, "Cause": "The rollout was rolled back from outside or lost its lock; this execution changed nothing more."},
 	}
 	def := object{

@@ -172,6 +172,12 @@ func TestPaths(t *testing.T) {
 			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift},
 		},
 		{
+			name:       "a refused start fails fast without rolling back",
+			plan:       map[string][]string{sm.StateLock: {sm.ErrRefused}},
+			wantStatus: "FAILED", wantError: sm.ErrRefused,
+			wantCalls: []string{sm.StateValidate, sm.StateLock},
+		},
+		{
 			name:       "invalid deploy.json changes nothing",
 			plan:       map[string][]string{sm.StateValidate: {sm.ErrValidation}},
 			wantStatus: "FAILED", wantError: sm.ErrValidation,
