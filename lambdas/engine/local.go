@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -38,8 +37,8 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 		return Outcome{}, err
 	}
 	if err := l.step(ctx, statemachine.ActionLock, &st); err != nil {
-		var held HeldError
-		if errors.As(err, &held) {
+		// As the definition's Catch: these wrote nothing to roll back.
+		if name := ErrorName(err); name == statemachine.ErrInProgress || name == statemachine.ErrRefused {
 			return Outcome{}, err
 		}
 		return l.rollBack(st, err)
