@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -468,11 +469,15 @@ func inPlace(t *testing.T, router string) {
 		if err != nil {
 			return false, nil
 		}
-		ready := false
-		for _, c := range p.Status.Conditions {
-			ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue)
+		sts, err := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
 		}
-		return ready && p.Spec.Containers[0].Image == "registry.local/db:2", nil
+		// Scheduled and running on the stable revision: no longer stuck.
+		// (Readiness of a re-created pod is up to the fake kubelet.)
+		return p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning &&
+			p.Labels[appsv1.StatefulSetRevisionLabel] == sts.Status.UpdateRevision &&
+			p.Spec.Containers[0].Image == "registry.local/db:2", nil
 	}); err != nil {
 		pods, _ := plane.Clientset.CoreV1().Pods(h.ns).List(context.Background(), metav1.ListOptions{})
 		sts, _ := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
