@@ -34,14 +34,14 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
-	snap, _, err := sess.Status.Load(ctx, st.Microservice)
+	snap, found, err := sess.Status.Load(ctx, st.Microservice)
 	if err != nil {
 		return err
 	}
 	if snap.Status.Execution == r.Execution && snap.Status.Phase == status.PhaseSucceeded {
 		return nil // a retry after the promotion completed
 	}
-	if _, err := e.ours(ctx, sess, st); err != nil {
+	if err := owned(snap, found, st); err != nil {
 		return err
 	}
 	canary := naming.VersionName(st.Microservice, r.Version)

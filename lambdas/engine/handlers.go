@@ -369,11 +369,15 @@ func (e *Engine) ours(ctx context.Context, sess *Session, st *State) (status.Sna
 	if err != nil {
 		return status.Snapshot{}, err
 	}
+	return snap, owned(snap, found, st)
+}
+
+func owned(snap status.Snapshot, found bool, st *State) error {
 	if !found || snap.Status.Execution != st.Rollout.Execution || status.Terminal(snap.Status.Phase) {
-		return snap, &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s: the rollout of execution %s has ended (%s); not touching traffic",
+		return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s: the rollout of execution %s has ended (%s); not touching traffic",
 			st.Microservice, st.Rollout.Execution, snap.Status.Phase)}
 	}
-	return snap, nil
+	return nil
 }
 
 // commit writes the status after traffic moved, guarded by the status read
