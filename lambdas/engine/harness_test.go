@@ -280,6 +280,12 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, err
 	}
+	if state == statemachine.StateReady {
+		// The interpreter skips "Wait for pods"; give the control plane
+		// real time to schedule and start pods between polls, or the
+		// engine's clock would reach progress_deadline within a second.
+		time.Sleep(100 * time.Millisecond)
+	}
 	if state == statemachine.StateAnalyse || state == statemachine.StateReady {
 		var st struct {
 			Rollout struct {

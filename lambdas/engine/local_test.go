@@ -22,6 +22,7 @@ func TestLocalRunnerSequencesLikeTheStateMachine(t *testing.T) {
 		Sleep: func(_ context.Context, d time.Duration) error {
 			waited += d
 			h.clock.advance(d)
+			time.Sleep(20 * time.Millisecond) // real time for the plane to start pods
 			return nil
 		},
 		Attempts: 3, Backoff: time.Millisecond,
