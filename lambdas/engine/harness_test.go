@@ -366,8 +366,8 @@ func (h *harness) status(svc string) status.Snapshot {
 	return snap
 }
 
-// fingerprint is the resourceVersion of every object in the namespace, to
-// prove that a rollout touched nothing of another microservice.
+// fingerprint identifies the state of a microservice's objects, to prove
+// that a rollout touched nothing of another microservice.
 func (h *harness) fingerprint(svc string) map[string]string {
 	h.t.Helper()
 	out := map[string]string{}
@@ -378,7 +378,9 @@ func (h *harness) fingerprint(svc string) map[string]string {
 		h.t.Fatal(err)
 	}
 	for _, d := range deps.Items {
-		out["deployment/"+d.Name] = d.ResourceVersion
+		// The generation, not the resourceVersion: the Deployment controller
+		// keeps writing status after a rollout; only spec changes count.
+		out["deployment/"+d.Name] = fmt.Sprintf("generation %d", d.Generation)
 	}
 	svcs, err := plane.Clientset.CoreV1().Services(h.ns).List(ctx, sel)
 	if err != nil {
