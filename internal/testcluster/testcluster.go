@@ -16,8 +16,6 @@
 //		ns := c.Namespace(t)
 //		...
 //	}
-//
-// Start(t) gives a test its own plane instead.
 package testcluster
 
 import (
@@ -488,23 +486,6 @@ func (c *Cluster) LogTails(n int) string {
 		fmt.Fprintf(&b, "----- %s (last %d lines of %s) -----\n%s\n", name, n, p.logPath, p.tail(n))
 	}
 	return b.String()
-}
-
-// Start gives the test its own plane, stopped when the test ends; the
-// components' logs are printed if the test failed.
-func Start(t testing.TB) *Cluster {
-	t.Helper()
-	c, err := New(Options{})
-	if err != nil {
-		t.Fatalf("start control plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("control plane logs:\n%s", c.LogTails(60))
-		}
-		c.Stop()
-	})
-	return c
 }
 
 // Shared is one plane per test package, started by the first test that asks
