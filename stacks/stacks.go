@@ -19,6 +19,7 @@ import (
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/pipeline"
 	"github.com/eks-canary/platform/infra/traffic"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks/config"
 )
 
@@ -158,7 +159,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		return nil, err
 	}
 
-	appMesh := cfg.TrafficLayer == config.TrafficAppMesh
+	appMesh := cfg.TrafficLayer == contract.RouterAppMesh
 	ins, err := insights.NewInsights(ctx, "insights", &insights.InsightsArgs{
 		ClusterName:       cfg.ClusterName,
 		ClusterNameOut:    cl.ClusterName,

@@ -23,6 +23,7 @@ import (
 	"github.com/eks-canary/platform/infra/deployer"
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks"
 	"github.com/eks-canary/platform/stacks/config"
 	"github.com/eks-canary/platform/stacks/offline"
@@ -322,7 +323,7 @@ func statements(t *testing.T, doc string) map[string]statement {
 }
 
 func TestDevStackBothLayers(t *testing.T) {
-	for _, layer := range []string{config.TrafficAppMesh, config.TrafficGatewayAPI} {
+	for _, layer := range []string{contract.RouterAppMesh, contract.RouterGatewayAPI} {
 		t.Run(layer, func(t *testing.T) {
 			res, out := mustRun(t, map[string]string{config.KeyTrafficLayer: layer})
 			owned := res.Owned()
@@ -395,11 +396,11 @@ func TestDevStackBothLayers(t *testing.T) {
 				}
 			}
 			switch layer {
-			case config.TrafficAppMesh:
+			case contract.RouterAppMesh:
 				if lbs != 1 || !strings.HasPrefix(out.applicationURL, "http://") || !strings.Contains(out.applicationURL, ".elb.us-west-2.amazonaws.com") {
 					t.Errorf("app mesh: %d LoadBalancer services, applicationUrl %q; want one stable ingress", lbs, out.applicationURL)
 				}
-			case config.TrafficGatewayAPI:
+			case contract.RouterGatewayAPI:
 				if lbs != 0 || out.applicationURL != "" {
 					t.Errorf("gateway api: %d LoadBalancer services, applicationUrl %q; want none", lbs, out.applicationURL)
 				}
@@ -500,7 +501,7 @@ func TestX86NodesChangeAMIAndBuildImage(t *testing.T) {
 }
 
 func TestAppMeshLayer(t *testing.T) {
-	res, _ := mustRun(t, map[string]string{config.KeyTrafficLayer: config.TrafficAppMesh})
+	res, _ := mustRun(t, map[string]string{config.KeyTrafficLayer: contract.RouterAppMesh})
 	rel := find(t, res, tRelease, "traffic-appmesh-controller")
 	if rel.Inputs["chart"] != "appmesh-controller" || rel.Inputs["version"] != "1.13.3" ||
 		get(rel.Inputs, "repositoryOpts", "repo") != "https://aws.github.io/eks-charts" || rel.Inputs["namespace"] != "appmesh-system" {
@@ -598,7 +599,7 @@ func TestAppMeshLayer(t *testing.T) {
 const deployerEnvoySA = "appmesh-envoy"
 
 func TestGatewayAPILayer(t *testing.T) {
-	res, _ := mustRun(t, map[string]string{config.KeyTrafficLayer: config.TrafficGatewayAPI})
+	res, _ := mustRun(t, map[string]string{config.KeyTrafficLayer: contract.RouterGatewayAPI})
 	rel := find(t, res, tRelease, "traffic-gateway-controller")
 	if rel.Inputs["chart"] != "oci://public.ecr.aws/aws-application-networking-k8s/aws-gateway-controller-chart" || rel.Inputs["version"] != "v2.1.3" ||
 		rel.Inputs["namespace"] != "aws-application-networking-system" {
@@ -673,13 +674,13 @@ func TestInsights(t *testing.T) {
 }
 
 func TestDeployer(t *testing.T) {
-	for _, layer := range []string{config.TrafficAppMesh, config.TrafficGatewayAPI} {
+	for _, layer := range []string{contract.RouterAppMesh, contract.RouterGatewayAPI} {
 		t.Run(layer, func(t *testing.T) {
 			fx := newFixture(t)
 			res, _ := mustRun(t, map[string]string{config.KeyTrafficLayer: layer, config.KeyEmail: "ops@example.com"})
 			step := find(t, res, tLambda, "deployer-step")
 			rollback := find(t, res, tLambda, "deployer-rollback-aborted")
-			for entry, fn := range map[string]policy.Resource{deployer.EntryStep: step, deployer.EntryRollbackAborted: rollback} {
+			for entry, fn := range map[string]policy.Resource{contract.EntryStep: step, contract.EntryRollbackAborted: rollback} {
 				if fn.Inputs["runtime"] != "provided.al2023" || fn.Inputs["handler"] != "bootstrap" || !slices.Equal(strs(fn.Inputs["architectures"]), []string{"arm64"}) ||
 					fn.Inputs["code"] != fx.archive {
 					t.Errorf("%s function %v %v %v %v", entry, fn.Inputs["runtime"], fn.Inputs["handler"], fn.Inputs["architectures"], fn.Inputs["code"])
@@ -703,7 +704,7 @@ func TestDeployer(t *testing.T) {
 				t.Errorf("log statement %+v", s)
 			}
 			_, lattice := stepPolicy["ReadLatticeTargetGroups"]
-			if lattice != (layer == config.TrafficGatewayAPI) {
+			if lattice != (layer == contract.RouterGatewayAPI) {
 				t.Errorf("vpc-lattice read statement present=%v on %s", lattice, layer)
 			}
 			if _, ok := stepPolicy["ReadExecutionInput"]; ok {

@@ -19,18 +19,15 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/awsiam"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 )
 
-// Contract values shared with the engine.
 const (
-	EntryStep            = "step"
-	EntryRollbackAborted = "rollback-aborted"
-	DeployersGroup       = "canary-deployers"
-	AppMeshMetrics       = "CanaryDelivery/AppMesh"
-	lambdaRuntime        = "provided.al2023"
-	stepTimeout          = 90  // seconds; below the state machine's 120 s task timeout
-	rollbackTimeout      = 300 // seconds; a roll back waits for the stable version
+	DeployersGroup  = "canary-deployers"
+	lambdaRuntime   = "provided.al2023"
+	stepTimeout     = 90  // seconds; below the state machine's 120 s task timeout
+	rollbackTimeout = 300 // seconds; a roll back waits for the stable version
 )
 
 // DeployerArgs configures the engine.
@@ -44,7 +41,8 @@ type DeployerArgs struct {
 	ClusterArn            pulumi.StringInput
 	Namespace             string
 	NamespaceResource     pulumi.Resource // the application namespace object
-	TrafficLayer          string          // "appmesh" or "gatewayapi"
+	TrafficLayer          string          // one of contract.Routers()
+	ServiceDomain         string          // the stack's private DNS domain; templates' ${SERVICE_DOMAIN}
 	NotificationEmail     string          // empty: no subscription
 	LogRetentionDays      int
 	RolloutTimeoutSeconds int
@@ -114,7 +112,7 @@ func engineStatements(args *DeployerArgs, topic pulumi.StringInput, logGroupArn 
 		{Sid: "WriteOwnLogs", Actions: []string{"logs:CreateLogStream", "logs:PutLogEvents"},
 			Resources: []pulumi.StringInput{pulumi.Sprintf("%s:*", logGroupArn)}},
 	}
-	if args.TrafficLayer == "gatewayapi" {
+	if args.TrafficLayer == contract.RouterGatewayAPI {
 		st = append(st, awsiam.Statement{Sid: "ReadLatticeTargetGroups",
 			Actions:   []string{"vpc-lattice:ListTargetGroups", "vpc-lattice:ListTagsForResource"},
 			Resources: []pulumi.StringInput{awsiam.Any}})
@@ -186,12 +184,16 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 	}
 
 	environment := func(entry string) *lambda.FunctionEnvironmentArgs {
-		return &lambda.FunctionEnvironmentArgs{Variables: pulumi.StringMap{
-			"CANARY_ENTRY":              pulumi.String(entry),
-			"NOTIFY_TOPIC_ARN":          topic.Arn,
-			"APPMESH_METRICS_NAMESPACE": pulumi.String(AppMeshMetrics),
-			"LOG_LEVEL":                 pulumi.String("info"),
-		}}
+		vars := pulumi.StringMap{
+			contract.EnvEntry:                   pulumi.String(entry),
+			contract.EnvNotifyTopicArn:          topic.Arn,
+			contract.EnvAppMeshMetricsNamespace: pulumi.String(contract.MetricsNamespaceAppMesh),
+			contract.EnvLogLevel:                pulumi.String("info"),
+		}
+		if args.ServiceDomain != "" {
+			vars[contract.EnvServiceDomain] = pulumi.String(args.ServiceDomain)
+		}
+		return &lambda.FunctionEnvironmentArgs{Variables: vars}
 	}
 	code := pulumi.NewFileArchive(args.LambdaArchive)
 	stepFn, err := lambda.NewFunction(ctx, name+"-step", &lambda.FunctionArgs{
@@ -204,7 +206,7 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		Role:          stepRole.Arn,
 		Timeout:       pulumi.Int(stepTimeout),
 		MemorySize:    pulumi.Int(512),
-		Environment:   environment(EntryStep),
+		Environment:   environment(contract.EntryStep),
 		Tags:          args.Tags,
 	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{stepLogs, stepPolicy}))
 	if err != nil {
@@ -278,7 +280,7 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		Role:          rollbackRole.Arn,
 		Timeout:       pulumi.Int(rollbackTimeout),
 		MemorySize:    pulumi.Int(512),
-		Environment:   environment(EntryRollbackAborted),
+		Environment:   environment(contract.EntryRollbackAborted),
 		Tags:          args.Tags,
 	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{rollbackLogs, rollbackPolicy}))
 	if err != nil {

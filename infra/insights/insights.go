@@ -12,13 +12,15 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-canary/platform/lambdas/contract"
+
 	"github.com/eks-canary/platform/infra/awsiam"
 )
 
 // Names the add-on fixes.
 const (
 	AddonName        = "amazon-cloudwatch-observability"
-	AgentNamespace   = "amazon-cloudwatch"
+	AgentNamespace   = contract.NamespaceCloudWatch
 	AgentAccount     = "cloudwatch-agent"
 	AgentPolicyArn   = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
 	containerInsight = "/aws/containerinsights/"

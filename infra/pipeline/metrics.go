@@ -6,16 +6,11 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
-// Metric names and namespaces shared with the engine.
-const (
-	AppMeshMetricsNamespace = "CanaryDelivery/AppMesh"
-	EngineMetricsNamespace  = "CanaryDelivery"
-	MetricRequests          = "Requests"
-	MetricErrors5xx         = "Errors5xx"
-	envoyRequestCount       = "$.envoy_http_downstream_rq_xx"
-)
+const envoyRequestCount = "$.envoy_http_downstream_rq_xx"
 
 // FilterPatterns returns the CloudWatch Logs patterns that select one
 // microservice's inbound Envoy request counters: all of them, and the 5xx
@@ -29,8 +24,8 @@ func FilterPatterns(microservice string) (requests, errors5xx string) {
 func (p *MicroservicePipeline) metricFilters(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs) error {
 	requests, errors5xx := FilterPatterns(args.Microservice)
 	for _, f := range []struct{ suffix, metric, pattern string }{
-		{"requests", MetricRequests, requests},
-		{"errors-5xx", MetricErrors5xx, errors5xx},
+		{"requests", contract.MetricRequests, requests},
+		{"errors-5xx", contract.MetricErrors5xx, errors5xx},
 	} {
 		if _, err := cloudwatch.NewLogMetricFilter(ctx, name+"-"+f.suffix+"-filter", &cloudwatch.LogMetricFilterArgs{
 			Name:         pulumi.String(args.Microservice + "-" + f.suffix),
@@ -38,7 +33,7 @@ func (p *MicroservicePipeline) metricFilters(ctx *pulumi.Context, name string, a
 			Pattern:      pulumi.String(f.pattern),
 			MetricTransformation: &cloudwatch.LogMetricFilterMetricTransformationArgs{
 				Name:      pulumi.String(f.metric),
-				Namespace: pulumi.String(AppMeshMetricsNamespace),
+				Namespace: pulumi.String(contract.MetricsNamespaceAppMesh),
 				Value:     pulumi.String(envoyRequestCount),
 				Unit:      pulumi.String("Count"),
 				Dimensions: pulumi.StringMap{
@@ -57,7 +52,7 @@ func (p *MicroservicePipeline) metricFilters(ctx *pulumi.Context, name string, a
 // the engine reports them, so a rollback can be read off one graph.
 func DashboardBody(region, namespace, microservice string) (string, error) {
 	metric := func(name string, options map[string]any) []any {
-		return []any{EngineMetricsNamespace, name, "Namespace", namespace, "Microservice", microservice, options}
+		return []any{contract.MetricsNamespaceEngine, name, "Namespace", namespace, "Microservice", microservice, options}
 	}
 	// widget is a full-width graph of per-minute values at row y; yAxis may be nil.
 	widget := func(y, height int, title string, metrics []any, yAxis map[string]any) map[string]any {
@@ -77,14 +72,14 @@ func DashboardBody(region, namespace, microservice string) (string, error) {
 		"widgets": []any{
 			widget(0, 8, "canary weight vs error rate",
 				[]any{
-					metric("CanaryWeight", map[string]any{"label": "weight (%)", "yAxis": "left", "stat": "Maximum"}),
-					metric("CanaryErrorRate", map[string]any{"label": "error rate (%)", "yAxis": "right", "stat": "Maximum"}),
+					metric(contract.MetricCanaryWeight, map[string]any{"label": "weight (%)", "yAxis": "left", "stat": "Maximum"}),
+					metric(contract.MetricCanaryErrorRate, map[string]any{"label": "error rate (%)", "yAxis": "right", "stat": "Maximum"}),
 				},
 				map[string]any{
 					"left":  map[string]any{"label": "canary weight %", "min": 0, "max": 100},
 					"right": map[string]any{"label": "canary error rate %", "min": 0},
 				}),
-			widget(8, 6, "canary requests", []any{metric("CanaryRequests", map[string]any{"stat": "Sum"})}, nil),
+			widget(8, 6, "canary requests", []any{metric(contract.MetricCanaryRequests, map[string]any{"stat": "Sum"})}, nil),
 		},
 	}
 	b, err := json.Marshal(body)

@@ -13,6 +13,8 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-canary/platform/lambdas/contract"
+
 	"github.com/eks-canary/platform/infra/awsiam"
 )
 
@@ -27,14 +29,14 @@ var (
 
 // App Mesh names and versions.
 const (
-	AppMeshSystemNamespace = "appmesh-system"
+	AppMeshSystemNamespace = contract.NamespaceAppMeshController
 	AppMeshChart           = "appmesh-controller"
 	AppMeshChartVersion    = "1.13.3"
 	AppMeshChartRepo       = "https://aws.github.io/eks-charts"
 	AppMeshControllerSA    = "appmesh-controller"
 	// EnvoyServiceAccount is the account every meshed pod runs as; its IAM
 	// role lets Envoy fetch its configuration from App Mesh.
-	EnvoyServiceAccount = "appmesh-envoy"
+	EnvoyServiceAccount = contract.AppMeshEnvoyServiceAccount
 	// EnvoyImage matches the sidecar the 1.13.3 controller injects.
 	EnvoyImage     = "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29.12.3-prod"
 	IngressGateway = "ingress-gw"

@@ -16,6 +16,8 @@ import (
 	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-canary/platform/lambdas/contract"
+
 	"github.com/eks-canary/platform/infra/awsiam"
 )
 
@@ -31,16 +33,13 @@ var (
 
 // Gateway API names and versions.
 const (
-	GatewayControllerNamespace = "aws-application-networking-system"
+	GatewayControllerNamespace = contract.NamespaceGatewayController
 	GatewayControllerChart     = "oci://public.ecr.aws/aws-application-networking-k8s/aws-gateway-controller-chart"
 	GatewayControllerVersion   = "v2.1.3"
 	GatewayControllerSA        = "gateway-api-controller"
 	GatewayClass               = "amazon-vpc-lattice"
-	// GatewayName is also the VPC Lattice service network's name: the
-	// controller maps a Gateway onto the service network of the same name.
-	GatewayName   = "canary-gateway"
-	gatewayAPIv1  = "gateway.networking.k8s.io/v1"
-	latticePrefix = "com.amazonaws.%s.vpc-lattice"
+	gatewayAPIv1               = "gateway.networking.k8s.io/v1"
+	latticePrefix              = "com.amazonaws.%s.vpc-lattice"
 )
 
 func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *TrafficArgs) error {
@@ -91,7 +90,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	// The service network and its VPC association belong to the stack, so
 	// destroy removes them once the controller and the Gateway are gone.
 	serviceNetwork, err := vpclattice.NewServiceNetwork(ctx, name+"-service-network", &vpclattice.ServiceNetworkArgs{
-		Name:     pulumi.String(GatewayName),
+		Name:     pulumi.String(contract.GatewayName),
 		AuthType: pulumi.String("NONE"),
 		Tags:     args.Tags,
 	}, pulumi.Parent(t))
@@ -169,11 +168,11 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway", &apiextensions.CustomResourceArgs{
 		ApiVersion: pulumi.String(gatewayAPIv1),
 		Kind:       pulumi.String("Gateway"),
-		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(GatewayName), Namespace: t.AppNamespace.Metadata.Name()},
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(contract.GatewayName), Namespace: t.AppNamespace.Metadata.Name()},
 		OtherFields: kubernetes.UntypedArgs{"spec": pulumi.Map{
 			"gatewayClassName": pulumi.String(GatewayClass),
 			"listeners": pulumi.Array{pulumi.Map{
-				"name": pulumi.String("http"), "protocol": pulumi.String("HTTP"), "port": pulumi.Int(80),
+				"name": pulumi.String(contract.GatewayListener), "protocol": pulumi.String("HTTP"), "port": pulumi.Int(80),
 			}},
 		}},
 	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{class, release, vpcAssociation, t.AppNamespace}))

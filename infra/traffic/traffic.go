@@ -15,12 +15,8 @@ import (
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
 
-// Layers.
-const (
-	AppMesh    = "appmesh"
-	GatewayAPI = "gatewayapi"
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 // DBCredentialsSecret holds the sample database's credentials (keys
@@ -30,7 +26,7 @@ const DBCredentialsSecret = "yelb-db-credentials"
 
 // TrafficArgs configures the layer.
 type TrafficArgs struct {
-	Layer          string // AppMesh or GatewayAPI
+	Layer          string // one of contract.Routers()
 	Namespace      string // the application namespace
 	Region         string
 	IngressService string // the microservice the public entry point serves (App Mesh)
@@ -76,12 +72,12 @@ func NewTraffic(ctx *pulumi.Context, name string, args *TrafficArgs, opts ...pul
 	}
 	var err error
 	switch args.Layer {
-	case AppMesh:
+	case contract.RouterAppMesh:
 		err = t.installAppMesh(ctx, name, args)
-	case GatewayAPI:
+	case contract.RouterGatewayAPI:
 		err = t.installGatewayAPI(ctx, name, args)
 	default:
-		err = fmt.Errorf("layer %q is not known: use %s or %s", args.Layer, AppMesh, GatewayAPI)
+		err = fmt.Errorf("layer %q is not known: use %s or %s", args.Layer, contract.RouterAppMesh, contract.RouterGatewayAPI)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("traffic %s: %w", name, err)

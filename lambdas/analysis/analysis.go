@@ -9,7 +9,7 @@ import (
 
 // Query names the versions to measure and the window to measure them over.
 type Query struct {
-	Router       string // "appmesh" or "gatewayapi": decides which metrics identify a version
+	Router       string // one of contract.Routers(): decides which metrics identify a version
 	ClusterName  string
 	Namespace    string
 	Microservice string

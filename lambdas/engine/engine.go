@@ -74,6 +74,9 @@ type Engine struct {
 	Notifier  Notifier
 	Log       *slog.Logger
 	Now       func() time.Time
+	// ServiceDomain fills templates' ${SERVICE_DOMAIN}: the stack's private
+	// DNS domain (contract.EnvServiceDomain in the Lambda).
+	ServiceDomain string
 
 	renders template.Cache
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
@@ -255,19 +256,19 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 // emitMetrics writes the step's figures in CloudWatch embedded metric
 // format: the Lambda's log line becomes the dashboard's data points.
 func (e *Engine) emitMetrics(st *State, v *analysis.Verdict) {
-	metrics := []map[string]string{{"Name": "CanaryWeight", "Unit": "Percent"}}
+	metrics := []map[string]string{{"Name": contract.MetricCanaryWeight, "Unit": "Percent"}}
 	attrs := []any{
-		"Namespace", st.Namespace, "Microservice", st.Microservice, "CanaryWeight", st.Rollout.Weight,
+		"Namespace", st.Namespace, "Microservice", st.Microservice, contract.MetricCanaryWeight, st.Rollout.Weight,
 	}
 	if v != nil && v.Requests > 0 {
-		metrics = append(metrics, map[string]string{"Name": "CanaryRequests", "Unit": "Count"},
-			map[string]string{"Name": "CanaryErrorRate", "Unit": "Percent"})
-		attrs = append(attrs, "CanaryRequests", v.Requests, "CanaryErrorRate", 100*v.Errors/v.Requests)
+		metrics = append(metrics, map[string]string{"Name": contract.MetricCanaryRequests, "Unit": "Count"},
+			map[string]string{"Name": contract.MetricCanaryErrorRate, "Unit": "Percent"})
+		attrs = append(attrs, contract.MetricCanaryRequests, v.Requests, contract.MetricCanaryErrorRate, 100*v.Errors/v.Requests)
 	}
 	emf := map[string]any{
 		"Timestamp": e.now().UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
-			"Namespace":  "CanaryDelivery",
+			"Namespace":  contract.MetricsNamespaceEngine,
 			"Dimensions": [][]string{{"Namespace", "Microservice"}},
 			"Metrics":    metrics,
 		}},

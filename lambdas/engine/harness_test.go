@@ -25,9 +25,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/internal/asl"
 	"github.com/eks-canary/platform/lambdas/naming"
-	"github.com/eks-canary/platform/lambdas/router"
-	"github.com/eks-canary/platform/lambdas/router/appmesh"
-	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+	"github.com/eks-canary/platform/lambdas/router/routers"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
 )
@@ -193,10 +191,7 @@ type harness struct {
 	seq  atomic.Int64
 }
 
-var routers = map[string]router.Router{
-	"appmesh":    appmesh.Router{},
-	"gatewayapi": gatewayapi.Router{},
-}
+var routerSet = routers.All()
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
@@ -212,7 +207,7 @@ func newHarness(t testing.TB) *harness {
 	cfg.Wrap(h.faults.wrap)
 	h.eng = &engine.Engine{
 		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
-		Routers:   routers,
+		Routers:   routerSet,
 		Metrics:   h.metrics,
 		Notifier:  h.notices,
 		Log:       slog.New(slog.NewJSONHandler(testWriter{t}, nil)),
@@ -317,7 +312,7 @@ func (h *harness) run(input map[string]any) asl.Result {
 // weights reads the live route of svc.
 func (h *harness) weights(routerName, svc string) map[string]int {
 	h.t.Helper()
-	got, err := routers[routerName].Weights(context.Background(), plane.Dynamic, h.ns, svc)
+	got, err := routerSet[routerName].Weights(context.Background(), plane.Dynamic, h.ns, svc)
 	if err != nil {
 		h.t.Fatal(err)
 	}

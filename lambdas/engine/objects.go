@@ -63,7 +63,7 @@ func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
 	// The YAML is parsed once per version; each step only fills the routes.
-	open, err := e.renders.Open(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: image, Version: version})
+	open, err := e.renders.Open(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: image, Version: version, ServiceDomain: e.ServiceDomain})
 	if err != nil {
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}

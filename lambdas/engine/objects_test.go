@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/router/appmesh"
@@ -38,7 +39,7 @@ func routeList(t *testing.T, objs objects) []any {
 }
 
 func TestRenderImageFillsEachStep(t *testing.T) {
-	e := &Engine{Routers: map[string]router.Router{spec.RouterAppMesh: appmesh.Router{}, spec.RouterGatewayAPI: gatewayapi.Router{}}}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}, contract.RouterGatewayAPI: gatewayapi.Router{}}}
 	mesh := func(name string, weight int64) any {
 		return map[string]any{"virtualNodeRef": map[string]any{"name": name}, "weight": weight}
 	}
@@ -50,11 +51,11 @@ func TestRenderImageFillsEachStep(t *testing.T) {
 		backends []router.Backend
 		want     []any
 	}{
-		{spec.RouterAppMesh, nil, []any{mesh("shop-3", 100)}},
-		{spec.RouterAppMesh, []router.Backend{{Name: "shop-3", Weight: 25}, {Name: "shop-2", Weight: 75}}, []any{mesh("shop-3", 25), mesh("shop-2", 75)}},
-		{spec.RouterAppMesh, []router.Backend{{Name: "shop-3", Weight: 50}, {Name: "shop-2", Weight: 50}}, []any{mesh("shop-3", 50), mesh("shop-2", 50)}},
-		{spec.RouterGatewayAPI, nil, []any{lattice("shop-3", 100)}},
-		{spec.RouterGatewayAPI, []router.Backend{{Name: "shop-3", Weight: 25}, {Name: "shop-2", Weight: 75}}, []any{lattice("shop-3", 25), lattice("shop-2", 75)}},
+		{contract.RouterAppMesh, nil, []any{mesh("shop-3", 100)}},
+		{contract.RouterAppMesh, []router.Backend{{Name: "shop-3", Weight: 25}, {Name: "shop-2", Weight: 75}}, []any{mesh("shop-3", 25), mesh("shop-2", 75)}},
+		{contract.RouterAppMesh, []router.Backend{{Name: "shop-3", Weight: 50}, {Name: "shop-2", Weight: 50}}, []any{mesh("shop-3", 50), mesh("shop-2", 50)}},
+		{contract.RouterGatewayAPI, nil, []any{lattice("shop-3", 100)}},
+		{contract.RouterGatewayAPI, []router.Backend{{Name: "shop-3", Weight: 25}, {Name: "shop-2", Weight: 75}}, []any{lattice("shop-3", 25), lattice("shop-2", 75)}},
 	}
 	earlier := map[string][]any{} // the first result per router, checked after later steps
 	firsts := map[string]objects{}
@@ -98,8 +99,8 @@ func TestRenderImageWithoutRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Engine{Routers: map[string]router.Router{spec.RouterAppMesh: appmesh.Router{}, spec.RouterGatewayAPI: gatewayapi.Router{}}}
-	for _, r := range []string{spec.RouterAppMesh, spec.RouterGatewayAPI} {
+	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}, contract.RouterGatewayAPI: gatewayapi.Router{}}}
+	for _, r := range []string{contract.RouterAppMesh, contract.RouterGatewayAPI} {
 		s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: r, Strategy: spec.StrategyInPlace,
 			ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
 		objs, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}})
@@ -121,8 +122,8 @@ func TestRenderImageIgnoresAPlaceholderInAComment(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl = append([]byte("# no route here: weightedTargets: [${CANARY_ROUTES}]\n"), tmpl...)
-	e := &Engine{Routers: map[string]router.Router{spec.RouterGatewayAPI: gatewayapi.Router{}}}
-	s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: spec.RouterGatewayAPI, Strategy: spec.StrategyInPlace,
+	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}}
+	s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: contract.RouterGatewayAPI, Strategy: spec.StrategyInPlace,
 		ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
 	if _, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}}); err != nil {
 		t.Error(err)
@@ -130,9 +131,9 @@ func TestRenderImageIgnoresAPlaceholderInAComment(t *testing.T) {
 }
 
 func TestRenderImageRefusesARouteWithoutPort(t *testing.T) {
-	e := &Engine{Routers: map[string]router.Router{spec.RouterGatewayAPI: gatewayapi.Router{}}}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}}
 	tmpl := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: shop\nspec:\n  rules:\n    - backendRefs: [${CANARY_ROUTES}]\n"
-	s := spec.Spec{Namespace: "yelb", Microservice: "shop", ContainerImage: "registry.local/shop:3", Router: spec.RouterGatewayAPI,
+	s := spec.Spec{Namespace: "yelb", Microservice: "shop", ContainerImage: "registry.local/shop:3", Router: contract.RouterGatewayAPI,
 		ConfigFile: base64.StdEncoding.EncodeToString([]byte(tmpl))}
 	_, err := e.render(s, 3, nil)
 	if ErrorName(err) != "ValidationFailed" {

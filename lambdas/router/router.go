@@ -25,7 +25,7 @@ type Backend struct {
 
 // Router is implemented once per traffic layer.
 type Router interface {
-	// Name is the deploy.json value selecting this router ("appmesh", "gatewayapi").
+	// Name is the deploy.json value selecting this router, one of contract.Routers().
 	Name() string
 	// IsRoute reports whether obj is a route object whose weights this router owns.
 	IsRoute(obj *unstructured.Unstructured) bool

@@ -17,7 +17,7 @@ type Spec struct {
 	ConfigFile            string  `json:"config_file"` // base64 of kubernetes_template.yml
 
 	// Additions.
-	Router           string   `json:"router,omitempty"`   // "appmesh" or "gatewayapi"
+	Router           string   `json:"router,omitempty"`   // one of contract.Routers()
 	Strategy         string   `json:"strategy,omitempty"` // "canary" or "in-place" (stateful services)
 	Steps            []int    `json:"steps,omitempty"`    // explicit canary weights; overrides percentage_step
 	MaxWeight        int      `json:"max_weight,omitempty"`
@@ -39,11 +39,8 @@ type Analysis struct {
 	Baseline                *bool    `json:"baseline_comparison,omitempty"`       // Mann-Whitney canary vs stable when both carry traffic
 }
 
-// Router and strategy names.
+// Strategy and no-data policy names.
 const (
-	RouterAppMesh    = "appmesh"
-	RouterGatewayAPI = "gatewayapi"
-
 	StrategyCanary  = "canary"
 	StrategyInPlace = "in-place"
 

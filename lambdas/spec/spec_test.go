@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"github.com/eks-canary/platform/lambdas/contract"
+
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -61,7 +63,7 @@ func TestParseOriginalKeepsMeaningAndFillsDefaults(t *testing.T) {
 		{"wait_time", s.WaitTime, 60},
 		{"failure_threshold_value", s.FailureThresholdValue, 5.0},
 		{"failure_threshold_time", s.FailureThresholdTime, 300},
-		{"router", s.Router, RouterAppMesh},
+		{"router", s.Router, contract.RouterAppMesh},
 		{"strategy", s.Strategy, StrategyCanary},
 		{"max_weight", s.MaxWeight, 100},
 		{"progress_deadline", s.ProgressDeadline, 600},
@@ -180,7 +182,7 @@ func TestParseRejects(t *testing.T) {
 		{"missing image", map[string]any{"container_image": nil}, []string{"container_image: is missing"}},
 		{"config not base64", map[string]any{"config_file": "not base64!"}, []string{"config_file: is not base64"}},
 		{"config empty", map[string]any{"config_file": base64.StdEncoding.EncodeToString([]byte("  \n"))}, []string{"config_file: decodes to an empty template"}},
-		{"router", map[string]any{"router": "istio"}, []string{`router: "istio" is not a known router: use "appmesh" or "gatewayapi"`}},
+		{"router", map[string]any{"router": "istio"}, []string{`router: "istio" is not a known router: use "gatewayapi" or "appmesh"`}},
 		{"strategy", map[string]any{"strategy": "bluegreen"}, []string{`strategy: "bluegreen" is not a known strategy`}},
 		{"steps not increasing", map[string]any{"steps": []int{10, 10, 50}}, []string{"steps[1]: 10 is not allowed: weights must increase strictly: it follows 10"}},
 		{"steps out of range", map[string]any{"steps": []int{0, 120}}, []string{"steps[0]: 0 is not allowed: use weights 1..100", "steps[1]: 120 is not allowed"}},
@@ -271,7 +273,7 @@ func TestParseNullMeansDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Router != RouterAppMesh {
+	if s.Router != contract.RouterAppMesh {
 		t.Errorf("router = %q", s.Router)
 	}
 }

@@ -7,7 +7,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 // Defaults and limits. They are exported so that the defaults table in
@@ -17,7 +20,7 @@ const (
 	DefaultWaitTime                = 60  // 90 (MinWaitTimeGatewayAPI) for router gatewayapi
 	DefaultFailureThresholdValue   = 0   // as the original Lambda
 	DefaultFailureThresholdTime    = 600 // as the original Lambda
-	DefaultRouter                  = RouterAppMesh
+	DefaultRouter                  = contract.RouterAppMesh
 	DefaultStrategy                = StrategyCanary
 	DefaultMaxWeight               = 100
 	DefaultInterval                = 60
@@ -28,7 +31,7 @@ const (
 	DefaultBaselineComparison      = true
 
 	MinWaitTime           = 10
-	MinWaitTimeGatewayAPI = 90 // VPC Lattice needs about 90 s to apply a weight change
+	MinWaitTimeGatewayAPI = int(contract.LatticeSettleTime / time.Second) // VPC Lattice needs about 90 s to apply a weight change
 	MaxWaitTime           = 86400
 	MinLookBack           = 60 // one CloudWatch period
 	MaxLookBack           = 86400
@@ -110,7 +113,7 @@ func (s *Spec) applyDefaults() {
 	}
 	if s.WaitTime == 0 {
 		s.WaitTime = DefaultWaitTime
-		if s.Router == RouterGatewayAPI {
+		if s.Router == contract.RouterGatewayAPI {
 			s.WaitTime = MinWaitTimeGatewayAPI
 		}
 	}
@@ -221,9 +224,9 @@ func (s Spec) problems() []FieldError {
 	}
 
 	switch s.Router {
-	case RouterAppMesh, RouterGatewayAPI:
+	case contract.RouterAppMesh, contract.RouterGatewayAPI:
 	default:
-		add("router", strconv.Quote(s.Router), "is not a known router", `use "appmesh" or "gatewayapi"`)
+		add("router", strconv.Quote(s.Router), "is not a known router", quoteAll(contract.Routers()))
 	}
 	switch s.Strategy {
 	case StrategyCanary, StrategyInPlace:
@@ -248,13 +251,13 @@ func (s Spec) problems() []FieldError {
 	}
 
 	minWait := MinWaitTime
-	if s.Router == RouterGatewayAPI {
+	if s.Router == contract.RouterGatewayAPI {
 		minWait = MinWaitTimeGatewayAPI
 	}
 	switch {
-	case s.WaitTime < minWait && s.Router == RouterGatewayAPI:
-		add("wait_time", strconv.Itoa(s.WaitTime), "is too short for router \"gatewayapi\"",
-			fmt.Sprintf("use %d..%d seconds: VPC Lattice needs about 90 s to apply each weight change, so a shorter step judges the previous weight", MinWaitTimeGatewayAPI, MaxWaitTime))
+	case s.WaitTime < minWait && s.Router == contract.RouterGatewayAPI:
+		add("wait_time", strconv.Itoa(s.WaitTime), "is too short for router "+strconv.Quote(contract.RouterGatewayAPI),
+			fmt.Sprintf("use %d..%d seconds: VPC Lattice needs about %d s to apply each weight change, so a shorter step judges the previous weight", MinWaitTimeGatewayAPI, MaxWaitTime, MinWaitTimeGatewayAPI))
 	case s.WaitTime < minWait || s.WaitTime > MaxWaitTime:
 		add("wait_time", strconv.Itoa(s.WaitTime), "is not allowed", fmt.Sprintf("use %d..%d seconds", minWait, MaxWaitTime))
 	}
@@ -291,9 +294,9 @@ func (s Spec) problems() []FieldError {
 	if a.MaxLatencyP99 != nil && *a.MaxLatencyP99 <= 0 {
 		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "is not allowed", "use milliseconds above 0, e.g. 500")
 	}
-	if a.MaxLatencyP99 != nil && s.Router != RouterGatewayAPI {
-		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "needs router \"gatewayapi\"",
-			"App Mesh metrics carry response counts but no latency; remove max_latency_p99_ms or use router \"gatewayapi\"")
+	if a.MaxLatencyP99 != nil && s.Router != contract.RouterGatewayAPI {
+		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "needs router "+strconv.Quote(contract.RouterGatewayAPI),
+			"App Mesh metrics carry response counts but no latency; remove max_latency_p99_ms or use router "+strconv.Quote(contract.RouterGatewayAPI))
 	}
 	if a.MaxErrorCount != nil && *a.MaxErrorCount < 0 {
 		add("analysis.max_error_count", formatFloat(*a.MaxErrorCount), "is not allowed", "use 0 or more")
@@ -387,4 +390,16 @@ func CheckNamespace(name string) error {
 		return fmt.Errorf("namespace %q is not allowed: use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit", name)
 	}
 	return nil
+}
+
+// quoteAll renders names as `use "a" or "b"`.
+func quoteAll(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	if len(quoted) == 1 {
+		return "use " + quoted[0]
+	}
+	return "use " + strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
 }

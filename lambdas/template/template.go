@@ -4,7 +4,9 @@
 //
 // The placeholders are those of the original pipeline:
 // ${KUBERNETES_NAMESPACE}, ${MICROSERVICE_NAME}, ${CONTAINER_IMAGE},
-// ${CANARY_VERSION} and ${CANARY_ROUTES}. Every occurrence is replaced (the
+// ${CANARY_VERSION} and ${CANARY_ROUTES}, plus ${SERVICE_DOMAIN}, the stack's
+// private DNS domain (stable VPC Lattice names are
+// "<svc>.<namespace>.<domain>"). Every occurrence is replaced (the
 // original sed replaced only the first one on each line), and any other
 // ${...} is an error, so a typo cannot reach the cluster as literal text.
 //
@@ -39,6 +41,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/spec"
 )
 
@@ -49,6 +52,7 @@ const (
 	PlaceholderImage        = "CONTAINER_IMAGE"
 	PlaceholderVersion      = "CANARY_VERSION"
 	PlaceholderRoutes       = "CANARY_ROUTES"
+	PlaceholderDomain       = "SERVICE_DOMAIN"
 )
 
 // Values fill the placeholders.
@@ -58,6 +62,9 @@ type Values struct {
 	Image        string
 	Version      int
 	Routes       string // comma-separated JSON objects from router.Fragment; may be empty, must be for Open
+	// ServiceDomain fills ${SERVICE_DOMAIN}; a template that uses it
+	// cannot render without it.
+	ServiceDomain string
 }
 
 // Object is one rendered object.
@@ -224,7 +231,7 @@ func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
 	if len(bytes.TrimSpace(tmpl)) == 0 {
 		return nil, &Error{Problems: []Problem{{Message: "the template is empty: it must hold the microservice's objects"}}}
 	}
-	if problems := checkPlaceholders(tmpl); len(problems) > 0 {
+	if problems := checkPlaceholders(tmpl, v); len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
 
@@ -280,15 +287,15 @@ type Cache struct {
 const cacheSize = 8
 
 type cacheKey struct {
-	template, namespace, microservice, image string
-	version                                  int
+	template, namespace, microservice, image, domain string
+	version                                          int
 }
 
 // Open returns Open(tmpl, v), from the cache when the same template and
 // values were opened before. Errors are not kept. The returned rendering is
 // shared: take objects from Fill, never modify it.
 func (c *Cache) Open(tmpl []byte, v Values) (*Rendered, error) {
-	key := cacheKey{string(tmpl), v.Namespace, v.Microservice, v.Image, v.Version}
+	key := cacheKey{string(tmpl), v.Namespace, v.Microservice, v.Image, v.ServiceDomain, v.Version}
 	c.mu.Lock()
 	r, ok := c.entries[key]
 	c.mu.Unlock()
@@ -417,6 +424,11 @@ func checkValues(v Values) ([]any, error) {
 	if v.Version < 1 {
 		errs = append(errs, fmt.Sprintf("version %d is not allowed: versions start at 1", v.Version))
 	}
+	if v.ServiceDomain != "" {
+		if msgs := validation.IsDNS1123Subdomain(v.ServiceDomain); len(msgs) > 0 {
+			errs = append(errs, fmt.Sprintf("service domain %q is not a DNS name: %s", v.ServiceDomain, strings.Join(msgs, "; ")))
+		}
+	}
 	routes, err := parseRoutes(v.Routes)
 	if err != nil {
 		errs = append(errs, err.Error())
@@ -452,18 +464,28 @@ func parseRoutes(routes string) ([]any, error) {
 
 var placeholder = regexp.MustCompile(`\$\{([^}\n]*)\}`)
 
-var known = map[string]bool{
-	PlaceholderNamespace: true, PlaceholderMicroservice: true, PlaceholderImage: true,
-	PlaceholderVersion: true, PlaceholderRoutes: true,
+// placeholders in the order messages list them.
+var placeholders = []string{PlaceholderNamespace, PlaceholderMicroservice, PlaceholderImage, PlaceholderVersion, PlaceholderRoutes, PlaceholderDomain}
+
+func knownPlaceholders() string {
+	quoted := make([]string, len(placeholders))
+	for i, p := range placeholders {
+		quoted[i] = "${" + p + "}"
+	}
+	return strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
 }
 
-func checkPlaceholders(tmpl []byte) []Problem {
+func checkPlaceholders(tmpl []byte, v Values) []Problem {
 	var problems []Problem
 	for i, line := range bytes.Split(tmpl, []byte("\n")) {
 		for _, m := range placeholder.FindAllSubmatch(line, -1) {
-			if name := string(m[1]); !known[name] {
+			if name := string(m[1]); !slices.Contains(placeholders, name) {
 				problems = append(problems, Problem{Line: i + 1, Message: fmt.Sprintf(
-					"unknown placeholder ${%s}: use ${KUBERNETES_NAMESPACE}, ${MICROSERVICE_NAME}, ${CONTAINER_IMAGE}, ${CANARY_VERSION} or ${CANARY_ROUTES}; for a container variable write $(%s)", name, name)})
+					"unknown placeholder ${%s}: use %s; for a container variable write $(%s)", name, knownPlaceholders(), name)})
+			} else if name == PlaceholderDomain && v.ServiceDomain == "" {
+				problems = append(problems, Problem{Line: i + 1, Message: fmt.Sprintf(
+					"${%s} has no value: the engine runs without a service domain; set %s (the environment program sets it on the engine Lambda) or pass canary-run --service-domain",
+					PlaceholderDomain, contract.EnvServiceDomain)})
 			}
 		}
 		rest := placeholder.ReplaceAll(line, nil)
@@ -483,6 +505,7 @@ func substitute(tmpl []byte, v Values) []byte {
 		PlaceholderImage:        v.Image,
 		PlaceholderVersion:      strconv.Itoa(v.Version),
 		PlaceholderRoutes:       v.Routes,
+		PlaceholderDomain:       v.ServiceDomain,
 	}
 	return placeholder.ReplaceAllFunc(tmpl, func(m []byte) []byte {
 		return []byte(values[string(m[2:len(m)-1])])

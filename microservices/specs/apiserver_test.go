@@ -143,7 +143,7 @@ func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
 	c := plane.Get(t)
 	dyn, kube := c.Dynamic, c.Clientset
 	for _, s := range services {
-		for _, rn := range routers {
+		for _, rn := range routerNames {
 			t.Run(s.name+"/"+rn, func(t *testing.T) {
 				ns := c.Namespace(t)
 				if s.inPlace {

@@ -13,9 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/eks-canary/platform/lambdas/engine"
-	"github.com/eks-canary/platform/lambdas/router"
-	"github.com/eks-canary/platform/lambdas/router/appmesh"
-	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+	"github.com/eks-canary/platform/lambdas/router/routers"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 )
@@ -146,11 +144,11 @@ func codebuildEnv(s service, router string) map[string]string {
 }
 
 // validator runs the engine's Validate step, which needs no cluster.
-var validator = &engine.Engine{Routers: map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}}}
+var validator = &engine.Engine{Routers: routers.All()}
 
 func TestBuildWritesDeployJSONTheEngineAccepts(t *testing.T) {
 	for _, s := range services {
-		for _, router := range routers {
+		for _, router := range routerNames {
 			t.Run(s.name+"/"+router, func(t *testing.T) {
 				env := codebuildEnv(s, router)
 				workDir, calls, out, err := runBuild(t, s, env)

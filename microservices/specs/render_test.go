@@ -87,7 +87,7 @@ func podSpec(t *testing.T, w *unstructured.Unstructured) (labels map[string]stri
 
 func TestTemplatesRenderWithTheEngineRenderer(t *testing.T) {
 	for _, s := range services {
-		for _, rn := range routers {
+		for _, rn := range routerNames {
 			t.Run(s.name+"/"+rn, func(t *testing.T) {
 				r := render(t, s, rn, "yelb", 3, 30)
 				perVersion, shared := names(r.PerVersion()), names(r.Shared())

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 // service is one microservice folder and what its files must say.
@@ -22,7 +24,7 @@ var services = []service{
 	{name: "redis-server", port: 6379, inPlace: true, step: 25, failures: 5},
 }
 
-var routers = []string{"appmesh", "gatewayapi"}
+var routerNames = contract.Routers()
 
 // dir is the service's folder, beside this package.
 func (s service) dir() string { return filepath.Join("..", s.name) }

@@ -13,12 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-)
 
-// Traffic layers.
-const (
-	TrafficAppMesh    = "appmesh"
-	TrafficGatewayAPI = "gatewayapi"
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 // Node architectures, derived from the instance type.
@@ -223,7 +219,7 @@ func Load(stack string, get Lookup) (Config, error) {
 	}
 	c.AvailabilityZones = r.int(KeyZones, 3, 2, 3)
 
-	c.TrafficLayer = r.oneOf(KeyTrafficLayer, TrafficGatewayAPI, []string{TrafficAppMesh, TrafficGatewayAPI})
+	c.TrafficLayer = r.oneOf(KeyTrafficLayer, contract.RouterGatewayAPI, []string{contract.RouterAppMesh, contract.RouterGatewayAPI})
 	c.Namespace = r.string(KeyNamespace, "yelb")
 	if len(c.Namespace) > 63 || !dnsLabel.MatchString(c.Namespace) {
 		r.fail(KeyNamespace, c.Namespace, "allowed values are Kubernetes namespace names: lower-case letters, digits and '-', at most 63 characters")

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/eks-canary/platform/lambdas/contract"
+
 	"strings"
 	"testing"
 )
@@ -17,7 +19,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ClusterName != "canary-dev" || c.TrafficLayer != TrafficGatewayAPI || c.Namespace != "yelb" ||
+	if c.ClusterName != "canary-dev" || c.TrafficLayer != contract.RouterGatewayAPI || c.Namespace != "yelb" ||
 		c.NodeInstanceType != "t4g.medium" || c.NodeArchitecture != ArchARM64 || c.AMIType() != "AL2023_ARM_64_STANDARD" ||
 		c.NodeMinCount != 2 || c.NodeCount != 3 || c.NodeMaxCount != 5 || c.AvailabilityZones != 3 ||
 		!c.SampleMode || c.Branch != "main" || c.ManualApproval || c.LogRetentionDays != 14 ||

@@ -1,8 +1,9 @@
 // Package cloudwatch fetches canary metrics from Amazon CloudWatch with
 // GetMetricData, per version, so that a canary is judged on its own traffic.
 //
-// App Mesh: the pipeline's metric filters publish "Requests" and "Errors5xx"
-// (namespace APPMESH_METRICS_NAMESPACE, default "CanaryDelivery/AppMesh")
+// App Mesh: the pipeline's metric filters publish contract.MetricRequests and
+// contract.MetricErrors5xx (namespace contract.EnvAppMeshMetricsNamespace, by default
+// contract.MetricsNamespaceAppMesh)
 // with dimensions Namespace and Version, where Version is the version's
 // object name ("yelb-appserver-3"). App Mesh gives no latency.
 //
@@ -31,15 +32,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/vpclattice"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
-	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 // Metric names and namespaces.
 const (
-	DefaultAppMeshNamespace = "CanaryDelivery/AppMesh"
-	AppMeshRequests         = "Requests"
-	AppMeshErrors           = "Errors5xx"
-
 	LatticeNamespace   = "AWS/VpcLattice"
 	LatticeRequests    = "RequestCount"
 	LatticeErrors      = "HTTPCode_5XX_Count"
@@ -69,13 +66,13 @@ type TargetGroupFinder interface {
 type Provider struct {
 	CloudWatch       MetricsAPI
 	TargetGroups     TargetGroupFinder // needed for the gatewayapi router only
-	AppMeshNamespace string            // empty means DefaultAppMeshNamespace
+	AppMeshNamespace string            // empty means contract.MetricsNamespaceAppMesh
 }
 
 var _ analysis.Provider = (*Provider)(nil)
 
 // New builds a provider on the AWS SDK clients of cfg. appMeshNamespace is
-// APPMESH_METRICS_NAMESPACE; empty means DefaultAppMeshNamespace.
+// APPMESH_METRICS_NAMESPACE; empty means contract.MetricsNamespaceAppMesh.
 func New(cfg aws.Config, appMeshNamespace string) *Provider {
 	return &Provider{
 		CloudWatch:       cw.NewFromConfig(cfg),
@@ -104,12 +101,12 @@ func (p *Provider) Fetch(ctx context.Context, q analysis.Query) (analysis.Metric
 		base    []seriesIDs
 	)
 	switch q.Router {
-	case spec.RouterAppMesh, "":
+	case contract.RouterAppMesh, "":
 		canary = []seriesIDs{p.appMeshQueries(&queries, "canary", q.Namespace, q.Canary)}
 		if q.Baseline != "" {
 			base = []seriesIDs{p.appMeshQueries(&queries, "baseline", q.Namespace, q.Baseline)}
 		}
-	case spec.RouterGatewayAPI:
+	case contract.RouterGatewayAPI:
 		if canary, err = p.latticeQueries(ctx, &queries, "canary", q, q.Canary); err != nil {
 			return analysis.Metrics{}, err
 		}
@@ -160,13 +157,13 @@ func metricQuery(id, namespace, name, stat string, dims map[string]string) types
 func (p *Provider) appMeshQueries(queries *[]types.MetricDataQuery, prefix, namespace, version string) seriesIDs {
 	ns := p.AppMeshNamespace
 	if ns == "" {
-		ns = DefaultAppMeshNamespace
+		ns = contract.MetricsNamespaceAppMesh
 	}
 	dims := map[string]string{dimensionNamespace: namespace, dimensionVersion: version}
 	ids := seriesIDs{requests: prefix + "_requests", errors: prefix + "_errors"}
 	*queries = append(*queries,
-		metricQuery(ids.requests, ns, AppMeshRequests, countStatistic, dims),
-		metricQuery(ids.errors, ns, AppMeshErrors, countStatistic, dims))
+		metricQuery(ids.requests, ns, contract.MetricRequests, countStatistic, dims),
+		metricQuery(ids.errors, ns, contract.MetricErrors5xx, countStatistic, dims))
 	return ids
 }
 

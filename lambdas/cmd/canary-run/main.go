@@ -25,12 +25,11 @@ import (
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
 	"github.com/eks-canary/platform/lambdas/analysis/synthetic"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
-	"github.com/eks-canary/platform/lambdas/router"
-	"github.com/eks-canary/platform/lambdas/router/appmesh"
-	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+	"github.com/eks-canary/platform/lambdas/router/routers"
 )
 
 // Exit codes.
@@ -55,6 +54,7 @@ func run() int {
 		metrics     = flag.String("metrics", synthetic.Healthy, "where analysis reads metrics: cloudwatch (needs AWS credentials), or synthetic traffic: healthy, failing, nodata")
 		speed       = flag.Float64("speed", 1, "run the schedule this many times faster than deploy.json says (demos)")
 		verbose     = flag.Bool("v", false, "log every step as JSON on stderr")
+		domain      = flag.String("service-domain", os.Getenv(contract.EnvServiceDomain), "the stack's private DNS domain that fills templates' ${SERVICE_DOMAIN} (default: $"+contract.EnvServiceDomain+")")
 	)
 	flag.Parse()
 	level := slog.LevelWarn
@@ -87,11 +87,13 @@ func run() int {
 		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) {
 			return kube.FromKubeconfig(*kubeconfig, *kubeContext)
 		}},
-		Routers:  map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}},
+		Routers:  routers.All(),
 		Metrics:  provider,
 		Notifier: notify.Log{Logger: log},
 		Log:      log,
 		Now:      clock.now,
+
+		ServiceDomain: *domain,
 	}
 	host, _ := os.Hostname()
 	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
@@ -145,7 +147,7 @@ func metricsProvider(ctx context.Context, name string) (analysis.Provider, error
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration for CloudWatch metrics: %w", err)
 	}
-	return cloudwatch.New(cfg, os.Getenv("APPMESH_METRICS_NAMESPACE")), nil
+	return cloudwatch.New(cfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)), nil
 }
 
 // scaledClock runs the engine's time speed times faster than the wall clock.

@@ -23,17 +23,16 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
-	"github.com/eks-canary/platform/lambdas/router"
-	"github.com/eks-canary/platform/lambdas/router/appmesh"
-	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+	"github.com/eks-canary/platform/lambdas/router/routers"
 )
 
 func main() {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(envOr("LOG_LEVEL", "INFO"))); err != nil {
+	if err := level.UnmarshalText([]byte(envOr(contract.EnvLogLevel, "INFO"))); err != nil {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
@@ -47,23 +46,24 @@ func main() {
 		Connector: &engine.RESTConnector{Source: func(ctx context.Context, cluster string) (*rest.Config, error) {
 			return kube.ForEKS(ctx, awsCfg, cluster)
 		}},
-		Routers: map[string]router.Router{"appmesh": appmesh.Router{}, "gatewayapi": gatewayapi.Router{}},
-		Metrics: cloudwatch.New(awsCfg, os.Getenv("APPMESH_METRICS_NAMESPACE")),
-		Log:     log,
+		Routers:       routers.All(),
+		Metrics:       cloudwatch.New(awsCfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)),
+		Log:           log,
+		ServiceDomain: os.Getenv(contract.EnvServiceDomain),
 	}
-	if topic := os.Getenv("NOTIFY_TOPIC_ARN"); topic != "" {
+	if topic := os.Getenv(contract.EnvNotifyTopicArn); topic != "" {
 		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}
 	} else {
 		eng.Notifier = notify.Log{Logger: log}
 	}
 
-	switch entry := os.Getenv("CANARY_ENTRY"); entry {
-	case "step":
+	switch entry := os.Getenv(contract.EnvEntry); entry {
+	case contract.EntryStep:
 		lambda.Start(stepHandler(eng))
-	case "rollback-aborted":
+	case contract.EntryRollbackAborted:
 		lambda.Start(rollbackHandler(eng, sfn.NewFromConfig(awsCfg)))
 	default:
-		log.Error("CANARY_ENTRY must be step or rollback-aborted", "CANARY_ENTRY", entry)
+		log.Error(contract.EnvEntry+" must be "+contract.EntryStep+" or "+contract.EntryRollbackAborted, contract.EnvEntry, entry)
 		os.Exit(1)
 	}
 }

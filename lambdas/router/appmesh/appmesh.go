@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/router"
-	"github.com/eks-canary/platform/lambdas/spec"
 )
 
 // VirtualRouter is the route object this router writes and reads, with the
@@ -33,7 +33,7 @@ type Router struct{}
 var _ router.Router = Router{}
 
 // Name is the deploy.json value selecting App Mesh.
-func (Router) Name() string { return spec.RouterAppMesh }
+func (Router) Name() string { return contract.RouterAppMesh }
 
 // IsRoute reports whether obj is a VirtualRouter.
 func (Router) IsRoute(obj *unstructured.Unstructured) bool { return VirtualRouter.Is(obj) }
@@ -107,4 +107,4 @@ func parseTargets(targets []any) ([]router.Backend, error) {
 }
 
 // SettleTime: Envoy picks up new route weights from App Mesh within seconds.
-func (Router) SettleTime() time.Duration { return 5 * time.Second }
+func (Router) SettleTime() time.Duration { return contract.AppMeshSettleTime }

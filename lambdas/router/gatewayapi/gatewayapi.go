@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/router"
-	"github.com/eks-canary/platform/lambdas/spec"
 )
 
 // HTTPRoute is the route object this router writes and reads, with the
@@ -30,7 +30,7 @@ type Router struct{}
 var _ router.Router = Router{}
 
 // Name is the deploy.json value selecting Gateway API.
-func (Router) Name() string { return spec.RouterGatewayAPI }
+func (Router) Name() string { return contract.RouterGatewayAPI }
 
 // IsRoute reports whether obj is an HTTPRoute.
 func (Router) IsRoute(obj *unstructured.Unstructured) bool { return HTTPRoute.Is(obj) }
@@ -95,4 +95,4 @@ func ruleBackends(hr *unstructured.Unstructured) ([]router.RouteBackends, error)
 }
 
 // SettleTime: VPC Lattice takes about 90 s to apply new target weights.
-func (Router) SettleTime() time.Duration { return 90 * time.Second }
+func (Router) SettleTime() time.Duration { return contract.LatticeSettleTime }

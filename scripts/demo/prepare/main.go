@@ -11,6 +11,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +23,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 const fieldManager = "canary-demo"
@@ -33,14 +37,14 @@ var (
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the local control plane (required)")
 	namespace := flag.String("namespace", "yelb", "application namespace")
-	router := flag.String("router", "appmesh", "traffic router the rollouts use: appmesh or gatewayapi")
+	router := flag.String("router", contract.RouterAppMesh, "traffic router the rollouts use: "+strings.Join(contract.Routers(), " or "))
 	flag.Parse()
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "prepare: --kubeconfig is required: the kubeconfig the local control plane wrote")
 		os.Exit(2)
 	}
-	if *router != "appmesh" && *router != "gatewayapi" {
-		fmt.Fprintf(os.Stderr, "prepare: --router %q is not known: use appmesh or gatewayapi\n", *router)
+	if !slices.Contains(contract.Routers(), *router) {
+		fmt.Fprintf(os.Stderr, "prepare: --router %q is not known: use %s\n", *router, strings.Join(contract.Routers(), " or "))
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -73,8 +77,8 @@ func prepare(ctx context.Context, kubeconfig, ns, router string) error {
 		return fmt.Errorf("apply namespace %s: %w", ns, err)
 	}
 	// Pods of the templates run as this ServiceAccount (IRSA on EKS).
-	if _, err := cs.CoreV1().ServiceAccounts(ns).Apply(ctx, corev1ac.ServiceAccount("appmesh-envoy", ns), apply); err != nil {
-		return fmt.Errorf("apply ServiceAccount appmesh-envoy: %w", err)
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Apply(ctx, corev1ac.ServiceAccount(contract.AppMeshEnvoyServiceAccount, ns), apply); err != nil {
+		return fmt.Errorf("apply ServiceAccount %s: %w", contract.AppMeshEnvoyServiceAccount, err)
 	}
 	password := make([]byte, 12)
 	if _, err := rand.Read(password); err != nil {
@@ -97,17 +101,17 @@ func prepare(ctx context.Context, kubeconfig, ns, router string) error {
 	if _, err := dyn.Resource(meshGVR).Apply(ctx, ns, mesh, apply); err != nil {
 		return fmt.Errorf("apply Mesh %s: %w", ns, err)
 	}
-	if router == "gatewayapi" {
+	if router == contract.RouterGatewayAPI {
 		gw := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-			"metadata": map[string]any{"name": "canary-gateway", "namespace": ns},
+			"metadata": map[string]any{"name": contract.GatewayName, "namespace": ns},
 			"spec": map[string]any{
 				"gatewayClassName": "amazon-vpc-lattice",
-				"listeners":        []any{map[string]any{"name": "http", "protocol": "HTTP", "port": int64(80)}},
+				"listeners":        []any{map[string]any{"name": contract.GatewayListener, "protocol": "HTTP", "port": int64(80)}},
 			},
 		}}
-		if _, err := dyn.Resource(gatewayGVR).Namespace(ns).Apply(ctx, "canary-gateway", gw, apply); err != nil {
-			return fmt.Errorf("apply Gateway canary-gateway: %w", err)
+		if _, err := dyn.Resource(gatewayGVR).Namespace(ns).Apply(ctx, contract.GatewayName, gw, apply); err != nil {
+			return fmt.Errorf("apply Gateway %s: %w", contract.GatewayName, err)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/eks-canary/platform/infra/policy"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks"
 	"github.com/eks-canary/platform/stacks/config"
 	"github.com/eks-canary/platform/stacks/offline"
@@ -26,7 +27,7 @@ import (
 
 func main() {
 	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is read")
-	trafficLayer := flag.String("traffic", "", "override trafficLayer: appmesh or gatewayapi")
+	trafficLayer := flag.String("traffic", "", "override trafficLayer: "+strings.Join(contract.Routers(), " or "))
 	dir := flag.String("dir", ".", "project directory (holds Pulumi.yaml)")
 	flat := flag.Bool("flat", false, "print type<TAB>name<TAB>parent lines instead of a tree")
 	var sets setFlags
@@ -86,7 +87,7 @@ func run(w io.Writer, dir, stack, trafficLayer string, sets setFlags, flat bool)
 	owned := result.Owned()
 	layer := cfg[project+":"+config.KeyTrafficLayer]
 	if layer == "" {
-		layer = config.TrafficGatewayAPI
+		layer = contract.RouterGatewayAPI
 	}
 	fmt.Fprintf(w, "%s/%s (trafficLayer %s)\n", project, stack, layer)
 	if flat {

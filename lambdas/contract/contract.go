@@ -1,0 +1,101 @@
+// Package contract owns every name that the environment program (infra/,
+// stacks/) and the canary engine (lambdas/) must agree on. Both sides import
+// it; neither retypes a value defined here, and contract_test.go fails when a
+// literal copy appears on either side.
+//
+// It imports nothing but the standard library, so the Pulumi program can use
+// it without linking the engine and the engine without linking Pulumi.
+package contract
+
+import "time"
+
+// Traffic routers: the stack's trafficLayer and deploy.json's router take
+// these values.
+const (
+	RouterAppMesh    = "appmesh"
+	RouterGatewayAPI = "gatewayapi"
+)
+
+// Routers lists every router, the default (VPC Lattice) first.
+func Routers() []string { return []string{RouterGatewayAPI, RouterAppMesh} }
+
+// LatticeSettleTime is how long VPC Lattice takes to apply new target
+// weights: the engine never analyses sooner after a shift, and the builds
+// raise deploy.json's wait_time to it.
+const LatticeSettleTime = 90 * time.Second
+
+// AppMeshSettleTime: Envoy picks up new route weights from App Mesh within
+// seconds.
+const AppMeshSettleTime = 5 * time.Second
+
+// The engine Lambda's environment, set by infra/deployer and read by
+// lambdas/cmd/engine.
+const (
+	EnvEntry                   = "CANARY_ENTRY"
+	EnvNotifyTopicArn          = "NOTIFY_TOPIC_ARN"
+	EnvAppMeshMetricsNamespace = "APPMESH_METRICS_NAMESPACE"
+	EnvLogLevel                = "LOG_LEVEL"
+	// EnvServiceDomain is the stack's private DNS domain: templates name
+	// it as ${SERVICE_DOMAIN}, and VPC Lattice services get custom domain
+	// names under it.
+	EnvServiceDomain = "CANARY_SERVICE_DOMAIN"
+)
+
+// Entry points of the engine Lambda, the values of EnvEntry.
+const (
+	EntryStep            = "step"
+	EntryRollbackAborted = "rollback-aborted"
+)
+
+// Metrics. The pipeline's metric filters publish MetricRequests and
+// MetricErrors5xx per version under MetricsNamespaceAppMesh, which the
+// engine reads; the engine publishes its own figures under
+// MetricsNamespaceEngine, which the dashboards plot.
+const (
+	MetricsNamespaceAppMesh = "CanaryDelivery/AppMesh"
+	MetricsNamespaceEngine  = "CanaryDelivery"
+	MetricRequests          = "Requests"
+	MetricErrors5xx         = "Errors5xx"
+	MetricCanaryWeight      = "CanaryWeight"
+	MetricCanaryRequests    = "CanaryRequests"
+	MetricCanaryErrorRate   = "CanaryErrorRate"
+)
+
+// The Gateway the environment creates in the application namespace with
+// trafficLayer gatewayapi; every HTTPRoute in a template attaches to it.
+const (
+	GatewayName     = "canary-gateway"
+	GatewayListener = "http"
+)
+
+// Platform namespaces: the environment program installs its controllers
+// and the public entry there, and the engine refuses any template that
+// names one of them (or kube-*, or default).
+const (
+	NamespaceAppMeshController = "appmesh-system"
+	NamespaceGatewayController = "aws-application-networking-system"
+	NamespaceCloudWatch        = "amazon-cloudwatch"
+	NamespaceExternalDNS       = "external-dns"
+	NamespaceIngress           = "canary-ingress"
+)
+
+// PlatformNamespaces lists the namespaces above.
+func PlatformNamespaces() []string {
+	return []string{NamespaceAppMeshController, NamespaceGatewayController, NamespaceCloudWatch, NamespaceExternalDNS, NamespaceIngress}
+}
+
+// Template policy the environment sets on the engine Lambda: what the
+// engine's own checks allow beyond their defaults. Both are
+// comma-separated lists; empty means none.
+const (
+	// EnvAllowedServiceAccounts: ServiceAccounts a template's pods may run
+	// as besides those the template itself declares (App Mesh's
+	// AppMeshEnvoyServiceAccount).
+	EnvAllowedServiceAccounts = "CANARY_ALLOWED_SERVICE_ACCOUNTS"
+	// EnvAllowedServiceTypes: Service types beyond ClusterIP.
+	EnvAllowedServiceTypes = "CANARY_ALLOWED_SERVICE_TYPES"
+)
+
+// AppMeshEnvoyServiceAccount is the ServiceAccount the environment creates
+// for App Mesh pods (its Envoy sidecar reads the mesh configuration).
+const AppMeshEnvoyServiceAccount = "appmesh-envoy"

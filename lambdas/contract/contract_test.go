@@ -1,0 +1,104 @@
+package contract
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// distinctive are the contract values no other code has a reason to spell
+// out. Generic ones (EntryStep's "step", GatewayListener's "http") are left
+// out: they occur as ordinary words.
+var distinctive = []string{
+	RouterAppMesh, RouterGatewayAPI,
+	EnvEntry, EnvNotifyTopicArn, EnvAppMeshMetricsNamespace, EnvServiceDomain,
+	EntryRollbackAborted,
+	MetricsNamespaceAppMesh, MetricsNamespaceEngine, MetricRequests, MetricErrors5xx,
+	MetricCanaryWeight, MetricCanaryRequests, MetricCanaryErrorRate,
+	GatewayName, AppMeshEnvoyServiceAccount,
+	NamespaceAppMeshController, NamespaceGatewayController, NamespaceCloudWatch, NamespaceExternalDNS, NamespaceIngress,
+	EnvAllowedServiceAccounts, EnvAllowedServiceTypes,
+}
+
+// TestNoContractLiteralOutsideContract parses every Go file of the
+// environment program and the engine and fails on a string literal equal
+// to a contract value: both sides must import the name instead.
+func TestNoContractLiteralOutsideContract(t *testing.T) {
+	root := repoRoot(t)
+	want := map[string]bool{}
+	for _, v := range distinctive {
+		want[v] = true
+	}
+	checked := 0
+	for _, dir := range []string{"infra", "stacks", "lambdas", "scripts", "internal", "main.go"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "testdata" || path == filepath.Join(root, "lambdas", "contract")) {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			checked++
+			fset := token.NewFileSet()
+			file, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return err
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				lit, ok := n.(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					return true
+				}
+				if v, err := strconv.Unquote(lit.Value); err == nil && want[v] {
+					rel, _ := filepath.Rel(root, path)
+					t.Errorf("%s:%d: literal %s is a contract value: use the lambdas/contract constant", rel, fset.Position(lit.Pos()).Line, lit.Value)
+				}
+				return true
+			})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("checked only %d Go files under %s: the walk missed the tree", checked, root)
+	}
+}
+
+func TestRoutersAreDistinctAndDefaultFirst(t *testing.T) {
+	rs := Routers()
+	if len(rs) == 0 || rs[0] != RouterGatewayAPI {
+		t.Fatalf("Routers() = %v: VPC Lattice (%q) is the default and comes first", rs, RouterGatewayAPI)
+	}
+	seen := map[string]bool{}
+	for _, r := range rs {
+		if seen[r] {
+			t.Fatalf("router %q listed twice", r)
+		}
+		seen[r] = true
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("no caller information")
+	}
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("repository root not found from %s: %v", file, err)
+	}
+	return root
+}
