@@ -13,12 +13,12 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/eks-canary/platform/infra/bundle"
 	"github.com/eks-canary/platform/infra/cluster"
 	"github.com/eks-canary/platform/infra/deployer"
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/pipeline"
 	"github.com/eks-canary/platform/infra/traffic"
+	"github.com/eks-canary/platform/internal/bundle"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks/config"
 )
