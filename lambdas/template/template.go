@@ -66,13 +66,15 @@ type Object struct {
 	PerVersion bool
 
 	routed bool // holds ${CANARY_ROUTES}; set by Open
+	line   int  // where the object starts in the template; set by Open
 }
 
 // Rendered is a rendered template, objects in template order.
 type Rendered struct {
 	Objects []Object
 
-	open bool // made by Open: Fill puts the routes in
+	open  bool   // made by Open: Fill puts the routes in
+	image string // Values.Image, which Check leaves to deploy.json's checks
 }
 
 // PerVersion returns the objects that belong to the rendered version only.
@@ -190,14 +192,14 @@ func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
 	other := v
 	other.Version = v.Version + 1
 	twins, _ := decode(substitute(tmpl, other), v.Namespace)
-	out := &Rendered{Objects: make([]Object, len(objs)), open: true}
+	out := &Rendered{Objects: make([]Object, len(objs)), open: true, image: v.Image}
 	for i, o := range objs {
 		lists, misplaced := findSentinels(o.obj.Object)
 		if misplaced {
 			problems = append(problems, Problem{Line: o.line, Object: o.obj.GetKind() + "/" + o.obj.GetName(), Message: fmt.Sprintf(
 				"${%s} must stand alone inside a list, as in weightedTargets: [${%s}]", PlaceholderRoutes, PlaceholderRoutes)})
 		}
-		out.Objects[i] = Object{Obj: o.obj, PerVersion: i < len(twins) && twins[i].obj.GetName() != o.obj.GetName(), routed: lists > 0}
+		out.Objects[i] = Object{Obj: o.obj, PerVersion: i < len(twins) && twins[i].obj.GetName() != o.obj.GetName(), routed: lists > 0, line: o.line}
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
@@ -211,13 +213,13 @@ func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
 // fill copies every object and splices routes into the ones that hold
 // ${CANARY_ROUTES}.
 func (r *Rendered) fill(routes []any) *Rendered {
-	out := &Rendered{Objects: make([]Object, len(r.Objects))}
+	out := &Rendered{Objects: make([]Object, len(r.Objects)), image: r.image}
 	for i, o := range r.Objects {
 		obj := o.Obj.DeepCopy()
 		if o.routed {
 			splice(obj.Object, routes)
 		}
-		out.Objects[i] = Object{Obj: obj, PerVersion: o.PerVersion}
+		out.Objects[i] = Object{Obj: obj, PerVersion: o.PerVersion, line: o.line}
 	}
 	return out
 }
