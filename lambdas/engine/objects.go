@@ -216,17 +216,18 @@ func (e *Engine) admit(s spec.Spec) error {
 	if err != nil {
 		return &Error{Name: statemachine.ErrValidation, Err: err}
 	}
-	open, err := e.renders.Open(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: 1, ServiceDomain: e.ServiceDomain})
-	if err != nil {
-		return &Error{Name: statemachine.ErrValidation, Err: err}
-	}
 	var problems []template.Problem
-	problems = append(problems, e.routerMismatch(s.Router, open)...)
+	open, err := template.Admit(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: 1, ServiceDomain: e.ServiceDomain}, e.Policy)
 	var refused *template.Error
-	if err := open.Check(e.Policy); errors.As(err, &refused) {
+	switch {
+	case errors.As(err, &refused):
 		problems = append(problems, refused.Problems...)
+	case err != nil:
+		return &Error{Name: statemachine.ErrValidation, Err: err}
+	default:
+		problems = append(problems, e.routerMismatch(s.Router, open)...)
 	}
-	if size := projectedState(s); size > MaxStateBytes {
+	if size := ProjectedStateBytes(s); size > MaxStateBytes {
 		problems = append(problems, template.Problem{Message: fmt.Sprintf(
 			"the rollout's state would reach %s, more than the %s budget (Step Functions carries at most 256 KiB between states): make kubernetes_template.yml smaller",
 			spec.FormatSize(size), spec.FormatSize(MaxStateBytes))})
@@ -263,10 +264,10 @@ func (e *Engine) routerMismatch(name string, open *template.Rendered) []template
 		strings.Join(names, ", "), strings.Join(foreign, ", "), name, name, name, names[0])}}
 }
 
-// projectedState is the size of the largest state this rollout can reach:
-// deploy.json, a stable template as large as this one, the most verdicts
-// kept and a caught error.
-func projectedState(s spec.Spec) int {
+// ProjectedStateBytes is the size of the largest state a rollout of s can
+// reach: deploy.json, a stable template as large as this one, the most
+// verdicts kept and a caught error.
+func ProjectedStateBytes(s spec.Spec) int {
 	rate, latency, p := 100.0, 1e6, 1.0
 	verdicts := make([]status.Verdict, keepVerdicts)
 	for i := range verdicts {

@@ -137,7 +137,7 @@ func documentProblem(data []byte) *FieldError {
 	if err := json.Unmarshal(data, &v); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
-			line, col := position(data, int(syntax.Offset))
+			line, col := position(data, int(syntax.Offset)-1) // Offset is just past the bad byte
 			return fe(fmt.Sprintf("is not valid JSON: line %d, column %d: %s", line, col, syntax.Error()), "fix the JSON there; jq . deploy.json shows the same spot")
 		}
 		return fe("is not valid JSON", err.Error())

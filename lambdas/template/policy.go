@@ -39,6 +39,13 @@ var AllowedCapabilities = []string{"NET_BIND_SERVICE"}
 // back must still render a stable version accepted under older rules, so
 // the engine checks once, before a rollout starts.
 func (r *Rendered) Check(p Policy) error {
+	if problems := r.check(p); len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+func (r *Rendered) check(p Policy) []Problem {
 	var problems []Problem
 	for _, o := range r.Objects {
 		ref := o.Obj.GetKind() + "/" + o.Obj.GetName()
@@ -53,10 +60,7 @@ func (r *Rendered) Check(p Policy) error {
 			checkService(o.Obj.Object, p, add)
 		}
 	}
-	if len(problems) > 0 {
-		return &Error{Problems: problems}
-	}
-	return nil
+	return problems
 }
 
 type addFunc func(format string, args ...any)

@@ -133,7 +133,7 @@ func Render(tmpl []byte, v Values) (*Rendered, error) {
 	if err != nil {
 		return nil, err
 	}
-	open, err := openTemplate(tmpl, v)
+	open, err := openTemplate(tmpl, v, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +152,20 @@ func Open(tmpl []byte, v Values) (*Rendered, error) {
 	if _, err := checkValues(v); err != nil {
 		return nil, err
 	}
-	return openTemplate(tmpl, v)
+	return openTemplate(tmpl, v, nil)
+}
+
+// Admit is Open followed by Check(p), with the problems of both (YAML,
+// kinds, namespaces and the policy) in one *Error: a user fixes the
+// template in one round.
+func Admit(tmpl []byte, v Values, p Policy) (*Rendered, error) {
+	if v.Routes != "" {
+		return nil, errors.New("admit template: Values.Routes must be empty")
+	}
+	if _, err := checkValues(v); err != nil {
+		return nil, err
+	}
+	return openTemplate(tmpl, v, &p)
 }
 
 // Fill returns a copy of an open rendering with routes, a comma-separated
@@ -176,8 +189,8 @@ func (r *Rendered) HasRoutes() bool {
 }
 
 // openTemplate parses the template with a sentinel object in each routes
-// list and classifies the objects.
-func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
+// list and classifies the objects; with a policy, it checks them too.
+func openTemplate(tmpl []byte, v Values, policy *Policy) (*Rendered, error) {
 	v.Routes = routesSentinel
 	if len(bytes.TrimSpace(tmpl)) == 0 {
 		return nil, &Error{Problems: []Problem{{Message: "the template is empty: it must hold the microservice's objects"}}}
@@ -200,6 +213,10 @@ func openTemplate(tmpl []byte, v Values) (*Rendered, error) {
 				"${%s} must stand alone inside a list, as in weightedTargets: [${%s}]", PlaceholderRoutes, PlaceholderRoutes)})
 		}
 		out.Objects[i] = Object{Obj: o.obj, PerVersion: i < len(twins) && twins[i].obj.GetName() != o.obj.GetName(), routed: lists > 0, line: o.line}
+	}
+	if policy != nil {
+		problems = append(problems, out.check(*policy)...)
+		slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
 	}
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
