@@ -41,7 +41,7 @@ func ParseInput(data []byte, skip ...string) (Spec, error) {
 	present := map[string]bool{}
 	problems, mistyped := decodeObject(raw, reflect.ValueOf(&s).Elem(), "", present)
 	problems = append(problems, duplicateKeys(data)...)
-	problems = append(problems, explicitZeros(s, present)...)
+	problems = append(problems, relevant(explicitZeros(s, present), present, mistyped)...)
 	s.applyDefaults()
 	problems = append(problems, relevant(s.problems(), present, mistyped)...)
 	if len(data) > MaxDeployJSONBytes {

@@ -236,8 +236,8 @@ func (s Spec) problems() []FieldError {
 	}
 	if s.ConfigFile == "" {
 		missing("config_file", "give kubernetes_template.yml encoded as base64 (build.yml does: base64 -w0 specfiles/kubernetes_template.yml)")
-	} else if why := configProblem(s.ConfigFile); why != "" {
-		add("config_file", "", why, "encode kubernetes_template.yml with base64 -w0")
+	} else if why, fix := configProblem(s.ConfigFile); why != "" {
+		add("config_file", "", why, fix)
 	}
 
 	switch s.Router {
@@ -371,20 +371,22 @@ func imageProblem(ref string) string {
 // configProblem checks that config_file is base64 of a non-empty text. The
 // template is YAML only once its placeholders are filled (a route list reads
 // "[${CANARY_ROUTES}]"), so the template package judges its contents.
-func configProblem(b64 string) string {
+func configProblem(b64 string) (problem, fix string) {
+	const encode = "encode kubernetes_template.yml with base64 -w0"
 	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 	switch {
 	case err != nil:
-		return "is not base64 (" + err.Error() + ")"
+		return "is not base64 (" + err.Error() + ")", encode
 	case len(bytes.TrimSpace(data)) == 0:
-		return "decodes to an empty template"
+		return "decodes to an empty template", encode
 	case !utf8.Valid(data):
-		return "does not decode to UTF-8 text"
+		return "does not decode to UTF-8 text", encode
 	case len(data) > MaxTemplateBytes:
-		return fmt.Sprintf("decodes to a template of %s, more than the %s allowed (Step Functions carries the template in the rollout's state): remove comments, or move large configuration into a ConfigMap created with the environment",
-			FormatSize(len(data)), FormatSize(MaxTemplateBytes))
+		return fmt.Sprintf("decodes to a template of %s, more than the %s allowed (Step Functions carries the template in the rollout's state)",
+				FormatSize(len(data)), FormatSize(MaxTemplateBytes)),
+			"remove comments, or move large configuration into a ConfigMap created with the environment"
 	}
-	return ""
+	return "", ""
 }
 
 // ImagePinProblem reports why ref does not name one fixed image, or "": an
