@@ -163,7 +163,7 @@ func TestValidateRefusesBadInput(t *testing.T) {
 
 		// deploy.json fields.
 		{name: "wrong type hides nothing", change: func(d map[string]any) { d["wait_time"] = "90"; d["percentage_step"] = 0; d["cluster_name"] = "a b" },
-			want: []string{`wait_time: "90" has the wrong type: use a whole number`, "percentage_step: 0 is not allowed", `cluster_name: "a b" is not a valid EKS cluster name`},
+			want:   []string{`wait_time: "90" has the wrong type: use a whole number`, "percentage_step: 0 is not allowed", `cluster_name: "a b" is not a valid EKS cluster name`},
 			absent: []string{"wait_time: 0"}},
 		{name: "mistyped router judges nothing else by it", change: func(d map[string]any) {
 			d["router"] = 5
