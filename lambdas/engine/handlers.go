@@ -26,7 +26,7 @@ func (e *Engine) validate(execution string, raw json.RawMessage) (State, error) 
 	// Keys the state machine adds are not part of deploy.json.
 	s, err := spec.ParseInput(raw, "rollout", "error")
 	if err != nil {
-		return State{}, err
+		return State{}, e.withTemplateProblems(s, err)
 	}
 	if _, err := e.router(s.Router); err != nil {
 		return State{}, err

@@ -238,6 +238,23 @@ func (e *Engine) admit(s spec.Spec) error {
 	return nil
 }
 
+// withTemplateProblems adds the template's problems to deploy.json's when
+// the fields the template is rendered with are sound, so that one round
+// fixes both.
+func (e *Engine) withTemplateProblems(s spec.Spec, err error) error {
+	var invalid *spec.ValidationError
+	if !errors.As(err, &invalid) || invalid.Concerns("kubernetes_namespace", "microservice_name", "container_image", "config_file", "router") {
+		return err
+	}
+	if _, ok := e.Routers[s.Router]; !ok {
+		return err
+	}
+	if refused := e.admit(s); refused != nil {
+		return fmt.Errorf("%w\n%w", err, refused)
+	}
+	return err
+}
+
 // routerMismatch explains a template written for another router: without
 // it, the user would read about a missing route or a port instead.
 func (e *Engine) routerMismatch(name string, open *template.Rendered) []template.Problem {

@@ -262,6 +262,8 @@ func TestValidateRefusesBadInput(t *testing.T) {
 			s = container("          securityContext: {privileged: true}\n")(t, s)
 			return appendDoc("apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n")(t, s)
 		}, want: []string{"3 problems", "hostNetwork: true is refused", "privileged (container \"app\"): true is refused", "Secrets are refused"}},
+		{name: "deploy.json and template problems at once", tmpl: pod("      hostPID: true\n"), change: func(d map[string]any) { d["percentage_step"] = 500 },
+			want: []string{"invalid deploy.json: percentage_step: 500 is not allowed", "invalid kubernetes template: line 23: Deployment/shop-1: spec.template.spec.hostPID: true is refused"}},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("%d cases; the table must hold at least 40 bad inputs", len(cases))

@@ -19,11 +19,19 @@ import (
 // result. Every problem is reported at once in a *ValidationError, so a build
 // that writes a bad deploy.json is fixed in one round trip instead of one
 // field at a time.
-func Parse(data []byte) (Spec, error) { return ParseInput(data) }
+func Parse(data []byte) (Spec, error) {
+	s, err := ParseInput(data)
+	if err != nil {
+		return Spec{}, err
+	}
+	return s, nil
+}
 
 // ParseInput is Parse for a document that others extend: the top-level keys
 // in skip (the state machine's "rollout" and "error") are not deploy.json's
-// and are ignored.
+// and are ignored. With a *ValidationError it still returns what could be
+// read, defaults applied, so that a caller can judge the template in the
+// same round when the fields it needs are sound (ValidationError.Concerns).
 func ParseInput(data []byte, skip ...string) (Spec, error) {
 	if problem := documentProblem(data); problem != nil {
 		return Spec{}, &ValidationError{Problems: []FieldError{*problem}}
@@ -49,7 +57,7 @@ func ParseInput(data []byte, skip ...string) (Spec, error) {
 			Allowed: fmt.Sprintf("keep it at most %s: Step Functions carries at most 256 KiB between states, and the rollout's state holds deploy.json and the stable version's template", FormatSize(MaxDeployJSONBytes))})
 	}
 	if len(problems) > 0 {
-		return Spec{}, &ValidationError{Problems: problems}
+		return s, &ValidationError{Problems: problems}
 	}
 	return s, nil
 }

@@ -95,6 +95,17 @@ func (e *ValidationError) Error() string {
 	return ListProblems("invalid deploy.json", problems)
 }
 
+// Concerns reports whether any problem is about one of fields, or about
+// the document as a whole ("deploy.json").
+func (e *ValidationError) Concerns(fields ...string) bool {
+	for _, p := range e.Problems {
+		if f := rootField(p.Field); f == "deploy.json" || slices.Contains(fields, f) {
+			return true
+		}
+	}
+	return false
+}
+
 // ListProblems writes every problem under one title, so that all input the
 // engine refuses (deploy.json, its template) reads alike: "title: problem",
 // or "title: N problems:" and one line each.
