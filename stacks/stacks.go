@@ -187,6 +187,8 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		LogRetentionDays:      cfg.LogRetentionDays,
 		RolloutTimeoutSeconds: cfg.RolloutTimeoutSeconds,
 		Tags:                  tags,
+
+		AllowedServiceAccounts: allowedServiceAccounts(cfg.TrafficLayer),
 	}, inCluster)
 	if err != nil {
 		return nil, err
@@ -258,4 +260,13 @@ func SeedArchive(ctx context.Context, opts Options, name string) (string, error)
 		return "", fmt.Errorf("sample source of %s: %w", name, err)
 	}
 	return dst, nil
+}
+
+// allowedServiceAccounts are those the environment creates for templates'
+// pods: App Mesh's Envoy sidecar reads the mesh as its own.
+func allowedServiceAccounts(trafficLayer string) []string {
+	if trafficLayer == contract.RouterAppMesh {
+		return []string{contract.AppMeshEnvoyServiceAccount}
+	}
+	return nil
 }

@@ -47,6 +47,12 @@ type DeployerArgs struct {
 	LogRetentionDays      int
 	RolloutTimeoutSeconds int
 	Tags                  pulumi.StringMap
+
+	// The template policy the engine enforces beyond its defaults:
+	// ServiceAccounts pods may run as besides default (App Mesh's), Service
+	// types besides ClusterIP. Empty: none.
+	AllowedServiceAccounts []string
+	AllowedServiceTypes    []string
 }
 
 // Deployer is the installed engine.
@@ -192,6 +198,12 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		}
 		if args.ServiceDomain != "" {
 			vars[contract.EnvServiceDomain] = pulumi.String(args.ServiceDomain)
+		}
+		if len(args.AllowedServiceAccounts) > 0 {
+			vars[contract.EnvAllowedServiceAccounts] = pulumi.String(strings.Join(args.AllowedServiceAccounts, ","))
+		}
+		if len(args.AllowedServiceTypes) > 0 {
+			vars[contract.EnvAllowedServiceTypes] = pulumi.String(strings.Join(args.AllowedServiceTypes, ","))
 		}
 		return &lambda.FunctionEnvironmentArgs{Variables: vars}
 	}

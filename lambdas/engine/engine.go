@@ -77,6 +77,10 @@ type Engine struct {
 	// ServiceDomain fills templates' ${SERVICE_DOMAIN}: the stack's private
 	// DNS domain (contract.EnvServiceDomain in the Lambda).
 	ServiceDomain string
+	// Policy is what templates may use beyond the engine's defaults
+	// (contract.EnvAllowedServiceAccounts, contract.EnvAllowedServiceTypes);
+	// the zero value is the strictest.
+	Policy template.Policy
 
 	renders template.Cache
 }

@@ -23,22 +23,15 @@ const readyPoll = 5
 // validate parses deploy.json strictly and renders its template once, so a
 // bad field or template fails before anything is written.
 func (e *Engine) validate(execution string, raw json.RawMessage) (State, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return State{}, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("deploy.json is not a JSON object: %w", err)}
-	}
 	// Keys the state machine adds are not part of deploy.json.
-	delete(fields, "rollout")
-	delete(fields, "error")
-	clean, err := json.Marshal(fields)
+	s, err := spec.ParseInput(raw, "rollout", "error")
 	if err != nil {
-		return State{}, err
-	}
-	s, err := spec.Parse(clean)
-	if err != nil {
-		return State{}, err
+		return State{}, e.withTemplateProblems(s, err)
 	}
 	if _, err := e.router(s.Router); err != nil {
+		return State{}, err
+	}
+	if err := e.admit(s); err != nil {
 		return State{}, err
 	}
 	// Version 1 with a placeholder route proves the template renders; the

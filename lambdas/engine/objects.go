@@ -2,9 +2,15 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -12,6 +18,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
 	"github.com/eks-canary/platform/lambdas/template"
 )
 
@@ -190,3 +197,108 @@ func deleteObjects(ctx context.Context, sess *Session, objs objects) error {
 // applyErr drops the applied object: the engine reads state back only where
 // it needs to (the live route, readiness).
 func applyErr(_ *unstructured.Unstructured, err error) error { return err }
+
+// MaxStateBytes is the budget for the execution's state: Step Functions
+// carries at most 256 KiB between states, and what is left above the budget
+// is headroom for the payload's envelope and for fields added later.
+const MaxStateBytes = 200 << 10
+
+// reservedErrorBytes is room for the error a Catch stores in the state on
+// the way to Roll back (Step Functions caps an error's cause at 32 KiB).
+const reservedErrorBytes = 32 << 10
+
+// admit refuses a template the engine must not roll out: objects of another
+// router, anything the template policy refuses, or a state too large for
+// Step Functions. Only Validate calls it: a roll back must still render a
+// stable version accepted under older rules.
+func (e *Engine) admit(s spec.Spec) error {
+	tmpl, err := s.Template()
+	if err != nil {
+		return &Error{Name: statemachine.ErrValidation, Err: err}
+	}
+	var problems []template.Problem
+	open, err := template.Admit(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: 1, ServiceDomain: e.ServiceDomain}, e.Policy)
+	var refused *template.Error
+	switch {
+	case errors.As(err, &refused):
+		problems = append(problems, refused.Problems...)
+	case err != nil:
+		return &Error{Name: statemachine.ErrValidation, Err: err}
+	default:
+		problems = append(problems, e.routerMismatch(s.Router, open)...)
+	}
+	if size := ProjectedStateBytes(s); size > MaxStateBytes {
+		problems = append(problems, template.Problem{Message: fmt.Sprintf(
+			"the rollout's state would reach %s, more than the %s budget (Step Functions carries at most 256 KiB between states): make kubernetes_template.yml smaller",
+			spec.FormatSize(size), spec.FormatSize(MaxStateBytes))})
+	}
+	if len(problems) > 0 {
+		return &Error{Name: statemachine.ErrValidation, Err: &template.Error{Problems: problems}}
+	}
+	return nil
+}
+
+// withTemplateProblems adds the template's problems to deploy.json's when
+// the fields the template is rendered with are sound, so that one round
+// fixes both.
+func (e *Engine) withTemplateProblems(s spec.Spec, err error) error {
+	var invalid *spec.ValidationError
+	if !errors.As(err, &invalid) || invalid.Concerns("kubernetes_namespace", "microservice_name", "container_image", "config_file", "router") {
+		return err
+	}
+	if _, ok := e.Routers[s.Router]; !ok {
+		return err
+	}
+	if refused := e.admit(s); refused != nil {
+		return fmt.Errorf("%w\n%w", err, refused)
+	}
+	return err
+}
+
+// routerMismatch explains a template written for another router: without
+// it, the user would read about a missing route or a port instead.
+func (e *Engine) routerMismatch(name string, open *template.Rendered) []template.Problem {
+	own := e.Routers[name]
+	var foreign []string
+	others := map[string]bool{}
+	for _, o := range open.Objects {
+		if own.IsRoute(o.Obj) {
+			return nil
+		}
+		for other, rt := range e.Routers {
+			if other != name && rt.IsRoute(o.Obj) {
+				foreign = append(foreign, o.Obj.GetKind()+"/"+o.Obj.GetName())
+				others[other] = true
+			}
+		}
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	names := slices.Sorted(maps.Keys(others))
+	return []template.Problem{{Message: fmt.Sprintf(
+		"this template is written for router %s (its route %s), but deploy.json says router %q, which finds no route of its own in it: use the template written for %s (specfiles/%s/kubernetes_template.yml) or set \"router\": %q",
+		strings.Join(names, ", "), strings.Join(foreign, ", "), name, name, name, names[0])}}
+}
+
+// ProjectedStateBytes is the size of the largest state a rollout of s can
+// reach: deploy.json, a stable template as large as this one, the most
+// verdicts kept and a caught error.
+func ProjectedStateBytes(s spec.Spec) int {
+	rate, latency, p := 100.0, 1e6, 1.0
+	verdicts := make([]status.Verdict, keepVerdicts)
+	for i := range verdicts {
+		verdicts[i] = status.Verdict{At: time.Now(), Weight: 100, Result: "nodata", Requests: 1e12, Errors: 1e12,
+			SuccessRate: &rate, LatencyP99: &latency, PValue: &p, Reason: strings.Repeat("x", 200)}
+	}
+	st := State{Spec: s, Rollout: &Rollout{
+		Execution: strings.Repeat("x", 256), Version: 1 << 30, StableVersion: 1 << 30, StableImage: s.ContainerImage,
+		StableTemplate: s.ConfigFile, Plan: make([]int, 100), Verdicts: verdicts, Reason: strings.Repeat("x", 200),
+		StartedAt: time.Now(), DeployedAt: time.Now(), StepStartedAt: time.Now(), BakeStartedAt: time.Now(), NoDataSince: time.Now(),
+	}}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return math.MaxInt
+	}
+	return len(b) + reservedErrorBytes
+}

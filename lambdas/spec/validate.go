@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,14 @@ const (
 	MinProgressDeadline   = 60
 	MaxProgressDeadline   = 86400
 	MaxMicroserviceLength = 50 // leaves room for "-<version>" and "-rollout-lock" in 63-character names
+
+	// Step Functions carries at most 256 KiB between states. The state
+	// holds deploy.json (with the template in base64), the stable
+	// version's template for roll back, and the rollout's progress; these
+	// limits keep all of it under the engine's state budget
+	// (engine.MaxStateBytes) with room to spare.
+	MaxDeployJSONBytes = 64 << 10 // deploy.json as the build writes it
+	MaxTemplateBytes   = 32 << 10 // kubernetes_template.yml, decoded from config_file
 )
 
 // FieldError is one bad field: which, what value, what is wrong and what to
@@ -84,6 +93,17 @@ func (e *ValidationError) Error() string {
 		problems[i] = p.Error()
 	}
 	return ListProblems("invalid deploy.json", problems)
+}
+
+// Concerns reports whether any problem is about one of fields, or about
+// the document as a whole ("deploy.json").
+func (e *ValidationError) Concerns(fields ...string) bool {
+	for _, p := range e.Problems {
+		if f := rootField(p.Field); f == "deploy.json" || slices.Contains(fields, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // ListProblems writes every problem under one title, so that all input the
@@ -192,21 +212,26 @@ func (s Spec) problems() []FieldError {
 	case s.Microservice == "":
 		missing("microservice_name", "give the microservice's name, e.g. \"yelb-appserver\"")
 	case len(s.Microservice) > MaxMicroserviceLength || !dns1035Label.MatchString(s.Microservice):
-		add("microservice_name", strconv.Quote(s.Microservice), "is not allowed",
+		add("microservice_name", QuoteValue(s.Microservice), "is not allowed",
 			fmt.Sprintf("use at most %d lower-case letters, digits and '-', starting with a letter and ending with a letter or digit (it names Services \"<name>-<version>\")", MaxMicroserviceLength))
 	}
 	switch {
 	case s.Namespace == "":
 		missing("kubernetes_namespace", "give the application namespace, e.g. \"yelb\"")
 	case len(s.Namespace) > 63 || !dns1123Label.MatchString(s.Namespace):
-		add("kubernetes_namespace", strconv.Quote(s.Namespace), "is not a valid namespace name",
+		add("kubernetes_namespace", QuoteValue(s.Namespace), "is not a valid namespace name",
 			"use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+	default:
+		if why := ReservedNamespace(s.Namespace); why != "" {
+			add("kubernetes_namespace", strconv.Quote(s.Namespace), "is refused: "+why,
+				"use the application namespace the environment created (the stack's namespace, e.g. \"yelb\")")
+		}
 	}
 	switch {
 	case s.ClusterName == "":
 		missing("cluster_name", "give the EKS cluster name")
 	case !clusterName.MatchString(s.ClusterName):
-		add("cluster_name", strconv.Quote(s.ClusterName), "is not a valid EKS cluster name",
+		add("cluster_name", QuoteValue(s.ClusterName), "is not a valid EKS cluster name",
 			"use 1..100 letters, digits, '-' and '_', starting with a letter or digit")
 	}
 	switch {
@@ -214,24 +239,27 @@ func (s Spec) problems() []FieldError {
 		missing("container_image", "give the image built for this version, e.g. \"123456789012.dkr.ecr.us-west-2.amazonaws.com/yelb-ui:2026-01-01_10.00.00.abcdef12\"")
 	default:
 		if why := imageProblem(s.ContainerImage); why != "" {
-			add("container_image", strconv.Quote(s.ContainerImage), "is not a valid image reference", why)
+			add("container_image", QuoteValue(s.ContainerImage), "is not a valid image reference", why)
+		} else if why := ImagePinProblem(s.ContainerImage); why != "" {
+			add("container_image", QuoteValue(s.ContainerImage), why,
+				"tag every build with its own version (build.yml tags <commit>-<time>) or use a digest (@sha256:...): a roll back must bring the same image back")
 		}
 	}
 	if s.ConfigFile == "" {
 		missing("config_file", "give kubernetes_template.yml encoded as base64 (build.yml does: base64 -w0 specfiles/kubernetes_template.yml)")
-	} else if why := configProblem(s.ConfigFile); why != "" {
-		add("config_file", "", why, "encode kubernetes_template.yml with base64 -w0")
+	} else if why, fix := configProblem(s.ConfigFile); why != "" {
+		add("config_file", "", why, fix)
 	}
 
 	switch s.Router {
 	case contract.RouterAppMesh, contract.RouterGatewayAPI:
 	default:
-		add("router", strconv.Quote(s.Router), "is not a known router", quoteAll(contract.Routers()))
+		add("router", QuoteValue(s.Router), "is not a known router", quoteAll(contract.Routers()))
 	}
 	switch s.Strategy {
 	case StrategyCanary, StrategyInPlace:
 	default:
-		add("strategy", strconv.Quote(s.Strategy), "is not a known strategy", `use "canary" or "in-place" (stateful services with one StatefulSet)`)
+		add("strategy", QuoteValue(s.Strategy), "is not a known strategy", `use "canary" or "in-place" (stateful services with one StatefulSet)`)
 	}
 
 	if s.PercentageStep < 1 || s.PercentageStep > 100 {
@@ -307,7 +335,7 @@ func (s Spec) problems() []FieldError {
 	switch a.NoData {
 	case NoDataFail, NoDataHold, NoDataPass:
 	default:
-		add("analysis.no_data", strconv.Quote(a.NoData), "is not a known policy", `use "hold" (wait for traffic until progress_deadline), "fail" or "pass"`)
+		add("analysis.no_data", QuoteValue(a.NoData), "is not a known policy", `use "hold" (wait for traffic until progress_deadline), "fail" or "pass"`)
 	}
 	if a.ConsecutiveFailureLimit < 1 || a.ConsecutiveFailureLimit > MaxFailureLimit {
 		add("analysis.consecutive_failure_limit", strconv.Itoa(a.ConsecutiveFailureLimit), "is not allowed", fmt.Sprintf("use 1..%d", MaxFailureLimit))
@@ -354,15 +382,52 @@ func imageProblem(ref string) string {
 // configProblem checks that config_file is base64 of a non-empty text. The
 // template is YAML only once its placeholders are filled (a route list reads
 // "[${CANARY_ROUTES}]"), so the template package judges its contents.
-func configProblem(b64 string) string {
+func configProblem(b64 string) (problem, fix string) {
+	const encode = "encode kubernetes_template.yml with base64 -w0"
 	data, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 	switch {
 	case err != nil:
-		return "is not base64 (" + err.Error() + ")"
+		return "is not base64 (" + err.Error() + ")", encode
 	case len(bytes.TrimSpace(data)) == 0:
-		return "decodes to an empty template"
+		return "decodes to an empty template", encode
 	case !utf8.Valid(data):
-		return "does not decode to UTF-8 text"
+		return "does not decode to UTF-8 text", encode
+	case len(data) > MaxTemplateBytes:
+		return fmt.Sprintf("decodes to a template of %s, more than the %s allowed (Step Functions carries the template in the rollout's state)",
+				FormatSize(len(data)), FormatSize(MaxTemplateBytes)),
+			"remove comments, or move large configuration into a ConfigMap created with the environment"
+	}
+	return "", ""
+}
+
+// ImagePinProblem reports why ref does not name one fixed image, or "": an
+// image without a tag is "latest", and latest moves, so a roll back to it
+// could bring back something else. A digest always pins.
+func ImagePinProblem(ref string) string {
+	if strings.Contains(ref, "@") {
+		return ""
+	}
+	_, tag, tagged := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+	switch {
+	case !tagged:
+		return "has no tag (it means latest, which moves)"
+	case tag == "latest":
+		return "uses the moving tag latest"
+	}
+	return ""
+}
+
+// ReservedNamespace reports why a rollout may not write into namespace, or
+// "": the cluster's own namespaces (kube-*, default) and those of the
+// platform's controllers.
+func ReservedNamespace(namespace string) string {
+	switch {
+	case strings.HasPrefix(namespace, "kube-"):
+		return "kube-* namespaces belong to Kubernetes itself"
+	case namespace == "default":
+		return "the default namespace is not an application namespace: objects there escape the namespace's Pod Security labels and the engine's Role"
+	case slices.Contains(contract.PlatformNamespaces(), namespace):
+		return "it holds the platform's own controllers"
 	}
 	return ""
 }

@@ -12,10 +12,12 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/router/routers"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 // buildspec is the part of a CodeBuild buildspec these files use.
@@ -143,8 +145,9 @@ func codebuildEnv(s service, router string) map[string]string {
 	}
 }
 
-// validator runs the engine's Validate step, which needs no cluster.
-var validator = &engine.Engine{Routers: routers.All()}
+// validator runs the engine's Validate step, which needs no cluster, with
+// the template policy the environment sets for App Mesh.
+var validator = &engine.Engine{Routers: routers.All(), Policy: template.Policy{ServiceAccounts: []string{contract.AppMeshEnvoyServiceAccount}}}
 
 func TestBuildWritesDeployJSONTheEngineAccepts(t *testing.T) {
 	for _, s := range services {

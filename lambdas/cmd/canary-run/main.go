@@ -30,6 +30,8 @@ import (
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
 	"github.com/eks-canary/platform/lambdas/router/routers"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 // Exit codes.
@@ -55,6 +57,10 @@ func run() int {
 		speed       = flag.Float64("speed", 1, "run the schedule this many times faster than deploy.json says (demos)")
 		verbose     = flag.Bool("v", false, "log every step as JSON on stderr")
 		domain      = flag.String("service-domain", os.Getenv(contract.EnvServiceDomain), "the stack's private DNS domain that fills templates' ${SERVICE_DOMAIN} (default: $"+contract.EnvServiceDomain+")")
+		accounts    = flag.String("allowed-service-accounts", envOr(contract.EnvAllowedServiceAccounts, contract.AppMeshEnvoyServiceAccount),
+			"comma-separated ServiceAccounts the template's pods may run as besides default (default: $"+contract.EnvAllowedServiceAccounts+", or "+contract.AppMeshEnvoyServiceAccount+" as the environment allows with trafficLayer appmesh)")
+		types = flag.String("allowed-service-types", os.Getenv(contract.EnvAllowedServiceTypes),
+			"comma-separated Service types the template may use besides ClusterIP: NodePort, LoadBalancer, ExternalName (default: $"+contract.EnvAllowedServiceTypes+")")
 	)
 	flag.Parse()
 	level := slog.LevelWarn
@@ -68,6 +74,11 @@ func run() int {
 	}
 	if *speed <= 0 {
 		fmt.Fprintf(os.Stderr, "canary-run: --speed %g must be positive\n", *speed)
+		return exitError
+	}
+	policy, err := template.ParsePolicy(*accounts, *types)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "canary-run:", err)
 		return exitError
 	}
 	deploy, err := deployJSON(*deployPath, *tmplPath, *image, *namespace)
@@ -94,6 +105,7 @@ func run() int {
 		Now:      clock.now,
 
 		ServiceDomain: *domain,
+		Policy:        policy,
 	}
 	host, _ := os.Hostname()
 	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
@@ -118,6 +130,11 @@ func deployJSON(path, tmplPath, image, namespace string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read deploy.json: %w", err)
+	}
+	// Empty input, a BOM, a list or duplicate keys would be lost or
+	// misreported once decoded into a map: refuse them as the engine does.
+	if err := spec.CheckDocument(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var d map[string]any
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -171,4 +188,11 @@ func (c *scaledClock) sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
 }

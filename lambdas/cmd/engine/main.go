@@ -28,6 +28,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
 	"github.com/eks-canary/platform/lambdas/router/routers"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 func main() {
@@ -42,6 +43,11 @@ func main() {
 		log.Error("load AWS configuration", "error", err)
 		os.Exit(1)
 	}
+	policy, err := template.ParsePolicy(os.Getenv(contract.EnvAllowedServiceAccounts), os.Getenv(contract.EnvAllowedServiceTypes))
+	if err != nil {
+		log.Error("read the template policy", "error", err)
+		os.Exit(1)
+	}
 	eng := &engine.Engine{
 		Connector: &engine.RESTConnector{Source: func(ctx context.Context, cluster string) (*rest.Config, error) {
 			return kube.ForEKS(ctx, awsCfg, cluster)
@@ -50,6 +56,7 @@ func main() {
 		Metrics:       cloudwatch.New(awsCfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)),
 		Log:           log,
 		ServiceDomain: os.Getenv(contract.EnvServiceDomain),
+		Policy:        policy,
 	}
 	if topic := os.Getenv(contract.EnvNotifyTopicArn); topic != "" {
 		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}
