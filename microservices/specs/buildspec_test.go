@@ -144,7 +144,7 @@ func codebuildEnv(s service, router string) map[string]string {
 }
 
 // validator runs the engine's Validate step, which needs no cluster.
-var validator = &engine.Engine{Routers: routers.All()}
+var validator = &engine.Engine{Routers: routers.All(), ServiceDomain: serviceDomain}
 
 func TestBuildWritesDeployJSONTheEngineAccepts(t *testing.T) {
 	for _, s := range services {
