@@ -11,6 +11,7 @@
 #
 # Settings (environment):
 #   DEMO_ROUTER  appmesh (default) or gatewayapi: which template and router to use
+#   DEMO_SERVICE_DOMAIN  the stack domain of the VPC Lattice names (default canary.internal)
 #   DEMO_SPEED   how many times faster than deploy.json's schedule (default 10)
 #   DEMO_DIR     working folder for the kubeconfig and logs (default: a new temporary folder, removed at the end)
 #   BIN          where the commands are built (default build/bin)
@@ -24,6 +25,7 @@ bin=${BIN:-build/bin}
 ns=yelb
 svc=yelb-appserver
 registry=local.registry/yelb
+domain=${DEMO_SERVICE_DOMAIN:-canary.internal} # fills the templates' ${SERVICE_DOMAIN}
 template=microservices/$svc/specfiles/$router/kubernetes_template.yml
 
 case $router in
@@ -129,7 +131,7 @@ JSON
 # rollout VERSION METRICS starts canary-run in the background.
 rollout() {
   "$bin/canary-run" --kubeconfig "$kubeconfig" --deploy "$(deploy_json "$1")" \
-    --metrics "$2" --speed "$speed" >"$work/run-$1.log" 2>&1 &
+    --service-domain "$domain" --metrics "$2" --speed "$speed" >"$work/run-$1.log" 2>&1 &
   run_pid=$!
 }
 

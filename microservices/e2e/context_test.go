@@ -88,10 +88,8 @@ func dockerContext(t *testing.T, service string) string {
 	return dst
 }
 
-var fromLine = regexp.MustCompile(`(?m)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
-
-// Every Dockerfile pins its base images, ends as a non-root user and copies
-// only files its build context holds.
+// Every Dockerfile ends as a non-root user and copies only files its build
+// context holds (base images: TestDockerfilesPullNothingFromDockerHub).
 func TestDockerfiles(t *testing.T) {
 	for _, svc := range []string{"yelb-appserver", "yelb-ui", "yelb-db", "redis-server"} {
 		t.Run(svc, func(t *testing.T) {
@@ -101,13 +99,6 @@ func TestDockerfiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := string(df)
-			for _, m := range fromLine.FindAllStringSubmatch(text, -1) {
-				image := m[1]
-				name, tag, ok := strings.Cut(image, ":")
-				if !ok || tag == "" || tag == "latest" || strings.Contains(name, "$") {
-					t.Errorf("base image %q is not pinned to a tag", image)
-				}
-			}
 			stages := strings.Split(text, "\nFROM ")
 			last := stages[len(stages)-1]
 			user := regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindStringSubmatch(last)
@@ -176,9 +167,10 @@ func TestUIBuildsFromItsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scripts := regexp.MustCompile(`src="(assets/main-[A-Z0-9]+\.js)"`).FindStringSubmatch(string(html))
+	// Absolute, so that deep links load it too.
+	scripts := regexp.MustCompile(`src="/(assets/main-[A-Z0-9]+\.js)"`).FindStringSubmatch(string(html))
 	if scripts == nil {
-		t.Fatalf("index.html does not load the fingerprinted bundle:\n%s", html)
+		t.Fatalf("index.html does not load the fingerprinted bundle by an absolute URL:\n%s", html)
 	}
 	if strings.Contains(string(html), "http://") || strings.Contains(string(html), "https://") {
 		t.Fatal("index.html loads something from another origin")

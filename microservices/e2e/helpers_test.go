@@ -179,6 +179,10 @@ func startNginx(t *testing.T, dist, appserverURL string) string {
 	server := renderTemplate(t, string(tmpl), map[string]string{
 		"YELB_UI_PORT":            "127.0.0.1:" + strconv.Itoa(port),
 		"YELB_APPSERVER_ENDPOINT": appserverURL,
+		// The image fills this from the pod's resolv.conf. Here nothing
+		// answers DNS on 127.0.0.1, so a name that is not an IP address
+		// never resolves, like a VPC Lattice name not yet in the zone.
+		"NGINX_LOCAL_RESOLVERS": "127.0.0.1",
 	})
 	const imageRoot = "root /usr/share/nginx/html;"
 	if strings.Count(server, imageRoot) != 1 {

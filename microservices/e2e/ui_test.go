@@ -172,6 +172,30 @@ func TestVotingPageInChromiumThroughNginx(t *testing.T) {
 	if resp.Header.Get("X-Yelb-Appserver-Version") != "3" {
 		t.Fatalf("version header lost through nginx: %v", resp.Header)
 	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("nginx /api/hostname Content-Type %q, want application/json like the original", ct)
+	}
+	// The original UI's production build calls //api/...: served, not redirected.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, path := range []string{"//api/getvotes", "//api/hostname"} {
+		r, err := noRedirect.Get(site + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || len(b) == 0 {
+			t.Fatalf("GET %s through nginx = %d %q (Location %q), want it served", path, r.StatusCode, b, r.Header.Get("Location"))
+		}
+	}
+	r, err := noRedirect.Post(site+"/api/getvotes", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusMethodNotAllowed || r.Header.Get("Allow") != "HEAD,GET,OPTIONS" {
+		t.Fatalf("POST /api/getvotes through nginx = %d Allow %q, want 405 with Allow", r.StatusCode, r.Header.Get("Allow"))
+	}
 	if resp, err = http.Get(site + "/"); err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +214,21 @@ func TestVotingPageInChromiumThroughNginx(t *testing.T) {
 	if v := p.chartValues(); v != "[0,0,0,0]" {
 		t.Fatalf("chart data on a fresh database = %s", v)
 	}
+	if welcome := p.text("header .welcome"); !strings.HasPrefix(welcome, "Welcome to Yelb") {
+		t.Fatalf("welcome text %q", welcome)
+	}
+	if dish := p.text(`.card[data-restaurant="ihop"] .dish`); dish == "" {
+		t.Fatal("the IHOP card has no tagline")
+	}
+	emptyShown := `!document.getElementById('empty-chart').hidden && document.querySelector('.chart').hidden`
+	if !run(p, "empty chart state", chromedp.Evaluate[bool](emptyShown)) {
+		t.Fatal("no empty-chart state on a fresh database")
+	}
 
 	p.do("vote", vote("chipotle", "1"), vote("ihop", "1"), vote("ihop", "2"))
+	if run(p, "empty chart state", chromedp.Evaluate[bool](emptyShown)) {
+		t.Fatal("the empty-chart state stays after votes")
+	}
 	if v := p.chartValues(); v != "[0,0,2,1]" {
 		t.Fatalf("chart data after votes = %s, want outback 0, bucadibeppo 0, ihop 2, chipotle 1", v)
 	}
@@ -219,6 +256,26 @@ func TestVotingPageInChromiumThroughNginx(t *testing.T) {
 	if pv, v := p.text("#pageviews"), p.chartValues(); pv != "2" || v != "[0,0,2,1]" {
 		t.Fatalf("after reload: pageviews %q, chart %s", pv, v)
 	}
+
+	// A deep link gets index.html, whose absolute asset URLs still load.
+	p.do("deep link", chromedp.Navigate(site+"/results/today/"), waitReady("ready"))
+	if pv, v := p.text("#pageviews"), p.chartValues(); pv != "3" || v != "[0,0,2,1]" {
+		t.Fatalf("deep link: pageviews %q, chart %s", pv, v)
+	}
+
+	// Redis holds only page views: with it down the page loads, votes work,
+	// and page views say they are unavailable.
+	if err := rd.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	p.do("reload without Redis", chromedp.Reload(), waitReady("ready"))
+	if pv, server := p.text("#pageviews"), p.text("#appserver"); pv != "unavailable right now" || server != app.hostname {
+		t.Fatalf("without Redis: pageviews %q, app server %q", pv, server)
+	}
+	p.do("vote without Redis", vote("bucadibeppo", "1"))
+	if err := rd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	if errs := problems(); len(errs) > 0 {
 		t.Fatalf("page errors: %v", errs)
 	}
@@ -237,7 +294,78 @@ func TestVotingPageInChromiumThroughNginx(t *testing.T) {
 	}
 	waitHTTP(t, app.url+"/readyz", "")
 	p.do("vote after recovery", vote("outback", "1"))
-	if msg, v := p.text("#message"), p.chartValues(); msg != "" || v != "[1,0,2,1]" {
+	if msg, v := p.text("#message"), p.chartValues(); msg != "" || v != "[1,1,2,1]" {
 		t.Fatalf("after recovery: message %q, chart %s", msg, v)
+	}
+}
+
+// On a 390 px wide phone nothing is wider than the screen: the chart fits
+// its card and the cards stack.
+func TestVotingPageOnAPhone(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	initDatabase(t, pg)
+	rd := testenv.StartRedis(t)
+	app := startAppServer(t, pg, rd, "4")
+	site := startNginx(t, buildUI(t), app.url)
+
+	ctx, problems := browser(t)
+	p := page{t: t, ctx: ctx}
+	p.do("load on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(3), chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.Navigate(site+"/"), waitReady("ready"), vote("outback", "1"), vote("ihop", "1"))
+	fit := run(p, "layout", chromedp.Evaluate[map[string]float64](`(() => {
+		const card = document.querySelector('.chart-card').getBoundingClientRect();
+		const canvas = document.getElementById('votes-chart').getBoundingClientRect();
+		const first = document.querySelector('.card').getBoundingClientRect();
+		return { viewport: window.innerWidth, scroll: document.documentElement.scrollWidth,
+			cardLeft: card.left, cardRight: card.right, canvasLeft: canvas.left, canvasRight: canvas.right,
+			canvasWidth: canvas.width, cardWidth: first.width };
+	})()`))
+	if fit["viewport"] != 390 {
+		t.Fatalf("viewport %v px wide, want 390", fit["viewport"])
+	}
+	if fit["scroll"] > fit["viewport"] {
+		t.Errorf("the page is %v px wide on a %v px screen: it scrolls sideways", fit["scroll"], fit["viewport"])
+	}
+	if fit["canvasLeft"] < fit["cardLeft"] || fit["canvasRight"] > fit["cardRight"] || fit["canvasWidth"] < 200 {
+		t.Errorf("chart %v..%v (%v px) does not fit its card %v..%v", fit["canvasLeft"], fit["canvasRight"], fit["canvasWidth"], fit["cardLeft"], fit["cardRight"])
+	}
+	if fit["cardWidth"] < 300 {
+		t.Errorf("restaurant cards %v px wide: on a phone they stack one per row", fit["cardWidth"])
+	}
+	shot := filepath.Join(artifacts(t), "yelb-ui-phone.png")
+	if err := os.WriteFile(shot, run(p, "screenshot", chromedp.FullScreenshot(100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+	if errs := problems(); len(errs) > 0 {
+		t.Fatalf("page errors: %v", errs)
+	}
+}
+
+// In sample mode yelb-ui may start before the app server's VPC Lattice name
+// is in DNS: nginx still starts and is healthy (so the rollout proceeds),
+// answers /api with 502 until the name resolves, and the page says so.
+func TestUIStartsBeforeTheAppServerNameResolves(t *testing.T) {
+	site := startNginx(t, buildUI(t), "http://yelb-appserver.yelb.canary.internal")
+	resp, err := http.Get(site + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz = %d, want 200 while the app server's name does not resolve", resp.StatusCode)
+	}
+	if resp, err = http.Get(site + "/api/getvotes"); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("/api/getvotes = %d, want 502 until the name resolves", resp.StatusCode)
+	}
+	ctx, _ := browser(t)
+	p := page{t: t, ctx: ctx}
+	p.do("load without an app server", chromedp.Navigate(site+"/"), waitReady("error"))
+	if msg := p.text("#message"); !strings.Contains(msg, "502") {
+		t.Fatalf("message %q, want the 502 explained", msg)
 	}
 }

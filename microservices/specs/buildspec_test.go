@@ -146,8 +146,10 @@ func codebuildEnv(s service, router string) map[string]string {
 }
 
 // validator runs the engine's Validate step, which needs no cluster, with
-// the template policy the environment sets for App Mesh.
-var validator = &engine.Engine{Routers: routers.All(), Policy: template.Policy{ServiceAccounts: []string{contract.AppMeshEnvoyServiceAccount}}}
+// the service domain and the template policy the environment sets (App
+// Mesh pods run as its Envoy ServiceAccount).
+var validator = &engine.Engine{Routers: routers.All(), ServiceDomain: serviceDomain,
+	Policy: template.Policy{ServiceAccounts: []string{contract.AppMeshEnvoyServiceAccount}}}
 
 func TestBuildWritesDeployJSONTheEngineAccepts(t *testing.T) {
 	for _, s := range services {

@@ -24,6 +24,9 @@ func routerFor(t *testing.T, name string) router.Router {
 	return nil
 }
 
+// serviceDomain stands for the stack's private DNS domain.
+const serviceDomain = "canary.internal"
+
 // render fills a template as the engine does at a canary step: version 3
 // takes weight% and version 2 the rest; in place, the route (if any) names
 // the microservice.
@@ -41,7 +44,7 @@ func render(t *testing.T, s service, routerName, namespace string, version, weig
 		t.Fatal(err)
 	}
 	r, err := template.Render(s.template(t, routerName), template.Values{
-		Namespace: namespace, Microservice: s.name, Version: version, Routes: routes,
+		Namespace: namespace, Microservice: s.name, Version: version, Routes: routes, ServiceDomain: serviceDomain,
 		Image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/" + s.name + ":0a1b2c3d-20260101120000",
 	})
 	if err != nil {

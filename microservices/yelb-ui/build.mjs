@@ -29,8 +29,10 @@ if (!script || !style) {
   throw new Error(`build produced ${outputs.join(', ')}; expected main-*.js and style-*.css`);
 }
 const html = (await readFile('src/index.html', 'utf8'))
-  .replace('__SCRIPT__', `assets/${script}`)
-  .replace('__STYLE__', `assets/${style}`);
+  // Absolute URLs, so a deep link such as /results/today still loads the
+  // bundle (nginx answers every unknown path with index.html).
+  .replace('__SCRIPT__', `/assets/${script}`)
+  .replace('__STYLE__', `/assets/${style}`);
 await writeFile(path.join(out, 'index.html'), html);
 
 for (const [file, meta] of Object.entries(result.metafile.outputs)) {

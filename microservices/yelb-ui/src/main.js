@@ -14,13 +14,27 @@ const app = document.getElementById('app');
 const message = document.getElementById('message');
 const canvas = document.getElementById('votes-chart');
 
+const empty = document.getElementById('empty-chart');
+const narrow = window.matchMedia('(max-width: 520px)');
+
+// The chart takes the width of its card (on a phone too); the legend moves
+// below it when the card is narrow.
 const chart = new Chart(canvas, {
   type: 'pie',
   data: {
     labels: ORDER.map((r) => LABELS[r]),
     datasets: [{ data: ORDER.map(() => 0), backgroundColor: COLOURS }],
   },
-  options: { responsive: false, animation: false, plugins: { legend: { position: 'right' } } },
+  options: {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    plugins: { legend: { position: narrow.matches ? 'bottom' : 'right' } },
+  },
+});
+narrow.addEventListener('change', (e) => {
+  chart.options.plugins.legend.position = e.matches ? 'bottom' : 'right';
+  chart.update();
 });
 
 // call fetches an API path and records which app server answered.
@@ -33,11 +47,13 @@ async function call(path, method = 'GET') {
   }
   const text = await res.text();
   if (!res.ok) {
-    let detail = text;
+    // The app server explains itself in JSON; anything else (a proxy's HTML
+    // error page) is summed up by its status.
+    let detail = res.statusText || 'no answer from the app server';
     try {
-      detail = JSON.parse(text).error || text;
+      detail = JSON.parse(text).error || detail;
     } catch {
-      // not JSON: keep the raw text
+      // not JSON: keep the summary
     }
     throw new Error(`${method} ${path} answered ${res.status}: ${detail}`);
   }
@@ -48,6 +64,9 @@ function showVotes(votes) {
   const byName = Object.fromEntries(votes.map((v) => [v.name, Number(v.value)]));
   chart.data.datasets[0].data = ORDER.map((r) => byName[r] ?? 0);
   chart.update();
+  const total = chart.data.datasets[0].data.reduce((a, b) => a + b, 0);
+  empty.hidden = total > 0;
+  canvas.parentElement.hidden = total === 0;
   canvas.dataset.values = JSON.stringify(chart.data.datasets[0].data);
   for (const card of document.querySelectorAll('.card')) {
     card.querySelector('.count').textContent = String(byName[card.dataset.restaurant] ?? 0);
@@ -60,7 +79,9 @@ async function refreshVotes() {
 
 async function refreshStats() {
   const stats = JSON.parse(await call('/api/getstats'));
-  document.getElementById('pageviews').textContent = String(stats.pageviews);
+  // Page views live in Redis; while it is out the app server answers null
+  // and everything else keeps working.
+  document.getElementById('pageviews').textContent = stats.pageviews === null ? 'unavailable right now' : String(stats.pageviews);
   document.getElementById('appserver').textContent = stats.hostname;
   document.getElementById('appserver-version').textContent = `${stats.version} (build ${stats.build})`;
 }

@@ -38,7 +38,9 @@ func TestFailureStatusDependsOnTheCause(t *testing.T) {
 		wantBody   string
 	}{
 		{"database outage", outage.New("postgres", errors.New("connection refused")), nil, "/api/ihop", 503, `"dependency":"postgres"`},
-		{"redis outage", nil, outage.New("redis", errors.New("EOF")), "/api/getstats", 503, `"dependency":"redis"`},
+		{"redis outage", nil, outage.New("redis", errors.New("EOF")), "/api/pageviews", 503, `"dependency":"redis"`},
+		{"redis outage in getstats", nil, outage.New("redis", errors.New("EOF")), "/api/getstats", 200, `"pageviews":null`},
+		{"redis fault in getstats", nil, errors.New("WRONGTYPE"), "/api/getstats", 500, `"error":"internal error"`},
 		{"wrapped outage", fmtWrap(outage.New("postgres", errors.New("reset"))), nil, "/api/getvotes", 503, "postgres is unavailable"},
 		{"database fault", errors.New(`relation "restaurants" does not exist`), nil, "/api/ihop", 500, `"error":"internal error"`},
 		{"missing row", votes.ErrMissingRow, nil, "/api/chipotle", 500, `"error":"internal error"`},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -22,9 +23,34 @@ func preflight(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// readOnly are the endpoints that only read (or count a page view): GET
+// alone, where a vote also accepts POST.
+var readOnly = map[string]bool{"/api/pageviews": true, "/api/hostname": true, "/api/getstats": true, "/api/getvotes": true}
+
 func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	if readOnly[r.URL.Path] {
+		w.Header().Set("Allow", "HEAD,GET,OPTIONS")
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: r.Method + " is not allowed on " + r.URL.Path + "; use GET"})
+		return
+	}
 	w.Header().Set("Allow", allowed)
 	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: r.Method + " is not allowed on " + r.URL.Path + "; use GET or POST"})
+}
+
+// collapseSlashes turns "//api/getvotes" (what the original UI's production
+// build requests, its base URL ending in a slash) into "/api/getvotes", so
+// such requests are served instead of redirected by the router.
+func collapseSlashes(r *http.Request) *http.Request {
+	if !strings.Contains(r.URL.Path, "//") {
+		return r
+	}
+	p := r.URL.Path
+	for strings.Contains(p, "//") {
+		p = strings.ReplaceAll(p, "//", "/")
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path, r2.URL.RawPath = p, ""
+	return r2
 }
 
 type statusRecorder struct {
@@ -69,6 +95,6 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			preflight(rec)
 			return
 		}
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		next.ServeHTTP(rec, collapseSlashes(r.WithContext(ctx)))
 	})
 }

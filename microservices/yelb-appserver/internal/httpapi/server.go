@@ -72,6 +72,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/hostname", s.hostname)
 	mux.HandleFunc("GET /api/getstats", s.getstats)
 	mux.HandleFunc("GET /api/getvotes", s.getvotes)
+	for p := range readOnly {
+		mux.HandleFunc("POST "+p, methodNotAllowed)
+	}
 	mux.HandleFunc("GET /api/{restaurant}", s.vote)
 	mux.HandleFunc("POST /api/{restaurant}", s.vote)
 	mux.HandleFunc("/api/{restaurant}", methodNotAllowed)
@@ -92,25 +95,35 @@ func (s *Server) pageviews(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, "application/json", strconv.FormatInt(n, 10))
 }
 
+// hostname answers the bare pod name labelled application/json, exactly as
+// the original does.
 func (s *Server) hostname(w http.ResponseWriter, _ *http.Request) {
-	writeText(w, http.StatusOK, "text/plain; charset=utf-8", s.id.Hostname)
+	writeText(w, http.StatusOK, "application/json", s.id.Hostname)
 }
 
-// stats is the original getstats object plus the version fields.
+// stats is the original getstats object plus the version fields. Page
+// views are null while Redis is out: the page still learns which pod and
+// version answered.
 type stats struct {
 	Hostname  string `json:"hostname"`
-	Pageviews int64  `json:"pageviews"`
+	Pageviews *int64 `json:"pageviews"`
 	Version   string `json:"version"`
 	Build     string `json:"build"`
 }
 
 func (s *Server) getstats(w http.ResponseWriter, r *http.Request) {
+	st := stats{Hostname: s.id.Hostname, Version: s.id.Version, Build: s.id.Build}
 	n, err := s.views.Increment(r.Context())
-	if err != nil {
+	switch _, down := outage.As(err); {
+	case err == nil:
+		st.Pageviews = &n
+	case down && r.Context().Err() == nil:
+		s.log.WarnContext(r.Context(), "page views unavailable", "path", r.URL.Path, "error", err.Error())
+	default:
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, stats{Hostname: s.id.Hostname, Pageviews: n, Version: s.id.Version, Build: s.id.Build})
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) getvotes(w http.ResponseWriter, r *http.Request) {
@@ -143,8 +156,11 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz is ready only when both stores answer, so a pod that cannot reach
-// them never receives traffic (and a canary that cannot is never promoted).
+// readyz is ready when the pod can serve votes, that is when PostgreSQL
+// answers: a pod that cannot reach it never receives traffic (and a canary
+// that cannot is never promoted). Redis only counts page views, which
+// degrade on their own, so a Redis outage is reported but keeps the pod in
+// service; otherwise it would take every voting pod out at once.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.draining.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
@@ -152,16 +168,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	dbErr := make(chan error, 1)
-	go func() { dbErr <- s.votes.Ping(ctx) }()
-	redisErr := s.views.Ping(ctx)
+	redisErr := make(chan error, 1)
+	go func() { redisErr <- s.views.Ping(ctx) }()
+	dbErr := s.votes.Ping(ctx)
 	body := map[string]string{"status": "ready", "postgres": "ok", "redis": "ok"}
 	status := http.StatusOK
-	if err := <-dbErr; err != nil {
-		body["postgres"], body["status"], status = err.Error(), "not ready", http.StatusServiceUnavailable
+	if dbErr != nil {
+		body["postgres"], body["status"], status = dbErr.Error(), "not ready", http.StatusServiceUnavailable
 	}
-	if redisErr != nil {
-		body["redis"], body["status"], status = redisErr.Error(), "not ready", http.StatusServiceUnavailable
+	if err := <-redisErr; err != nil {
+		body["redis"] = "degraded (page views unavailable): " + err.Error()
 	}
 	writeJSON(w, status, body)
 }
