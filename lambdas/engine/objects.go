@@ -226,6 +226,7 @@ func (e *Engine) admit(s spec.Spec) error {
 		return &Error{Name: statemachine.ErrValidation, Err: err}
 	default:
 		problems = append(problems, e.routerMismatch(s.Router, open)...)
+		problems = append(problems, e.routeRules(s.Router, open)...)
 	}
 	if size := ProjectedStateBytes(s); size > MaxStateBytes {
 		problems = append(problems, template.Problem{Message: fmt.Sprintf(
@@ -279,6 +280,27 @@ func (e *Engine) routerMismatch(name string, open *template.Rendered) []template
 	return []template.Problem{{Message: fmt.Sprintf(
 		"this template is written for router %s (its route %s), but deploy.json says router %q, which finds no route of its own in it: use the template written for %s (specfiles/%s/kubernetes_template.yml) or set \"router\": %q",
 		strings.Join(names, ", "), strings.Join(foreign, ", "), name, name, name, names[0])}}
+}
+
+// routeRules applies the router's own rules to the routes the template
+// renders, so a route its data plane would refuse or misroute never gets
+// past Validate.
+func (e *Engine) routeRules(name string, open *template.Rendered) []template.Problem {
+	rt := e.Routers[name]
+	checker, ok := rt.(router.RouteChecker)
+	if !ok {
+		return nil
+	}
+	var problems []template.Problem
+	for _, o := range open.Objects {
+		if !rt.IsRoute(o.Obj) {
+			continue
+		}
+		if err := checker.CheckRoute(o.Obj, e.ServiceDomain); err != nil {
+			problems = append(problems, template.Problem{Message: err.Error()})
+		}
+	}
+	return problems
 }
 
 // ProjectedStateBytes is the size of the largest state a rollout of s can

@@ -40,3 +40,12 @@ type Router interface {
 	// (VPC Lattice needs about 90 s); the engine never analyses sooner.
 	SettleTime() time.Duration
 }
+
+// RouteChecker is implemented by routers whose data plane has rules of its
+// own for the route object (VPC Lattice's custom domain names). Validate
+// calls CheckRoute on every route a template renders; Deploy calls
+// CheckRouteUpdate against the live route before replacing it.
+type RouteChecker interface {
+	CheckRoute(obj *unstructured.Unstructured, serviceDomain string) error
+	CheckRouteUpdate(live, next *unstructured.Unstructured) error
+}

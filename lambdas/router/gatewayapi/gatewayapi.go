@@ -96,3 +96,5 @@ func ruleBackends(hr *unstructured.Unstructured) ([]router.RouteBackends, error)
 
 // SettleTime: VPC Lattice takes about 90 s to apply new target weights.
 func (Router) SettleTime() time.Duration { return contract.LatticeSettleTime }
+
+var _ router.RouteChecker = Router{}
