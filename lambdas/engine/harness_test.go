@@ -139,6 +139,13 @@ func (f *faults) add(method, pathPart string, code, times int) {
 	f.rules = append(f.rules, fault{method, pathPart, code, times})
 }
 
+// clear removes every rule: the API server is healthy again.
+func (f *faults) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+}
+
 func (f *faults) wrap(next http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
 		f.mu.Lock()
@@ -223,6 +230,9 @@ func newHarness(t testing.TB) *harness {
 		Notifier:  h.notices,
 		Log:       slog.New(slog.NewJSONHandler(testWriter{t}, nil)),
 		Now:       h.clock.Now,
+		// The rollback entry point's backoff, like the interpreter's Retry
+		// intervals, takes no real time.
+		Sleep: func(context.Context, time.Duration) error { return nil },
 	}
 	var err error
 	h.definition, err = statemachine.Definition(statemachine.Config{
