@@ -289,8 +289,7 @@ func (e *Engine) Recover(ctx context.Context, clusterName, namespace, microservi
 	}
 	cur := snap.Status
 	if !found {
-		return status.Status{}, &RecoverRefusedError{Reason: fmt.Sprintf("%s has no rollout status in namespace %s (no ConfigMap %s)",
-			microservice, namespace, naming.StatusConfigMap(microservice))}
+		return status.Status{}, &status.NotFoundError{Namespace: namespace, Microservice: microservice}
 	}
 	if cur.Phase != status.PhaseFailed {
 		return cur, &RecoverRefusedError{Reason: fmt.Sprintf("%s has no failed roll back to recover (phase %s)", microservice, cur.Phase)}

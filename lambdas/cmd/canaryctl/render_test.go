@@ -197,8 +197,13 @@ func TestOutcome(t *testing.T) {
 			"Rolled back: yelb-appserver v5 was removed and v4 serves all traffic: p99 812 ms above 500 ms", exitRolledBack},
 		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseRolledBack, CanaryVersion: 1},
 			"Rolled back: yelb-appserver v1 was removed", exitRolledBack},
-		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseFailed, Reason: "route update rejected"},
-			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: route update rejected", exitFailed},
+		{status.Status{Microservice: "yelb-appserver", Namespace: "yelb", Phase: status.PhaseFailed, Reason: "route update rejected"},
+			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: route update rejected. Fix the cause, then run: canaryctl -n yelb recover yelb-appserver", exitFailed},
+		{status.Status{Microservice: "yelb-appserver", Namespace: "yelb", Phase: status.PhaseFailed,
+			Reason: "roll back failed: forbidden; fix the cause, then run `canaryctl -n yelb recover yelb-appserver`"},
+			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: roll back failed: forbidden; fix the cause, then run `canaryctl -n yelb recover yelb-appserver`", exitFailed},
+		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseInvalid, CanaryVersion: 5, StableVersion: 4, Reason: "exceeded quota"},
+			"Refused: the API server refused yelb-appserver v5 before anything was written; traffic did not move: exceeded quota", exitInvalid},
 	}
 	for _, tt := range tests {
 		got, code := Outcome(tt.st)
