@@ -72,6 +72,7 @@ func template64(t testing.TB, router string, change func(string) string) string 
 func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 	cases := []struct {
 		name, router string
+		first        bool // a first deployment: nothing of shop exists yet
 		prepare      func(h *harness)
 		change       func(d map[string]any)
 		want         string
@@ -97,6 +98,24 @@ func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 			want: "HTTPRoute %NS%/shop: failed to create typed patch object (%NS%/shop; gateway.networking.k8s.io/v1, Kind=HTTPRoute): .spec.rules[0].matches[0].path.prefix: field not declared in schema",
 		},
 		{
+			// The original redis template: App Mesh TCP routes have no
+			// prefix match; creating the route would prune it silently.
+			name: "a TCP route field the schema lacks, on a first deployment", router: "appmesh", first: true,
+			change: func(d map[string]any) {
+				d["config_file"] = template64(t, "appmesh", func(s string) string {
+					return strings.Replace(s, "      httpRoute:\n        match: {prefix: /}\n", "      tcpRoute:\n        match: {prefix: /}\n", 1)
+				})
+			},
+			want: "VirtualRouter %NS%/shop: the API server dropped spec.routes[name=route-to-shop].tcpRoute.match.prefix (found in a dry run; nothing was written)",
+		},
+		{
+			name: "a mutating admission policy that drops a field", router: "gatewayapi",
+			prepare: func(h *harness) {
+				h.mutatingPolicy()
+			},
+			want: "the API server dropped spec.template.spec.containers[name=app].resources.requests.memory",
+		},
+		{
 			name: "a resource quota", router: "appmesh",
 			prepare: func(h *harness) {
 				h.quota(corev1.ResourceList{"count/deployments.apps": resource.MustParse("2")})
@@ -115,14 +134,19 @@ func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.bystander(c.router)
-			h.stable(c.router, "shop")
+			stable, version := 1, 2
+			if c.first {
+				stable, version = 0, 1
+			} else {
+				h.stable(c.router, "shop")
+			}
 			if c.prepare != nil {
 				c.prepare(h)
 			}
 			before := h.objectsOf("shop")
 			notices := len(h.notices.got)
-			h.metrics.set("shop-2", "healthy")
-			res := h.run(h.deployJSON(c.router, "shop", "registry.local/shop:2", c.change))
+			h.metrics.set(fmt.Sprintf("shop-%d", version), "healthy")
+			res := h.run(h.deployJSON(c.router, "shop", fmt.Sprintf("registry.local/shop:%d", version), c.change))
 			requireStatus(t, res, "FAILED", statemachine.ErrValidation)
 			if want := []string{statemachine.StateValidate, statemachine.StateLock, statemachine.StateDeploy, statemachine.StateInvalid}; !slices.Equal(res.Entered(), want) {
 				t.Errorf("states %q, want %q", res.Entered(), want)
@@ -130,16 +154,20 @@ func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 			if after := h.objectsOf("shop"); !maps.Equal(before, after) {
 				t.Errorf("objects changed by a refused rollout:\nbefore %v\nafter  %v", before, after)
 			}
-			if got := h.weights(c.router, "shop"); !maps.Equal(got, map[string]int{"shop-1": 100}) {
-				t.Errorf("route %v, want shop-1 alone at 100", got)
+			wantRoute := map[string]int{"shop-1": 100}
+			if c.first {
+				wantRoute = map[string]int{}
+			}
+			if got := h.weights(c.router, "shop"); !maps.Equal(got, wantRoute) {
+				t.Errorf("route %v, want %v", got, wantRoute)
 			}
 			snap := h.status("shop")
 			want := strings.ReplaceAll(c.want, "%NS%", h.ns)
-			if st := snap.Status; st.Phase != status.PhaseInvalid || st.StableVersion != 1 || !strings.Contains(st.Reason, want) ||
+			if st := snap.Status; st.Phase != status.PhaseInvalid || st.StableVersion != stable || !strings.Contains(st.Reason, want) ||
 				!strings.Contains(st.Reason, "nothing was written") {
 				t.Errorf("status: phase %s stable %d reason %q; want Invalid naming %q", st.Phase, st.StableVersion, st.Reason, want)
 			}
-			if len(snap.History) == 0 || snap.History[0].Phase != status.PhaseInvalid || snap.History[0].CanaryVersion != 2 {
+			if len(snap.History) == 0 || snap.History[0].Phase != status.PhaseInvalid || snap.History[0].CanaryVersion != version {
 				t.Errorf("history %+v", snap.History)
 			}
 			if holder := h.lockHolder("shop"); holder != "" {
@@ -167,6 +195,78 @@ func (h *harness) quota(hard corev1.ResourceList) {
 	})
 	if err != nil {
 		h.t.Fatalf("quota never counted: %v", err)
+	}
+}
+
+// mutatingPolicy strips the memory request from Deployments in the test's
+// namespace, as a cluster's own policy might, and waits until the API
+// server applies it.
+func (h *harness) mutatingPolicy() {
+	h.t.Helper()
+	ctx := context.Background()
+	name := "strip-" + h.ns
+	admission := h.plane.Clientset.AdmissionregistrationV1()
+	never := admissionv1.NeverReinvocationPolicy
+	fail := admissionv1.Fail
+	policy := &admissionv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionv1.MutatingAdmissionPolicySpec{
+			FailurePolicy:      &fail,
+			ReinvocationPolicy: never,
+			MatchConstraints: &admissionv1.MatchResources{ResourceRules: []admissionv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionv1.RuleWithOperations{
+					Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
+					Rule:       admissionv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}},
+				},
+			}}},
+			MatchConditions: []admissionv1.MatchCondition{{Name: "has-memory",
+				Expression: "has(object.spec.template.spec.containers[0].resources.requests) && 'memory' in object.spec.template.spec.containers[0].resources.requests"}},
+			Mutations: []admissionv1.Mutation{{
+				PatchType: admissionv1.PatchTypeJSONPatch,
+				JSONPatch: &admissionv1.JSONPatch{Expression: `[JSONPatch{op: "remove", path: "/spec/template/spec/containers/0/resources/requests/memory"}]`},
+			}},
+		},
+	}
+	if _, err := admission.MutatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { _ = admission.MutatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	binding := &admissionv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionv1.MutatingAdmissionPolicyBindingSpec{
+			PolicyName: name,
+			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: h.ns},
+			}},
+		},
+	}
+	if _, err := admission.MutatingAdmissionPolicyBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() {
+		_ = admission.MutatingAdmissionPolicyBindings().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	probe := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "probe"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "probe"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "probe"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.local/probe:1",
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}}}},
+			},
+		},
+	}
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		out, err := h.plane.Clientset.AppsV1().Deployments(h.ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return false, nil
+		}
+		_, kept := out.Spec.Template.Spec.Containers[0].Resources.Requests[corev1.ResourceMemory]
+		return !kept, nil
+	})
+	if err != nil {
+		h.t.Fatalf("the mutating admission policy never took effect: %v", err)
 	}
 }
 
