@@ -230,7 +230,9 @@ func (h *harness) mutatingPolicy() {
 	if _, err := admission.MutatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}
-	h.t.Cleanup(func() { _ = admission.MutatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	h.t.Cleanup(func() {
+		_ = admission.MutatingAdmissionPolicies().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 	binding := &admissionv1.MutatingAdmissionPolicyBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: admissionv1.MutatingAdmissionPolicyBindingSpec{

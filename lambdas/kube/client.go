@@ -100,10 +100,11 @@ func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInter
 
 // Apply writes obj with server-side apply and strict field validation and
 // returns the live object. Applying the same object again changes nothing,
-// so every step can be repeated after a crash. A field the API server
-// accepted but did not store (dropped by pruning, a mutating admission or a
-// disabled feature) is a *DroppedFieldsError: the object was written, but
-// not as sent.
+// so every step can be repeated after a crash. Strict validation does not
+// stop the API server from pruning a field a CRD's schema lacks when the
+// object is created, nor a mutating admission policy from removing one, so
+// what was stored is compared with what was sent: a missing field is a
+// *DroppedFieldsError (the object was written, but not as sent).
 //
 // Force is set because the engine is the declared owner of every field it
 // sends: the template plus the step's weights are the desired state. Without
