@@ -230,6 +230,10 @@ func Frame(snap status.Snapshot, width int) []string {
 	if st.Reason != "" {
 		lines = append(lines, "reason    "+st.Reason)
 	}
+	if t := st.TookOver; t != nil {
+		lines = append(lines, fmt.Sprintf("took over %s abandoned by execution %s: rolled back at %s before this rollout started",
+			version(t.Version), t.Execution, clock(t.At)))
+	}
 	lines = append(lines, fmt.Sprintf("updated   %s  execution %s", clock(st.UpdatedAt), dash(st.Execution)))
 	for i, l := range lines {
 		lines[i] = truncate(l, width)

@@ -100,6 +100,12 @@ func TestStatusTable(t *testing.T) {
 	if !strings.HasPrefix(withNS, "NAMESPACE   NAME ") || !strings.Contains(withNS, "\nyelb        yelb-appserver ") {
 		t.Errorf("all-namespaces table lacks the namespace column:\n%s", withNS)
 	}
+	failed := status.Snapshot{Status: status.Status{Microservice: "yelb-ui", Namespace: "yelb", Phase: status.PhaseFailed,
+		StableVersion: 7, CanaryVersion: 8, Weight: 40, Step: 2, Steps: 5}}
+	got := StatusTable(append(snaps[:1:1], failed), now, false)
+	if want := "\nyelb-ui: the roll back of v8 did not complete and no rollout can start. Fix the cause, then run: canaryctl -n yelb recover yelb-ui\n"; !strings.HasSuffix(got, want) {
+		t.Errorf("a failed roll back is not followed by its recovery:\n%s", got)
+	}
 }
 
 func TestHistoryTable(t *testing.T) {
@@ -159,6 +165,12 @@ func TestFrame(t *testing.T) {
 	}
 	if narrow[6] != "analysis  18:40:05   50%  pas…" {
 		t.Errorf("truncated line = %q", narrow[6])
+	}
+
+	took := sampleSnapshot()
+	took.Status.TookOver = &status.TakeOver{Execution: "exec-6", Version: 3, At: time.Date(2026, 11, 25, 18, 30, 0, 0, time.UTC)}
+	if got := Frame(took, 0); got[len(got)-2] != "took over v3 abandoned by execution exec-6: rolled back at 18:30:00 before this rollout started" {
+		t.Errorf("frame after a takeover:\n%s", strings.Join(got, "\n"))
 	}
 
 	rolled := sampleSnapshot()
