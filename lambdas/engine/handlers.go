@@ -159,7 +159,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	}
 	objs, err := e.render(st.Spec, r.Version, backends)
 	if err != nil {
-		return err
+		return e.refuse(ctx, sess, st, err)
 	}
 	var write objects
 	for _, o := range objs.workloadsFirst() {
@@ -173,7 +173,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 		// The route a first deployment gets at its first shift is checked now.
 		first, err := e.render(st.Spec, r.Version, backendsAt(st, 100))
 		if err != nil {
-			return err
+			return e.refuse(ctx, sess, st, err)
 		}
 		for _, o := range first {
 			if o.route {
@@ -217,9 +217,24 @@ func (e *Engine) dryRun(ctx context.Context, sess *Session, st *State, objs obje
 	if len(refusals) == 0 {
 		return nil
 	}
-	r := st.Rollout
-	reason := fmt.Sprintf("the API server refused version %d in a dry run; nothing was written:\n  - %s", r.Version, strings.Join(refusals, "\n  - "))
-	if err := e.finish(ctx, sess, st.Spec, r, status.PhaseInvalid, reason, nil); err != nil {
+	return e.invalid(ctx, sess, st, fmt.Sprintf("the API server refused version %d in a dry run; nothing was written:\n  - %s",
+		st.Rollout.Version, strings.Join(refusals, "\n  - ")))
+}
+
+// refuse ends the rollout as invalid input when the version cannot be
+// rendered, before anything is written; other errors are returned as they are.
+func (e *Engine) refuse(ctx context.Context, sess *Session, st *State, err error) error {
+	if ErrorName(err) != statemachine.ErrValidation {
+		return err
+	}
+	return e.invalid(ctx, sess, st, fmt.Sprintf("version %d cannot be rendered; nothing was written: %v", st.Rollout.Version, err))
+}
+
+// invalid records the refusal in the status and history, releases the lock
+// and fails the step with ErrValidation, which the definition sends to
+// "Invalid deploy.json" without a roll back.
+func (e *Engine) invalid(ctx context.Context, sess *Session, st *State, reason string) error {
+	if err := e.finish(ctx, sess, st.Spec, st.Rollout, status.PhaseInvalid, reason, nil); err != nil {
 		return fmt.Errorf("%s: %s; recording the refusal failed: %w", st.Microservice, reason, err)
 	}
 	return &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("%s: %s", st.Microservice, reason)}
