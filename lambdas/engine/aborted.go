@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/eks-canary/platform/lambdas/spec"
 )
@@ -38,8 +39,51 @@ func (e *Engine) RollBackEnded(ctx context.Context, ev ExecutionEnded) error {
 		e.log().Info("execution input names no rollout; nothing was deployed", "execution", ev.ExecutionArn)
 		return nil
 	}
-	if err := e.RollBack(ctx, s, ev.ExecutionArn, fmt.Sprintf("the execution ended with status %s", ev.Status)); err != nil {
-		return fmt.Errorf("roll back %s after execution %s %s: %w", s.Microservice, ev.ExecutionArn, ev.Status, err)
+	reason := fmt.Sprintf("the execution ended with status %s", ev.Status)
+	delay := rollBackBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = e.RollBack(ctx, s, ev.ExecutionArn, reason); err == nil {
+			return nil
+		}
+		if attempt == rollBackAttempts || ctx.Err() != nil {
+			break
+		}
+		e.log().Warn("roll back failed; retrying", "execution", ev.ExecutionArn, "attempt", attempt, "error", err)
+		if err := e.sleep(ctx, delay); err != nil {
+			break
+		}
+		delay *= 2
 	}
-	return nil
+	err = fmt.Errorf("roll back %s after execution %s %s: %d attempts failed: %w", s.Microservice, ev.ExecutionArn, ev.Status, rollBackAttempts, err)
+	// Recorded with a fresh context: the invocation's may be what ran out.
+	record, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if rec := e.RecordRollBackFailure(record, s, ev.ExecutionArn, err.Error()); rec != nil {
+		return errors.Join(err, fmt.Errorf("record the failure: %w", rec))
+	}
+	// Returned, so the event is delivered again: a later attempt that
+	// succeeds finishes the roll back and frees the lock.
+	return err
+}
+
+// The rollback entry point's own retries, within one invocation, before it
+// records the roll back as Failed (the Lambda allows 300 s).
+const (
+	rollBackAttempts = 5
+	rollBackBackoff  = 2 * time.Second
+)
+
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	if e.Sleep != nil {
+		return e.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

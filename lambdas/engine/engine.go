@@ -32,6 +32,9 @@ type Locker interface {
 	Renew(ctx context.Context, microservice, holder string) error
 	// Release frees the lock if holder has it; otherwise it does nothing.
 	Release(ctx context.Context, microservice, holder string) error
+	// Hold keeps the lock for holder until released, however long: its
+	// roll back failed. Others' Acquire then fails naming the recovery.
+	Hold(ctx context.Context, microservice, holder, reason string) error
 }
 
 // HeldError is implemented by the lock's error when another rollout holds it.
@@ -56,7 +59,7 @@ type Connector interface {
 type Notice struct {
 	Microservice, Namespace string
 	Version, StableVersion  int
-	Outcome                 string // status.PhaseSucceeded, PhaseRolledBack or PhaseFailed
+	Outcome                 string // status.PhaseSucceeded, PhaseRolledBack, PhaseFailed or PhaseInvalid
 	Reason                  string
 	Execution               string
 }
@@ -81,6 +84,9 @@ type Engine struct {
 	// (contract.EnvAllowedServiceAccounts, contract.EnvAllowedServiceTypes);
 	// the zero value is the strictest.
 	Policy template.Policy
+	// Sleep waits between the rollback entry point's attempts; nil sleeps
+	// for real.
+	Sleep func(ctx context.Context, d time.Duration) error
 
 	renders template.Cache
 }
@@ -100,7 +106,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 		return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("decode execution state: %w", err)}
 	}
 	st.Spec = st.Spec.WithDefaults()
-	if st.Rollout == nil && ev.Action != statemachine.ActionRollBack {
+	if st.Rollout == nil && ev.Action != statemachine.ActionRollBack && ev.Action != statemachine.ActionRollBackFailed {
 		return nil, fmt.Errorf("%s: the execution state has no rollout; Validate must run first", ev.Action)
 	}
 	var err error
@@ -119,8 +125,10 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 		err = e.promote(ctx, &st)
 	case statemachine.ActionRollBack:
 		err = e.rollBackState(ctx, ev.Execution, &st)
+	case statemachine.ActionRollBackFailed:
+		err = e.rollBackFailedState(ctx, ev.Execution, &st)
 	default:
-		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, analyse, promote, rollback", ev.Action)
+		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, analyse, promote, rollback, rollbackfailed", ev.Action)
 	}
 	if err != nil {
 		return nil, err

@@ -377,7 +377,7 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:1", change))
 			requireStatus(t, res, "FAILED", statemachine.ErrValidation)
-			cms, err := plane.Clientset.CoreV1().ConfigMaps(h.ns).List(context.Background(), metav1.ListOptions{})
+			cms, err := h.plane.Clientset.CoreV1().ConfigMaps(h.ns).List(context.Background(), metav1.ListOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -411,11 +411,11 @@ func inPlace(t *testing.T, router string) {
 			ClaimRef:               &corev1.ObjectReference{Namespace: h.ns, Name: "data-db-0"},
 		},
 	}
-	if _, err := plane.Clientset.CoreV1().PersistentVolumes().Create(context.Background(), pv, metav1.CreateOptions{}); err != nil {
+	if _, err := h.plane.Clientset.CoreV1().PersistentVolumes().Create(context.Background(), pv, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = plane.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+		_ = h.plane.Clientset.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
 	})
 	inPlace := func(image string) map[string]any {
 		tmpl, err := os.ReadFile("testdata/inplace.yml")
@@ -428,7 +428,7 @@ func inPlace(t *testing.T, router string) {
 		})
 	}
 	image := func() string {
-		s, err := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
+		s, err := h.plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,11 +465,11 @@ func inPlace(t *testing.T, router string) {
 		t.Errorf("image after rolling back a stuck version: %s", got)
 	}
 	if err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		p, err := plane.Clientset.CoreV1().Pods(h.ns).Get(ctx, "db-0", metav1.GetOptions{})
+		p, err := h.plane.Clientset.CoreV1().Pods(h.ns).Get(ctx, "db-0", metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
-		sts, err := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(ctx, "db", metav1.GetOptions{})
+		sts, err := h.plane.Clientset.AppsV1().StatefulSets(h.ns).Get(ctx, "db", metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
@@ -479,15 +479,15 @@ func inPlace(t *testing.T, router string) {
 			p.Labels[appsv1.StatefulSetRevisionLabel] == sts.Status.UpdateRevision &&
 			p.Spec.Containers[0].Image == "registry.local/db:2", nil
 	}); err != nil {
-		pods, _ := plane.Clientset.CoreV1().Pods(h.ns).List(context.Background(), metav1.ListOptions{})
-		sts, _ := plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
+		pods, _ := h.plane.Clientset.CoreV1().Pods(h.ns).List(context.Background(), metav1.ListOptions{})
+		sts, _ := h.plane.Clientset.AppsV1().StatefulSets(h.ns).Get(context.Background(), "db", metav1.GetOptions{})
 		for _, p := range pods.Items {
 			t.Logf("pod %s rev %s image %s phase %s deleting %v", p.Name, p.Labels["controller-revision-hash"], p.Spec.Containers[0].Image, p.Status.Phase, p.DeletionTimestamp)
 		}
 		t.Logf("sts status %+v", sts.Status)
 		t.Errorf("the datastore's pod is not back on the stable version: %v", err)
 	}
-	sets, err := plane.Clientset.AppsV1().StatefulSets(h.ns).List(context.Background(), metav1.ListOptions{})
+	sets, err := h.plane.Clientset.AppsV1().StatefulSets(h.ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +540,7 @@ func TestRollBackDuringAShiftWins(t *testing.T) {
 func TestLostStatusIsNotAFirstDeployment(t *testing.T) {
 	h := newHarness(t)
 	h.stable("appmesh", "shop")
-	err := plane.Clientset.CoreV1().ConfigMaps(h.ns).Delete(context.Background(), "shop-rollout", metav1.DeleteOptions{})
+	err := h.plane.Clientset.CoreV1().ConfigMaps(h.ns).Delete(context.Background(), "shop-rollout", metav1.DeleteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -113,7 +114,8 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 		return err
 	}
 	cur := snap.Status
-	if !found || cur.Execution != execution || status.Terminal(cur.Phase) {
+	// A Failed roll back of this execution is unfinished: try it again.
+	if !found || cur.Execution != execution || (status.Terminal(cur.Phase) && cur.Phase != status.PhaseFailed) {
 		log.Info("nothing to roll back: this execution has no rollout in progress", "phase", cur.Phase, "owner", cur.Execution)
 		return sess.Locks.Release(ctx, s.Microservice, execution)
 	}
@@ -145,7 +147,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 			return err
 		}
 		for _, o := range stable.workloadsFirst() {
-			if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
+			if err := e.restore(ctx, sess, o); err != nil {
 				return fmt.Errorf("roll back %s to version %d: apply %s %s: %w", s.Microservice, r.StableVersion, o.obj.GetKind(), o.obj.GetName(), err)
 			}
 			if o.obj.GetKind() == "StatefulSet" {
@@ -166,7 +168,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 			if o.perVersion || o.route {
 				continue
 			}
-			if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
+			if err := e.restore(ctx, sess, o); err != nil {
 				return fmt.Errorf("roll back %s: restore %s %s: %w", s.Microservice, o.obj.GetKind(), o.obj.GetName(), err)
 			}
 		}
@@ -184,6 +186,132 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	r.Weight = 0
 	log.Warn("rolled back", "reason", reason)
 	return e.finish(ctx, sess, s, r, status.PhaseRolledBack, reason, nil)
+}
+
+// restore applies one object of the stable version during a roll back. A
+// field the API server drops does not stop the roll back: the stable
+// version was accepted that way before.
+func (e *Engine) restore(ctx context.Context, sess *Session, o object) error {
+	err := applyErr(sess.Kube.Apply(ctx, o.obj))
+	var dropped *kube.DroppedFieldsError
+	if errors.As(err, &dropped) {
+		e.log().Warn("the stable version's template has fields the API server drops", "error", err)
+		return nil
+	}
+	return err
+}
+
+// rollBackFailedState is the "Record roll back failure" Task: the error a
+// Catch recorded is why "Roll back" gave up.
+func (e *Engine) rollBackFailedState(ctx context.Context, execution string, st *State) error {
+	cause := "the roll back gave up"
+	if st.Error != nil {
+		cause = fmt.Sprintf("%s: %s", st.Error.Error, st.Error.Cause)
+	}
+	if st.Rollout != nil && st.Rollout.Execution != "" {
+		execution = st.Rollout.Execution
+	}
+	return e.RecordRollBackFailure(ctx, st.Spec, execution, cause)
+}
+
+// RecordRollBackFailure marks the rollout of execution as Failed after its
+// roll back gave up: the status says why and how to recover, the lock is
+// held so that no rollout starts on top of a half-rolled-back microservice,
+// and people are told once. A rollout that finished or was replaced in the
+// meantime is left alone.
+func (e *Engine) RecordRollBackFailure(ctx context.Context, s spec.Spec, execution, cause string) error {
+	s = s.WithDefaults()
+	log := e.log().With("microservice", s.Microservice, "namespace", s.Namespace, "execution", execution)
+	sess, err := e.Connector.Connect(ctx, s.ClusterName, s.Namespace)
+	if err != nil {
+		return err
+	}
+	snap, found, err := sess.Status.Load(ctx, s.Microservice)
+	if err != nil {
+		return err
+	}
+	cur := snap.Status
+	if !found || cur.Execution != execution || (status.Terminal(cur.Phase) && cur.Phase != status.PhaseFailed) {
+		log.Info("no failed roll back to record: this execution has no rollout in progress", "phase", cur.Phase, "owner", cur.Execution)
+		return nil
+	}
+	if err := sess.Locks.Hold(ctx, s.Microservice, execution, cause); err != nil {
+		var held HeldError
+		if !errors.As(err, &held) {
+			return fmt.Errorf("hold the lock of %s for recovery: %w", s.Microservice, err)
+		}
+		log.Error("the lock is held by another execution; the Failed status still refuses new rollouts", "holder", held.Holder())
+	}
+	already := cur.Phase == status.PhaseFailed
+	cur.Phase = status.PhaseFailed
+	cur.Reason = fmt.Sprintf("roll back failed: %s; version %d may still have traffic and the lock stays held: fix the cause, then run `%s`",
+		cause, cur.CanaryVersion, RecoverCommand(s.Namespace, s.Microservice))
+	cur.UpdatedAt = e.now()
+	cur.CanaryTemplate = s.ConfigFile
+	if err := sess.Status.Write(ctx, cur); err != nil {
+		return fmt.Errorf("record the failed roll back of %s: %w", s.Microservice, err)
+	}
+	log.Error("roll back failed; the microservice needs an operator", "reason", cur.Reason)
+	if e.Notifier != nil && !already {
+		n := Notice{Microservice: s.Microservice, Namespace: s.Namespace, Version: cur.CanaryVersion, StableVersion: cur.StableVersion,
+			Outcome: status.PhaseFailed, Reason: cur.Reason, Execution: execution}
+		if err := e.Notifier.Notify(ctx, n); err != nil {
+			log.Error("notification failed", "error", err)
+		}
+	}
+	return nil
+}
+
+// RecoverCommand is what an operator runs once the cause of a failed roll
+// back is fixed.
+func RecoverCommand(namespace, microservice string) string {
+	return fmt.Sprintf("canaryctl -n %s recover %s", namespace, microservice)
+}
+
+// RecoverRefusedError says why there is nothing to recover. Nothing was changed.
+type RecoverRefusedError struct{ Reason string }
+
+func (e *RecoverRefusedError) Error() string { return e.Reason }
+
+// Recover finishes the failed roll back of a microservice from its status
+// alone, after an operator fixed the cause: the stable version's route and
+// shared objects are applied again, the live route is checked to send
+// traffic to the stable version only, the canary is removed, and the lock is
+// released. It is the same roll back the engine runs, so it can be repeated.
+func (e *Engine) Recover(ctx context.Context, clusterName, namespace, microservice string) (status.Status, error) {
+	sess, err := e.Connector.Connect(ctx, clusterName, namespace)
+	if err != nil {
+		return status.Status{}, err
+	}
+	snap, found, err := sess.Status.Load(ctx, microservice)
+	if err != nil {
+		return status.Status{}, err
+	}
+	cur := snap.Status
+	if !found {
+		return status.Status{}, &status.NotFoundError{Namespace: namespace, Microservice: microservice}
+	}
+	if cur.Phase != status.PhaseFailed {
+		return cur, &RecoverRefusedError{Reason: fmt.Sprintf("%s has no failed roll back to recover (phase %s)", microservice, cur.Phase)}
+	}
+	s := spec.Spec{
+		ClusterName: clusterName, Namespace: namespace, Microservice: microservice,
+		Router: cur.Router, Strategy: cur.Strategy, ContainerImage: cur.CanaryImage, ConfigFile: cur.CanaryTemplate,
+	}
+	if s.ConfigFile == "" {
+		if cur.StableVersion == 0 {
+			return cur, &RecoverRefusedError{Reason: fmt.Sprintf(
+				"the status of %s does not keep the template of version %d, a first deployment: delete its objects (kubectl delete all -n %s -l %s=%s) and the Lease %s by hand",
+				microservice, cur.CanaryVersion, namespace, naming.LabelMicroservice, microservice, naming.LockLease(microservice))}
+		}
+		s.ConfigFile = cur.StableTemplate
+	}
+	if err := e.RollBack(ctx, s, cur.Execution, "recovered by an operator after the roll back had failed"); err != nil {
+		return cur, fmt.Errorf("recover %s: %w; the status stays Failed and the lock held: fix the cause and run `%s` again",
+			microservice, err, RecoverCommand(namespace, microservice))
+	}
+	snap, _, err = sess.Status.Load(ctx, microservice)
+	return snap.Status, err
 }
 
 // finish records the outcome, runs cleanUp while the lock still keeps other
@@ -242,7 +370,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 		CanaryVersion: r.Version, CanaryImage: st.ContainerImage,
 		Weight: r.Weight, NextWeight: next, Step: r.Step + 1, Steps: len(r.Plan),
 		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
-		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version,
+		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version, TookOver: r.TookOver,
 	}
 	if reason == "" && phase != status.PhaseProgressing {
 		out.Reason = r.Reason

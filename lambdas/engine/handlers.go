@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/kube"
+	"github.com/eks-canary/platform/lambdas/lock"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/router"
@@ -59,11 +61,35 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 	}
 	r := st.Rollout
 	if err := sess.Locks.Acquire(ctx, st.Microservice, r.Execution); err != nil {
+		var held *lock.HeldError
+		if errors.As(err, &held) && held.Recovery != "" {
+			return &Error{Name: statemachine.ErrRefused, Err: fmt.Errorf("lock %s: %w", st.Microservice, err)}
+		}
 		return fmt.Errorf("lock %s: %w", st.Microservice, err)
 	}
 	snap, found, err := sess.Status.Load(ctx, st.Microservice)
 	if err != nil {
 		return err
+	}
+	if prev := snap.Status; found && prev.Execution != r.Execution {
+		switch {
+		case prev.Phase == status.PhaseFailed:
+			// The lease was deleted by hand; the status still says the
+			// last roll back did not complete.
+			if err := sess.Locks.Release(ctx, st.Microservice, r.Execution); err != nil {
+				return err
+			}
+			return &Error{Name: statemachine.ErrRefused, Err: fmt.Errorf(
+				"%s: the roll back of version %d (execution %s) failed and was never recovered (%s): no rollout starts on top of it: fix the cause, then run `canaryctl -n %s recover %s`",
+				st.Microservice, prev.CanaryVersion, prev.Execution, prev.Reason, st.Namespace, st.Microservice)}
+		case !status.Terminal(prev.Phase):
+			if err := e.rollBackAbandoned(ctx, sess, st, prev); err != nil {
+				return err
+			}
+			if snap, found, err = sess.Status.Load(ctx, st.Microservice); err != nil {
+				return err
+			}
+		}
 	}
 	prev := snap.Status
 	switch {
@@ -126,12 +152,32 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	}
 	objs, err := e.render(st.Spec, r.Version, backends)
 	if err != nil {
-		return err
+		return e.refuse(ctx, sess, st, err)
 	}
+	var write objects
 	for _, o := range objs.workloadsFirst() {
 		if o.route && backends == nil {
 			continue // a first deployment gets its route when traffic moves
 		}
+		write = append(write, o)
+	}
+	check := write
+	if backends == nil {
+		// The route a first deployment gets at its first shift is checked now.
+		first, err := e.render(st.Spec, r.Version, backendsAt(st, 100))
+		if err != nil {
+			return e.refuse(ctx, sess, st, err)
+		}
+		for _, o := range first {
+			if o.route {
+				check = append(check, o)
+			}
+		}
+	}
+	if err := e.dryRun(ctx, sess, st, check); err != nil {
+		return err
+	}
+	for _, o := range write {
 		if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
 			return fmt.Errorf("deploy %s version %d: apply %s %s: %w", st.Microservice, r.Version, o.obj.GetKind(), o.obj.GetName(), err)
 		}
@@ -142,6 +188,84 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	r.WaitSeconds = readyPoll
 	e.logger(st).Info("canary deployed at 0%", "objects", len(objs))
 	return e.writeStatus(ctx, sess, st, status.PhaseWaitingPods, "")
+}
+
+// dryRun sends every object with dryRun=All before anything is written, so
+// a schema violation, an unknown field, a quota or an admission policy
+// refuses the version while the cluster is untouched. A refusal ends the
+// rollout as invalid input: the status and history record it and the lock
+// is released. Transient errors are returned for the state machine to retry.
+func (e *Engine) dryRun(ctx context.Context, sess *Session, st *State, objs objects) error {
+	var refusals []string
+	for _, o := range objs {
+		_, err := sess.Kube.DryRunApply(ctx, o.obj)
+		if err == nil {
+			continue
+		}
+		if kube.IsTransient(err) {
+			return fmt.Errorf("deploy %s version %d: %w", st.Microservice, st.Rollout.Version, err)
+		}
+		refusals = append(refusals, err.Error())
+	}
+	if len(refusals) == 0 {
+		return nil
+	}
+	return e.invalid(ctx, sess, st, fmt.Sprintf("the API server refused version %d in a dry run; nothing was written:\n  - %s",
+		st.Rollout.Version, strings.Join(refusals, "\n  - ")))
+}
+
+// refuse ends the rollout as invalid input when the version cannot be
+// rendered, before anything is written; other errors are returned as they are.
+func (e *Engine) refuse(ctx context.Context, sess *Session, st *State, err error) error {
+	if ErrorName(err) != statemachine.ErrValidation {
+		return err
+	}
+	return e.invalid(ctx, sess, st, fmt.Sprintf("version %d cannot be rendered; nothing was written: %v", st.Rollout.Version, err))
+}
+
+// invalid records the refusal in the status and history, releases the lock
+// and fails the step with ErrValidation, which the definition sends to
+// "Invalid deploy.json" without a roll back.
+func (e *Engine) invalid(ctx context.Context, sess *Session, st *State, reason string) error {
+	if err := e.finish(ctx, sess, st.Spec, st.Rollout, status.PhaseInvalid, reason, nil); err != nil {
+		return fmt.Errorf("%s: %s; recording the refusal failed: %w", st.Microservice, reason, err)
+	}
+	return &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("%s: %s", st.Microservice, reason)}
+}
+
+// rollBackAbandoned rolls back a rollout whose execution stopped renewing
+// its lock (its lock was just taken over) before the new one starts, so the
+// new canary is never deployed next to an abandoned one with traffic on it.
+// A roll back that cannot complete refuses the new rollout and frees the
+// lock again; the next attempt tries once more.
+func (e *Engine) rollBackAbandoned(ctx context.Context, sess *Session, st *State, prev status.Status) error {
+	abandoned := st.Spec
+	if prev.Router != "" {
+		abandoned.Router = prev.Router
+	}
+	if prev.Strategy != "" {
+		abandoned.Strategy = prev.Strategy
+	}
+	if prev.CanaryImage != "" {
+		abandoned.ContainerImage = prev.CanaryImage
+	}
+	r := st.Rollout
+	reason := fmt.Sprintf("abandoned at %d%% (phase %s, last update %s): its lock was not renewed and execution %s took it over",
+		prev.Weight, prev.Phase, prev.UpdatedAt.UTC().Format(time.RFC3339), r.Execution)
+	e.logger(st).Warn("rolling back an abandoned rollout before starting", "abandoned_execution", prev.Execution, "abandoned_version", prev.CanaryVersion)
+	if err := e.RollBack(ctx, abandoned, prev.Execution, reason); err != nil {
+		if kube.IsTransient(err) {
+			return fmt.Errorf("roll back the abandoned rollout of %s version %d: %w", st.Microservice, prev.CanaryVersion, err)
+		}
+		if rel := sess.Locks.Release(ctx, st.Microservice, r.Execution); rel != nil {
+			return errors.Join(err, rel)
+		}
+		return &Error{Name: statemachine.ErrRefused, Err: fmt.Errorf(
+			"%s: version %d of execution %s was abandoned with a stale lock and could not be rolled back (%w); nothing of this rollout was written: fix the cause and start the rollout again",
+			st.Microservice, prev.CanaryVersion, prev.Execution, err)}
+	}
+	r.TookOver = &status.TakeOver{Execution: prev.Execution, Version: prev.CanaryVersion, At: e.now()}
+	return nil
 }
 
 // ready reports whether the canary's workload is ready; a canary that fails

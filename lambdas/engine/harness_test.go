@@ -30,26 +30,32 @@ import (
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
+// The control plane and the interpreter start with the first test that
+// needs them, once per package run, so the pure tests run without etcd or
+// Node.
 var (
-	plane       *testcluster.Cluster
-	interpreter *asl.Interpreter
+	shared testcluster.Shared
+
+	interpreterOnce sync.Once
+	interpreter     *asl.Interpreter
+	interpreterErr  error
 )
 
 func TestMain(m *testing.M) {
-	var err error
-	if plane, err = testcluster.New(testcluster.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	code := shared.Main(m)
+	if interpreter != nil {
+		interpreter.Close()
 	}
-	if interpreter, err = asl.NewInterpreter(); err != nil {
-		plane.Stop()
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	interpreter.Close()
-	plane.Stop()
 	os.Exit(code)
+}
+
+func stateMachine(t testing.TB) *asl.Interpreter {
+	t.Helper()
+	interpreterOnce.Do(func() { interpreter, interpreterErr = asl.NewInterpreter() })
+	if interpreterErr != nil {
+		t.Fatalf("start the state machine interpreter: %v", interpreterErr)
+	}
+	return interpreter
 }
 
 // clock is the engine's time: each Wait of the state machine (run at 0 ms
@@ -133,6 +139,13 @@ func (f *faults) add(method, pathPart string, code, times int) {
 	f.rules = append(f.rules, fault{method, pathPart, code, times})
 }
 
+// clear removes every rule: the API server is healthy again.
+func (f *faults) clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rules = nil
+}
+
 func (f *faults) wrap(next http.RoundTripper) http.RoundTripper {
 	return roundTripper(func(req *http.Request) (*http.Response, error) {
 		f.mu.Lock()
@@ -179,6 +192,8 @@ func (n *notices) Notify(_ context.Context, x engine.Notice) error {
 // harness is one namespace, one engine and the real state machine.
 type harness struct {
 	t          testing.TB
+	plane      *testcluster.Cluster
+	interp     *asl.Interpreter
 	ns         string
 	clock      *clock
 	metrics    *metrics
@@ -195,8 +210,11 @@ var routerSet = routers.All()
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
+	plane := shared.Get(t)
 	h := &harness{
 		t:       t,
+		plane:   plane,
+		interp:  stateMachine(t),
 		ns:      plane.Namespace(t),
 		clock:   &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
 		metrics: &metrics{modes: map[string]string{}},
@@ -212,6 +230,9 @@ func newHarness(t testing.TB) *harness {
 		Notifier:  h.notices,
 		Log:       slog.New(slog.NewJSONHandler(testWriter{t}, nil)),
 		Now:       h.clock.Now,
+		// The rollback entry point's backoff, like the interpreter's Retry
+		// intervals, takes no real time.
+		Sleep: func(context.Context, time.Duration) error { return nil },
 	}
 	var err error
 	h.definition, err = statemachine.Definition(statemachine.Config{
@@ -297,7 +318,7 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 // start begins an execution of deploy.json.
 func (h *harness) start(input map[string]any) (*asl.Execution, string) {
 	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, h.seq.Add(1))
-	x, err := interpreter.Start(h.definition, input, id, h.invoke, engine.ErrorName)
+	x, err := h.interp.Start(h.definition, input, id, h.invoke, engine.ErrorName)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -312,7 +333,7 @@ func (h *harness) run(input map[string]any) asl.Result {
 // weights reads the live route of svc.
 func (h *harness) weights(routerName, svc string) map[string]int {
 	h.t.Helper()
-	got, err := routerSet[routerName].Weights(context.Background(), plane.Dynamic, h.ns, svc)
+	got, err := routerSet[routerName].Weights(context.Background(), h.plane.Dynamic, h.ns, svc)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -326,7 +347,7 @@ func (h *harness) weights(routerName, svc string) map[string]int {
 // versions lists the Deployments of svc that exist.
 func (h *harness) deployments(svc string) []string {
 	h.t.Helper()
-	list, err := plane.Clientset.AppsV1().Deployments(h.ns).List(context.Background(),
+	list, err := h.plane.Clientset.AppsV1().Deployments(h.ns).List(context.Background(),
 		metav1.ListOptions{LabelSelector: naming.LabelMicroservice + "=" + svc})
 	if err != nil {
 		h.t.Fatal(err)
@@ -340,7 +361,7 @@ func (h *harness) deployments(svc string) []string {
 
 func (h *harness) services(svc string) []string {
 	h.t.Helper()
-	list, err := plane.Clientset.CoreV1().Services(h.ns).List(context.Background(),
+	list, err := h.plane.Clientset.CoreV1().Services(h.ns).List(context.Background(),
 		metav1.ListOptions{LabelSelector: naming.LabelMicroservice + "=" + svc})
 	if err != nil {
 		h.t.Fatal(err)
@@ -354,7 +375,7 @@ func (h *harness) services(svc string) []string {
 
 func (h *harness) status(svc string) status.Snapshot {
 	h.t.Helper()
-	snap, found, err := status.NewEngine(plane.Clientset, h.ns).Load(context.Background(), svc)
+	snap, found, err := status.NewEngine(h.plane.Clientset, h.ns).Load(context.Background(), svc)
 	if err != nil || !found {
 		h.t.Fatalf("status of %s: found %v, %v", svc, found, err)
 	}
@@ -368,7 +389,7 @@ func (h *harness) fingerprint(svc string) map[string]string {
 	out := map[string]string{}
 	sel := metav1.ListOptions{LabelSelector: naming.LabelMicroservice + "=" + svc}
 	ctx := context.Background()
-	deps, err := plane.Clientset.AppsV1().Deployments(h.ns).List(ctx, sel)
+	deps, err := h.plane.Clientset.AppsV1().Deployments(h.ns).List(ctx, sel)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -377,14 +398,14 @@ func (h *harness) fingerprint(svc string) map[string]string {
 		// keeps writing status after a rollout; only spec changes count.
 		out["deployment/"+d.Name] = fmt.Sprintf("generation %d", d.Generation)
 	}
-	svcs, err := plane.Clientset.CoreV1().Services(h.ns).List(ctx, sel)
+	svcs, err := h.plane.Clientset.CoreV1().Services(h.ns).List(ctx, sel)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	for _, s := range svcs.Items {
 		out["service/"+s.Name] = s.ResourceVersion
 	}
-	cm, err := plane.Clientset.CoreV1().ConfigMaps(h.ns).Get(ctx, naming.StatusConfigMap(svc), metav1.GetOptions{})
+	cm, err := h.plane.Clientset.CoreV1().ConfigMaps(h.ns).Get(ctx, naming.StatusConfigMap(svc), metav1.GetOptions{})
 	if err == nil {
 		out["configmap/"+cm.Name] = cm.ResourceVersion
 	}
@@ -393,7 +414,7 @@ func (h *harness) fingerprint(svc string) map[string]string {
 
 func (h *harness) lockHolder(svc string) string {
 	h.t.Helper()
-	l, err := plane.Clientset.CoordinationV1().Leases(h.ns).Get(context.Background(), naming.LockLease(svc), metav1.GetOptions{})
+	l, err := h.plane.Clientset.CoordinationV1().Leases(h.ns).Get(context.Background(), naming.LockLease(svc), metav1.GetOptions{})
 	if err != nil {
 		return ""
 	}

@@ -3,15 +3,17 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
 )
 
 // Outcome is how a local rollout ended.
 type Outcome struct {
-	Phase  string // status.PhaseSucceeded or status.PhaseRolledBack
+	Phase  string // status.PhaseSucceeded, PhaseRolledBack or PhaseFailed
 	Reason string
 	State  State
 }
@@ -44,6 +46,11 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 		return l.rollBack(st, err)
 	}
 	if err := l.step(ctx, statemachine.ActionDeploy, &st); err != nil {
+		// As the definition's Catch: refused by the API server's dry run,
+		// nothing was written and the refusal is recorded.
+		if ErrorName(err) == statemachine.ErrValidation {
+			return Outcome{}, err
+		}
 		return l.rollBack(st, err)
 	}
 	for {
@@ -128,7 +135,12 @@ func (l *Local) rollBack(st State, cause error) (Outcome, error) {
 		st.Error = &CaughtError{Error: ErrorName(cause), Cause: cause.Error()}
 	}
 	if err := l.step(ctx, statemachine.ActionRollBack, &st); err != nil {
-		return Outcome{State: st}, fmt.Errorf("roll back failed (traffic may be split; run again to retry): %w", err)
+		st.Error = &CaughtError{Error: ErrorName(err), Cause: err.Error()}
+		if rec := l.step(ctx, statemachine.ActionRollBackFailed, &st); rec != nil {
+			err = errors.Join(err, fmt.Errorf("record the failure: %w", rec))
+		}
+		return Outcome{Phase: status.PhaseFailed, State: st}, fmt.Errorf("roll back failed (traffic may be split; fix the cause, then run `%s`): %w",
+			RecoverCommand(st.Namespace, st.Microservice), err)
 	}
 	return Outcome{Phase: "RolledBack", Reason: reason, State: st}, nil
 }

@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
 )
 
 // TestLocalRunnerSequencesLikeTheStateMachine runs the in-process sequencer
@@ -80,5 +85,22 @@ func TestLocalRunnerSequencesLikeTheStateMachine(t *testing.T) {
 	}
 	if got := h.deployments("shop"); len(got) != 1 || got[0] != "shop-2" {
 		t.Errorf("deployments %v", got)
+	}
+
+	// The API server refusing the canary in the dry run ends the runner
+	// without a roll back, as the definition's Catch does.
+	if err := sess.Locks.Release(context.Background(), "shop", "someone-else"); err != nil {
+		t.Fatal(err)
+	}
+	h.quota(corev1.ResourceList{"count/deployments.apps": resource.MustParse("1")})
+	_, err = local.Run(context.Background(), raw, "local:4b")
+	if engine.ErrorName(err) != statemachine.ErrValidation || !strings.Contains(err.Error(), "exceeded quota") {
+		t.Fatalf("runner against a full quota: %v", err)
+	}
+	if got := h.deployments("shop"); len(got) != 1 || got[0] != "shop-2" {
+		t.Errorf("deployments %v", got)
+	}
+	if st := h.status("shop").Status; st.Phase != status.PhaseInvalid {
+		t.Errorf("phase %s, want Invalid", st.Phase)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // honours each request at its next step.
 func TestOperatorRequests(t *testing.T) {
 	ctx := context.Background()
-	operator := status.NewOperator(plane.Clientset)
+	operator := status.NewOperator(shared.Get(t).Clientset)
 
 	t.Run("pause holds the weight, resume continues", func(t *testing.T) {
 		h := newHarness(t)

@@ -50,6 +50,8 @@ type Rollout struct {
 	ConsecutiveFailures int              `json:"consecutive_failures"`
 	NoDataSince         time.Time        `json:"no_data_since"`
 	Verdicts            []status.Verdict `json:"verdicts,omitempty"`
+	// TookOver is the abandoned rollout this one rolled back at Lock.
+	TookOver *status.TakeOver `json:"took_over,omitempty"`
 
 	// Read by the state machine.
 	Ready       bool   `json:"ready"`

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -96,9 +98,13 @@ func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInter
 	return c.Dynamic.Resource(m.Resource).Namespace(obj.GetNamespace()), m, nil
 }
 
-// Apply writes obj with server-side apply and returns the live object.
-// Applying the same object again changes nothing, so every step can be
-// repeated after a crash.
+// Apply writes obj with server-side apply and strict field validation and
+// returns the live object. Applying the same object again changes nothing,
+// so every step can be repeated after a crash. Strict validation does not
+// stop the API server from pruning a field a CRD's schema lacks when the
+// object is created, nor a mutating admission policy from removing one, so
+// what was stored is compared with what was sent: a missing field is a
+// *DroppedFieldsError (the object was written, but not as sent).
 //
 // Force is set because the engine is the declared owner of every field it
 // sends: the template plus the step's weights are the desired state. Without
@@ -108,16 +114,172 @@ func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInter
 // engine does not send (an HPA's replicas, annotations of other controllers)
 // keep their owners.
 func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return c.apply(ctx, obj, false)
+}
+
+// DryRunApply sends obj as Apply would with dryRun=All: the API server runs
+// schema validation, defaulting, quota and every admission check, and
+// stores nothing. It returns the object as it would be stored; an API server
+// refusal is returned as such (see IsRefusal), a dropped field as
+// *DroppedFieldsError.
+func (c *Client) DryRunApply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return c.apply(ctx, obj, true)
+}
+
+func (c *Client) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
 	ri, _, err := c.resource(obj)
 	if err != nil {
 		return nil, err
 	}
 	desired := forApply(obj)
-	live, err := ri.Apply(ctx, desired.GetName(), desired, metav1.ApplyOptions{FieldManager: c.FieldManager, Force: true})
+	body, err := desired.MarshalJSON()
 	if err != nil {
-		return nil, fmt.Errorf("apply %s: %w", ref(obj), err)
+		return nil, fmt.Errorf("encode %s: %w", ref(obj), err)
+	}
+	force := true
+	opts := metav1.PatchOptions{FieldManager: c.FieldManager, Force: &force, FieldValidation: metav1.FieldValidationStrict}
+	verb := "apply"
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+		verb = "dry-run apply"
+	}
+	live, err := ri.Patch(ctx, desired.GetName(), types.ApplyPatchType, body, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", verb, ref(obj), err)
+	}
+	if dropped := Dropped(desired.Object, live.Object); len(dropped) > 0 {
+		return live, &DroppedFieldsError{Object: ref(obj), Fields: dropped, DryRun: dryRun}
 	}
 	return live, nil
+}
+
+// DroppedFieldsError names fields the API server accepted but did not keep.
+type DroppedFieldsError struct {
+	Object string   // "VirtualRouter yelb/yelb-appserver"
+	Fields []string // field paths, e.g. spec.routes[0].tcpRoute.match.prefix
+	DryRun bool     // found by the dry run: nothing was written
+}
+
+func (e *DroppedFieldsError) Error() string {
+	written := "it was written without them"
+	if e.DryRun {
+		written = "found in a dry run; nothing was written"
+	}
+	return fmt.Sprintf("%s: the API server dropped %s (%s): the kind's schema or an admission policy does not keep %s; remove or fix %s in the template",
+		e.Object, strings.Join(e.Fields, ", "), written, plural(len(e.Fields), "this field", "these fields"), plural(len(e.Fields), "it", "them"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Dropped lists the paths of sent that stored lacks. Only presence is
+// compared: the API server normalises values (quantities, defaults), and a
+// zero value ("", 0, false, null, {} or []) may be omitted by its encoding
+// without losing anything. Lists of objects that all have a name are
+// matched by name, others by position.
+func Dropped(sent, stored map[string]any) []string {
+	var out []string
+	droppedIn("", sent, stored, &out)
+	return out
+}
+
+func droppedIn(path string, sent, stored any, out *[]string) {
+	if zero(sent) {
+		return
+	}
+	switch s := sent.(type) {
+	case map[string]any:
+		have, ok := stored.(map[string]any)
+		if !ok {
+			*out = append(*out, path)
+			return
+		}
+		keys := make([]string, 0, len(s))
+		for k := range s {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			v, found := have[k]
+			if !found {
+				if !zero(s[k]) {
+					*out = append(*out, p)
+				}
+				continue
+			}
+			droppedIn(p, s[k], v, out)
+		}
+	case []any:
+		have, ok := stored.([]any)
+		if !ok {
+			*out = append(*out, path)
+			return
+		}
+		byName := map[string]any{}
+		named := true
+		for _, item := range have {
+			if m, ok := item.(map[string]any); ok {
+				if n, ok := m["name"].(string); ok {
+					byName[n] = item
+				}
+			}
+		}
+		for _, item := range s {
+			m, ok := item.(map[string]any)
+			if _, hasName := m["name"].(string); !ok || !hasName {
+				named = false
+			}
+		}
+		for i, item := range s {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if named {
+				name := item.(map[string]any)["name"].(string)
+				match, found := byName[name]
+				if !found {
+					*out = append(*out, fmt.Sprintf("%s[name=%s]", path, name))
+					continue
+				}
+				droppedIn(fmt.Sprintf("%s[name=%s]", path, name), item, match, out)
+				continue
+			}
+			if i >= len(have) {
+				*out = append(*out, p)
+				continue
+			}
+			droppedIn(p, item, have[i], out)
+		}
+	}
+}
+
+// zero is a value the API server's encoding may omit without losing anything.
+func zero(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case bool:
+		return !x
+	case int64:
+		return x == 0
+	case int:
+		return x == 0
+	case float64:
+		return x == 0
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }
 
 // forApply strips what a server-side apply must not carry: server-set

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -23,6 +24,9 @@ func IsTransient(err error) bool {
 		return true
 	}
 	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	if IsSchemaRefusal(err) {
 		return false
 	}
 	if apierrors.IsConflict(err) || apierrors.IsTooManyRequests(err) ||
@@ -55,4 +59,13 @@ func IsTransient(err error) bool {
 	// AWS calls (DescribeCluster, the token's STS signing) after the SDK's
 	// own retries: throttling, 5xx and connection errors.
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// IsSchemaRefusal reports a server-side apply the API server could not map
+// onto the kind's schema (a field the schema lacks in an object that
+// exists). It answers 500, but the same object always gets the same answer.
+func IsSchemaRefusal(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status) && status.Status().Code == 500 &&
+		strings.Contains(status.Status().Message, "failed to create typed patch object")
 }

@@ -48,6 +48,8 @@ func TestIsTransient(t *testing.T) {
 		{"unknown kind", &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "x", Kind: "Y"}}, false},
 		{"AWS access denied", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "no"}, false},
 		{"plain error", errors.New("template has no route"), false},
+		{"field not in the schema", apierrors.NewInternalError(errors.New(
+			"failed to create typed patch object (yelb/yelb-ui; gateway.networking.k8s.io/v1, Kind=HTTPRoute): .spec.rules[0].matches[0].path.prefix: field not declared in schema")), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

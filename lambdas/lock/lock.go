@@ -27,6 +27,13 @@ import (
 // an analysis interval), or a live rollout could be taken over.
 const DefaultDuration = 30 * time.Minute
 
+// AnnotationRecovery marks a lease whose holder's roll back failed; its value
+// is the reason. Such a lease is never taken over, however old.
+const AnnotationRecovery = "canary.eks-canary.dev/held-for-recovery"
+
+// maxReason bounds the reason kept on the lease.
+const maxReason = 1024
+
 // attempts bounds retries after losing a race on the same Lease.
 const attempts = 5
 
@@ -53,9 +60,17 @@ type HeldError struct {
 	Since        time.Time // when the holder acquired it
 	RenewedAt    time.Time
 	StaleAt      time.Time // when it may be taken over if not renewed
+	// Recovery is set when the holder's roll back failed: the reason. The
+	// lock is kept until an operator recovers the microservice.
+	Recovery string
 }
 
 func (e *HeldError) Error() string {
+	if e.Recovery != "" {
+		return fmt.Sprintf("microservice %s in namespace %s is held by execution %s, whose roll back failed (%s): "+
+			"no rollout starts until it is recovered: fix the cause, then run `canaryctl -n %s recover %s`",
+			e.Microservice, e.Namespace, e.HolderID, e.Recovery, e.Namespace, e.Microservice)
+	}
 	return fmt.Sprintf("microservice %s in namespace %s is being rolled out by execution %s since %s (last renewed %s): "+
 		"wait for that rollout to finish, or stop it with `canaryctl abort %s`; the lock lapses at %s if its holder stops renewing it",
 		e.Microservice, e.Namespace, e.HolderID, e.Since.UTC().Format(time.RFC3339), e.RenewedAt.UTC().Format(time.RFC3339),
@@ -72,6 +87,9 @@ type Info struct {
 	RenewedAt time.Time
 	Duration  time.Duration
 	Stale     bool // not renewed within Duration: the next Acquire takes it over
+	// Recovery is the failed roll back's reason when the lease is held for
+	// recovery; such a lease is never stale.
+	Recovery string
 }
 
 // Acquire takes the lock of microservice for holder. Taking it again as the
@@ -104,6 +122,8 @@ func (l *Locks) Acquire(ctx context.Context, microservice, holder string) error 
 		switch {
 		case current == holder:
 			lease.Spec.RenewTime = micro(now)
+		case lease.Annotations[AnnotationRecovery] != "" && current != "":
+			return l.heldError(microservice, lease)
 		case current == "" || l.stale(lease, now):
 			lease.Spec.HolderIdentity = &holder
 			lease.Spec.AcquireTime = micro(now)
@@ -199,6 +219,47 @@ func (l *Locks) Release(ctx context.Context, microservice, holder string) error 
 	return contended("release", l.namespace, name)
 }
 
+// Hold keeps the lock of microservice for holder until it is released
+// explicitly: the holder's roll back failed and the microservice may be
+// half rolled back, so no other rollout may take it over, however long the
+// operator takes. reason says why; Acquire by others reports it. A lease
+// that is gone is taken again first; one held by someone else is a
+// *HeldError.
+func (l *Locks) Hold(ctx context.Context, microservice, holder, reason string) error {
+	name := naming.LockLease(microservice)
+	if reason == "" {
+		reason = "roll back failed"
+	}
+	if len(reason) > maxReason {
+		reason = reason[:maxReason-3] + "..."
+	}
+	for range attempts {
+		if err := l.Renew(ctx, microservice, holder); err != nil {
+			return err
+		}
+		lease, err := l.leases.Leases(l.namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("read lease %s/%s: %w", l.namespace, name, err)
+		}
+		if holderOf(lease) != holder {
+			return l.heldError(microservice, lease)
+		}
+		if lease.Annotations == nil {
+			lease.Annotations = map[string]string{}
+		}
+		lease.Annotations[AnnotationRecovery] = reason
+		_, err = l.leases.Leases(l.namespace).Update(ctx, lease, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("hold lease %s/%s for recovery: %w", l.namespace, name, err)
+		}
+		return nil
+	}
+	return contended("hold", l.namespace, name)
+}
+
 // Holder reports who holds the lock of microservice; nil if nobody does.
 func (l *Locks) Holder(ctx context.Context, microservice string) (*Info, error) {
 	name := naming.LockLease(microservice)
@@ -219,6 +280,7 @@ func (l *Locks) Holder(ctx context.Context, microservice string) (*Info, error) 
 		RenewedAt: timeOf(lease.Spec.RenewTime),
 		Duration:  leaseDuration(lease),
 		Stale:     l.stale(lease, l.Now()),
+		Recovery:  lease.Annotations[AnnotationRecovery],
 	}, nil
 }
 
@@ -254,7 +316,11 @@ func (l *Locks) durationSeconds() *int32 {
 }
 
 // stale: the holder has not renewed within the duration the lease declares.
+// A lease held for recovery never is.
 func (l *Locks) stale(lease *coordinationv1.Lease, now time.Time) bool {
+	if lease.Annotations[AnnotationRecovery] != "" {
+		return false
+	}
 	renewed := timeOf(lease.Spec.RenewTime)
 	if renewed.IsZero() {
 		renewed = timeOf(lease.Spec.AcquireTime)
@@ -271,6 +337,7 @@ func (l *Locks) heldError(microservice string, lease *coordinationv1.Lease) *Hel
 		Since:        timeOf(lease.Spec.AcquireTime),
 		RenewedAt:    renewed,
 		StaleAt:      renewed.Add(leaseDuration(lease)),
+		Recovery:     lease.Annotations[AnnotationRecovery],
 	}
 }
 

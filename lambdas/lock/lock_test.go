@@ -287,3 +287,44 @@ func TestEndlessConflictsEndInATransientError(t *testing.T) {
 		t.Errorf("%d updates, want %d attempts", updates, attempts)
 	}
 }
+
+func TestALockHeldForRecoveryNeverLapses(t *testing.T) {
+	locks, _, ns := newLocks(t)
+	ctx := context.Background()
+	c := &clock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	locks.Now = c.Now
+	other := New(locks.leases, ns)
+	other.Now = c.Now
+
+	if err := locks.Hold(ctx, "yelb-ui", "exec-1", "apply VirtualRouter: forbidden"); err != nil {
+		t.Fatalf("hold a lock that did not exist: %v", err)
+	}
+	c.Add(10 * DefaultDuration)
+	err := other.Acquire(ctx, "yelb-ui", "exec-2")
+	var held *HeldError
+	if !errors.As(err, &held) || held.Recovery != "apply VirtualRouter: forbidden" || held.Holder() != "exec-1" {
+		t.Fatalf("acquire of a lock held for recovery, long past its duration: %v", err)
+	}
+	if want := "canaryctl -n " + ns + " recover yelb-ui"; !strings.Contains(err.Error(), want) {
+		t.Errorf("refusal %q does not name the recovery %q", err, want)
+	}
+	info, err := other.Holder(ctx, "yelb-ui")
+	if err != nil || info == nil || info.Stale || info.Recovery == "" {
+		t.Fatalf("holder info %+v, %v: want held for recovery, not stale", info, err)
+	}
+	if err := other.Hold(ctx, "yelb-ui", "exec-2", "x"); !errors.As(err, &held) {
+		t.Errorf("another execution held a lock it does not have: %v", err)
+	}
+	if err := locks.Renew(ctx, "yelb-ui", "exec-1"); err != nil {
+		t.Errorf("the holder cannot renew its held lock: %v", err)
+	}
+	if err := locks.Release(ctx, "yelb-ui", "exec-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Acquire(ctx, "yelb-ui", "exec-2"); err != nil {
+		t.Errorf("acquire after the holder released: %v", err)
+	}
+	if info, _ := other.Holder(ctx, "yelb-ui"); info == nil || info.Recovery != "" {
+		t.Errorf("a released recovery hold came back: %+v", info)
+	}
+}

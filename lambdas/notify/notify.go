@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
 
 	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/status"
 )
 
 // Publisher is the part of the SNS client the notifier needs.
@@ -56,10 +57,14 @@ func (l Log) Notify(_ context.Context, n engine.Notice) error {
 // Message is the subject (at most 100 characters, as SNS allows) and body.
 func Message(n engine.Notice) (subject, body string) {
 	switch n.Outcome {
-	case "Succeeded":
+	case status.PhaseSucceeded:
 		subject = fmt.Sprintf("%s version %d promoted", n.Microservice, n.Version)
-	case "RolledBack":
+	case status.PhaseRolledBack:
 		subject = fmt.Sprintf("%s version %d rolled back", n.Microservice, n.Version)
+	case status.PhaseFailed:
+		subject = fmt.Sprintf("ACTION NEEDED: %s version %d roll back failed", n.Microservice, n.Version)
+	case status.PhaseInvalid:
+		subject = fmt.Sprintf("%s version %d refused by the API server", n.Microservice, n.Version)
 	default:
 		subject = fmt.Sprintf("%s version %d: %s", n.Microservice, n.Version, n.Outcome)
 	}

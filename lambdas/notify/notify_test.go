@@ -58,3 +58,14 @@ func TestSubjectFitsSNSLimit(t *testing.T) {
 		t.Errorf("body does not say there was no stable version:\n%s", body)
 	}
 }
+
+func TestAFailedRollBackAsksForAction(t *testing.T) {
+	reason := "roll back failed: forbidden; fix the cause, then run `canaryctl -n yelb recover yelb-ui`"
+	subject, body := Message(engine.Notice{Microservice: "yelb-ui", Namespace: "yelb", Version: 5, StableVersion: 4, Outcome: "Failed", Reason: reason})
+	if subject != "ACTION NEEDED: yelb-ui version 5 roll back failed" || !strings.Contains(body, "canaryctl -n yelb recover yelb-ui") {
+		t.Errorf("subject %q body:\n%s", subject, body)
+	}
+	if subject, _ := Message(engine.Notice{Microservice: "yelb-ui", Version: 5, Outcome: "Invalid"}); subject != "yelb-ui version 5 refused by the API server" {
+		t.Errorf("subject %q", subject)
+	}
+}

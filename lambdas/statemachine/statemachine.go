@@ -28,6 +28,7 @@ const (
 	StateBake           = "Bake at 100%"
 	StatePromote        = "Promote"
 	StateRollBack       = "Roll back"
+	StateRecordFailure  = "Record roll back failure"
 	StateSucceeded      = "Rollout succeeded"
 	StateRolledBack     = "Rolled back"
 	StateInvalid        = "Invalid deploy.json"
@@ -47,18 +48,22 @@ const (
 	ActionAnalyse  = "analyse"
 	ActionPromote  = "promote"
 	ActionRollBack = "rollback"
+	// ActionRollBackFailed records a roll back that gave up: phase Failed,
+	// the lock held for recovery, a notice.
+	ActionRollBackFailed = "rollbackfailed"
 )
 
 // TaskActions maps every Task state to the handler action it calls.
 var TaskActions = map[string]string{
-	StateValidate: ActionValidate,
-	StateLock:     ActionLock,
-	StateDeploy:   ActionDeploy,
-	StateReady:    ActionReady,
-	StateShift:    ActionShift,
-	StateAnalyse:  ActionAnalyse,
-	StatePromote:  ActionPromote,
-	StateRollBack: ActionRollBack,
+	StateValidate:      ActionValidate,
+	StateLock:          ActionLock,
+	StateDeploy:        ActionDeploy,
+	StateReady:         ActionReady,
+	StateShift:         ActionShift,
+	StateAnalyse:       ActionAnalyse,
+	StatePromote:       ActionPromote,
+	StateRollBack:      ActionRollBack,
+	StateRecordFailure: ActionRollBackFailed,
 }
 
 // Values of $.rollout.next chosen by the engine after "Analyse".
@@ -73,7 +78,7 @@ const (
 
 // Error names the handlers raise; Retry and Catch match on them.
 const (
-	ErrValidation = "ValidationFailed"  // bad deploy.json or template: nothing was written
+	ErrValidation = "ValidationFailed"  // bad deploy.json or template, or refused by the API server's dry run: nothing was written
 	ErrInProgress = "RolloutInProgress" // another execution holds the microservice's lock
 	ErrTransient  = "Transient"         // worth retrying: API server busy, throttled, conflict
 	ErrNotReady   = "CanaryNotReady"    // the canary failed or outlived progress_deadline
@@ -120,7 +125,9 @@ func Definition(cfg Config) (string, error) {
 			catch([]string{ErrRefused}, StateRefused),
 			catch([]string{"States.ALL"}, StateRollBack),
 		}),
-		StateDeploy: cfg.task(ActionDeploy, StateReady, rollBackOnError()),
+		// The API server's dry run refusing the new version is invalid
+		// input: the handler wrote nothing but the refusal to the status.
+		StateDeploy: cfg.task(ActionDeploy, StateReady, append([]object{catch([]string{ErrValidation}, StateInvalid)}, rollBackOnError()...)),
 		StateReady:  cfg.task(ActionReady, StateReadyChoice, rollBackOnError()),
 		StateReadyChoice: object{
 			"Type": "Choice",
@@ -158,16 +165,22 @@ func Definition(cfg Config) (string, error) {
 			"OutputPath":     "$.Payload",
 			"TimeoutSeconds": cfg.TaskTimeout,
 			"Next":           StateRolledBack,
-			"Catch":          []object{catch([]string{"States.ALL"}, StateRollBackFailed)},
+			"Catch":          []object{catch([]string{"States.ALL"}, StateRecordFailure)},
 		}, object{
 			// Rolling back must not give up on a flaky API server: retry anything, longer.
 			"ErrorEquals": []string{"States.ALL"}, "IntervalSeconds": 3, "MaxAttempts": 8, "BackoffRate": 2, "MaxDelaySeconds": 60,
 		}),
+		// Phase Failed, the lock held and a notice. Should even that fail,
+		// the execution still ends in "Roll back failed", whose event the
+		// rollback entry point receives.
+		StateRecordFailure: cfg.task(ActionRollBackFailed, StateRollBackFailed, []object{
+			catch([]string{"States.ALL"}, StateRollBackFailed),
+		}),
 		StateSucceeded:      object{"Type": "Succeed"},
 		StateRolledBack:     object{"Type": "Fail", "Error": "RolledBack", "Cause": "The canary failed and traffic is back on the stable version; see the rollout status for the reason."},
-		StateInvalid:        object{"Type": "Fail", "Error": ErrValidation, "Cause": "deploy.json or its template is invalid; nothing was changed. The error output names every bad field."},
+		StateInvalid:        object{"Type": "Fail", "Error": ErrValidation, "Cause": "deploy.json or its template is invalid, or the API server refused the new version in a dry run; nothing was changed. The error output names every bad field."},
 		StateInProgress:     object{"Type": "Fail", "Error": ErrInProgress, "Cause": "Another rollout of this microservice is in progress; nothing was changed."},
-		StateRollBackFailed: object{"Type": "Fail", "Error": "RollBackFailed", "Cause": "Roll back did not complete; the rollback entry point retries it from the execution-failed event."},
+		StateRollBackFailed: object{"Type": "Fail", "Error": "RollBackFailed", "Cause": "Roll back did not complete: the status says Failed and the lock stays held. The rollback entry point retries it from the execution-failed event; if that fails too, fix the cause and run canaryctl recover."},
 		StateRefused:        object{"Type": "Fail", "Error": ErrRefused, "Cause": "The cluster is not in a state a rollout can start from; nothing was changed. The error output says why and what to do."},
 		StateEnded:          object{"Type": "Fail", "Error": ErrEnded, "Cause": "The rollout was rolled back from outside or lost its lock; this execution changed nothing more."},
 	}

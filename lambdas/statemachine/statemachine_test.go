@@ -193,8 +193,22 @@ func TestPaths(t *testing.T) {
 			name:       "a failing roll back is retried, then reported",
 			plan:       map[string][]string{sm.StateDeploy: {"Forbidden"}, sm.StateRollBack: {"Forbidden"}},
 			wantStatus: "FAILED", wantError: "RollBackFailed",
-			wantCalls: append([]string{sm.StateValidate, sm.StateLock, sm.StateDeploy},
-				slices.Repeat([]string{sm.StateRollBack}, 9)...),
+			wantCalls: append(append([]string{sm.StateValidate, sm.StateLock, sm.StateDeploy},
+				slices.Repeat([]string{sm.StateRollBack}, 9)...), sm.StateRecordFailure),
+		},
+		{
+			name: "a roll back whose failure cannot be recorded still ends failed",
+			plan: map[string][]string{sm.StateDeploy: {"Forbidden"}, sm.StateRollBack: {"Forbidden"},
+				sm.StateRecordFailure: {"Forbidden"}},
+			wantStatus: "FAILED", wantError: "RollBackFailed",
+			wantCalls: append(append([]string{sm.StateValidate, sm.StateLock, sm.StateDeploy},
+				slices.Repeat([]string{sm.StateRollBack}, 9)...), sm.StateRecordFailure),
+		},
+		{
+			name:       "the API server refusing the canary in a dry run ends invalid without rolling back",
+			plan:       map[string][]string{sm.StateDeploy: {sm.ErrValidation}},
+			wantStatus: "FAILED", wantError: sm.ErrValidation,
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy},
 		},
 	}
 	for _, tt := range tests {
@@ -249,6 +263,10 @@ func TestEveryTaskCanRollBack(t *testing.T) {
 				t.Errorf("Validate catches into %q", last.Next)
 			}
 		case sm.StateRollBack:
+			if last.Next != sm.StateRecordFailure {
+				t.Errorf("Roll back catches into %q", last.Next)
+			}
+		case sm.StateRecordFailure:
 			if last.Next != sm.StateRollBackFailed {
 				t.Errorf("Roll back catches into %q", last.Next)
 			}

@@ -15,12 +15,15 @@ const (
 	PhaseBaking      = "Baking"           // at 100%, still analysing
 	PhaseSucceeded   = "Succeeded"
 	PhaseRolledBack  = "RolledBack"
-	PhaseFailed      = "Failed" // roll back itself failed; needs an operator
+	PhaseFailed      = "Failed" // roll back itself failed; needs an operator (canaryctl recover)
+	// PhaseInvalid: the API server refused the new version's objects in a
+	// dry run; nothing was written and traffic never moved.
+	PhaseInvalid = "Invalid"
 )
 
 // Terminal reports whether a phase ends a rollout.
 func Terminal(phase string) bool {
-	return phase == PhaseSucceeded || phase == PhaseRolledBack || phase == PhaseFailed
+	return phase == PhaseSucceeded || phase == PhaseRolledBack || phase == PhaseFailed || phase == PhaseInvalid
 }
 
 // Operator requests.
@@ -69,6 +72,19 @@ type Status struct {
 	// LastVersion is the highest version ever deployed, so a rolled-back
 	// version number is never reused.
 	LastVersion int `json:"lastVersion"`
+	// CanaryTemplate is the canary's config_file, kept only once its roll
+	// back failed, so that a recovery can finish it from the status alone.
+	CanaryTemplate string `json:"canaryTemplate,omitempty"`
+	// TookOver is set when this rollout started by rolling back a rollout
+	// abandoned with a stale lock.
+	TookOver *TakeOver `json:"tookOver,omitempty"`
+}
+
+// TakeOver records the abandoned rollout a new one rolled back before it started.
+type TakeOver struct {
+	Execution string    `json:"execution"` // the abandoned rollout's
+	Version   int       `json:"version"`   // its canary, removed
+	At        time.Time `json:"at"`
 }
 
 // Control is what operators ask of the engine. Paused holds the weight until

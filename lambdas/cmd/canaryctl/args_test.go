@@ -19,6 +19,8 @@ func TestParseArgs(t *testing.T) {
 		{name: "flags before and after", args: "--kubeconfig k.yaml -n yelb watch yelb-appserver --context dev --next --timeout 5m",
 			want: invocation{command: "watch", name: "yelb-appserver", kubeconfig: "k.yaml", namespace: "yelb", context: "dev", next: true, timeout: 5 * time.Minute}},
 		{name: "long namespace with equals", args: "abort yelb-ui --namespace=shop", want: invocation{command: "abort", name: "yelb-ui", namespace: "shop"}},
+		{name: "recover", args: "recover yelb-ui -n yelb", want: invocation{command: "recover", name: "yelb-ui", namespace: "yelb"}},
+		{name: "recover every namespace", args: "recover yelb-ui -A", wantErr: "flag -A does not apply to recover"},
 		{name: "all namespaces", args: "status -A", want: invocation{command: "status", allNamespaces: true}},
 		{name: "help", args: "help", wantErr: flag.ErrHelp.Error()},
 		{name: "dash h", args: "-h", wantErr: flag.ErrHelp.Error()},

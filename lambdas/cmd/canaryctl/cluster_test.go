@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -19,7 +20,9 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/eks-canary/platform/internal/testcluster"
+	"github.com/eks-canary/platform/lambdas/lock"
 	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/router/routers"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -411,4 +414,46 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestRecoverFinishesAFailedRollBack: a roll back that gave up left the
+// status Failed and the lock held; recover rolls back from the status
+// alone and frees the microservice.
+func TestRecoverFinishesAFailedRollBack(t *testing.T) {
+	tmpl, err := os.ReadFile("../../engine/testdata/appmesh.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := seed(t)
+	ctx := context.Background()
+	failed := rollout("shop", status.PhaseFailed, 50, 50, 2)
+	failed.StableVersion, failed.CanaryVersion, failed.StableImage, failed.CanaryImage = 1, 2, "registry.local/shop:1", "registry.local/shop:2"
+	failed.StableTemplate = base64.StdEncoding.EncodeToString(tmpl)
+	failed.CanaryTemplate = failed.StableTemplate
+	failed.Reason = "roll back failed: apply VirtualRouter shop: forbidden"
+	s.write(t, failed)
+	locks := lock.New(s.Clientset.CoordinationV1(), s.ns)
+	if err := locks.Hold(ctx, "shop", failed.Execution, "forbidden"); err != nil {
+		t.Fatal(err)
+	}
+
+	s.ctl(t, "status").expect(t, exitOK, "Fix the cause, then run: canaryctl -n "+s.ns+" recover shop", "")
+	s.ctl(t, "recover", "nosuch").expect(t, exitNotFound, "", `unknown microservice "nosuch"`)
+	s.ctl(t, "recover", "shop").expect(t, exitOK, "Recovered: shop v2 was removed and v1 serves all traffic; the lock is released", "")
+
+	snap, err := status.NewOperator(s.Clientset).Get(ctx, s.ns, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snap.Status.Phase != status.PhaseRolledBack || len(snap.History) != 1 || snap.History[0].Phase != status.PhaseRolledBack {
+		t.Errorf("after recover: phase %s, history %+v", snap.Status.Phase, snap.History)
+	}
+	if info, err := locks.Holder(ctx, "shop"); err != nil || info != nil {
+		t.Errorf("lock after recover: %+v, %v", info, err)
+	}
+	live, err := routers.All()["appmesh"].Weights(ctx, s.Dynamic, s.ns, "shop")
+	if err != nil || len(live) != 1 || live[0].Name != "shop-1" || live[0].Weight != 100 {
+		t.Errorf("route after recover: %v, %v; want shop-1 alone at 100", live, err)
+	}
+	s.ctl(t, "recover", "shop").expect(t, exitRefused, "", "shop has no failed roll back to recover (phase RolledBack); nothing was changed")
 }

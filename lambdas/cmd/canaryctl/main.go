@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -18,8 +19,11 @@ import (
 
 	"golang.org/x/term"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/router/routers"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -34,8 +38,11 @@ Usage:
   canaryctl [flags] resume NAME            continue a paused rollout
   canaryctl [flags] promote NAME           skip the remaining steps, send all traffic to the canary
   canaryctl [flags] abort NAME             roll back to the stable version
+  canaryctl [flags] recover NAME           finish a roll back that failed, once its cause is fixed
 
 The engine honours pause, resume, promote and abort at its next step.
+recover acts at once, with the engine's own roll back: it needs the
+engine's permissions in the namespace.
 
 Flags (anywhere on the line):
   --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
@@ -46,14 +53,18 @@ Flags (anywhere on the line):
   --timeout D           watch: give up after D (for example 30m); 0 waits forever
 
 Exit codes:
-  0  done; watch: the rollout succeeded
-  1  error reading the kubeconfig or talking to the cluster
+  0  done; watch: the rollout succeeded; recover: rolled back, lock released
+  1  error reading the kubeconfig or talking to the cluster; recover: the roll
+     back failed again (the status stays Failed, the lock held)
   2  bad command line
   3  unknown microservice (no rollout status in the namespace)
-  4  request refused by the rollout's state (nothing was changed)
+  4  request refused by the rollout's state (nothing was changed); recover:
+     no failed roll back to recover
   5  watch: the rollout was rolled back
-  6  watch: the rollout failed and needs an operator (its roll back did not complete)
+  6  watch: the rollout failed and needs an operator: its roll back did not
+     complete (fix the cause, then run recover)
   7  watch: --timeout passed before the rollout ended
+  8  watch: the API server refused the new version before anything was written
   130 interrupted
 `
 
@@ -78,6 +89,7 @@ var commandFlags = map[string][]string{
 	"resume":  nil,
 	"promote": nil,
 	"abort":   nil,
+	"recover": nil,
 }
 
 var globalFlags = []string{"kubeconfig", "context", "n", "namespace"}
@@ -109,7 +121,7 @@ func parseArgs(args []string) (invocation, error) {
 		args = fs.Args()[1:]
 	}
 	if len(positional) == 0 {
-		return inv, errors.New("no command given; want one of status, watch, history, pause, resume, promote, abort")
+		return inv, errors.New("no command given; want one of status, watch, history, pause, resume, promote, abort, recover")
 	}
 	inv.command = positional[0]
 	if inv.command == "help" {
@@ -117,7 +129,7 @@ func parseArgs(args []string) (invocation, error) {
 	}
 	allowed, ok := commandFlags[inv.command]
 	if !ok {
-		return inv, fmt.Errorf("unknown command %q; want one of status, watch, history, pause, resume, promote, abort", inv.command)
+		return inv, fmt.Errorf("unknown command %q; want one of status, watch, history, pause, resume, promote, abort, recover", inv.command)
 	}
 	var badFlag error
 	fs.Visit(func(f *flag.Flag) {
@@ -149,26 +161,26 @@ func parseArgs(args []string) (invocation, error) {
 }
 
 // connect builds a client from the kubeconfig with kubectl's loading rules.
-func connect(inv invocation) (kubernetes.Interface, string, error) {
+func connect(inv invocation) (kubernetes.Interface, *rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = inv.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: inv.context}
 	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
 	cfg, err := cc.ClientConfig()
 	if err != nil {
-		return nil, "", fmt.Errorf("read kubeconfig (set --kubeconfig or KUBECONFIG): %w", err)
+		return nil, nil, "", fmt.Errorf("read kubeconfig (set --kubeconfig or KUBECONFIG): %w", err)
 	}
 	namespace := inv.namespace
 	if namespace == "" && !inv.allNamespaces {
 		if namespace, _, err = cc.Namespace(); err != nil {
-			return nil, "", fmt.Errorf("read the context's namespace from the kubeconfig: %w", err)
+			return nil, nil, "", fmt.Errorf("read the context's namespace from the kubeconfig: %w", err)
 		}
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("build client for %s: %w", cfg.Host, err)
+		return nil, nil, "", fmt.Errorf("build client for %s: %w", cfg.Host, err)
 	}
-	return client, namespace, nil
+	return client, cfg, namespace, nil
 }
 
 func main() {
@@ -187,7 +199,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "canaryctl: %v\nRun 'canaryctl help' for usage.\n", err)
 		return exitUsage
 	}
-	client, namespace, err := connect(inv)
+	client, cfg, namespace, err := connect(inv)
 	if err != nil {
 		return report(stderr, err)
 	}
@@ -222,6 +234,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "watch":
 		out := newScreen(stdout)
 		return watchRollout(ctx, client, namespace, inv, out, stderr)
+	case "recover":
+		eng := &engine.Engine{
+			Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
+			Routers:   routers.All(),
+			Log:       slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		}
+		st, err := eng.Recover(ctx, "", namespace, inv.name)
+		if err != nil {
+			return report(stderr, err)
+		}
+		fmt.Fprintln(stdout, Recovered(st))
+		return exitOK
 	default:
 		snap, err := ops.Request(ctx, namespace, inv.name, status.Action(inv.command))
 		if err != nil {
@@ -236,7 +260,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func report(stderr io.Writer, err error) int {
 	var notFound *status.NotFoundError
 	var refused *status.RefusedError
+	var nothing *engine.RecoverRefusedError
 	switch {
+	case errors.As(err, &nothing):
+		fmt.Fprintf(stderr, "canaryctl: %v; nothing was changed\n", nothing)
+		return exitRefused
 	case errors.As(err, &notFound):
 		fmt.Fprintf(stderr, "canaryctl: %v\n", notFound)
 		return exitNotFound

@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -140,6 +141,13 @@ func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) str
 			st.Weight, step(st), LastVerdict(st), age(st.StartedAt, now))
 	}
 	w.Flush()
+	// A failed roll back blocks every later rollout: say how to get out.
+	for _, snap := range snaps {
+		if st := snap.Status; st.Phase == status.PhaseFailed {
+			fmt.Fprintf(&buf, "\n%s: the roll back of %s did not complete and no rollout can start. Fix the cause, then run: %s\n",
+				st.Microservice, version(st.CanaryVersion), RecoverCommand(st))
+		}
+	}
 	return buf.String()
 }
 
@@ -222,6 +230,10 @@ func Frame(snap status.Snapshot, width int) []string {
 	if st.Reason != "" {
 		lines = append(lines, "reason    "+st.Reason)
 	}
+	if t := st.TookOver; t != nil {
+		lines = append(lines, fmt.Sprintf("took over %s abandoned by execution %s: rolled back at %s before this rollout started",
+			version(t.Version), t.Execution, clock(t.At)))
+	}
 	lines = append(lines, fmt.Sprintf("updated   %s  execution %s", clock(st.UpdatedAt), dash(st.Execution)))
 	for i, l := range lines {
 		lines[i] = truncate(l, width)
@@ -267,6 +279,7 @@ const (
 	exitRolledBack = 5
 	exitFailed     = 6
 	exitTimeout    = 7
+	exitInvalid    = 8
 	exitInterrupt  = 130
 )
 
@@ -285,9 +298,31 @@ func Outcome(st status.Status) (string, int) {
 			serves = fmt.Sprintf(" and %s serves all traffic", version(st.StableVersion))
 		}
 		return fmt.Sprintf("Rolled back: %s %s was removed%s%s", st.Microservice, version(st.CanaryVersion), serves, reason), exitRolledBack
+	case status.PhaseInvalid:
+		return fmt.Sprintf("Refused: the API server refused %s %s before anything was written; traffic did not move%s",
+			st.Microservice, version(st.CanaryVersion), reason), exitInvalid
 	default:
-		return fmt.Sprintf("Rollout failed: %s needs an operator, the roll back did not complete%s", st.Microservice, reason), exitFailed
+		msg := fmt.Sprintf("Rollout failed: %s needs an operator, the roll back did not complete%s", st.Microservice, reason)
+		if recover := RecoverCommand(st); !strings.Contains(msg, recover) {
+			msg += fmt.Sprintf(". Fix the cause, then run: %s", recover)
+		}
+		return msg, exitFailed
 	}
+}
+
+// RecoverCommand finishes a failed roll back of st's microservice.
+func RecoverCommand(st status.Status) string {
+	return engine.RecoverCommand(st.Namespace, st.Microservice)
+}
+
+// Recovered tells the operator what the recovery left.
+func Recovered(st status.Status) string {
+	serves := ""
+	if st.StableVersion > 0 {
+		serves = fmt.Sprintf(" and %s serves all traffic", version(st.StableVersion))
+	}
+	return fmt.Sprintf("Recovered: %s %s was removed%s; the lock is released and the next rollout can start.",
+		st.Microservice, version(st.CanaryVersion), serves)
 }
 
 // Requested tells the operator what happens next after a request.

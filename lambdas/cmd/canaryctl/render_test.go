@@ -100,6 +100,12 @@ func TestStatusTable(t *testing.T) {
 	if !strings.HasPrefix(withNS, "NAMESPACE   NAME ") || !strings.Contains(withNS, "\nyelb        yelb-appserver ") {
 		t.Errorf("all-namespaces table lacks the namespace column:\n%s", withNS)
 	}
+	failed := status.Snapshot{Status: status.Status{Microservice: "yelb-ui", Namespace: "yelb", Phase: status.PhaseFailed,
+		StableVersion: 7, CanaryVersion: 8, Weight: 40, Step: 2, Steps: 5}}
+	got := StatusTable(append(snaps[:1:1], failed), now, false)
+	if want := "\nyelb-ui: the roll back of v8 did not complete and no rollout can start. Fix the cause, then run: canaryctl -n yelb recover yelb-ui\n"; !strings.HasSuffix(got, want) {
+		t.Errorf("a failed roll back is not followed by its recovery:\n%s", got)
+	}
 }
 
 func TestHistoryTable(t *testing.T) {
@@ -161,6 +167,12 @@ func TestFrame(t *testing.T) {
 		t.Errorf("truncated line = %q", narrow[6])
 	}
 
+	took := sampleSnapshot()
+	took.Status.TookOver = &status.TakeOver{Execution: "exec-6", Version: 3, At: time.Date(2026, 11, 25, 18, 30, 0, 0, time.UTC)}
+	if got := Frame(took, 0); got[len(got)-2] != "took over v3 abandoned by execution exec-6: rolled back at 18:30:00 before this rollout started" {
+		t.Errorf("frame after a takeover:\n%s", strings.Join(got, "\n"))
+	}
+
 	rolled := sampleSnapshot()
 	rolled.Status.Phase, rolled.Status.Weight, rolled.Status.Verdicts = status.PhaseRolledBack, 0, nil
 	rolled.Status.Reason = "success rate 91.00% below 99%"
@@ -197,8 +209,13 @@ func TestOutcome(t *testing.T) {
 			"Rolled back: yelb-appserver v5 was removed and v4 serves all traffic: p99 812 ms above 500 ms", exitRolledBack},
 		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseRolledBack, CanaryVersion: 1},
 			"Rolled back: yelb-appserver v1 was removed", exitRolledBack},
-		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseFailed, Reason: "route update rejected"},
-			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: route update rejected", exitFailed},
+		{status.Status{Microservice: "yelb-appserver", Namespace: "yelb", Phase: status.PhaseFailed, Reason: "route update rejected"},
+			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: route update rejected. Fix the cause, then run: canaryctl -n yelb recover yelb-appserver", exitFailed},
+		{status.Status{Microservice: "yelb-appserver", Namespace: "yelb", Phase: status.PhaseFailed,
+			Reason: "roll back failed: forbidden; fix the cause, then run `canaryctl -n yelb recover yelb-appserver`"},
+			"Rollout failed: yelb-appserver needs an operator, the roll back did not complete: roll back failed: forbidden; fix the cause, then run `canaryctl -n yelb recover yelb-appserver`", exitFailed},
+		{status.Status{Microservice: "yelb-appserver", Phase: status.PhaseInvalid, CanaryVersion: 5, StableVersion: 4, Reason: "exceeded quota"},
+			"Refused: the API server refused yelb-appserver v5 before anything was written; traffic did not move: exceeded quota", exitInvalid},
 	}
 	for _, tt := range tests {
 		got, code := Outcome(tt.st)

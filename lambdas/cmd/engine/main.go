@@ -3,7 +3,10 @@
 //
 //	step              one Task of the rollout state machine
 //	rollback-aborted  an EventBridge "Step Functions Execution Status Change"
-//	                  for an aborted, timed-out or failed execution
+//	                  for an aborted, timed-out or failed execution; when its
+//	                  own retries give up it records phase Failed, holds the
+//	                  lock and notifies, and returns the error so that the
+//	                  event is delivered again
 package main
 
 import (
