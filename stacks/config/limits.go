@@ -116,4 +116,3 @@ func names(ms []Microservice) []string {
 	}
 	return out
 }
-
