@@ -5,7 +5,7 @@ STACK ?= dev
 BUILD := build
 GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
 
-.PHONY: up preview destroy graph test test-deps vet bench demo build lambda tools control-plane
+.PHONY: up preview destroy graph test test-deps vet bench demo build lambda tools control-plane checks aws-models
 
 ## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
 up:
@@ -29,6 +29,14 @@ test: test-deps vet
 
 test-deps:
 	scripts/install-test-deps.sh
+
+## checks: the program against AWS's and Kubernetes' own rules (part of test; see README "Offline checks")
+checks: test-deps
+	go test ./internal/upstream ./internal/awsrules ./internal/chartcheck ./internal/kubecheck ./infra/traffic/manifests ./stacks/checks
+
+## aws-models: regenerate the pinned subset of AWS's service models the checks use
+aws-models:
+	go run ./internal/awsrules/gen
 
 vet:
 	go vet ./...

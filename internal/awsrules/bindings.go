@@ -56,5 +56,7 @@ var Bindings = map[string]Binding{
 		Shape: "CreateServiceNetworkVpcAssociationRequest"},
 	"aws:cloudwatch/dashboard:Dashboard":   {Service: "monitoring", Shape: "PutDashboardInput"},
 	"aws:codecommit/repository:Repository": {Service: "codecommit", Shape: "CreateRepositoryInput"},
-	"aws:eks/cluster:Cluster":              {Service: "eks", Shape: "CreateClusterRequest", AutoName: "name"},
+	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": {Service: "iam", Shape: "CreateOpenIDConnectProviderRequest",
+		Aliases: map[string]string{"clientIdLists": "ClientIDList", "thumbprintLists": "ThumbprintList"}},
+	"aws:eks/cluster:Cluster": {Service: "eks", Shape: "CreateClusterRequest", AutoName: "name"},
 }

@@ -33,8 +33,8 @@ type lintTarget struct {
 	ids map[string]string
 }
 
-// IAMTemplate wraps every IAM trust and permission document of resources in
-// one CloudFormation template (roles and managed policies), so cfn-lint's IAM
+// IAMTemplate wraps every IAM trust, permission and bucket policy document
+// of resources in one CloudFormation template (roles, managed and bucket policies), so cfn-lint's IAM
 // rules check their actions, condition keys and ARNs. ids maps the template's
 // logical ids to "<type> <name>".
 func IAMTemplate(resources []policy.Resource) (template map[string]any, ids map[string]string) {
@@ -63,6 +63,10 @@ func IAMTemplate(resources []policy.Resource) (template map[string]any, ids map[
 		case "aws:iam/role:Role":
 			if d, ok := doc(r.Inputs["assumeRolePolicy"]); ok {
 				add(r, "AWS::IAM::Role", map[string]any{"AssumeRolePolicyDocument": d})
+			}
+		case "aws:s3/bucketPolicy:BucketPolicy":
+			if d, ok := doc(r.Inputs["policy"]); ok {
+				add(r, "AWS::S3::BucketPolicy", map[string]any{"Bucket": fmt.Sprintf("bucket-%03d", n), "PolicyDocument": d})
 			}
 		case "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy":
 			if d, ok := doc(r.Inputs["policy"]); ok {

@@ -27,6 +27,8 @@ var DocumentedNames = []NameRule{
 		Doc: "EventBridge rule names are 1-64 letters, digits, '.', '-' and '_'"},
 	{Type: "aws:cloudformation/stack:Stack", Field: "name", Max: 128, Pattern: regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]*$`),
 		Doc: "CloudFormation stack names start with a letter and hold only letters, digits and '-', at most 128"},
+	{Type: "aws:cloudwatch/dashboard:Dashboard", Field: "dashboardName", Max: 255, Pattern: regexp.MustCompile(`^[A-Za-z0-9_-]+$`),
+		Doc: "CloudWatch dashboard names are 1-255 letters, digits, '-' and '_'"},
 	{Type: "aws:sns/topic:Topic", Field: "name", Max: 256, Pattern: regexp.MustCompile(`^[A-Za-z0-9_-]+$`),
 		Doc: "SNS topic names are 1-256 letters, digits, '-' and '_'"},
 }
