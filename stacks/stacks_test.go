@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/eks-canary/platform/infra/bundle"
-	"github.com/eks-canary/platform/infra/deployer"
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
 	"github.com/eks-canary/platform/lambdas/contract"

@@ -123,3 +123,8 @@ func TestAslValidatorReportsAMissingState(t *testing.T) {
 	}
 	reports(t, found, "deployer-state-machine", "Missing 'StartAt'|'Next'|'Default' target: Validate")
 }
+
+func TestAutonamedLoadBalancerOver32IsReported(t *testing.T) {
+	r := policy.Resource{Type: "aws:lb/loadBalancer:LoadBalancer", Name: "edge-public-ingress-nlb-x", Inputs: map[string]any{"loadBalancerType": "network"}}
+	reports(t, CheckDocumented([]policy.Resource{r}), r.Name, "load balancer names are 1-32")
+}

@@ -29,6 +29,10 @@ var DocumentedNames = []NameRule{
 		Doc: "CloudFormation stack names start with a letter and hold only letters, digits and '-', at most 128"},
 	{Type: "aws:cloudwatch/dashboard:Dashboard", Field: "dashboardName", Max: 255, Pattern: regexp.MustCompile(`^[A-Za-z0-9_-]+$`),
 		Doc: "CloudWatch dashboard names are 1-255 letters, digits, '-' and '_'"},
+	{Type: "aws:lb/loadBalancer:LoadBalancer", Field: "name", Max: 32, Pattern: regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`),
+		Doc: "load balancer names are 1-32 letters, digits and '-', not starting or ending with '-'"},
+	{Type: "aws:lb/targetGroup:TargetGroup", Field: "name", Max: 32, Pattern: regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`),
+		Doc: "target group names are 1-32 letters, digits and '-', not starting or ending with '-'"},
 	{Type: "aws:sns/topic:Topic", Field: "name", Max: 256, Pattern: regexp.MustCompile(`^[A-Za-z0-9_-]+$`),
 		Doc: "SNS topic names are 1-256 letters, digits, '-' and '_'"},
 }

@@ -22,6 +22,7 @@ var unchecked = map[string]string{
 	"aws:ec2/routeTable:RouteTable":                                        "as above",
 	"aws:ec2/routeTableAssociation:RouteTableAssociation":                  "as above",
 	"aws:ec2/route:Route":                                                  "as above",
+	"aws:ec2/securityGroup:SecurityGroup":                                  "as above",
 	"aws:ec2/securityGroupRule:SecurityGroupRule":                          "as above",
 	"aws:s3/bucketPolicy:BucketPolicy":                                     "the policy document goes through cfn-lint",
 	"aws:s3/bucketV2:BucketV2":                                             "S3's model carries no bucket-name constraints",
