@@ -58,7 +58,9 @@ func UnknownKeys(c *chart.Chart, values map[string]any) []string {
 
 // Render renders the chart's templates as `helm install` would for a
 // release in namespace, validating the merged values against the chart's
-// schema first, and decodes the manifests.
+// schema first, and decodes the manifests. Like Helm, it leaves namespaced
+// objects without metadata.namespace to the client, which puts them in the
+// release's namespace.
 func Render(c *chart.Chart, release, namespace string, values map[string]any) ([]*unstructured.Unstructured, error) {
 	opts := chartutil.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}
 	caps := chartutil.DefaultCapabilities.Copy()
@@ -84,23 +86,7 @@ func Render(c *chart.Chart, release, namespace string, values map[string]any) ([
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %s: %w", c.Name(), n, err)
 		}
-		for _, o := range decoded {
-			if o.GetNamespace() == "" && namespaced(o) {
-				o.SetNamespace(namespace)
-			}
-		}
 		objs = append(objs, decoded...)
 	}
 	return objs, nil
-}
-
-// namespaced guesses the scope Helm leaves to the API server: the kinds
-// the charts render that are cluster-scoped.
-func namespaced(o *unstructured.Unstructured) bool {
-	switch o.GetKind() {
-	case "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "MutatingWebhookConfiguration",
-		"ValidatingWebhookConfiguration", "Namespace", "PriorityClass", "GatewayClass", "PodSecurityPolicy":
-		return false
-	}
-	return true
 }

@@ -32,6 +32,9 @@ import (
 type Object struct {
 	Source string // e.g. `kubernetes:core/v1:Namespace "traffic-app-namespace"`
 	Obj    *unstructured.Unstructured
+	// Namespace is where a namespaced object without metadata.namespace
+	// goes (a Helm release's namespace); empty means "default".
+	Namespace string
 }
 
 func (o Object) String() string {
@@ -154,7 +157,7 @@ func New(cfg *rest.Config) (*Checker, error) {
 
 const fieldManager = "canary-checks"
 
-func (c *Checker) apply(ctx context.Context, u *unstructured.Unstructured, dryRun bool) error {
+func (c *Checker) apply(ctx context.Context, u *unstructured.Unstructured, defaultNamespace string, dryRun bool) error {
 	gv, err := schema.ParseGroupVersion(u.GetAPIVersion())
 	if err != nil {
 		return err
@@ -175,6 +178,9 @@ func (c *Checker) apply(ctx context.Context, u *unstructured.Unstructured, dryRu
 	var ri dynamic.ResourceInterface = c.dyn.Resource(m.Resource)
 	if m.Scope.Name() == meta.RESTScopeNameNamespace {
 		ns := u.GetNamespace()
+		if ns == "" {
+			ns = defaultNamespace
+		}
 		if ns == "" {
 			ns = "default"
 		}
@@ -201,6 +207,9 @@ func (c *Checker) DryRun(ctx context.Context, objs []Object) ([]Finding, error) 
 		if ns := o.Obj.GetNamespace(); ns != "" {
 			needed[ns] = true
 		}
+		if o.Namespace != "" {
+			needed[o.Namespace] = true
+		}
 	}
 	var names []string
 	for ns := range needed {
@@ -209,7 +218,7 @@ func (c *Checker) DryRun(ctx context.Context, objs []Object) ([]Finding, error) 
 	sort.Strings(names)
 	for _, ns := range names {
 		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
-		if err := c.apply(ctx, u, false); err != nil && !apierrors.IsAlreadyExists(err) {
+		if err := c.apply(ctx, u, "", false); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("create namespace %s: %w", ns, err)
 		}
 		if !declared[ns] {
@@ -218,7 +227,7 @@ func (c *Checker) DryRun(ctx context.Context, objs []Object) ([]Finding, error) 
 	}
 	var out []Finding
 	for _, o := range objs {
-		if err := c.apply(ctx, o.Obj, true); err != nil {
+		if err := c.apply(ctx, o.Obj, o.Namespace, true); err != nil {
 			out = append(out, Finding{Object: o, Err: err.Error()})
 		}
 	}

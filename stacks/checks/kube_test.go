@@ -62,7 +62,7 @@ func releaseObjects(t *testing.T, rel policy.Resource) []kubecheck.Object {
 	}
 	var out []kubecheck.Object
 	for _, o := range objs {
-		out = append(out, kubecheck.Object{Source: fmt.Sprintf("helm release %q (chart %s)", rel.Name, c.Name()), Obj: o})
+		out = append(out, kubecheck.Object{Source: fmt.Sprintf("helm release %q (chart %s)", rel.Name, c.Name()), Obj: o, Namespace: ns})
 	}
 	return out
 }
@@ -107,7 +107,7 @@ func TestKubernetesObjectsOnTheAPIServer(t *testing.T) {
 				t.Errorf("objects live in namespace %s, which neither the program nor a known add-on creates", ns)
 			}
 		}
-		t.Logf("%d objects (%d from %d releases) applied with dryRun=All, strict field validation", len(objs), len(objs)-len(objectsOfType(objs)), len(releases))
+		t.Logf("%d objects (%d from %d releases) applied with dryRun=All, strict field validation", len(objs), len(objs)-len(declaredOnly(objs)), len(releases))
 	})
 }
 
@@ -119,7 +119,7 @@ func objectsOf(objs []kubecheck.Object) []*unstructured.Unstructured {
 	return out
 }
 
-func objectsOfType(objs []kubecheck.Object) []kubecheck.Object {
+func declaredOnly(objs []kubecheck.Object) []kubecheck.Object {
 	var out []kubecheck.Object
 	for _, o := range objs {
 		if !strings.HasPrefix(o.Source, "helm release") {

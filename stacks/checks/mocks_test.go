@@ -303,8 +303,7 @@ func TestAnUnmockedOutputIsReported(t *testing.T) {
 // does not name the issuer its conditions use, or no registered provider.
 func irsaMismatches(res *offline.Result) []string {
 	providers := map[string]bool{}
-	for urn, out := range res.Outputs {
-		_ = urn
+	for _, out := range res.Outputs {
 		if arn, _ := out["arn"].(string); strings.Contains(arn, ":oidc-provider/") {
 			url, _ := out["url"].(string)
 			if strings.TrimPrefix(url, "https://") != arn[strings.Index(arn, ":oidc-provider/")+len(":oidc-provider/"):] {
