@@ -6,7 +6,7 @@ BUILD := build
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
 
-.PHONY: up preview destroy graph test test-unit lint test-deps vet bench demo build lambda tools control-plane
+.PHONY: up preview destroy graph test test-unit lint test-deps vet bench demo build lambda tools control-plane checks aws-models
 
 ## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
 up:
@@ -40,6 +40,14 @@ lint: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n $$unformatted ]]; then echo "gofmt would change:" $$unformatted >&2; exit 1; fi
 	go run $(STATICCHECK) ./...
 	for m in $(GO_MODULES); do (cd $$m && go run $(STATICCHECK) ./...); done
+
+## checks: the program against AWS's and Kubernetes' own rules (part of test; see README "Offline checks")
+checks: test-deps
+	go test ./internal/upstream ./internal/awsrules ./internal/chartcheck ./internal/kubecheck ./infra/traffic/manifests ./stacks/checks
+
+## aws-models: regenerate the pinned subset of AWS's service models the checks use
+aws-models:
+	go run ./internal/awsrules/gen
 
 vet:
 	go vet ./...

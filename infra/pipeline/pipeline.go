@@ -178,6 +178,25 @@ func (p *MicroservicePipeline) build(ctx *pulumi.Context, name string, args *Mic
 	return nil
 }
 
+// noLocalCache are the compute types CodeBuild offers no local cache on.
+var noLocalCache = []string{"BUILD_GENERAL1_2XLARGE"}
+
+// buildCache keeps Docker layers on the build host where CodeBuild supports
+// it, else in the artifact bucket. Source caching is left out: CodeBuild
+// ignores it for CODEPIPELINE sources.
+func buildCache(computeType string, bucket *artifactBucket) *codebuild.ProjectCacheArgs {
+	if slices.Contains(noLocalCache, computeType) {
+		return &codebuild.ProjectCacheArgs{
+			Type:     pulumi.String("S3"),
+			Location: pulumi.Sprintf("%s/build-cache", bucket.bucket.Bucket),
+		}
+	}
+	return &codebuild.ProjectCacheArgs{
+		Type:  pulumi.String("LOCAL"),
+		Modes: pulumi.StringArray{pulumi.String("LOCAL_DOCKER_LAYER_CACHE")},
+	}
+}
+
 // imageLifecycle keeps the last 30 images (enough to roll back far) and
 // drops untagged layers after a week.
 const imageLifecycle = `{"rules":[` +
@@ -250,10 +269,7 @@ func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, ar
 				env("IMAGE_PLATFORM", pulumi.String(img.platform)),
 			},
 		},
-		Cache: &codebuild.ProjectCacheArgs{
-			Type:  pulumi.String("LOCAL"),
-			Modes: pulumi.StringArray{pulumi.String("LOCAL_DOCKER_LAYER_CACHE"), pulumi.String("LOCAL_SOURCE_CACHE")},
-		},
+		Cache: buildCache(args.BuildComputeType, bucket),
 		LogsConfig: &codebuild.ProjectLogsConfigArgs{
 			CloudwatchLogs: &codebuild.ProjectLogsConfigCloudwatchLogsArgs{GroupName: logs.Name, Status: pulumi.String("ENABLED")},
 		},

@@ -1,15 +1,10 @@
 package testcluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,38 +13,23 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-)
 
-const (
-	appMeshCRDs   = "appmesh-controller-1.13.3/crds.yaml"
-	latticeCRDDir = "aws-gateway-controller-v2.1.3"
+	"github.com/eks-canary/platform/internal/upstream"
 )
 
 var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// loadCRDs reads every CustomResourceDefinition the platform's templates use.
-// Other kinds in the same files (a GatewayClass, admission policies) are not
-// CRDs and are left out: the plane serves schemas, not controllers.
-func loadCRDs(crdsDir, gatewayAPICRDs string) ([]*unstructured.Unstructured, error) {
-	appMesh := filepath.Join(crdsDir, appMeshCRDs)
-	if _, err := os.Stat(appMesh); err != nil {
-		return nil, fmt.Errorf("App Mesh CRDs not found at %s: download stable/appmesh-controller/crds/crds.yaml "+
-			"from github.com/aws/eks-charts at commit 5239609242f3430be50fb0b714a24d3ef2b47983 to that path, "+
-			"or set CANARY_CRDS_DIR to a folder holding %s", appMesh, appMeshCRDs)
+// loadCRDs reads every CustomResourceDefinition the platform's objects use:
+// the vendored charts' CRDs (testdata/upstream) and the Gateway API bundle.
+// Other kinds in the same files (admission policies) are not CRDs and are
+// left out: the plane serves schemas, not controllers.
+func loadCRDs(upstreamDir, gatewayAPICRDs string) ([]*unstructured.Unstructured, error) {
+	files, err := upstream.CRDFiles(upstreamDir)
+	if err != nil {
+		return nil, err
 	}
-	files := []string{appMesh}
-
-	lattice, err := yamlFiles(filepath.Join(crdsDir, latticeCRDDir))
-	if err != nil || len(lattice) == 0 {
-		return nil, fmt.Errorf("VPC Lattice controller CRDs not found in %s: copy helm/crds/*.yaml "+
-			"from github.com/aws/aws-application-networking-k8s at commit 03d6abecad555845b9a78988f7bfedf9085e0bc4 "+
-			"to that folder, or set CANARY_CRDS_DIR (read error: %v)", filepath.Join(crdsDir, latticeCRDDir), err)
-	}
-	files = append(files, lattice...)
-
 	if _, err := os.Stat(gatewayAPICRDs); err != nil {
 		return nil, fmt.Errorf("gateway API standard CRDs not found: %w", err)
 	}
@@ -57,7 +37,7 @@ func loadCRDs(crdsDir, gatewayAPICRDs string) ([]*unstructured.Unstructured, err
 
 	var crds []*unstructured.Unstructured
 	for _, file := range files {
-		objs, err := decodeYAMLFile(file)
+		objs, err := upstream.DecodeFile(file)
 		if err != nil {
 			return nil, err
 		}
@@ -68,43 +48,6 @@ func loadCRDs(crdsDir, gatewayAPICRDs string) ([]*unstructured.Unstructured, err
 		}
 	}
 	return crds, nil
-}
-
-func yamlFiles(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, e := range entries {
-		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
-			files = append(files, filepath.Join(dir, e.Name()))
-		}
-	}
-	sort.Strings(files)
-	return files, nil
-}
-
-func decodeYAMLFile(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				return objs, nil
-			}
-			return nil, fmt.Errorf("decode %s: %w", path, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
-	}
 }
 
 // installCRDs creates the CRDs and waits until each is Established and its

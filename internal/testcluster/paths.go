@@ -1,14 +1,13 @@
 package testcluster
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-const modulePath = "github.com/eks-canary/platform"
+	"github.com/eks-canary/platform/internal/upstream"
+)
 
 // Versions and cache layout mirror scripts/build-control-plane.sh, so both
 // agree on the folder without the tests running the script.
@@ -69,57 +68,10 @@ func checkBinaries(dir string) error {
 	return nil
 }
 
-// repoRoot walks up from the working directory (a package folder under
-// `go test`, the repository root under `make`) to this module's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("locate repository root: %w", err)
-	}
-	for start := dir; ; {
-		if isModuleRoot(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("locate repository root: no go.mod of module %s above %s", modulePath, start)
-		}
-		dir = parent
-	}
-}
-
-func isModuleRoot(goMod string) bool {
-	f, err := os.Open(goMod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "module ") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "module ")) == modulePath
-		}
-	}
-	return false
-}
-
-// defaultCRDsDir is $CANARY_CRDS_DIR, else ../shared/crds beside the repository.
-func defaultCRDsDir() (string, error) {
-	if dir := os.Getenv("CANARY_CRDS_DIR"); dir != "" {
-		return dir, nil
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(root, "..", "shared", "crds"), nil
-}
-
 // defaultGatewayAPICRDs is the Gateway API bundle the environment program
 // installs, so the tests validate against exactly what production serves.
 func defaultGatewayAPICRDs() (string, error) {
-	root, err := repoRoot()
+	root, err := upstream.RepoRoot()
 	if err != nil {
 		return "", err
 	}

@@ -2,7 +2,7 @@
 // tests and demos: etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok with one fake arm64 Linux Node, so Deployments and
 // StatefulSets roll out and become Available without a kubelet. The App Mesh,
-// VPC Lattice controller and Gateway API CRDs are installed, so templates are
+// VPC Lattice controller, ExternalDNS and Gateway API CRDs are installed, so templates are
 // validated by the same schemas a cluster on EKS uses.
 //
 // One plane per test package, shared by its tests:
@@ -46,6 +46,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/eks-canary/platform/internal/upstream"
 )
 
 // NodeName is the fake node every pod is scheduled to.
@@ -61,9 +63,9 @@ type Options struct {
 	// kube-scheduler, kwok and kwok-stages/. Default: $CANARY_CONTROL_PLANE_BIN,
 	// else the folder scripts/build-control-plane.sh builds.
 	BinDir string
-	// CRDsDir holds appmesh-controller-1.13.3/ and aws-gateway-controller-v2.1.3/.
-	// Default: $CANARY_CRDS_DIR, else ../shared/crds beside the repository root.
-	CRDsDir string
+	// UpstreamDir holds the vendored charts whose CRDs are installed
+	// (charts/<chart>/crds). Default: testdata/upstream in the repository.
+	UpstreamDir string
 	// GatewayAPICRDs is a file of Gateway API CRDs. Default: the standard
 	// bundle the environment program installs (infra/traffic/manifests).
 	GatewayAPICRDs string
@@ -93,7 +95,7 @@ func New(opts Options) (*Cluster, error) {
 	if err := checkBinaries(opts.BinDir); err != nil {
 		return nil, err
 	}
-	crds, err := loadCRDs(opts.CRDsDir, opts.GatewayAPICRDs)
+	crds, err := loadCRDs(opts.UpstreamDir, opts.GatewayAPICRDs)
 	if err != nil {
 		return nil, err
 	}
@@ -119,8 +121,8 @@ func (o *Options) resolve() error {
 			return err
 		}
 	}
-	if o.CRDsDir == "" {
-		if o.CRDsDir, err = defaultCRDsDir(); err != nil {
+	if o.UpstreamDir == "" {
+		if o.UpstreamDir, err = upstream.Dir(); err != nil {
 			return err
 		}
 	}

@@ -26,7 +26,7 @@ func TestMissingBinariesSayHowToBuildThem(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "etcd"), []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := New(Options{BinDir: dir, CRDsDir: dir, GatewayAPICRDs: dir})
+	_, err := New(Options{BinDir: dir, UpstreamDir: dir, GatewayAPICRDs: dir})
 	if err == nil {
 		t.Fatal("New succeeded without binaries")
 	}
@@ -40,12 +40,13 @@ func TestMissingBinariesSayHowToBuildThem(t *testing.T) {
 	}
 }
 
-func TestMissingAppMeshCRDsSayWhereToGetThem(t *testing.T) {
-	_, err := loadCRDs(t.TempDir(), t.TempDir())
+func TestMissingCRDsSayHowToRestoreThem(t *testing.T) {
+	dir := t.TempDir()
+	_, err := loadCRDs(dir, dir)
 	if err == nil {
 		t.Fatal("loadCRDs succeeded without CRDs")
 	}
-	for _, want := range []string{"aws/eks-charts", "stable/appmesh-controller/crds/crds.yaml", "5239609242f3430be50fb0b714a24d3ef2b47983", "CANARY_CRDS_DIR"} {
+	for _, want := range []string{"appmesh-controller-1.13.3/crds/crds.yaml", "dnsendpoints.externaldns.k8s.io.yaml", "git checkout -- testdata/upstream", "testdata/upstream/README.md"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -57,7 +58,7 @@ func TestLoadCRDsKeepsOnlyCRDs(t *testing.T) {
 	if err := opts.resolve(); err != nil {
 		t.Fatal(err)
 	}
-	crds, err := loadCRDs(opts.CRDsDir, opts.GatewayAPICRDs)
+	crds, err := loadCRDs(opts.UpstreamDir, opts.GatewayAPICRDs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func TestLoadCRDsKeepsOnlyCRDs(t *testing.T) {
 	for _, want := range []string{
 		"virtualrouters.appmesh.k8s.aws", "virtualnodes.appmesh.k8s.aws", "virtualservices.appmesh.k8s.aws", "meshes.appmesh.k8s.aws",
 		"targetgrouppolicies.application-networking.k8s.aws", "serviceexports.application-networking.k8s.aws",
-		"httproutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io",
+		"dnsendpoints.externaldns.k8s.io", "httproutes.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io", "gatewayclasses.gateway.networking.k8s.io",
 	} {
 		if !names[want] {
 			t.Errorf("CRD %s not loaded (have %d CRDs)", want, len(crds))
@@ -121,6 +122,7 @@ func TestCustomResourcesAreServed(t *testing.T) {
 		"appmesh.k8s.aws/v1beta2":                 "virtualrouters",
 		"gateway.networking.k8s.io/v1":            "httproutes",
 		"application-networking.k8s.aws/v1alpha1": "targetgrouppolicies",
+		"externaldns.k8s.io/v1alpha1":             "dnsendpoints",
 		"coordination.k8s.io/v1":                  "leases",
 	} {
 		list, err := c.Clientset.Discovery().ServerResourcesForGroupVersion(gv)

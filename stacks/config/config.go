@@ -54,7 +54,8 @@ var DefaultMicroservices = []string{"yelb-ui", "yelb-appserver", "yelb-db", "red
 var RetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 // Compute types CodeBuild offers per architecture (aarch64 images run on
-// SMALL and LARGE only).
+// SMALL and LARGE only). 2XLARGE has no local cache: the pipeline caches its
+// Docker layers in the artifact bucket instead.
 var computeTypes = map[string][]string{
 	ArchARM64: {"BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_LARGE"},
 	ArchX86:   {"BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE", "BUILD_GENERAL1_2XLARGE"},
@@ -227,6 +228,9 @@ func Load(stack string, get Lookup) (Config, error) {
 
 	c.BuildComputeType = r.oneOf(KeyBuildComputeType, "BUILD_GENERAL1_SMALL", computeTypes[c.NodeArchitecture])
 	c.Microservices = r.microservices(c.NodeArchitecture)
+	if clusterNameRe.MatchString(c.ClusterName) && len(c.ClusterName) <= 100 {
+		r.errs = append(r.errs, checkDerivedNames(c.ClusterName, names(c.Microservices))...)
+	}
 	c.IngressService = r.string(KeyIngressService, "yelb-ui")
 	if len(c.IngressService) > 63 || !dnsLabel.MatchString(c.IngressService) {
 		r.fail(KeyIngressService, c.IngressService, "allowed values are Kubernetes service names: lower-case letters, digits and '-'")

@@ -39,6 +39,9 @@ type Result struct {
 	Resources []policy.Resource
 	Simulated map[string]bool // by URN
 	Invokes   []string        // invoke tokens, in call order
+	// Outputs are what the mocks answered for each resource, by URN, as
+	// plain values (resource references become URNs).
+	Outputs map[string]map[string]any
 }
 
 // Owned returns the resources the program itself registers.
@@ -105,7 +108,7 @@ type mocks struct {
 func Run(project, stack string, cfg map[string]string, body pulumi.RunFunc) (*Result, error) {
 	m := &mocks{
 		project: project, stack: stack, region: cfg["aws:region"],
-		result:    Result{Simulated: map[string]bool{}},
+		result:    Result{Simulated: map[string]bool{}, Outputs: map[string]map[string]any{}},
 		simParent: map[string]string{},
 	}
 	if m.region == "" {
@@ -128,9 +131,21 @@ func (m *mocks) urn(parent, typ, name string) string {
 	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(m.project), parentType, tokens.Type(typ), name))
 }
 
+// hexID is an n-character lower-case hex id, as AWS gives VPCs, subnets,
+// security groups and service networks (17 characters).
+func hexID(s string, n int) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:n]
+}
+
 func shortHash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])[:7]
+}
+
+// oidcIssuer is the issuer URL EKS gives a cluster: one id per cluster.
+func (m *mocks) oidcIssuer(cluster string) string {
+	return "https://oidc.eks." + m.region + ".amazonaws.com/id/" + strings.ToUpper(hexID(cluster, 32))
 }
 
 func (m *mocks) arn(service, resourcePart string) string {
@@ -188,12 +203,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = name
 		set("name", name)
 		set("arn", m.arn("eks", "cluster/"+name))
-		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{
-			"issuer": "https://oidc.eks." + m.region + ".amazonaws.com/id/" + strings.ToUpper(shortHash(name)+shortHash(name+"x")),
-		}}}})
-		set("vpcConfig", map[string]any{"clusterSecurityGroupId": "sg-" + shortHash(name+"cluster"), "vpcId": "vpc-" + shortHash(m.stack)})
+		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": m.oidcIssuer(name)}}}})
+		set("vpcConfig", map[string]any{"clusterSecurityGroupId": "sg-" + hexID(name+"cluster", 17), "vpcId": "vpc-" + hexID(m.stack, 17)})
 	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-		set("arn", "arn:aws:iam::"+Account+":oidc-provider/oidc.eks."+m.region+".amazonaws.com/id/"+strings.ToUpper(shortHash(args.Name)))
+		// IAM names the provider after its URL without the scheme, which
+		// IRSA trust policies repeat in their condition keys.
+		set("arn", "arn:aws:iam::"+Account+":oidc-provider/"+strings.TrimPrefix(in("url"), "https://"))
 	case "aws:iam/role:Role":
 		name := physical("name")
 		id = name
@@ -262,11 +277,11 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:cloudwatch/dashboard:Dashboard":
 		id = in("dashboardName")
 	case "aws:ec2/vpc:Vpc":
-		id = "vpc-" + shortHash(urn)
+		id = "vpc-" + hexID(urn, 17)
 	case "aws:ec2/subnet:Subnet":
-		id = "subnet-" + shortHash(urn)
+		id = "subnet-" + hexID(urn, 17)
 	case "aws:vpclattice/serviceNetwork:ServiceNetwork":
-		id = "sn-" + shortHash(urn)
+		id = "sn-" + hexID(urn, 17)
 		set("arn", m.arn("vpc-lattice", "servicenetwork/"+id))
 	case "aws:eks/addon:Addon":
 		set("arn", m.arn("eks", "addon/"+in("addonName")+"/"+shortHash(urn)))
@@ -295,6 +310,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if simulated {
 		m.result.Simulated[urn] = true
 	}
+	m.result.Outputs[urn] = plainMap(out)
 	m.mu.Unlock()
 	return id, out, nil
 }
@@ -336,7 +352,7 @@ func (m *mocks) fakeCluster(args pulumi.MockResourceArgs, urn string, out resour
 		return err
 	}
 	oidc, err := iam.NewOpenIdConnectProvider(ctx, args.Name+"-oidcProvider", &iam.OpenIdConnectProviderArgs{
-		Url:             pulumi.String("https://oidc.eks." + m.region + ".amazonaws.com"),
+		Url:             pulumi.String(m.oidcIssuer(name)),
 		ClientIdLists:   pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
 		ThumbprintLists: pulumi.StringArray{},
 	})

@@ -19,14 +19,14 @@ import (
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "path to write the kubeconfig of the plane to (required)")
 	binDir := flag.String("bin-dir", "", "folder of the control plane binaries (default: the folder scripts/build-control-plane.sh builds)")
-	crdsDir := flag.String("crds-dir", "", "folder holding the App Mesh and VPC Lattice CRDs (default: $CANARY_CRDS_DIR or ../shared/crds)")
+	upstreamDir := flag.String("upstream-dir", "", "folder of the vendored charts whose CRDs are installed (default: testdata/upstream in the repository)")
 	flag.Parse()
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "localplane: -kubeconfig is required: give the path the kubeconfig is written to, e.g. -kubeconfig .demo/kubeconfig")
 		os.Exit(2)
 	}
-	if err := run(logger, *kubeconfig, testcluster.Options{BinDir: *binDir, CRDsDir: *crdsDir}); err != nil {
+	if err := run(logger, *kubeconfig, testcluster.Options{BinDir: *binDir, UpstreamDir: *upstreamDir}); err != nil {
 		logger.Error("local control plane failed", "error", err.Error())
 		os.Exit(1)
 	}
