@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/lock"
@@ -198,6 +200,16 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 func (e *Engine) dryRun(ctx context.Context, sess *Session, st *State, objs objects) error {
 	var refusals []string
 	for _, o := range objs {
+		if o.route {
+			refusal, err := e.routeUpdateRefusal(ctx, sess, st, o)
+			if err != nil {
+				return fmt.Errorf("deploy %s version %d: %w", st.Microservice, st.Rollout.Version, err)
+			}
+			if refusal != "" {
+				refusals = append(refusals, refusal)
+				continue
+			}
+		}
 		_, err := sess.Kube.DryRunApply(ctx, o.obj)
 		if err == nil {
 			continue
@@ -212,6 +224,31 @@ func (e *Engine) dryRun(ctx context.Context, sess *Session, st *State, objs obje
 	}
 	return e.invalid(ctx, sess, st, fmt.Sprintf("the API server refused version %d in a dry run; nothing was written:\n  - %s",
 		st.Rollout.Version, strings.Join(refusals, "\n  - ")))
+}
+
+// routeUpdateRefusal asks the router whether the live route may become o
+// (VPC Lattice cannot rename a service's custom domain). A route not yet
+// written has nothing to compare with.
+func (e *Engine) routeUpdateRefusal(ctx context.Context, sess *Session, st *State, o object) (string, error) {
+	rt, err := e.router(st.Router)
+	if err != nil {
+		return "", err
+	}
+	checker, ok := rt.(router.RouteChecker)
+	if !ok {
+		return "", nil
+	}
+	live, err := sess.Kube.Get(ctx, o.obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	if err := checker.CheckRouteUpdate(live, o.obj); err != nil {
+		return err.Error(), nil
+	}
+	return "", nil
 }
 
 // refuse ends the rollout as invalid input when the version cannot be

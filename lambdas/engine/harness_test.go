@@ -224,12 +224,13 @@ func newHarness(t testing.TB) *harness {
 	cfg := rest.CopyConfig(plane.Config)
 	cfg.Wrap(h.faults.wrap)
 	h.eng = &engine.Engine{
-		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
-		Routers:   routerSet,
-		Metrics:   h.metrics,
-		Notifier:  h.notices,
-		Log:       slog.New(slog.NewJSONHandler(testWriter{t}, nil)),
-		Now:       h.clock.Now,
+		ServiceDomain: serviceDomain,
+		Connector:     &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
+		Routers:       routerSet,
+		Metrics:       h.metrics,
+		Notifier:      h.notices,
+		Log:           slog.New(slog.NewJSONHandler(testWriter{t}, nil)),
+		Now:           h.clock.Now,
 		// The rollback entry point's backoff, like the interpreter's Retry
 		// intervals, takes no real time.
 		Sleep: func(context.Context, time.Duration) error { return nil },
@@ -423,3 +424,7 @@ func (h *harness) lockHolder(svc string) string {
 	}
 	return *l.Spec.HolderIdentity
 }
+
+// serviceDomain fills the test templates' ${SERVICE_DOMAIN}, as the
+// environment's private zone does on EKS.
+const serviceDomain = "canary.test"

@@ -39,7 +39,7 @@ func routeList(t *testing.T, objs objects) []any {
 }
 
 func TestRenderImageFillsEachStep(t *testing.T) {
-	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}, contract.RouterGatewayAPI: gatewayapi.Router{}}}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}, contract.RouterGatewayAPI: gatewayapi.Router{}}, ServiceDomain: testServiceDomain}
 	mesh := func(name string, weight int64) any {
 		return map[string]any{"virtualNodeRef": map[string]any{"name": name}, "weight": weight}
 	}
@@ -99,7 +99,7 @@ func TestRenderImageWithoutRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}, contract.RouterGatewayAPI: gatewayapi.Router{}}}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}, contract.RouterGatewayAPI: gatewayapi.Router{}}, ServiceDomain: testServiceDomain}
 	for _, r := range []string{contract.RouterAppMesh, contract.RouterGatewayAPI} {
 		s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: r, Strategy: spec.StrategyInPlace,
 			ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
@@ -122,7 +122,7 @@ func TestRenderImageIgnoresAPlaceholderInAComment(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmpl = append([]byte("# no route here: weightedTargets: [${CANARY_ROUTES}]\n"), tmpl...)
-	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}, ServiceDomain: testServiceDomain}
 	s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: contract.RouterGatewayAPI, Strategy: spec.StrategyInPlace,
 		ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
 	if _, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}}); err != nil {
@@ -131,7 +131,7 @@ func TestRenderImageIgnoresAPlaceholderInAComment(t *testing.T) {
 }
 
 func TestRenderImageRefusesARouteWithoutPort(t *testing.T) {
-	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}, ServiceDomain: testServiceDomain}
 	tmpl := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: shop\nspec:\n  rules:\n    - backendRefs: [${CANARY_ROUTES}]\n"
 	s := spec.Spec{Namespace: "yelb", Microservice: "shop", ContainerImage: "registry.local/shop:3", Router: contract.RouterGatewayAPI,
 		ConfigFile: base64.StdEncoding.EncodeToString([]byte(tmpl))}
@@ -140,3 +140,6 @@ func TestRenderImageRefusesARouteWithoutPort(t *testing.T) {
 		t.Errorf("error %v named %q, want ValidationFailed: a template without a version Service cannot carry Gateway API weights", err, ErrorName(err))
 	}
 }
+
+// testServiceDomain fills the test templates' ${SERVICE_DOMAIN}.
+const testServiceDomain = "canary.test"

@@ -27,7 +27,7 @@ func (c noCluster) Connect(_ context.Context, cluster, namespace string) (*engin
 }
 
 func validator(t *testing.T, p template.Policy) *engine.Engine {
-	return &engine.Engine{Connector: noCluster{t}, Routers: routers.All(), Policy: p}
+	return &engine.Engine{Connector: noCluster{t}, Routers: routers.All(), Policy: p, ServiceDomain: serviceDomain}
 }
 
 func testTemplate(t *testing.T, router string) string {
@@ -197,7 +197,7 @@ func TestValidateRefusesBadInput(t *testing.T) {
 
 		// Pods.
 		{name: "privileged", tmpl: container("          securityContext: {privileged: true}\n"),
-			want: []string{`line 23: Deployment/shop-1: spec.template.spec.containers[0].securityContext.privileged (container "app"): true is refused: a privileged container has full access to the node; remove privileged`}},
+			want: []string{`line 24: Deployment/shop-1: spec.template.spec.containers[0].securityContext.privileged (container "app"): true is refused: a privileged container has full access to the node; remove privileged`}},
 		{name: "privilege escalation", tmpl: container("          securityContext: {allowPrivilegeEscalation: true}\n"),
 			want: []string{`containers[0].securityContext.allowPrivilegeEscalation (container "app"): true is refused`, "set allowPrivilegeEscalation: false"}},
 		{name: "added capability", tmpl: container("          securityContext: {capabilities: {add: [NET_BIND_SERVICE, NET_ADMIN]}}\n"),
@@ -257,13 +257,19 @@ func TestValidateRefusesBadInput(t *testing.T) {
 			absent: []string{"port 0"}},
 		{name: "Gateway API template under appmesh", router: contract.RouterAppMesh, tmpl: func(t *testing.T, _ string) string { return testTemplate(t, contract.RouterGatewayAPI) },
 			want: []string{`this template is written for router gatewayapi (its route HTTPRoute/shop), but deploy.json says router "appmesh"`}},
+		{name: "route without a custom domain", tmpl: func(t *testing.T, s string) string {
+			return edit(t, s, "  hostnames: [\"${MICROSERVICE_NAME}.${KUBERNETES_NAMESPACE}.${SERVICE_DOMAIN}\"]\n", "")
+		}, want: []string{"HTTPRoute yelb/shop: spec.hostnames is empty", `shop.yelb.` + serviceDomain}},
+		{name: "custom domain outside the service domain", tmpl: func(t *testing.T, s string) string {
+			return edit(t, s, "${MICROSERVICE_NAME}.${KUBERNETES_NAMESPACE}.${SERVICE_DOMAIN}", "shop.example.com")
+		}, want: []string{`spec.hostnames[0] "shop.example.com"`}},
 		{name: "every template problem at once", tmpl: func(t *testing.T, s string) string {
 			s = pod("      hostNetwork: true\n")(t, s)
 			s = container("          securityContext: {privileged: true}\n")(t, s)
 			return appendDoc("apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n")(t, s)
 		}, want: []string{"3 problems", "hostNetwork: true is refused", "privileged (container \"app\"): true is refused", "Secrets are refused"}},
 		{name: "deploy.json and template problems at once", tmpl: pod("      hostPID: true\n"), change: func(d map[string]any) { d["percentage_step"] = 500 },
-			want: []string{"invalid deploy.json: percentage_step: 500 is not allowed", "invalid kubernetes template: line 23: Deployment/shop-1: spec.template.spec.hostPID: true is refused"}},
+			want: []string{"invalid deploy.json: percentage_step: 500 is not allowed", "invalid kubernetes template: line 24: Deployment/shop-1: spec.template.spec.hostPID: true is refused"}},
 	}
 	if len(cases) < 40 {
 		t.Fatalf("%d cases; the table must hold at least 40 bad inputs", len(cases))
