@@ -140,10 +140,10 @@ func (p *PublicIngress) create(ctx *pulumi.Context, name string, args *PublicIng
 					}},
 					TerminationGracePeriodSeconds: pulumi.Int(30),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:    pulumi.String("nginx"),
-						Image:   pulumi.String(ProxyImage),
-						Command: pulumi.ToStringArray(ProxyCommand("/tmp/", confDir+"/"+confFile)),
-						Ports:   corev1.ContainerPortArray{corev1.ContainerPortArgs{ContainerPort: pulumi.Int(ProxyPort), Name: pulumi.String("http")}},
+						Name:           pulumi.String("nginx"),
+						Image:          pulumi.String(ProxyImage),
+						Command:        pulumi.ToStringArray(ProxyCommand("/tmp/", confDir+"/"+confFile)),
+						Ports:          corev1.ContainerPortArray{corev1.ContainerPortArgs{ContainerPort: pulumi.Int(ProxyPort), Name: pulumi.String("http")}},
 						ReadinessProbe: probe(2),
 						LivenessProbe:  probe(6),
 						// The load balancer stops sending before nginx stops.
