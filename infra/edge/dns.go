@@ -29,11 +29,13 @@ var dnsEndpointCRD string
 
 // ExternalDNS chart and names.
 const (
-	ExternalDNSChart     = "external-dns"
+	// ExternalDNSChart is the chart's name, which the platform namespace
+	// (and the release and its service account) carry too.
+	ExternalDNSChart     = contract.NamespaceExternalDNS
 	ExternalDNSVersion   = "1.21.1"
 	ExternalDNSRepo      = "https://kubernetes-sigs.github.io/external-dns/"
 	ExternalDNSNamespace = contract.NamespaceExternalDNS
-	ExternalDNSSA        = "external-dns"
+	ExternalDNSSA        = ExternalDNSChart
 	// ExternalDNSTxtPrefix names the ownership TXT records apart from the
 	// CNAMEs the controller asks for: a CNAME cannot share its name with a
 	// TXT record.
