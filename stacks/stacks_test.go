@@ -1103,7 +1103,8 @@ func TestGatewayAPIStableNamesAndPublicEntry(t *testing.T) {
 		t.Errorf("service network %q, want canary-dev-services (per stack)", sn.Inputs["name"])
 	}
 	ctrl := find(t, res, tRelease, "traffic-gateway-controller")
-	if get(ctrl.Inputs, "values", "defaultServiceNetwork") != "canary-dev-services" || get(ctrl.Inputs, "values", "enableServiceNetworkOverride") != true {
+	if get(ctrl.Inputs, "values", "defaultServiceNetwork") != "canary-dev-services" || get(ctrl.Inputs, "values", "enableServiceNetworkOverride") != true ||
+		get(ctrl.Inputs, "values", "installExternalDNSCRD") != false {
 		t.Errorf("controller values %v: the Gateway %s must map to the stack's network", ctrl.Inputs["values"], contract.GatewayName)
 	}
 	for _, dep := range []policy.Resource{find(t, res, tConfigGroup, "dns-dnsendpoint-crd"), sn, find(t, res, "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation", "traffic-vpc-association")} {

@@ -155,6 +155,10 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 			// them and leaves them to the stack.
 			"defaultServiceNetwork":        pulumi.String(args.ServiceNetwork),
 			"enableServiceNetworkOverride": pulumi.Bool(true),
+			// The program applies the DNSEndpoint CRD before this release
+			// (args.DNSEndpointCRD); a second copy from this chart would
+			// conflict with it.
+			"installExternalDNSCRD": pulumi.Bool(false),
 		},
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
