@@ -198,7 +198,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 	}
 
 	if cfg.SampleMode {
-		sampleArgs := &sample.SampleArgs{Namespace: tr.AppNamespace}
+		sampleArgs := &sample.SampleArgs{Namespace: tr.AppNamespace, FormerParent: tr, FormerName: "traffic-db-credentials"}
 		if cfg.DBPassword != "" {
 			sampleArgs.DBPassword = pulumi.ToSecret(pulumi.String(cfg.DBPassword)).(pulumi.StringOutput)
 		}

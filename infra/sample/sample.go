@@ -25,6 +25,12 @@ type SampleArgs struct {
 	// DBPassword for the sample database; nil generates one at creation and
 	// keeps it.
 	DBPassword pulumi.StringInput
+	// FormerParent is the component that created the Secret in earlier
+	// versions of the program (the traffic layer, as "<its name>-db-credentials"):
+	// an alias keeps that Secret, and the password the database was
+	// initialised with, instead of replacing it.
+	FormerParent pulumi.Resource
+	FormerName   string
 }
 
 // Sample is the sample application's environment.
@@ -43,6 +49,9 @@ func NewSample(ctx *pulumi.Context, name string, args *SampleArgs, opts ...pulum
 	}
 	password := args.DBPassword
 	secretOpts := []pulumi.ResourceOption{pulumi.Parent(s)}
+	if args.FormerParent != nil && args.FormerName != "" {
+		secretOpts = append(secretOpts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(args.FormerName), Parent: args.FormerParent}}))
+	}
 	if password == nil {
 		generated, err := randomPassword()
 		if err != nil {
