@@ -3,9 +3,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= dev
 BUILD := build
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
 
-.PHONY: up preview destroy graph test test-deps vet bench demo build lambda tools control-plane
+.PHONY: up preview destroy graph test test-unit lint test-deps vet bench demo build lambda tools control-plane
 
 ## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
 up:
@@ -22,13 +23,23 @@ destroy:
 graph:
 	go run ./stacks/cmd/graph --stack $(STACK)
 
-## test: every test, against the real things that run here
-test: test-deps vet
+## test: every test, against the real things that run here (the fast lane first)
+test: lint test-unit test-deps
 	go test -timeout 40m ./...
 	for m in $(GO_MODULES); do (cd $$m && go test -timeout 20m ./...); done
 
 test-deps:
 	scripts/install-test-deps.sh
+
+## test-unit: the tests that need nothing but Go (no control plane, no Pulumi link); about a minute warm
+test-unit:
+	go test $$(scripts/unit-packages.sh)
+
+## lint: formatting, go vet and staticcheck over every module
+lint: vet
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n $$unformatted ]]; then echo "gofmt would change:" $$unformatted >&2; exit 1; fi
+	go run $(STATICCHECK) ./...
+	for m in $(GO_MODULES); do (cd $$m && go run $(STATICCHECK) ./...); done
 
 vet:
 	go vet ./...

@@ -13,7 +13,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/eks-canary/platform/infra/bundle"
 	"github.com/eks-canary/platform/infra/cluster"
 	"github.com/eks-canary/platform/infra/deployer"
 	"github.com/eks-canary/platform/infra/edge"
@@ -21,6 +20,7 @@ import (
 	"github.com/eks-canary/platform/infra/pipeline"
 	"github.com/eks-canary/platform/infra/sample"
 	"github.com/eks-canary/platform/infra/traffic"
+	"github.com/eks-canary/platform/internal/bundle"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks/config"
 )

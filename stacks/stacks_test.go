@@ -19,10 +19,10 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"sigs.k8s.io/yaml"
 
-	"github.com/eks-canary/platform/infra/bundle"
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
 	"github.com/eks-canary/platform/infra/traffic"
+	"github.com/eks-canary/platform/internal/bundle"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks"
 	"github.com/eks-canary/platform/stacks/config"

@@ -18,7 +18,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/eks-canary/platform/infra/bundle"
+	"github.com/eks-canary/platform/internal/bundle"
 )
 
 func main() {
