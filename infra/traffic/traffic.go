@@ -110,7 +110,8 @@ func NewTraffic(ctx *pulumi.Context, name string, args *TrafficArgs, opts ...pul
 // appNamespace creates the application namespace. It depends on the
 // controller so that, on destroy, the namespace and every object the engine
 // created in it go while the controller can still clear their finalizers.
-// Pod Security Admission enforces enforce and warns and audits restricted.
+// Pod Security Admission enforces the level enforce and warns and audits
+// restricted.
 func (t *Traffic) appNamespace(ctx *pulumi.Context, name string, args *TrafficArgs, enforce string, labels pulumi.StringMap, dependsOn []pulumi.Resource) error {
 	if labels == nil {
 		labels = pulumi.StringMap{}
