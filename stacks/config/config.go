@@ -131,10 +131,10 @@ var (
 	zoneIDRe      = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
 
-// DefaultServiceDomain derives the service domain from the cluster name:
-// lower case, '_' as '-', under ServiceDomainSuffix.
+// DefaultServiceDomain derives the service domain from the cluster name
+// (letters, digits and '-'): lower case, under ServiceDomainSuffix.
 func DefaultServiceDomain(clusterName string) string {
-	return strings.ReplaceAll(strings.ToLower(clusterName), "_", "-") + ServiceDomainSuffix
+	return strings.ToLower(clusterName) + ServiceDomainSuffix
 }
 
 // domainProblem explains why d cannot be the service domain, or returns "".

@@ -42,7 +42,7 @@ func TestServiceDomain(t *testing.T) {
 		zone string
 	}{
 		{map[string]string{}, "canary-dev.internal", ""},
-		{map[string]string{KeyClusterName: "Team_A"}, "team-a.internal", ""},
+		{map[string]string{KeyClusterName: "Team-A"}, "team-a.internal", ""},
 		{map[string]string{KeyServiceDomain: "svc.corp.example."}, "svc.corp.example", ""},
 		{map[string]string{KeyHostedZoneID: "Z0123456789ABC", KeyServiceDomain: "canary.corp.internal"}, "canary.corp.internal", "Z0123456789ABC"},
 	} {
