@@ -69,7 +69,7 @@ func owned(t *testing.T, cm *corev1.ConfigMap) map[string][]string {
 		var fields struct {
 			Data map[string]any `json:"f:data"`
 		}
-		if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil {
+		if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil {
 			t.Fatal(err)
 		}
 		key := mf.Manager + "/" + string(mf.Operation)
