@@ -33,7 +33,7 @@ test-deps:
 
 ## test-unit: the tests that need nothing but Go (no control plane, no Pulumi link); about a minute warm
 test-unit:
-	go test $$(scripts/unit-packages.sh)
+	go test -timeout 40m $$(scripts/unit-packages.sh)
 
 ## lint: formatting, go vet and staticcheck over every module
 lint: vet
