@@ -43,6 +43,8 @@ type Verdict struct {
 	LatencyP99  *float64  `json:"latencyP99Ms,omitempty"`
 	PValue      *float64  `json:"pValue,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+	// Pods is the pod-health verdict, judged before the metrics.
+	Pods string `json:"pods,omitempty"`
 }
 
 // Status is what the engine reports about the current (or last) rollout.
