@@ -92,6 +92,7 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 			// regional registry.
 			"image":   pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/appmesh-controller")},
 			"sidecar": pulumi.Map{"image": pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/aws-appmesh-envoy")}},
+			"init":    pulumi.Map{"image": pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager")}},
 		},
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
