@@ -2,8 +2,6 @@ package specs
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -11,11 +9,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/eks-canary/platform/internal/testcluster"
-	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/template"
 )
 
@@ -37,77 +34,16 @@ func resourceFor(t *testing.T, obj *unstructured.Unstructured) schema.GroupVersi
 	return schema.GroupVersionResource{}
 }
 
-// apply sends obj with server-side apply as the engine does. The API server
-// ignores fieldValidation for apply patches and silently prunes fields its
-// schema does not know (the original redis route lost its prefix match that
-// way), so apply compares what was stored with what was sent and reports
-// every field that did not survive.
-func apply(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, obj *unstructured.Unstructured) error {
-	body, err := json.Marshal(obj.Object)
-	if err != nil {
-		return err
-	}
-	force := true
-	stored, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
-		FieldManager: naming.FieldManager, Force: &force,
-	})
-	if err != nil {
-		return err
-	}
-	if lost := pruned(obj.Object, stored.Object, ""); len(lost) > 0 {
-		return fmt.Errorf("the API server dropped fields its schema does not know: %s", strings.Join(lost, ", "))
-	}
-	return nil
-}
-
-// pruned lists the paths of sent that stored lacks or holds with another value.
-func pruned(sent, stored any, path string) []string {
-	switch s := sent.(type) {
-	case map[string]any:
-		st, ok := stored.(map[string]any)
-		if !ok {
-			return []string{path}
-		}
-		var out []string
-		for k, v := range s {
-			sv, ok := st[k]
-			if !ok {
-				out = append(out, strings.TrimPrefix(path+"."+k, "."))
-				continue
-			}
-			out = append(out, pruned(v, sv, path+"."+k)...)
-		}
-		return out
-	case []any:
-		st, ok := stored.([]any)
-		if !ok || len(st) != len(s) {
-			return []string{path}
-		}
-		var out []string
-		for i := range s {
-			out = append(out, pruned(s[i], st[i], fmt.Sprintf("%s[%d]", path, i))...)
-		}
-		return out
-	default:
-		if fmt.Sprint(asNumber(sent)) != fmt.Sprint(asNumber(stored)) {
-			return []string{strings.TrimPrefix(path, ".")}
-		}
-		return nil
-	}
-}
-
-func asNumber(v any) any {
-	switch n := v.(type) {
-	case int64:
-		return float64(n)
-	case int:
-		return float64(n)
-	}
-	return v
+// apply sends obj with server-side apply through the engine's own client,
+// which reports every field the API server did not keep (the original redis
+// route lost its prefix match that way).
+func apply(ctx context.Context, c *testcluster.Cluster, obj *unstructured.Unstructured) error {
+	_, err := kube.New(c.Clientset, c.Dynamic).Apply(ctx, obj)
+	return err
 }
 
 // applyRendered applies workloads first and route objects last, as the engine does.
-func applyRendered(t *testing.T, dyn dynamic.Interface, r *template.Rendered) {
+func applyRendered(t *testing.T, c *testcluster.Cluster, r *template.Rendered) {
 	t.Helper()
 	ctx := context.Background()
 	isRoute := func(o *unstructured.Unstructured) bool {
@@ -119,7 +55,7 @@ func applyRendered(t *testing.T, dyn dynamic.Interface, r *template.Rendered) {
 			if isRoute(o.Obj) != pass {
 				continue
 			}
-			if err := apply(ctx, dyn, resourceFor(t, o.Obj), o.Obj); err != nil {
+			if err := apply(ctx, c, o.Obj); err != nil {
 				t.Fatalf("the API server rejects %s/%s: %v", o.Obj.GetKind(), o.Obj.GetName(), err)
 			}
 		}
@@ -141,15 +77,15 @@ func get(t *testing.T, dyn dynamic.Interface, like *unstructured.Unstructured) *
 // one StatefulSet.
 func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
 	c := plane.Get(t)
-	dyn, kube := c.Dynamic, c.Clientset
+	dyn, clientset := c.Dynamic, c.Clientset
 	for _, s := range services {
 		for _, rn := range routerNames {
 			t.Run(s.name+"/"+rn, func(t *testing.T) {
 				ns := c.Namespace(t)
 				if s.inPlace {
-					applyRendered(t, dyn, render(t, s, rn, ns, 3, 100))
+					applyRendered(t, c, render(t, s, rn, ns, 3, 100))
 					next := render(t, s, rn, ns, 4, 100)
-					applyRendered(t, dyn, next)
+					applyRendered(t, c, next)
 					sts := get(t, dyn, find(t, next, "StatefulSet", s.name))
 					if v, _, _ := unstructured.NestedString(sts.Object, "spec", "template", "metadata", "labels", "version"); v != "4" {
 						t.Fatalf("StatefulSet pods labelled version %q after the upgrade, want 4", v)
@@ -160,9 +96,9 @@ func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
 					}
 					return
 				}
-				applyRendered(t, dyn, render(t, s, rn, ns, 2, 100))
+				applyRendered(t, c, render(t, s, rn, ns, 2, 100))
 				canary := render(t, s, rn, ns, 3, 30)
-				applyRendered(t, dyn, canary)
+				applyRendered(t, c, canary)
 				switch rn {
 				case "appmesh":
 					vr := get(t, dyn, find(t, canary, "VirtualRouter", s.name))
@@ -180,7 +116,7 @@ func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
 					}
 				}
 				for _, name := range []string{s.name + "-2", s.name + "-3"} {
-					if _, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{}); err != nil {
+					if _, err := clientset.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{}); err != nil {
 						t.Fatalf("Deployment %s: %v", name, err)
 					}
 				}
@@ -193,7 +129,7 @@ func TestTemplatesAcceptedByTheAPIServer(t *testing.T) {
 // prefix match is dropped (and reported) and an out-of-range weight refused.
 func TestAPIServerRefusesWhatTheCRDsForbid(t *testing.T) {
 	c := plane.Get(t)
-	dyn, ns := c.Dynamic, c.Namespace(t)
+	ns := c.Namespace(t)
 	s := services[3]
 	r := render(t, s, "appmesh", ns, 1, 100)
 	vr := find(t, r, "VirtualRouter", s.name).DeepCopy()
@@ -202,8 +138,8 @@ func TestAPIServerRefusesWhatTheCRDsForbid(t *testing.T) {
 	tcp := route["tcpRoute"].(map[string]any)
 	tcp["match"] = map[string]any{"prefix": "/"}
 	_ = unstructured.SetNestedSlice(vr.Object, routes, "spec", "routes")
-	err := apply(context.Background(), dyn, resourceFor(t, vr), vr)
-	if err == nil || !strings.Contains(err.Error(), "spec.routes[0].tcpRoute.match.prefix") {
+	err := apply(context.Background(), c, vr)
+	if err == nil || !strings.Contains(err.Error(), "spec.routes[name=route-to-redis-server].tcpRoute.match.prefix") {
 		t.Fatalf("tcpRoute with a prefix match: %v, want the field reported as dropped", err)
 	}
 
@@ -214,7 +150,7 @@ func TestAPIServerRefusesWhatTheCRDsForbid(t *testing.T) {
 	targets[0].(map[string]any)["weight"] = int64(150)
 	_ = unstructured.SetNestedSlice(routes[0].(map[string]any), targets, "httpRoute", "action", "weightedTargets")
 	_ = unstructured.SetNestedSlice(bad.Object, routes, "spec", "routes")
-	if err := apply(context.Background(), dyn, resourceFor(t, bad), bad); err == nil {
+	if err := apply(context.Background(), c, bad); err == nil {
 		t.Fatal("a weight of 150 was accepted")
 	}
 }

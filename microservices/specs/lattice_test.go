@@ -123,7 +123,7 @@ func TestLatticeNamesOnTheAPIServer(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			ns := c.Namespace(t)
 			r := render(t, s, "gatewayapi", ns, 2, 100)
-			applyRendered(t, c.Dynamic, r)
+			applyRendered(t, c, r)
 			route := get(t, c.Dynamic, find(t, r, "HTTPRoute", s.name))
 			if err := (gatewayapi.Router{}).CheckRoute(route, serviceDomain); err != nil {
 				t.Fatalf("stored route: %v", err)
@@ -139,7 +139,7 @@ func TestLatticeNamesOnTheAPIServer(t *testing.T) {
 					"targets":    []any{fmt.Sprintf("%s-%s-0123456789abcdef0.7d67968.vpc-lattice-svcs.us-west-2.on.aws", s.name, ns)},
 				}}},
 			}}
-			if err := apply(ctx, c.Dynamic, dnsEndpoints, ep); err != nil {
+			if err := apply(ctx, c, ep); err != nil {
 				t.Fatalf("the DNSEndpoint for %s: %v", hosts[0], err)
 			}
 
