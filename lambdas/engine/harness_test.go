@@ -204,6 +204,8 @@ type harness struct {
 	// hook, when set, runs before every Task; tests use it to stop mid-run.
 	hook func(state string, payload json.RawMessage)
 	seq  atomic.Int64
+	// rec collects what the parity test compares; nil outside it.
+	rec *harnessRecord
 }
 
 var routerSet = routers.All()
@@ -242,6 +244,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.rec = parity.harness(h)
 	// App Mesh pods run as this account in the environment.
 	_, err = plane.Clientset.CoreV1().ServiceAccounts(h.ns).Create(context.Background(),
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "appmesh-envoy"}}, metav1.CreateOptions{})
@@ -316,14 +319,30 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 	return h.eng.Handle(ctx, ev)
 }
 
-// start begins an execution of deploy.json.
-func (h *harness) start(input map[string]any) (*asl.Execution, string) {
-	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, h.seq.Add(1))
+// execution is one rollout under way, in either runner.
+type execution interface {
+	Abort() error
+	Wait() asl.Result
+}
+
+// start begins an execution of deploy.json with the runner the parity test
+// chose: the definition in the ASL interpreter, or the local runner.
+func (h *harness) start(input map[string]any) (execution, string) {
+	return h.startWith(parity.local(), input)
+}
+
+func (h *harness) startWith(local bool, input map[string]any) (execution, string) {
+	n := h.seq.Add(1)
+	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, n)
+	h.touched(input)
+	if local {
+		return h.recorded(startLocal(h, input, id), n), id
+	}
 	x, err := h.interp.Start(h.definition, input, id, h.invoke, engine.ErrorName)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return x, id
+	return h.recorded(x, n), id
 }
 
 func (h *harness) run(input map[string]any) asl.Result {
