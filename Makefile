@@ -24,7 +24,7 @@ graph:
 	go run ./stacks/cmd/graph --stack $(STACK)
 
 ## test: every test, against the real things that run here (the fast lane first)
-test: lint test-unit test-deps
+test: test-deps lint test-unit
 	go test -timeout 40m ./...
 	for m in $(GO_MODULES); do (cd $$m && go test -timeout 20m ./...); done
 
@@ -33,7 +33,7 @@ test-deps:
 
 ## test-unit: the tests that need nothing but Go (no control plane, no Pulumi link); about a minute warm
 test-unit:
-	go test $$(scripts/unit-packages.sh)
+	go test -timeout 40m $$(scripts/unit-packages.sh)
 
 ## lint: formatting, go vet and staticcheck over every module
 lint: vet

@@ -15,8 +15,10 @@ import (
 
 	"github.com/eks-canary/platform/infra/cluster"
 	"github.com/eks-canary/platform/infra/deployer"
+	"github.com/eks-canary/platform/infra/edge"
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/pipeline"
+	"github.com/eks-canary/platform/infra/sample"
 	"github.com/eks-canary/platform/infra/traffic"
 	"github.com/eks-canary/platform/internal/bundle"
 	"github.com/eks-canary/platform/lambdas/contract"
@@ -137,6 +139,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 	inCluster := pulumi.Providers(cl.Provider)
 
 	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{})
+	gatewayAPI := cfg.TrafficLayer == contract.RouterGatewayAPI
 	trafficArgs := &traffic.TrafficArgs{
 		Layer:                  cfg.TrafficLayer,
 		Namespace:              cfg.Namespace,
@@ -151,12 +154,57 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		PodIdentityAgent:       cl.PodIdentityAgent,
 		Tags:                   tags,
 	}
-	if cfg.DBPassword != "" {
-		trafficArgs.DBPassword = pulumi.ToSecret(pulumi.String(cfg.DBPassword)).(pulumi.StringOutput)
+	// Stable names exist with VPC Lattice only: App Mesh names services
+	// inside the mesh.
+	serviceDomain := ""
+	if gatewayAPI {
+		serviceDomain = cfg.ServiceDomain
+		dns, err := edge.NewServiceDNS(ctx, "dns", &edge.ServiceDNSArgs{
+			Domain:           cfg.ServiceDomain,
+			HostedZoneID:     cfg.HostedZoneID,
+			Region:           cfg.Region,
+			OwnerID:          cfg.ClusterName,
+			ClusterName:      cl.ClusterName,
+			VpcId:            cl.VpcId,
+			PodIdentityAgent: cl.PodIdentityAgent,
+			Tags:             tags,
+		}, inCluster)
+		if err != nil {
+			return nil, err
+		}
+		trafficArgs.ServiceDomain = cfg.ServiceDomain
+		trafficArgs.ServiceNetwork = traffic.ServiceNetworkName(cfg.ClusterName)
+		trafficArgs.DNSEndpointCRD = dns.CRD
+		trafficArgs.ExternalDNS = dns.Release
 	}
 	tr, err := traffic.NewTraffic(ctx, "traffic", trafficArgs, inCluster)
 	if err != nil {
 		return nil, err
+	}
+
+	// One public entry on either layer, unless the platform stays private.
+	applicationURL := pulumi.String("").ToStringOutput()
+	if cfg.PublicIngress {
+		lbTags := map[string]string{"canary:stack": ctx.Project() + "/" + ctx.Stack(), "canary:cluster": cfg.ClusterName}
+		pub, err := edge.NewPublicIngress(ctx, "public-ingress", &edge.PublicIngressArgs{
+			Upstream:     tr.IngressUpstream,
+			UpstreamPort: 80,
+			Tags:         lbTags,
+		}, inCluster)
+		if err != nil {
+			return nil, err
+		}
+		applicationURL = pub.ApplicationUrl
+	}
+
+	if cfg.SampleMode {
+		sampleArgs := &sample.SampleArgs{Namespace: tr.AppNamespace, FormerParent: tr, FormerName: "traffic-db-credentials"}
+		if cfg.DBPassword != "" {
+			sampleArgs.DBPassword = pulumi.ToSecret(pulumi.String(cfg.DBPassword)).(pulumi.StringOutput)
+		}
+		if _, err := sample.NewSample(ctx, "sample", sampleArgs, inCluster); err != nil {
+			return nil, err
+		}
 	}
 
 	appMesh := cfg.TrafficLayer == contract.RouterAppMesh
@@ -186,6 +234,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		NotificationEmail:     cfg.NotificationEmail,
 		LogRetentionDays:      cfg.LogRetentionDays,
 		RolloutTimeoutSeconds: cfg.RolloutTimeoutSeconds,
+		ServiceDomain:         serviceDomain,
 		Tags:                  tags,
 
 		AllowedServiceAccounts: allowedServiceAccounts(cfg.TrafficLayer),
@@ -196,7 +245,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 
 	env := &Environment{
 		Config:          cfg,
-		ApplicationUrl:  tr.ApplicationUrl,
+		ApplicationUrl:  applicationURL,
 		CloneUrls:       pulumi.StringMap{},
 		StateMachineArn: dep.StateMachineArn,
 		Kubeconfig:      cl.Kubeconfig,

@@ -21,6 +21,7 @@ import (
 
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
+	"github.com/eks-canary/platform/infra/traffic"
 	"github.com/eks-canary/platform/internal/bundle"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks"
@@ -400,8 +401,8 @@ func TestDevStackBothLayers(t *testing.T) {
 					t.Errorf("app mesh: %d LoadBalancer services, applicationUrl %q; want one stable ingress", lbs, out.applicationURL)
 				}
 			case contract.RouterGatewayAPI:
-				if lbs != 0 || out.applicationURL != "" {
-					t.Errorf("gateway api: %d LoadBalancer services, applicationUrl %q; want none", lbs, out.applicationURL)
+				if lbs != 1 || !strings.HasPrefix(out.applicationURL, "http://") || !strings.Contains(out.applicationURL, ".elb.us-west-2.amazonaws.com") {
+					t.Errorf("gateway api: %d LoadBalancer services, applicationUrl %q; want the public entry's one", lbs, out.applicationURL)
 				}
 			}
 		})
@@ -647,8 +648,13 @@ func TestGatewayAPILayer(t *testing.T) {
 	if !slices.Contains(res.Invokes, "aws:ec2/getManagedPrefixList:getManagedPrefixList") {
 		t.Error("the VPC Lattice prefix list was not looked up")
 	}
-	if len(res.ByType(tMetricFilter)) != 0 || len(res.ByType(tConfigMap)) != 0 {
-		t.Error("gateway api stack carries the App Mesh metrics pipeline")
+	if len(res.ByType(tMetricFilter)) != 0 {
+		t.Error("gateway api stack carries the App Mesh metric filters")
+	}
+	for _, cm := range res.ByType(tConfigMap) {
+		if get(cm.Inputs, "data", "prometheus.yaml") != nil {
+			t.Errorf("gateway api stack carries the App Mesh scrape configuration %s", cm.Name)
+		}
 	}
 	if str(get(find(t, res, tCodeBuild, "yelb-ui-build").Inputs, "environment", "environmentVariables", 4, "value")) != "gatewayapi" {
 		t.Error("TRAFFIC_ROUTER is not gatewayapi")
@@ -1067,5 +1073,139 @@ func TestPrometheusRelabelsVersion(t *testing.T) {
 		!regexp.MustCompile(p.EMF.Declarations[0].LabelMatcher).MatchString("envoy;ingress") ||
 		regexp.MustCompile(p.EMF.Declarations[0].LabelMatcher).MatchString("envoy;egress") {
 		t.Errorf("agent configuration %+v", p)
+	}
+}
+
+const (
+	tZone       = "aws:route53/zone:Zone"
+	tZoneAssoc  = "aws:route53/zoneAssociation:ZoneAssociation"
+	tSN         = "aws:vpclattice/serviceNetwork:ServiceNetwork"
+	tSecret     = "kubernetes:core/v1:Secret"
+	tDeployment = "kubernetes:apps/v1:Deployment"
+)
+
+// The default layer end to end: a private zone for the stack domain, the
+// engine told that domain, a service network of the stack's own, the
+// controller pointed at it, and the public entry forwarding to the ingress
+// microservice's stable name.
+func TestGatewayAPIStableNamesAndPublicEntry(t *testing.T) {
+	res, out := mustRun(t, nil)
+	zone := find(t, res, tZone, "dns-zone")
+	if zone.Inputs["name"] != "canary-dev.internal" || get(zone.Inputs, "vpcs", 0, "vpcId") == nil {
+		t.Errorf("hosted zone %v", zone.Inputs)
+	}
+	dnsRelease := find(t, res, tRelease, "dns-external-dns")
+	if get(dnsRelease.Inputs, "values", "txtOwnerId") != "canary-dev" || !slices.Equal(strs(get(dnsRelease.Inputs, "values", "domainFilters")), []string{"canary-dev.internal"}) {
+		t.Errorf("external-dns values %v", dnsRelease.Inputs["values"])
+	}
+	sn := find(t, res, tSN, "traffic-service-network")
+	if sn.Inputs["name"] != "canary-dev-services" {
+		t.Errorf("service network %q, want canary-dev-services (per stack)", sn.Inputs["name"])
+	}
+	ctrl := find(t, res, tRelease, "traffic-gateway-controller")
+	if get(ctrl.Inputs, "values", "defaultServiceNetwork") != "canary-dev-services" || get(ctrl.Inputs, "values", "enableServiceNetworkOverride") != true ||
+		get(ctrl.Inputs, "values", "installExternalDNSCRD") != false {
+		t.Errorf("controller values %v: the Gateway %s must map to the stack's network", ctrl.Inputs["values"], contract.GatewayName)
+	}
+	for _, dep := range []policy.Resource{find(t, res, tConfigGroup, "dns-dnsendpoint-crd"), sn, find(t, res, "aws:vpclattice/serviceNetworkVpcAssociation:ServiceNetworkVpcAssociation", "traffic-vpc-association")} {
+		if !dependsOn(res, ctrl.URN, dep.URN) {
+			t.Errorf("the Gateway API Controller starts before %s", dep.Name)
+		}
+	}
+	appNs := find(t, res, tNamespace, "traffic-app-namespace")
+	if !dependsOn(res, appNs.URN, dnsRelease.URN) {
+		t.Error("the application namespace (DNSEndpoints) must be deleted before ExternalDNS")
+	}
+	labels, _ := get(appNs.Inputs, "metadata", "labels").(map[string]any)
+	if labels["pod-security.kubernetes.io/enforce"] != "baseline" || labels["pod-security.kubernetes.io/warn"] != "restricted" || labels["pod-security.kubernetes.io/audit"] != "restricted" {
+		t.Errorf("application namespace Pod Security labels %v", labels)
+	}
+	env, _ := get(find(t, res, tLambda, "deployer-step").Inputs, "environment", "variables").(map[string]any)
+	if env[contract.EnvServiceDomain] != "canary-dev.internal" {
+		t.Errorf("engine %s = %v", contract.EnvServiceDomain, env[contract.EnvServiceDomain])
+	}
+	conf := str(get(find(t, res, tConfigMap, "public-ingress-config").Inputs, "data", "nginx.conf"))
+	if !strings.Contains(conf, "set $upstream yelb-ui.yelb.canary-dev.internal;") {
+		t.Errorf("the proxy does not forward to yelb-ui's stable name:\n%s", conf)
+	}
+	if out.applicationURL == "" {
+		t.Error("applicationUrl is empty")
+	}
+	if len(res.ByType(tSecret)) != 1 || find(t, res, tSecret, "sample-db-credentials").Parent != find(t, res, "canary:infra:Sample", "sample").URN {
+		t.Error("the sample database Secret is not the sample component's")
+	}
+}
+
+func TestAppMeshPublicEntryAndPodSecurity(t *testing.T) {
+	res, out := mustRun(t, map[string]string{config.KeyTrafficLayer: contract.RouterAppMesh})
+	if len(res.ByType(tZone)) != 0 || len(res.ByType(tSN)) != 0 {
+		t.Error("app mesh stack creates VPC Lattice names")
+	}
+	if get(find(t, res, tService, "traffic-ingress-service").Inputs, "spec", "type") != "ClusterIP" {
+		t.Error("the mesh gateway keeps a load balancer of its own: one public load balancer per stack")
+	}
+	conf := str(get(find(t, res, tConfigMap, "public-ingress-config").Inputs, "data", "nginx.conf"))
+	if !strings.Contains(conf, "set $upstream ingress-gw.yelb.svc.cluster.local;") {
+		t.Errorf("the proxy does not forward to the mesh gateway:\n%s", conf)
+	}
+	if !strings.HasPrefix(out.applicationURL, "http://") {
+		t.Errorf("applicationUrl %q", out.applicationURL)
+	}
+	labels, _ := get(find(t, res, tNamespace, "traffic-app-namespace").Inputs, "metadata", "labels").(map[string]any)
+	if labels["pod-security.kubernetes.io/enforce"] != "privileged" || labels["pod-security.kubernetes.io/warn"] != "restricted" {
+		t.Errorf("app mesh namespace Pod Security labels %v", labels)
+	}
+	env, _ := get(find(t, res, tLambda, "deployer-step").Inputs, "environment", "variables").(map[string]any)
+	if _, ok := env[contract.EnvServiceDomain]; ok {
+		t.Error("app mesh engine told a VPC Lattice service domain")
+	}
+}
+
+func TestPrivatePlatformExistingZoneAndNoSample(t *testing.T) {
+	for _, layer := range contract.Routers() {
+		res, out := mustRun(t, map[string]string{config.KeyTrafficLayer: layer, config.KeyPublicIngress: "false", config.KeySampleMode: "false"})
+		for _, s := range res.ByType(tService) {
+			if get(s.Inputs, "spec", "type") == "LoadBalancer" {
+				t.Errorf("%s: publicIngress false still creates load balancer %s", layer, s.Name)
+			}
+		}
+		if out.applicationURL != "" || len(res.ByType("canary:infra:PublicIngress")) != 0 {
+			t.Errorf("%s: private platform has applicationUrl %q", layer, out.applicationURL)
+		}
+		if len(res.ByType(tSecret)) != 0 || len(res.ByType("canary:infra:Sample")) != 0 {
+			t.Errorf("%s: sampleMode false still creates Yelb objects", layer)
+		}
+	}
+	res, _ := mustRun(t, map[string]string{config.KeyHostedZoneID: "Z0EXAMPLEPRIVATE", config.KeyServiceDomain: "canary-dev.corp.internal"})
+	if len(res.ByType(tZone)) != 0 {
+		t.Error("a zone was created although hostedZoneId names one")
+	}
+	if a := find(t, res, tZoneAssoc, "dns-zone-association"); a.Inputs["zoneId"] != "Z0EXAMPLEPRIVATE" {
+		t.Errorf("zone association %v", a.Inputs)
+	}
+	env, _ := get(find(t, res, tLambda, "deployer-step").Inputs, "environment", "variables").(map[string]any)
+	if env[contract.EnvServiceDomain] != "canary-dev.corp.internal" {
+		t.Errorf("engine service domain %v", env[contract.EnvServiceDomain])
+	}
+	if _, _, err := runStack(t, map[string]string{config.KeyHostedZoneID: "Z0EXAMPLEPRIVATE", config.KeyServiceDomain: "other.internal"}); err == nil ||
+		!strings.Contains(err.Error(), "serviceDomain other.internal") {
+		t.Errorf("a service domain outside the named zone gave %v", err)
+	}
+}
+
+func TestServiceNetworkPerStack(t *testing.T) {
+	long := strings.Repeat("team-", 20)
+	for _, tc := range []struct{ cluster, want string }{
+		{"canary-dev", "canary-dev-services"},
+		{"Canary_Prod", "canary-prod-services"},
+		{"a--b__c", "a-b-c-services"},
+	} {
+		if got := traffic.ServiceNetworkName(tc.cluster); got != tc.want {
+			t.Errorf("ServiceNetworkName(%q) = %q, want %q", tc.cluster, got, tc.want)
+		}
+	}
+	a, b := traffic.ServiceNetworkName(long+"a"), traffic.ServiceNetworkName(long+"b")
+	if a == b || len(a) > 63 || len(b) > 63 || !strings.HasSuffix(a, "-services") || strings.Contains(a, "--") {
+		t.Errorf("long cluster names give %q and %q: want distinct names of at most 63 characters", a, b)
 	}
 }

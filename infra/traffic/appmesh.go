@@ -92,6 +92,7 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 			// regional registry.
 			"image":   pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/appmesh-controller")},
 			"sidecar": pulumi.Map{"image": pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/aws-appmesh-envoy")}},
+			"init":    pulumi.Map{"image": pulumi.Map{"repository": pulumi.String("public.ecr.aws/appmesh/aws-appmesh-proxy-route-manager")}},
 		},
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
@@ -120,7 +121,10 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 
 	// The namespace depends on the mesh too: App Mesh refuses to delete a
 	// mesh that still has virtual nodes, so the namespace goes first.
-	if err := t.appNamespace(ctx, name, args, pulumi.StringMap{
+	// Privileged is the only Pod Security level meshed pods pass (their
+	// injected init container needs NET_ADMIN); restricted warnings and
+	// audit entries still flag everything else a template asks for.
+	if err := t.appNamespace(ctx, name, args, PodSecurityPrivileged, pulumi.StringMap{
 		"mesh":                                   pulumi.String(args.Namespace),
 		"appmesh.k8s.aws/sidecarInjectorWebhook": pulumi.String("enabled"),
 		"gateway":                                pulumi.String(IngressGateway),
@@ -219,18 +223,16 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 	if err != nil {
 		return fmt.Errorf("ingress deployment: %w", err)
 	}
-	// The one public entry point: its address never changes across
-	// versions, unlike a LoadBalancer per version.
-	service, err := corev1.NewService(ctx, name+"-ingress-service", &corev1.ServiceArgs{
+	// The stable in-cluster entry of the mesh: its address never changes
+	// across versions. The public entry (infra/edge) forwards to it, so the
+	// stack keeps one public load balancer whatever the layer.
+	_, err = corev1.NewService(ctx, name+"-ingress-service", &corev1.ServiceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String(IngressGateway),
 			Namespace: ns,
-			Annotations: pulumi.StringMap{
-				"service.beta.kubernetes.io/aws-load-balancer-type": pulumi.String("nlb"),
-			},
 		},
 		Spec: &corev1.ServiceSpecArgs{
-			Type:     pulumi.String("LoadBalancer"),
+			Type:     pulumi.String("ClusterIP"),
 			Selector: labels,
 			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
 				Name: pulumi.String("http"), Port: pulumi.Int(80), TargetPort: pulumi.Int(ingressPort), Protocol: pulumi.String("TCP"),
@@ -240,12 +242,6 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 	if err != nil {
 		return fmt.Errorf("ingress service: %w", err)
 	}
-	t.ApplicationUrl = service.Status.LoadBalancer().Ingress().Index(pulumi.Int(0)).Hostname().
-		ApplyT(func(host *string) string {
-			if host == nil {
-				return ""
-			}
-			return "http://" + *host
-		}).(pulumi.StringOutput)
+	t.IngressUpstream = IngressGateway + "." + args.Namespace + ".svc.cluster.local"
 	return nil
 }

@@ -1,8 +1,11 @@
 package traffic
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -45,6 +48,9 @@ const (
 func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *TrafficArgs) error {
 	if args.ClusterName == nil || args.AccountId == nil || args.VpcId == nil || args.ClusterSecurityGroupId == nil || args.PodIdentityAgent == nil {
 		return fmt.Errorf("gateway api: ClusterName, AccountId, VpcId, ClusterSecurityGroupId and PodIdentityAgent are required")
+	}
+	if args.ServiceNetwork == "" || args.ServiceDomain == "" || args.IngressService == "" {
+		return fmt.Errorf("gateway api: ServiceNetwork, ServiceDomain and IngressService are required")
 	}
 	sysNs, err := corev1.NewNamespace(ctx, name+"-gateway-system", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(GatewayControllerNamespace)},
@@ -89,8 +95,10 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 
 	// The service network and its VPC association belong to the stack, so
 	// destroy removes them once the controller and the Gateway are gone.
+	// The network is named after the stack, not the Gateway: see the
+	// controller's values below.
 	serviceNetwork, err := vpclattice.NewServiceNetwork(ctx, name+"-service-network", &vpclattice.ServiceNetworkArgs{
-		Name:     pulumi.String(contract.GatewayName),
+		Name:     pulumi.String(args.ServiceNetwork),
 		AuthType: pulumi.String("NONE"),
 		Tags:     args.Tags,
 	}, pulumi.Parent(t))
@@ -137,11 +145,25 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 			"awsAccountId": args.AccountId,
 			"clusterVpcId": args.VpcId,
 			"clusterName":  args.ClusterName,
+			// The controller maps a Gateway to the service network of the
+			// same name, so every stack's Gateway contract.GatewayName would
+			// share one network per account and region. In override mode it
+			// maps every Gateway (and so every route) of this cluster to
+			// defaultServiceNetwork instead. defaultServiceNetwork also makes
+			// the controller create that network and associate the VPC when
+			// missing; it starts after both exist (DependsOn below), finds
+			// them and leaves them to the stack.
+			"defaultServiceNetwork":        pulumi.String(args.ServiceNetwork),
+			"enableServiceNetworkOverride": pulumi.Bool(true),
+			// The program applies the DNSEndpoint CRD before this release
+			// (args.DNSEndpointCRD); a second copy from this chart would
+			// conflict with it.
+			"installExternalDNSCRD": pulumi.Bool(false),
 		},
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
 		CleanupOnFail: pulumi.Bool(true),
-	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{crds, association, policy}))
+	}, pulumi.Parent(t), pulumi.DependsOn(present(crds, association, policy, serviceNetwork, vpcAssociation, args.DNSEndpointCRD)))
 	if err != nil {
 		return fmt.Errorf("controller release: %w", err)
 	}
@@ -160,9 +182,10 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	}
 
 	// The namespace holds the engine's HTTPRoutes, whose VPC Lattice services
-	// sit in the service network: it goes first, while the controller runs
-	// and before the network's VPC association is removed.
-	if err := t.appNamespace(ctx, name, args, nil, []pulumi.Resource{release, vpcAssociation}); err != nil {
+	// sit in the service network, and their DNSEndpoints: it goes first,
+	// while the controller and ExternalDNS run and before the network's VPC
+	// association is removed.
+	if err := t.appNamespace(ctx, name, args, PodSecurityBaseline, nil, present(release, vpcAssociation, args.ExternalDNS)); err != nil {
 		return err
 	}
 	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway", &apiextensions.CustomResourceArgs{
@@ -179,8 +202,45 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	// VPC Lattice serves each route on a generated domain inside the VPC;
-	// there is no stable public address to export.
-	t.ApplicationUrl = pulumi.String("").ToStringOutput()
+	// The HTTPRoute of the ingress microservice carries this name as its
+	// first hostname; the controller makes it the Lattice service's custom
+	// domain and ExternalDNS points it at the Lattice name.
+	t.IngressUpstream = args.IngressService + "." + args.Namespace + "." + args.ServiceDomain
 	return nil
+}
+
+// ServiceNetworkName is the stack's VPC Lattice service network:
+// "<clusterName>-services" in the characters Lattice allows (a-z, 0-9,
+// single '-', at most 63), with a hash of the cluster name when it had to
+// be shortened.
+func ServiceNetworkName(clusterName string) string {
+	const suffix, limit = "-services", 63
+	var b strings.Builder
+	for _, r := range strings.ToLower(clusterName) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else if s := b.String(); s != "" && !strings.HasSuffix(s, "-") {
+			b.WriteByte('-')
+		}
+	}
+	base := strings.TrimSuffix(b.String(), "-")
+	if base == "" {
+		base = "canary"
+	}
+	if len(base)+len(suffix) > limit {
+		sum := sha256.Sum256([]byte(clusterName))
+		base = strings.TrimSuffix(base[:limit-len(suffix)-9], "-") + "-" + hex.EncodeToString(sum[:])[:8]
+	}
+	return base + suffix
+}
+
+// present drops the nil resources (optional dependencies left unset).
+func present(rs ...pulumi.Resource) []pulumi.Resource {
+	var out []pulumi.Resource
+	for _, r := range rs {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }

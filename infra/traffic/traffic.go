@@ -6,9 +6,7 @@
 package traffic
 
 import (
-	"crypto/rand"
 	_ "embed"
-	"encoding/base64"
 	"fmt"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -16,20 +14,32 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-canary/platform/infra/edge"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
-// DBCredentialsSecret holds the sample database's credentials (keys
-// username, password, database); the yelb-db and yelb-appserver templates
-// read it.
-const DBCredentialsSecret = "yelb-db-credentials"
+// Pod Security Standards the application namespace enforces.
+const (
+	PodSecurityRestricted = "restricted"
+	PodSecurityBaseline   = "baseline"
+	// PodSecurityPrivileged is App Mesh's: the Envoy init container the
+	// controller injects rewrites iptables and needs NET_ADMIN, which the
+	// baseline profile forbids.
+	PodSecurityPrivileged = "privileged"
+)
 
 // TrafficArgs configures the layer.
 type TrafficArgs struct {
 	Layer          string // one of contract.Routers()
 	Namespace      string // the application namespace
 	Region         string
-	IngressService string // the microservice the public entry point serves (App Mesh)
+	IngressService string // the microservice the public entry serves
+	// ServiceDomain is the stack's private domain (Gateway API): the
+	// ingress microservice's stable name lies under it.
+	ServiceDomain string
+	// ServiceNetwork names the stack's VPC Lattice service network (Gateway
+	// API); see ServiceNetworkName.
+	ServiceNetwork string
 
 	ClusterName            pulumi.StringInput
 	AccountId              pulumi.StringInput
@@ -38,20 +48,25 @@ type TrafficArgs struct {
 	OidcIssuer             pulumi.StringInput
 	ClusterSecurityGroupId pulumi.StringInput // Gateway API: VPC Lattice ingress rule
 	PodIdentityAgent       pulumi.Resource    // Gateway API: Pod Identity
-
-	// DBPassword for the sample database; empty generates one at creation
-	// and keeps it.
-	DBPassword pulumi.StringInput
-	Tags       pulumi.StringMap
+	// DNSEndpointCRD (Gateway API): the controller writes DNSEndpoint
+	// objects for HTTPRoute hostnames only if the CRD exists when it starts.
+	DNSEndpointCRD pulumi.Resource
+	// ExternalDNS (Gateway API): the application namespace depends on it,
+	// so on destroy the records of its routes go while ExternalDNS runs.
+	ExternalDNS pulumi.Resource
+	Tags        pulumi.StringMap
 }
 
 // Traffic is the installed layer.
 type Traffic struct {
 	pulumi.ResourceState
 
-	Layer          string
-	Namespace      pulumi.StringOutput `pulumi:"namespace"`
-	ApplicationUrl pulumi.StringOutput `pulumi:"applicationUrl"`
+	Layer     string
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// IngressUpstream is where a public entry sends every request, with it
+	// as Host: the ingress microservice's stable VPC Lattice name, or the
+	// App Mesh ingress gateway's in-cluster Service.
+	IngressUpstream string
 
 	// AppNamespace is the application namespace object: resources placed in
 	// it depend on it so they are deleted first.
@@ -82,13 +97,10 @@ func NewTraffic(ctx *pulumi.Context, name string, args *TrafficArgs, opts ...pul
 	if err != nil {
 		return nil, fmt.Errorf("traffic %s: %w", name, err)
 	}
-	if err := t.dbCredentials(ctx, name, args); err != nil {
-		return nil, fmt.Errorf("traffic %s: %w", name, err)
-	}
 	t.Namespace = t.AppNamespace.Metadata.Name().Elem()
 	if err := ctx.RegisterResourceOutputs(t, pulumi.Map{
-		"namespace":      t.Namespace,
-		"applicationUrl": t.ApplicationUrl,
+		"namespace":       t.Namespace,
+		"ingressUpstream": pulumi.String(t.IngressUpstream),
 	}); err != nil {
 		return nil, err
 	}
@@ -98,7 +110,15 @@ func NewTraffic(ctx *pulumi.Context, name string, args *TrafficArgs, opts ...pul
 // appNamespace creates the application namespace. It depends on the
 // controller so that, on destroy, the namespace and every object the engine
 // created in it go while the controller can still clear their finalizers.
-func (t *Traffic) appNamespace(ctx *pulumi.Context, name string, args *TrafficArgs, labels pulumi.StringMap, dependsOn []pulumi.Resource) error {
+// Pod Security Admission enforces the level enforce and warns and audits
+// restricted.
+func (t *Traffic) appNamespace(ctx *pulumi.Context, name string, args *TrafficArgs, enforce string, labels pulumi.StringMap, dependsOn []pulumi.Resource) error {
+	if labels == nil {
+		labels = pulumi.StringMap{}
+	}
+	for k, v := range edge.PodSecurity(enforce, PodSecurityRestricted) {
+		labels[k] = v
+	}
 	ns, err := corev1.NewNamespace(ctx, name+"-app-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace), Labels: labels},
 	}, pulumi.Parent(t), pulumi.DependsOn(dependsOn))
@@ -107,42 +127,4 @@ func (t *Traffic) appNamespace(ctx *pulumi.Context, name string, args *TrafficAr
 	}
 	t.AppNamespace = ns
 	return nil
-}
-
-func (t *Traffic) dbCredentials(ctx *pulumi.Context, name string, args *TrafficArgs) error {
-	password := args.DBPassword
-	var opts []pulumi.ResourceOption
-	if password == nil {
-		generated, err := randomPassword()
-		if err != nil {
-			return fmt.Errorf("database password: %w", err)
-		}
-		password = pulumi.String(generated)
-		// A new value is drawn on every run; only the first one is used.
-		opts = append(opts, pulumi.IgnoreChanges([]string{"stringData"}))
-	}
-	_, err := corev1.NewSecret(ctx, name+"-db-credentials", &corev1.SecretArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(DBCredentialsSecret),
-			Namespace: t.AppNamespace.Metadata.Name(),
-		},
-		Type: pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{
-			"username": pulumi.String("postgres"),
-			"password": pulumi.ToSecret(password).(pulumi.StringOutput),
-			"database": pulumi.String("yelbdatabase"),
-		},
-	}, append(opts, pulumi.Parent(t))...)
-	if err != nil {
-		return fmt.Errorf("database credentials: %w", err)
-	}
-	return nil
-}
-
-func randomPassword() (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -19,8 +19,6 @@ type timedLocal struct {
 	h        *harness
 	schedule time.Duration // sum of requested waits
 	work     time.Duration // time spent in handlers
-	analyses []time.Duration
-	rollback time.Duration
 }
 
 func (tl *timedLocal) run(b *testing.B, input map[string]any) engine.Outcome {
@@ -83,9 +81,7 @@ func prepareShift(b *testing.B, h *harness, router string) json.RawMessage {
 	}
 	state := json.RawMessage(input)
 	for _, action := range []string{statemachine.ActionValidate, statemachine.ActionLock, statemachine.ActionDeploy} {
-		var ev engine.Event
-		ev = engine.Event{Action: action, Execution: "bench", State: state}
-		out, err := h.eng.Handle(ctx, ev)
+		out, err := h.eng.Handle(ctx, engine.Event{Action: action, Execution: "bench", State: state})
 		if err != nil {
 			b.Fatalf("%s: %v", action, err)
 		}

@@ -317,6 +317,13 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
+	pods, health, err := e.podHealth(ctx, sess, st, objs, rollout.PodsStarting)
+	if err != nil {
+		return err
+	}
+	if !health.Healthy {
+		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d will not become ready: %s", st.Microservice, r.Version, health.Reason)}
+	}
 	r.Ready = true
 	for _, o := range objs {
 		if !o.workload() {
@@ -348,6 +355,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 		first := rollout.Decision{Action: rollout.Shift, NextStep: 0, NextWeight: r.Plan[0]}
 		in := rollout.Input{Policy: rollout.PolicyFromSpec(st.Spec), Plan: r.Plan, Step: -1}
 		r.Reason = ""
+		r.PodRestarts = rollout.Baseline(pods)
 		r.NextStep, r.NextWeight = first.NextStep, first.NextWeight
 		r.WaitSeconds = rollout.WaitSeconds(in, first, rt.SettleTime())
 	}
@@ -369,6 +377,12 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 		return fmt.Errorf("shift %s: step %d is outside the plan %v", st.Microservice, r.NextStep, r.Plan)
 	}
 	weight := r.Plan[r.NextStep]
+	if _, health, err := e.canaryPodHealth(ctx, sess, st); err != nil {
+		return err
+	} else if !health.Healthy {
+		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
+			st.Microservice, r.Version, r.Weight, weight, health.Reason)}
+	}
 	if st.Strategy == spec.StrategyCanary {
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
@@ -401,6 +415,13 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		return err
 	}
 	now := e.now()
+	_, health, err := e.canaryPodHealth(ctx, sess, st)
+	if err != nil {
+		return err
+	}
+	if !health.Healthy {
+		return e.podsFailed(ctx, sess, st, health)
+	}
 	cfg := analysis.ConfigFromSpec(st.Spec)
 	q := analysis.Query{
 		Router: st.Router, ClusterName: st.ClusterName, Namespace: st.Namespace, Microservice: st.Microservice,
@@ -439,7 +460,9 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		FirstDeployment: r.firstDeployment(),
 	}
 	d := rollout.Decide(in)
-	r.record(verdict.Status(now, r.Weight))
+	judged := verdict.Status(now, r.Weight)
+	judged.Pods = health.Reason
+	r.record(judged)
 	r.ConsecutiveFailures, r.NoDataSince = d.ConsecutiveFailures, d.NoDataSince
 	r.NextWeight, r.NextStep, r.Reason = d.NextWeight, d.NextStep, d.Reason
 	r.Next = nextState(d.Action)
@@ -469,6 +492,50 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		}
 	}
 	return nil
+}
+
+// podsFailed rolls back at once on a pod-health failure, before metrics
+// are read: the verdict names the pod, container and cause.
+func (e *Engine) podsFailed(ctx context.Context, sess *Session, st *State, health rollout.PodResult) error {
+	r := st.Rollout
+	reason := fmt.Sprintf("%s version %d failed at %d%%: %s", st.Microservice, r.Version, r.Weight, health.Reason)
+	r.record(status.Verdict{At: e.now(), Weight: r.Weight, Result: analysis.ResultFail, Pods: health.Reason, Reason: "pod health"})
+	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
+	e.logger(st).Warn("pod health failed", "pod", health.Pod, "container", health.Container, "cause", health.Cause, "reason", health.Reason)
+	phase := status.PhaseProgressing
+	if r.Weight >= 100 {
+		phase = status.PhaseBaking
+	}
+	return e.writeStatus(ctx, sess, st, phase, "")
+}
+
+// canaryPodHealth judges the canary's pods once it is ready.
+func (e *Engine) canaryPodHealth(ctx context.Context, sess *Session, st *State) ([]rollout.PodObservation, rollout.PodResult, error) {
+	objs, err := e.render(st.Spec, st.Rollout.Version, nil)
+	if err != nil {
+		return nil, rollout.PodResult{}, err
+	}
+	return e.podHealth(ctx, sess, st, objs, rollout.PodsServing)
+}
+
+// podHealth reads the pods of the canary's workloads and judges them.
+func (e *Engine) podHealth(ctx context.Context, sess *Session, st *State, objs objects, stage rollout.PodStage) ([]rollout.PodObservation, rollout.PodResult, error) {
+	var pods []rollout.PodObservation
+	for _, o := range objs {
+		if !o.workload() {
+			continue
+		}
+		got, err := sess.Kube.Pods(ctx, o.obj)
+		if err != nil {
+			return nil, rollout.PodResult{}, fmt.Errorf("pod health of %s version %d: %w", st.Microservice, st.Rollout.Version, err)
+		}
+		pods = append(pods, got...)
+	}
+	r := st.Rollout
+	return pods, rollout.PodVerdict(rollout.PodInput{
+		Policy: rollout.PodPolicyFromSpec(st.Spec), Stage: stage, Pods: pods,
+		Baseline: r.PodRestarts, Traffic: r.Weight, Now: e.now(),
+	}), nil
 }
 
 func bakeElapsed(r *Rollout, now time.Time) time.Duration {

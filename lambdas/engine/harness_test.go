@@ -303,8 +303,9 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 	if state == statemachine.StateReady {
 		// The interpreter skips "Wait for pods"; give the control plane
 		// real time to schedule and start pods between polls, or the
-		// engine's clock would reach progress_deadline within a second.
-		time.Sleep(100 * time.Millisecond)
+		// engine's clock would reach progress_deadline within seconds on a
+		// loaded machine (the default 600 s is 120 polls, 30 s real here).
+		time.Sleep(250 * time.Millisecond)
 	}
 	if state == statemachine.StateAnalyse || state == statemachine.StateReady {
 		var st struct {

@@ -50,6 +50,10 @@ type Rollout struct {
 	ConsecutiveFailures int              `json:"consecutive_failures"`
 	NoDataSince         time.Time        `json:"no_data_since"`
 	Verdicts            []status.Verdict `json:"verdicts,omitempty"`
+	// PodRestarts is the canary's container restart counts when it became
+	// ready, only of containers that had restarted (rollout.Baseline), so
+	// a healthy canary adds nothing to the state.
+	PodRestarts map[string]int32 `json:"pod_restarts,omitempty"`
 	// TookOver is the abandoned rollout this one rolled back at Lock.
 	TookOver *status.TakeOver `json:"took_over,omitempty"`
 

@@ -37,6 +37,8 @@ type Analysis struct {
 	NoData                  string   `json:"no_data,omitempty"`                   // "fail", "hold" or "pass"
 	ConsecutiveFailureLimit int      `json:"consecutive_failure_limit,omitempty"` // failed analyses in a row that roll back
 	Baseline                *bool    `json:"baseline_comparison,omitempty"`       // Mann-Whitney canary vs stable when both carry traffic
+	MaxRestarts             *int     `json:"max_restarts,omitempty"`              // container restarts since the canary became ready
+	UnreadyGrace            *int     `json:"unready_grace,omitempty"`             // seconds a pod may be unready while the canary carries traffic
 }
 
 // Strategy and no-data policy names.

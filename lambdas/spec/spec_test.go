@@ -74,6 +74,8 @@ func TestParseOriginalKeepsMeaningAndFillsDefaults(t *testing.T) {
 		{"analysis.no_data", s.Analysis.NoData, NoDataHold},
 		{"analysis.consecutive_failure_limit", s.Analysis.ConsecutiveFailureLimit, 2},
 		{"analysis.baseline_comparison", *s.Analysis.Baseline, true},
+		{"analysis.max_restarts", *s.Analysis.MaxRestarts, 0},
+		{"analysis.unready_grace", *s.Analysis.UnreadyGrace, 30},
 		{"analysis.min_success_rate", s.Analysis.MinSuccessRate == nil, true},
 	}
 	for _, c := range checks {
@@ -200,6 +202,9 @@ func TestParseRejects(t *testing.T) {
 		{"min requests", map[string]any{"analysis": map[string]any{"min_request_count": 0}}, []string{"analysis.min_request_count: 0 is not allowed"}},
 		{"no data", map[string]any{"analysis": map[string]any{"no_data": "skip"}}, []string{`analysis.no_data: "skip" is not a known policy: use "hold"`}},
 		{"failure limit", map[string]any{"analysis": map[string]any{"consecutive_failure_limit": 11}}, []string{"analysis.consecutive_failure_limit: 11 is not allowed: use 1..10"}},
+		{"negative restarts", map[string]any{"analysis": map[string]any{"max_restarts": -1}}, []string{"analysis.max_restarts: -1 is not allowed: use 0..100"}},
+		{"too many restarts", map[string]any{"analysis": map[string]any{"max_restarts": 101}}, []string{"analysis.max_restarts: 101 is not allowed: use 0..100"}},
+		{"unready grace", map[string]any{"analysis": map[string]any{"unready_grace": 4000}}, []string{"analysis.unready_grace: 4000 is not allowed: use 0..3600 seconds"}},
 		{"interval above the lock's margin", map[string]any{"wait_time": 3600, "analysis": map[string]any{"interval": 1200}}, []string{"analysis.interval: 1200 is not allowed: use 10..900 seconds"}},
 		{"manual promotion in place", map[string]any{"strategy": "in-place", "manual_promotion": true}, []string{`manual_promotion: true is not allowed with strategy "in-place"`}},
 		{"manual promotion in one step", map[string]any{"percentage_step": 100, "manual_promotion": true}, []string{"manual_promotion: true has no canary weight below 100 to hold at"}},

@@ -30,6 +30,8 @@ const (
 	DefaultConsecutiveFailureLimit = 2
 	DefaultProgressDeadline        = 600
 	DefaultBaselineComparison      = true
+	DefaultMaxRestarts             = 0
+	DefaultUnreadyGrace            = 30 // seconds; longer than a readiness probe's usual failureThreshold × periodSeconds
 
 	MinWaitTime           = 10
 	MinWaitTimeGatewayAPI = int(contract.LatticeSettleTime / time.Second) // VPC Lattice needs about 90 s to apply a weight change
@@ -43,6 +45,8 @@ const (
 	// execution take over a rollout that is still running.
 	MaxInterval           = 900
 	MaxFailureLimit       = 10
+	MaxMaxRestarts        = 100
+	MaxUnreadyGrace       = 3600
 	MaxBakeTime           = 86400
 	MinProgressDeadline   = 60
 	MaxProgressDeadline   = 86400
@@ -174,6 +178,14 @@ func (s *Spec) applyDefaults() {
 	if a.Baseline == nil {
 		v := DefaultBaselineComparison
 		a.Baseline = &v
+	}
+	if a.MaxRestarts == nil {
+		v := DefaultMaxRestarts
+		a.MaxRestarts = &v
+	}
+	if a.UnreadyGrace == nil {
+		v := DefaultUnreadyGrace
+		a.UnreadyGrace = &v
 	}
 }
 
@@ -339,6 +351,14 @@ func (s Spec) problems() []FieldError {
 	}
 	if a.ConsecutiveFailureLimit < 1 || a.ConsecutiveFailureLimit > MaxFailureLimit {
 		add("analysis.consecutive_failure_limit", strconv.Itoa(a.ConsecutiveFailureLimit), "is not allowed", fmt.Sprintf("use 1..%d", MaxFailureLimit))
+	}
+	if a.MaxRestarts != nil && (*a.MaxRestarts < 0 || *a.MaxRestarts > MaxMaxRestarts) {
+		add("analysis.max_restarts", strconv.Itoa(*a.MaxRestarts), "is not allowed",
+			fmt.Sprintf("use 0..%d (container restarts tolerated after the canary became ready; 0 rolls back on the first)", MaxMaxRestarts))
+	}
+	if a.UnreadyGrace != nil && (*a.UnreadyGrace < 0 || *a.UnreadyGrace > MaxUnreadyGrace) {
+		add("analysis.unready_grace", strconv.Itoa(*a.UnreadyGrace), "is not allowed",
+			fmt.Sprintf("use 0..%d seconds a pod may stay unready while the canary carries traffic", MaxUnreadyGrace))
 	}
 	return out
 }

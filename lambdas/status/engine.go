@@ -64,6 +64,7 @@ func (e *Engine) Write(ctx context.Context, st Status) error {
 		st.UpdatedAt = e.now()
 	}
 	err := e.update(ctx, st.Microservice, func(snap *Snapshot, _ bool) error {
+		st.Timeline = extendTimeline(snap.Status, st)
 		snap.Status = st
 		return nil
 	})
@@ -159,6 +160,7 @@ func (e *Engine) WriteIfUnchanged(ctx context.Context, snap Snapshot, st Status)
 	if st.UpdatedAt.IsZero() {
 		st.UpdatedAt = e.now()
 	}
+	st.Timeline = extendTimeline(snap.Status, st)
 	snap.Status = st
 	err := e.apply(ctx, st.Microservice, snap, snap.ResourceVersion)
 	if apierrors.IsConflict(err) {

@@ -43,6 +43,8 @@ type Verdict struct {
 	LatencyP99  *float64  `json:"latencyP99Ms,omitempty"`
 	PValue      *float64  `json:"pValue,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+	// Pods is the pod-health verdict, judged before the metrics.
+	Pods string `json:"pods,omitempty"`
 }
 
 // Status is what the engine reports about the current (or last) rollout.
@@ -78,6 +80,10 @@ type Status struct {
 	// TookOver is set when this rollout started by rolling back a rollout
 	// abandoned with a stale lock.
 	TookOver *TakeOver `json:"tookOver,omitempty"`
+	// Timeline is this execution's weight, phase and analysis figures over
+	// time, oldest first, at most TimelineLimit points. The store carries it
+	// from write to write; a written Status's own Timeline is ignored.
+	Timeline []Point `json:"timeline,omitempty"`
 }
 
 // TakeOver records the abandoned rollout a new one rolled back before it started.

@@ -115,8 +115,7 @@ func readsIn(fset *token.FileSet, f *ast.File, alias, file string) []read {
 		return true
 	})
 	var out []read
-	var visit func(n ast.Node) bool
-	visit = func(n ast.Node) bool {
+	visit := func(n ast.Node) bool {
 		expr, ok := n.(ast.Expr)
 		if !ok {
 			return true

@@ -45,7 +45,15 @@ const (
 	KeyLogRetention      = "logRetentionDays"
 	KeyRolloutTimeout    = "rolloutTimeoutSeconds"
 	KeyDBPassword        = "dbPassword"
+	KeyServiceDomain     = "serviceDomain"
+	KeyHostedZoneID      = "hostedZoneId"
+	KeyPublicIngress     = "publicIngress"
 )
+
+// ServiceDomainSuffix ends the default service domain: "internal" is the
+// top-level domain ICANN reserves for private use, so the name never
+// collides with a public one.
+const ServiceDomainSuffix = ".internal"
 
 // DefaultMicroservices is the sample application (Yelb).
 var DefaultMicroservices = []string{"yelb-ui", "yelb-appserver", "yelb-db", "redis-server"}
@@ -84,6 +92,15 @@ type Config struct {
 	LogRetentionDays      int
 	RolloutTimeoutSeconds int
 	DBPassword            string // empty: generated once and kept
+	// ServiceDomain is the private DNS domain of the stable VPC Lattice
+	// names "<microservice>.<namespace>.<ServiceDomain>" (gatewayapi).
+	ServiceDomain string
+	// HostedZoneID names an existing Route 53 private zone to use instead of
+	// creating one; ServiceDomain is then the zone's name or lies under it.
+	HostedZoneID string
+	// PublicIngress puts an internet-facing NLB and a proxy in front of the
+	// ingress microservice; false keeps the platform private.
+	PublicIngress bool
 }
 
 // Microservice is one entry of the microservices list.
@@ -111,7 +128,34 @@ var (
 	versionRe     = regexp.MustCompile(`^1\.[0-9]{2}$`)
 	gravitonRe    = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*$`)
 	branchRe      = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	zoneIDRe      = regexp.MustCompile(`^Z[A-Z0-9]{1,31}$`)
 )
+
+// DefaultServiceDomain derives the service domain from the cluster name
+// (letters, digits and '-'): lower case, under ServiceDomainSuffix.
+func DefaultServiceDomain(clusterName string) string {
+	return strings.ToLower(clusterName) + ServiceDomainSuffix
+}
+
+// domainProblem explains why d cannot be the service domain, or returns "".
+// The longest stable name adds a microservice (40) and a namespace (63)
+// label in front, and DNS names stop at 253 characters.
+func domainProblem(d string) string {
+	const reserve = 40 + 1 + 63 + 1
+	if len(d)+reserve > 253 {
+		return fmt.Sprintf("at most %d characters, so that <microservice>.<namespace>.<domain> fits in 253", 253-reserve)
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return "a DNS name of at least two labels, such as canary-dev.internal"
+	}
+	for _, l := range labels {
+		if len(l) > 63 || !dnsLabel.MatchString(l) {
+			return "a DNS name of lower-case labels (letters, digits, '-', at most 63 characters each), such as canary-dev.internal"
+		}
+	}
+	return ""
+}
 
 // Architecture derives the CPU architecture of an EC2 instance type: Graviton
 // families carry a "g" among the letters after the generation digit (t4g,
@@ -261,6 +305,29 @@ func Load(stack string, get Lookup) (Config, error) {
 	if c.DBPassword != "" && (len(c.DBPassword) < 12 || strings.ContainsAny(c.DBPassword, "'\"\\ ")) {
 		r.errs = append(r.errs, fmt.Errorf("config %s: the value is not valid (not shown): use at least 12 characters without quotes, backslashes or spaces, set with --secret", KeyDBPassword))
 	}
+
+	c.HostedZoneID = r.string(KeyHostedZoneID, "")
+	if c.HostedZoneID != "" && !zoneIDRe.MatchString(c.HostedZoneID) {
+		r.fail(KeyHostedZoneID, c.HostedZoneID, "allowed values are Route 53 hosted zone IDs such as Z0123456789ABCDEFGHIJ, or unset to create a private zone")
+	}
+	domain, set := r.get(KeyServiceDomain)
+	c.ServiceDomain = strings.TrimSuffix(domain, ".")
+	switch {
+	case set && c.ServiceDomain != "":
+		if p := domainProblem(c.ServiceDomain); p != "" {
+			r.fail(KeyServiceDomain, domain, "allowed values are "+p)
+		}
+	case c.HostedZoneID != "":
+		r.errs = append(r.errs, fmt.Errorf("config %s is not set: with %s the domain must be named: run `pulumi config set %s <the zone's name or a domain under it>`",
+			KeyServiceDomain, KeyHostedZoneID, KeyServiceDomain))
+	default:
+		c.ServiceDomain = DefaultServiceDomain(c.ClusterName)
+		if p := domainProblem(c.ServiceDomain); p != "" {
+			r.errs = append(r.errs, fmt.Errorf("config %s: %q (derived from %s) is not valid: %s; set %s explicitly",
+				KeyServiceDomain, c.ServiceDomain, KeyClusterName, p, KeyServiceDomain))
+		}
+	}
+	c.PublicIngress = r.bool(KeyPublicIngress, true)
 	return c, errors.Join(r.errs...)
 }
 

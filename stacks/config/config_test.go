@@ -35,6 +35,28 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestServiceDomain(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  map[string]string
+		want string
+		zone string
+	}{
+		{map[string]string{}, "canary-dev.internal", ""},
+		{map[string]string{KeyClusterName: "Team-A"}, "team-a.internal", ""},
+		{map[string]string{KeyServiceDomain: "svc.corp.example."}, "svc.corp.example", ""},
+		{map[string]string{KeyHostedZoneID: "Z0123456789ABC", KeyServiceDomain: "canary.corp.internal"}, "canary.corp.internal", "Z0123456789ABC"},
+	} {
+		tc.cfg[KeyRegion] = "us-west-2"
+		c, err := Load("dev", lookup(tc.cfg))
+		if err != nil {
+			t.Fatalf("%v: %v", tc.cfg, err)
+		}
+		if c.ServiceDomain != tc.want || c.HostedZoneID != tc.zone || !c.PublicIngress {
+			t.Errorf("%v: serviceDomain %q hostedZoneId %q publicIngress %v; want %q %q true", tc.cfg, c.ServiceDomain, c.HostedZoneID, c.PublicIngress, tc.want, tc.zone)
+		}
+	}
+}
+
 func TestMicroserviceForms(t *testing.T) {
 	c, err := Load("dev", lookup(map[string]string{
 		KeyRegion:        "eu-central-1",
@@ -88,6 +110,12 @@ func TestErrorsNameKeyValueAndAllowed(t *testing.T) {
 		{"unknown microservice field", map[string]string{KeyRegion: "us-west-2", KeyMicroservices: `[{"name": "a", "port": 80}]`}, []string{"microservices[0]", "port"}},
 		{"microservices not a list", map[string]string{KeyRegion: "us-west-2", KeyMicroservices: `yelb-ui`}, []string{"microservices", "list"}},
 		{"weak password", map[string]string{KeyRegion: "us-west-2", KeyDBPassword: "short"}, []string{"dbPassword", "12 characters", "not shown"}},
+		{"service domain", map[string]string{KeyRegion: "us-west-2", KeyServiceDomain: "Canary_Dev.internal"}, []string{"serviceDomain", `"Canary_Dev.internal"`, "lower-case labels"}},
+		{"service domain one label", map[string]string{KeyRegion: "us-west-2", KeyServiceDomain: "internal"}, []string{"serviceDomain", "two labels"}},
+		{"derived domain too long", map[string]string{KeyRegion: "us-west-2", KeyClusterName: strings.Repeat("c", 64)}, []string{"serviceDomain", "derived from clusterName", "set serviceDomain explicitly"}},
+		{"zone id", map[string]string{KeyRegion: "us-west-2", KeyHostedZoneID: "zone-1", KeyServiceDomain: "corp.internal"}, []string{"hostedZoneId", `"zone-1"`, "Z0123456789ABCDEFGHIJ"}},
+		{"zone without domain", map[string]string{KeyRegion: "us-west-2", KeyHostedZoneID: "Z0123456789ABC"}, []string{"serviceDomain is not set", "hostedZoneId", "pulumi config set serviceDomain"}},
+		{"public ingress", map[string]string{KeyRegion: "us-west-2", KeyPublicIngress: "maybe"}, []string{"publicIngress", `"maybe"`, "true or false"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

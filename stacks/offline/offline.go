@@ -31,6 +31,19 @@ import (
 // Account is the AWS account the mocks pretend to deploy to.
 const Account = "123456789012"
 
+// HostedZone is an existing Route 53 zone the mocks know.
+type HostedZone struct {
+	Name    string
+	Private bool
+}
+
+// HostedZones are the existing zones a hostedZoneId may name offline; any
+// other ID is answered as AWS would, "no matching zone".
+var HostedZones = map[string]HostedZone{
+	"Z0EXAMPLEPRIVATE": {Name: "corp.internal", Private: true},
+	"Z0EXAMPLEPUBLIC":  {Name: "example.com", Private: false},
+}
+
 // Result is what a run registered.
 type Result struct {
 	// Resources in registration order; Simulated ones are stand-ins for the
@@ -283,6 +296,15 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:vpclattice/serviceNetwork:ServiceNetwork":
 		id = "sn-" + hexID(urn, 17)
 		set("arn", m.arn("vpc-lattice", "servicenetwork/"+id))
+	case "aws:route53/zone:Zone":
+		zoneID := "Z0" + strings.ToUpper(shortHash(urn)+shortHash(urn+"zone"))
+		id = zoneID
+		set("zoneId", zoneID)
+		set("arn", "arn:aws:route53:::hostedzone/"+zoneID)
+		set("nameServers", []any{"ns-0.awsdns-00.com."})
+	case "aws:route53/zoneAssociation:ZoneAssociation":
+		id = in("zoneId") + ":" + in("vpcId")
+		set("owningAccount", Account)
 	case "aws:eks/addon:Addon":
 		set("arn", m.arn("eks", "addon/"+in("addonName")+"/"+shortHash(urn)))
 	case "kubernetes:core/v1:Service":
@@ -460,6 +482,20 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			ids = append(ids, fmt.Sprintf("usw2-az%d", i+1))
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"names": names, "zoneIds": ids, "id": m.region}), nil
+	case "aws:route53/getZone:getZone":
+		zoneID := ""
+		if v, ok := args.Args["zoneId"]; ok && v.IsString() {
+			zoneID = v.StringValue()
+		}
+		z, ok := HostedZones[zoneID]
+		if !ok {
+			return nil, fmt.Errorf("no matching Route 53 Hosted Zone found (zone %q)", zoneID)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": zoneID, "zoneId": zoneID, "name": z.Name + ".", "privateZone": z.Private,
+			"arn": "arn:aws:route53:::hostedzone/" + zoneID, "callerReference": "offline", "comment": "",
+			"nameServers": []any{}, "resourceRecordSetCount": 2, "tags": map[string]any{},
+		}), nil
 	case "aws:ec2/getManagedPrefixList:getManagedPrefixList":
 		name := ""
 		if v, ok := args.Args["name"]; ok && v.IsString() {

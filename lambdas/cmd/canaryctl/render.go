@@ -225,6 +225,9 @@ func Frame(snap status.Snapshot, width int) []string {
 		if v.Reason != "" {
 			line += "  (" + v.Reason + ")"
 		}
+		if v.Pods != "" {
+			line += "  pods: " + v.Pods
+		}
 		lines = append(lines, line)
 	}
 	if st.Reason != "" {
@@ -262,6 +265,9 @@ func Line(snap status.Snapshot) string {
 	if len(st.Verdicts) > 0 {
 		v := st.Verdicts[0]
 		line += fmt.Sprintf(" | %s %s", v.Result, verdictFigures(v, false))
+		if v.Pods != "" {
+			line += " pods: " + v.Pods
+		}
 	}
 	if st.Reason != "" {
 		line += " | reason: " + st.Reason

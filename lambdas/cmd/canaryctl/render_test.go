@@ -182,6 +182,19 @@ func TestFrame(t *testing.T) {
 	}
 }
 
+func TestPodHealthVerdictShown(t *testing.T) {
+	snap := sampleSnapshot()
+	snap.Status.Verdicts[0].Result, snap.Status.Verdicts[0].Reason = "fail", "pod health"
+	snap.Status.Verdicts[0].Pods = "pod yelb-appserver-4-x container app was OOMKilled; last terminated: OOMKilled, exit code 137"
+	frame := strings.Join(Frame(snap, 0), "\n")
+	if !strings.Contains(frame, "(pod health)  pods: pod yelb-appserver-4-x container app was OOMKilled") {
+		t.Errorf("frame lacks the pod-health verdict:\n%s", frame)
+	}
+	if line := Line(snap); !strings.Contains(line, "| fail requests=1200") || !strings.Contains(line, " pods: pod yelb-appserver-4-x container app was OOMKilled") {
+		t.Errorf("line lacks the pod-health verdict: %s", line)
+	}
+}
+
 func TestLine(t *testing.T) {
 	want := "18:40:05 yelb-appserver Progressing step 5/10 canary v4 [##########..........] 50% → next 60% | pass requests=1200 success=99.92% p99=120ms p-value=0.410"
 	if got := Line(sampleSnapshot()); got != want {

@@ -1,0 +1,85 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/eks-canary/platform/lambdas/rollout"
+)
+
+// Pods lists the pods of the workload obj names (the version's Deployment
+// or the in-place StatefulSet), found by the workload's own selector, and
+// summarises their container statuses. A workload not created yet has none.
+func (c *Client) Pods(ctx context.Context, obj *unstructured.Unstructured) ([]rollout.PodObservation, error) {
+	ns, name := obj.GetNamespace(), obj.GetName()
+	var sel *metav1.LabelSelector
+	switch obj.GetKind() {
+	case "Deployment":
+		d, err := c.Clientset.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read deployment %s/%s: %w", ns, name, err)
+		}
+		sel = d.Spec.Selector
+	case "StatefulSet":
+		s, err := c.Clientset.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read statefulset %s/%s: %w", ns, name, err)
+		}
+		sel = s.Spec.Selector
+	default:
+		return nil, fmt.Errorf("pods of %s %s/%s: kind %q runs no pods to judge: want Deployment or StatefulSet", obj.GetKind(), ns, name, obj.GetKind())
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return nil, fmt.Errorf("pods of %s %s/%s: selector: %w", obj.GetKind(), ns, name, err)
+	}
+	list, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s %s/%s: %w", obj.GetKind(), ns, name, err)
+	}
+	out := make([]rollout.PodObservation, 0, len(list.Items))
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp == nil {
+			out = append(out, PodObservation(p))
+		}
+	}
+	return out, nil
+}
+
+// PodObservation summarises a pod's readiness and container statuses, init
+// containers included (a crash-looping init container blocks the pod too).
+func PodObservation(p *corev1.Pod) rollout.PodObservation {
+	o := rollout.PodObservation{Name: p.Name}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			o.Ready, o.ReadyChanged = c.Status == corev1.ConditionTrue, c.LastTransitionTime.Time
+		}
+	}
+	statuses := append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...)
+	for _, s := range statuses {
+		c := rollout.ContainerObservation{Name: s.Name, Restarts: s.RestartCount}
+		if w := s.State.Waiting; w != nil {
+			c.Waiting, c.WaitingMessage = w.Reason, w.Message
+		}
+		last := s.LastTerminationState.Terminated
+		if t := s.State.Terminated; t != nil && t.ExitCode != 0 {
+			last = t // terminated now and not yet restarted
+		}
+		if last != nil {
+			c.LastReason, c.LastMessage, c.LastExitCode = last.Reason, last.Message, last.ExitCode
+		}
+		o.Containers = append(o.Containers, c)
+	}
+	return o
+}
