@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/eks-canary/platform/lambdas/internal/asl"
 	"maps"
 	"os"
 	"slices"
@@ -356,12 +357,18 @@ func (h *harness) abandon(svc string, analysis int) (string, map[string]any) {
 	// Always a Step Functions execution: the local runner cannot lose its
 	// rollback event, it rolls back on its own when stopped.
 	x, id := h.startWith(false, input)
-	<-reached
+	ended := make(chan asl.Result, 1)
+	go func() { ended <- x.Wait() }()
+	select {
+	case <-reached:
+	case res := <-ended:
+		h.t.Fatalf("the rollout to abandon ended before analysis %d: %s %s: %s", analysis, res.Status, res.Error, res.Cause)
+	}
 	if err := x.Abort(); err != nil {
 		h.t.Fatal(err)
 	}
 	close(release)
-	requireStatus(h.t, x.Wait(), "ABORTED", "")
+	requireStatus(h.t, <-ended, "ABORTED", "")
 	inflight.Wait()
 	h.hook = nil
 	return id, input

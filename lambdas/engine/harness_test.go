@@ -301,11 +301,10 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 		return nil, err
 	}
 	if state == statemachine.StateReady {
-		// The interpreter skips "Wait for pods"; give the control plane
-		// real time to schedule and start pods between polls, or the
-		// engine's clock would reach progress_deadline within seconds on a
-		// loaded machine (the default 600 s is 120 polls, 30 s real here).
-		time.Sleep(250 * time.Millisecond)
+		// The runners skip "Wait for pods" while the engine's clock moves
+		// on; let the control plane catch up first, or a loaded machine
+		// would reach progress_deadline before the pods could start.
+		h.settle(ctx)
 	}
 	if state == statemachine.StateAnalyse || state == statemachine.StateReady {
 		var st struct {
@@ -448,3 +447,61 @@ func (h *harness) lockHolder(svc string) string {
 // serviceDomain fills the test templates' ${SERVICE_DOMAIN}, as the
 // environment's private zone does on EKS.
 const serviceDomain = "canary.test"
+
+// settle waits, in real time and for at most a few seconds, until the
+// controllers have created the pods of every Deployment in the namespace and
+// each pod is either ready or stuck for a reason of its own (unschedulable, a
+// container waiting or terminated, on its way out).
+func (h *harness) settle(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil && !h.settled(ctx) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) settled(ctx context.Context) bool {
+	deps, err := h.plane.Clientset.AppsV1().Deployments(h.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, d := range deps.Items {
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want {
+			return false
+		}
+	}
+	pods, err := h.plane.Clientset.CoreV1().Pods(h.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, p := range pods.Items {
+		if !podSettled(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func podSettled(p corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return true
+	}
+	for _, c := range p.Status.Conditions {
+		switch {
+		case c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue:
+			return true
+		case c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse:
+			return true
+		}
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Terminated != nil || (c.State.Waiting != nil && c.State.Waiting.Reason != "ContainerCreating") || c.RestartCount > 0 {
+			return true
+		}
+	}
+	return false
+}
