@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/eks-canary/platform/lambdas/internal/asl"
 	"maps"
 	"os"
 	"slices"
@@ -357,18 +356,12 @@ func (h *harness) abandon(svc string, analysis int) (string, map[string]any) {
 	// Always a Step Functions execution: the local runner cannot lose its
 	// rollback event, it rolls back on its own when stopped.
 	x, id := h.startWith(false, input)
-	ended := make(chan asl.Result, 1)
-	go func() { ended <- x.Wait() }()
-	select {
-	case <-reached:
-	case res := <-ended:
-		h.t.Fatalf("the rollout to abandon ended before analysis %d: %s %s: %s", analysis, res.Status, res.Error, res.Cause)
-	}
+	h.reach(reached, x, fmt.Sprintf("analysis %d", analysis))
 	if err := x.Abort(); err != nil {
 		h.t.Fatal(err)
 	}
 	close(release)
-	requireStatus(h.t, <-ended, "ABORTED", "")
+	requireStatus(h.t, x.Wait(), "ABORTED", "")
 	inflight.Wait()
 	h.hook = nil
 	return id, input

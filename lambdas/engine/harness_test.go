@@ -319,6 +319,19 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 	return h.eng.Handle(ctx, ev)
 }
 
+// reach waits until a hook closes reached, and fails the test if the
+// execution ends first.
+func (h *harness) reach(reached <-chan struct{}, x execution, what string) {
+	h.t.Helper()
+	ended := make(chan asl.Result, 1)
+	go func() { ended <- x.Wait() }()
+	select {
+	case <-reached:
+	case res := <-ended:
+		h.t.Fatalf("the execution ended before %s: %s %s: %s; states %q", what, res.Status, res.Error, res.Cause, res.Entered())
+	}
+}
+
 // execution is one rollout under way, in either runner.
 type execution interface {
 	Abort() error
