@@ -33,7 +33,6 @@ func (tl *timedLocal) run(b *testing.B, input map[string]any) engine.Outcome {
 			tl.h.clock.advance(d)
 			return nil
 		},
-		Attempts: 3, Backoff: time.Millisecond,
 	}
 	began := time.Now()
 	out, err := local.Run(context.Background(), raw, "bench:"+tl.h.ns+":"+time.Now().Format("150405.000000"))
@@ -76,7 +75,7 @@ func prepareShift(b *testing.B, h *harness, router string) json.RawMessage {
 	if err != nil {
 		b.Fatal(err)
 	}
-	local := &engine.Local{Engine: h.eng, Sleep: func(context.Context, time.Duration) error { return nil }, Attempts: 1}
+	local := &engine.Local{Engine: h.eng, Sleep: func(context.Context, time.Duration) error { return nil }}
 	if _, err := local.Run(ctx, input, "bench-v1"); err != nil {
 		b.Fatal(err)
 	}

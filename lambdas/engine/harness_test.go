@@ -204,6 +204,8 @@ type harness struct {
 	// hook, when set, runs before every Task; tests use it to stop mid-run.
 	hook func(state string, payload json.RawMessage)
 	seq  atomic.Int64
+	// rec collects what the parity test compares; nil outside it.
+	rec *harnessRecord
 }
 
 var routerSet = routers.All()
@@ -242,6 +244,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.rec = parity.harness(h)
 	// App Mesh pods run as this account in the environment.
 	_, err = plane.Clientset.CoreV1().ServiceAccounts(h.ns).Create(context.Background(),
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "appmesh-envoy"}}, metav1.CreateOptions{})
@@ -298,11 +301,10 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 		return nil, err
 	}
 	if state == statemachine.StateReady {
-		// The interpreter skips "Wait for pods"; give the control plane
-		// real time to schedule and start pods between polls, or the
-		// engine's clock would reach progress_deadline within seconds on a
-		// loaded machine (the default 600 s is 120 polls, 30 s real here).
-		time.Sleep(250 * time.Millisecond)
+		// The runners skip "Wait for pods" while the engine's clock moves
+		// on; let the control plane catch up first, or a loaded machine
+		// would reach progress_deadline before the pods could start.
+		h.settle(ctx)
 	}
 	if state == statemachine.StateAnalyse || state == statemachine.StateReady {
 		var st struct {
@@ -317,14 +319,43 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 	return h.eng.Handle(ctx, ev)
 }
 
-// start begins an execution of deploy.json.
-func (h *harness) start(input map[string]any) (*asl.Execution, string) {
-	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, h.seq.Add(1))
+// reach waits until a hook closes reached, and fails the test if the
+// execution ends first.
+func (h *harness) reach(reached <-chan struct{}, x execution, what string) {
+	h.t.Helper()
+	ended := make(chan asl.Result, 1)
+	go func() { ended <- x.Wait() }()
+	select {
+	case <-reached:
+	case res := <-ended:
+		h.t.Fatalf("the execution ended before %s: %s %s: %s; states %q", what, res.Status, res.Error, res.Cause, res.Entered())
+	}
+}
+
+// execution is one rollout under way, in either runner.
+type execution interface {
+	Abort() error
+	Wait() asl.Result
+}
+
+// start begins an execution of deploy.json with the runner the parity test
+// chose: the definition in the ASL interpreter, or the local runner.
+func (h *harness) start(input map[string]any) (execution, string) {
+	return h.startWith(parity.local(), input)
+}
+
+func (h *harness) startWith(local bool, input map[string]any) (execution, string) {
+	n := h.seq.Add(1)
+	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, n)
+	h.touched(input)
+	if local {
+		return h.recorded(startLocal(h, input, id), n), id
+	}
 	x, err := h.interp.Start(h.definition, input, id, h.invoke, engine.ErrorName)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return x, id
+	return h.recorded(x, n), id
 }
 
 func (h *harness) run(input map[string]any) asl.Result {
@@ -429,3 +460,61 @@ func (h *harness) lockHolder(svc string) string {
 // serviceDomain fills the test templates' ${SERVICE_DOMAIN}, as the
 // environment's private zone does on EKS.
 const serviceDomain = "canary.test"
+
+// settle waits, in real time and for at most a few seconds, until the
+// controllers have created the pods of every Deployment in the namespace and
+// each pod is either ready or stuck for a reason of its own (unschedulable, a
+// container waiting or terminated, on its way out).
+func (h *harness) settle(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil && !h.settled(ctx) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) settled(ctx context.Context) bool {
+	deps, err := h.plane.Clientset.AppsV1().Deployments(h.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, d := range deps.Items {
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want {
+			return false
+		}
+	}
+	pods, err := h.plane.Clientset.CoreV1().Pods(h.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, p := range pods.Items {
+		if !podSettled(p) {
+			return false
+		}
+	}
+	return true
+}
+
+func podSettled(p corev1.Pod) bool {
+	if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return true
+	}
+	for _, c := range p.Status.Conditions {
+		switch {
+		case c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue:
+			return true
+		case c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse:
+			return true
+		}
+	}
+	for _, c := range p.Status.ContainerStatuses {
+		if c.State.Terminated != nil || (c.State.Waiting != nil && c.State.Waiting.Reason != "ContainerCreating") || c.RestartCount > 0 {
+			return true
+		}
+	}
+	return false
+}

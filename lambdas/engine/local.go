@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/statemachine/interp"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -16,131 +17,129 @@ type Outcome struct {
 	Phase  string // status.PhaseSucceeded, PhaseRolledBack or PhaseFailed
 	Reason string
 	State  State
+	// Execution is the run of the definition: its terminal state and
+	// history. Its Status is ABORTED or TIMED_OUT when the run was stopped.
+	Execution interp.Result
 }
 
-// Local sequences the handlers in-process, exactly as the state machine
-// does (the same states, retries and roll back on any error), for trying the
-// engine against any cluster without Step Functions.
+// Local runs the generated state machine definition in-process, for trying
+// the engine against any cluster without Step Functions. The definition's
+// own states, Retry, Catch and Choice rules sequence the handlers, so a local
+// run takes the same path an execution would.
 type Local struct {
 	Engine *Engine
-	// Sleep waits between steps; a demo can make it shorter than the
-	// engine's clock says.
+	// Sleep runs the definition's Waits and Retry intervals; a demo can make
+	// it shorter than the engine's clock says. Nil sleeps for real.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts and Backoff mirror the definition's Retry on transient errors.
-	Attempts int
-	Backoff  time.Duration
+	// Timeout is the execution's TimeoutSeconds; its expiry rolls back
+	// through the rollback entry point. Zero means two hours.
+	Timeout time.Duration
+	// Invoke runs a Task's payload; nil calls the engine in-process.
+	Invoke interp.Invoke
 }
 
+// localFunction stands for the engine Lambda: the runner calls it in-process.
+const localFunction = "local"
+
 // Run executes one rollout of deploy.json. Cancelling ctx (Ctrl-C) rolls the
-// rollout back, as stopping an execution does through the rollback entry point.
+// rollout back through the rollback entry point, as stopping an execution does.
 func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (Outcome, error) {
-	st, err := l.Engine.validate(execution, deployJSON)
+	timeout := l.Timeout
+	if timeout <= 0 {
+		timeout = 2 * time.Hour
+	}
+	def, err := statemachine.Definition(statemachine.Config{FunctionArn: localFunction, TimeoutSeconds: int(timeout / time.Second)})
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := l.step(ctx, statemachine.ActionLock, &st); err != nil {
-		// As the definition's Catch: these wrote nothing to roll back.
-		if name := ErrorName(err); name == statemachine.ErrInProgress || name == statemachine.ErrRefused {
-			return Outcome{}, err
-		}
-		return l.rollBack(st, err)
-	}
-	if err := l.step(ctx, statemachine.ActionDeploy, &st); err != nil {
-		// As the definition's Catch: refused by the API server's dry run,
-		// nothing was written and the refusal is recorded.
-		if ErrorName(err) == statemachine.ErrValidation {
-			return Outcome{}, err
-		}
-		return l.rollBack(st, err)
-	}
-	for {
-		if err := l.step(ctx, statemachine.ActionReady, &st); err != nil {
-			return l.rollBack(st, err)
-		}
-		if st.Rollout.Ready {
-			break
-		}
-		if err := l.wait(ctx, st); err != nil {
-			return l.rollBack(st, err)
-		}
-	}
-	next := statemachine.NextShift
-	for {
-		switch next {
-		case statemachine.NextShift:
-			if err := l.step(ctx, statemachine.ActionShift, &st); err != nil {
-				return l.rollBack(st, err)
-			}
-		case statemachine.NextPromote:
-			if err := l.step(ctx, statemachine.ActionPromote, &st); err != nil {
-				return l.rollBack(st, err)
-			}
-			return Outcome{Phase: "Succeeded", Reason: st.Rollout.Reason, State: st}, nil
-		case statemachine.NextRollBack:
-			return l.rollBack(st, nil)
-		}
-		if err := l.wait(ctx, st); err != nil {
-			return l.rollBack(st, err)
-		}
-		if err := l.step(ctx, statemachine.ActionAnalyse, &st); err != nil {
-			return l.rollBack(st, err)
-		}
-		next = st.Rollout.Next
-	}
-}
-
-func (l *Local) wait(ctx context.Context, st State) error {
-	return l.Sleep(ctx, time.Duration(st.Rollout.WaitSeconds)*time.Second)
-}
-
-// step runs one handler, retrying transient errors with backoff.
-func (l *Local) step(ctx context.Context, action string, st *State) error {
-	raw, err := json.Marshal(st)
+	m, err := interp.Parse(def)
 	if err != nil {
-		return err
+		return Outcome{}, fmt.Errorf("run the state machine locally: %w", err)
 	}
-	delay := l.Backoff
-	for attempt := 0; ; attempt++ {
-		out, err := l.Engine.Handle(ctx, Event{Action: action, Execution: st.Rollout.Execution, State: raw})
-		if err == nil {
-			var next State
-			if err := json.Unmarshal(out, &next); err != nil {
-				return err
-			}
-			*st = next
-			return nil
-		}
-		if ErrorName(err) != statemachine.ErrTransient || attempt+1 >= l.Attempts || ctx.Err() != nil {
-			return fmt.Errorf("%s: %w", action, err)
-		}
-		l.Engine.log().Warn("retrying after a transient error", "action", action, "attempt", attempt+1, "error", err)
-		if err := l.Sleep(ctx, delay); err != nil {
-			return err
-		}
-		delay *= 2
+	var last State // the state after the last Task that succeeded
+	call := l.Invoke
+	if call == nil {
+		call = l.handle
 	}
+	invoke := func(ctx context.Context, name string, payload json.RawMessage) (json.RawMessage, error) {
+		out, err := call(ctx, name, payload)
+		if err != nil {
+			l.Engine.log().Warn("step failed", "state", name, "error", err)
+			return nil, err
+		}
+		if err := json.Unmarshal(out, &last); err != nil {
+			return nil, fmt.Errorf("decode the result of %q: %w", name, err)
+		}
+		return out, nil
+	}
+	sleep := l.Sleep
+	if sleep == nil {
+		sleep = l.Engine.sleep
+	}
+	res, err := m.Run(ctx, deployJSON, interp.Options{Execution: execution, Invoke: invoke, ErrorName: ErrorName, Sleep: sleep})
+	if err != nil {
+		if ended := ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded); ended {
+			return l.stopped(ctx, deployJSON, execution, last, res)
+		}
+		return Outcome{State: last, Execution: res}, err
+	}
+	var st State
+	if err := json.Unmarshal(res.Output, &st); err != nil {
+		return Outcome{}, fmt.Errorf("decode the final state: %w", err)
+	}
+	out := Outcome{State: st, Execution: res}
+	if st.Rollout != nil {
+		out.Reason = st.Rollout.Reason
+	}
+	switch res.State {
+	case statemachine.StateSucceeded:
+		out.Phase = status.PhaseSucceeded
+		return out, nil
+	case statemachine.StateRolledBack:
+		out.Phase = status.PhaseRolledBack
+		if out.Reason == "" && st.Error != nil {
+			out.Reason = st.Error.Cause
+		}
+		return out, nil
+	case statemachine.StateRollBackFailed:
+		out.Phase = status.PhaseFailed
+		return out, fmt.Errorf("roll back failed (traffic may be split; fix the cause, then run `%s`): %w",
+			RecoverCommand(st.Namespace, st.Microservice), res.Caught)
+	}
+	// Invalid input, a lock held elsewhere, a refusal or a rollout ended
+	// elsewhere: the error the definition caught says why.
+	if res.Caught != nil {
+		return out, fmt.Errorf("%s: %w", res.State, res.Caught)
+	}
+	return out, fmt.Errorf("%s: %s: %s", res.State, res.Error, res.Cause)
 }
 
-// rollBack runs even when ctx was cancelled: the cluster must not be left
-// with mixed weights because the operator pressed Ctrl-C.
-func (l *Local) rollBack(st State, cause error) (Outcome, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+// stopped rolls back an execution that ended without running "Roll back",
+// with a fresh context: the cluster must not be left with mixed weights
+// because the operator pressed Ctrl-C.
+func (l *Local) stopped(ctx context.Context, deployJSON []byte, execution string, last State, res interp.Result) (Outcome, error) {
+	how := "ABORTED"
+	if ctx.Err() == nil {
+		how = "TIMED_OUT"
+	}
+	res.Status = how
+	rb, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
-	reason := ""
-	if st.Rollout != nil {
-		reason = st.Rollout.Reason
+	out := Outcome{State: last, Execution: res, Reason: fmt.Sprintf("the execution ended with status %s", how)}
+	if err := l.Engine.RollBackEnded(rb, ExecutionEnded{ExecutionArn: execution, Status: how, Input: string(deployJSON)}); err != nil {
+		out.Phase = status.PhaseFailed
+		return out, fmt.Errorf("roll back failed (traffic may be split; fix the cause, then run `%s`): %w",
+			RecoverCommand(last.Namespace, last.Microservice), err)
 	}
-	if cause != nil {
-		reason = cause.Error()
-		st.Error = &CaughtError{Error: ErrorName(cause), Cause: cause.Error()}
+	out.Phase = status.PhaseRolledBack
+	return out, nil
+}
+
+// handle calls the engine's handler for one Task payload.
+func (l *Local) handle(ctx context.Context, _ string, payload json.RawMessage) (json.RawMessage, error) {
+	var ev Event
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return nil, fmt.Errorf("decode the task payload: %w", err)
 	}
-	if err := l.step(ctx, statemachine.ActionRollBack, &st); err != nil {
-		st.Error = &CaughtError{Error: ErrorName(err), Cause: err.Error()}
-		if rec := l.step(ctx, statemachine.ActionRollBackFailed, &st); rec != nil {
-			err = errors.Join(err, fmt.Errorf("record the failure: %w", rec))
-		}
-		return Outcome{Phase: status.PhaseFailed, State: st}, fmt.Errorf("roll back failed (traffic may be split; fix the cause, then run `%s`): %w",
-			RecoverCommand(st.Namespace, st.Microservice), err)
-	}
-	return Outcome{Phase: "RolledBack", Reason: reason, State: st}, nil
+	return l.Engine.Handle(ctx, ev)
 }

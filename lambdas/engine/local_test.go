@@ -30,7 +30,6 @@ func TestLocalRunnerSequencesLikeTheStateMachine(t *testing.T) {
 			time.Sleep(20 * time.Millisecond) // real time for the plane to start pods
 			return nil
 		},
-		Attempts: 3, Backoff: time.Millisecond,
 	}
 	run := func(image, mode string, version int) engine.Outcome {
 		t.Helper()

@@ -42,7 +42,6 @@ func BenchmarkPodRestartToStable(b *testing.B) {
 				h.clock.advance(d)
 				return nil
 			},
-			Attempts: 3, Backoff: time.Millisecond,
 		}
 		out, err := local.Run(context.Background(), input, "bench-restart")
 		if err != nil {

@@ -109,7 +109,7 @@ func run() int {
 	}
 	host, _ := os.Hostname()
 	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
-	runner := &engine.Local{Engine: eng, Sleep: clock.sleep, Attempts: 6, Backoff: 2 * time.Second}
+	runner := &engine.Local{Engine: eng, Sleep: clock.sleep}
 	fmt.Printf("rolling out (execution %s); watch it with: canaryctl watch <microservice>\n", execution)
 	out, err := runner.Run(ctx, deploy, execution)
 	if err != nil {

@@ -1,0 +1,301 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/internal/asl"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/statemachine/interp"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// scenarios are the engine suite's rollouts. TestParity runs each twice,
+// through the definition in the ASL interpreter and through the local
+// runner, with every assertion of the scenario applying to both.
+var scenarios = []struct {
+	name string
+	run  func(*testing.T)
+}{
+	{"promotion", TestCanaryIsPromotedStepByStep},
+	{"failing metrics", TestFailingCanaryRollsBackWithinOneInterval},
+	{"no data", TestNoDataPolicy},
+	{"never ready", TestCanaryThatNeverBecomesReadyRollsBack},
+	{"API server errors", TestAPIServerErrors},
+	{"abort", TestAbortedExecutionIsRolledBack},
+	{"concurrent", TestConcurrentRolloutsNeverInterleave},
+	{"invalid input", TestInvalidInputChangesNothing},
+	{"in place", TestInPlaceReplacesTheStatefulSet},
+	{"roll back during a shift", TestRollBackDuringAShiftWins},
+	{"lost status", TestLostStatusIsNotAFirstDeployment},
+	{"dry run refusals", TestAPIServerRefusalsInTheDryRunWriteNothing},
+	{"stale lock takeover", TestStaleLockTakeoverRollsTheAbandonedRolloutBackFirst},
+	{"roll back gives up", TestRollBackThatGivesUpIsRecordedAndHoldsTheLock},
+	{"rollback entry point gives up", TestRollbackEntryPointThatGivesUpIsRecordedThenRetried},
+	{"operator requests", TestOperatorRequests},
+	{"pod health", TestCanaryPodHealth},
+	{"healthy pods", TestHealthyCanaryPodsPromote},
+	{"timeline", TestRolloutLeavesItsTimelineInTheStatus},
+}
+
+// ownRunner are the tests that drive one runner on purpose.
+var ownRunner = []string{"TestLocalRunnerSequencesLikeTheStateMachine"}
+
+// TestParityCoversEveryScenario fails when a test that builds a harness
+// (and so runs rollouts) is missing from the parity table.
+func TestParityCoversEveryScenario(t *testing.T) {
+	covered := append([]string{}, ownRunner...)
+	for _, sc := range scenarios {
+		covered = append(covered, funcName(sc.run))
+	}
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") || slices.Contains(covered, fn.Name.Name) {
+				continue
+			}
+			if buildsHarness(fn) {
+				t.Errorf("%s: %s runs rollouts but is not in the parity scenarios", file, fn.Name.Name)
+			}
+		}
+	}
+}
+
+func buildsHarness(fn *ast.FuncDecl) bool {
+	found := false
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if id, ok := call.Fun.(*ast.Ident); ok && id.Name == "newHarness" {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// TestParity asserts that the local runner and the definition take the same
+// states, end the same way and leave the same live objects.
+func TestParity(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			want := record(t, "definition", false, sc.run)
+			got := record(t, "local", true, sc.run)
+			if len(want) == 0 {
+				t.Fatal("the scenario ran no rollout")
+			}
+			a, _ := json.MarshalIndent(want, "", "  ")
+			b, _ := json.MarshalIndent(got, "", "  ")
+			if string(a) != string(b) {
+				t.Errorf("the local runner differs from the definition\ndefinition: %s\nlocal: %s", a, b)
+			}
+		})
+	}
+}
+
+func record(t *testing.T, name string, local bool, scenario func(*testing.T)) []*harnessRecord {
+	rec := &parityRecorder{isLocal: local}
+	parity = rec
+	defer func() { parity = nil }()
+	if !t.Run(name, scenario) {
+		t.Fatalf("the scenario failed through the %s runner", name)
+	}
+	return rec.harnesses
+}
+
+// parity is set while TestParity runs a scenario; tests run one at a time.
+var parity *parityRecorder
+
+type parityRecorder struct {
+	isLocal   bool
+	mu        sync.Mutex
+	harnesses []*harnessRecord
+}
+
+func (p *parityRecorder) local() bool { return p != nil && p.isLocal }
+
+// harnessRecord is what one harness's rollouts did and left.
+type harnessRecord struct {
+	mu   sync.Mutex
+	Runs map[int64]runRecord // by execution number within the harness
+	// Left is, per microservice, its live objects when the scenario ended.
+	Left     map[string]leftRecord
+	touchedS map[string]string // microservice -> router
+}
+
+type runRecord struct {
+	Status, Error string
+	Tasks         []string // Task states entered, in order
+	Retries       int
+}
+
+type leftRecord struct {
+	Weights     map[string]int
+	Deployments []string
+	Services    []string
+	Phase       string
+	LockHeld    bool
+}
+
+func (p *parityRecorder) harness(h *harness) *harnessRecord {
+	if p == nil {
+		return nil
+	}
+	r := &harnessRecord{Runs: map[int64]runRecord{}, Left: map[string]leftRecord{}, touchedS: map[string]string{}}
+	p.mu.Lock()
+	p.harnesses = append(p.harnesses, r)
+	p.mu.Unlock()
+	// Registered after the namespace's own cleanup, so it runs first.
+	h.t.Cleanup(func() { r.snapshot(h) })
+	return r
+}
+
+func (h *harness) touched(input map[string]any) {
+	if h.rec == nil {
+		return
+	}
+	svc, _ := input["microservice_name"].(string)
+	router, _ := input["router"].(string)
+	if _, ok := routerSet[router]; !ok || svc == "" {
+		return
+	}
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	h.rec.touchedS[svc] = router
+}
+
+func (r *harnessRecord) snapshot(h *harness) {
+	for svc, router := range r.touchedS {
+		left := leftRecord{Weights: map[string]int{}, Deployments: h.deployments(svc), Services: h.services(svc), LockHeld: h.lockHolder(svc) != ""}
+		if got, err := routerSet[router].Weights(context.Background(), h.plane.Dynamic, h.ns, svc); err == nil {
+			for _, b := range got {
+				left.Weights[b.Name] = b.Weight
+			}
+		}
+		sort.Strings(left.Deployments)
+		sort.Strings(left.Services)
+		if st, err := statusOf(h, svc); err == nil {
+			left.Phase = st
+		}
+		r.Left[svc] = left
+	}
+}
+
+func statusOf(h *harness, svc string) (string, error) {
+	snap, found, err := status.NewEngine(h.plane.Clientset, h.ns).Load(context.Background(), svc)
+	if err != nil || !found {
+		return "", err
+	}
+	return snap.Status.Phase, nil
+}
+
+// recorded notes how an execution ended when the scenario waits for it.
+func (h *harness) recorded(x execution, n int64) execution {
+	if h.rec == nil {
+		return x
+	}
+	return &recordedExecution{execution: x, h: h, n: n}
+}
+
+func funcName(f func(*testing.T)) string {
+	name := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return name[strings.LastIndex(name, ".")+1:]
+}
+
+type recordedExecution struct {
+	execution
+	h    *harness
+	n    int64
+	once sync.Once
+}
+
+func (x *recordedExecution) Wait() asl.Result {
+	res := x.execution.Wait()
+	x.once.Do(func() {
+		run := runRecord{Status: res.Status, Error: res.Error}
+		for _, e := range res.Events {
+			switch {
+			case e.Event == "StateEntered" && statemachine.TaskActions[e.State] != "":
+				// How often "Wait until ready" polls depends on how fast the
+				// control plane starts pods, not on the sequencer: one per run of polls.
+				if e.State == statemachine.StateReady && len(run.Tasks) > 0 && run.Tasks[len(run.Tasks)-1] == e.State {
+					continue
+				}
+				run.Tasks = append(run.Tasks, e.State)
+			case e.Event == "StateRetried":
+				run.Retries++
+			}
+		}
+		x.h.rec.mu.Lock()
+		x.h.rec.Runs[x.n] = run
+		x.h.rec.mu.Unlock()
+	})
+	return res
+}
+
+// localExecution runs deploy.json through engine.Local with the harness's
+// Task hook and clock, so both runners see the same handler calls.
+type localExecution struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    asl.Result
+}
+
+func startLocal(h *harness, input map[string]any, id string) *localExecution {
+	raw, err := json.Marshal(input)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	x := &localExecution{cancel: cancel, done: make(chan struct{})}
+	local := &engine.Local{
+		Engine: h.eng,
+		// As the interpreter does, Waits take no time: h.invoke moves the
+		// engine's clock.
+		Sleep:  func(context.Context, time.Duration) error { return nil },
+		Invoke: h.invoke,
+	}
+	go func() {
+		defer close(x.done)
+		defer cancel()
+		out, err := local.Run(ctx, raw, id)
+		x.res = aslResult(out.Execution)
+		if err != nil && x.res.Status == "" {
+			x.res.Status, x.res.Cause = "FAILED", err.Error()
+		}
+	}()
+	return x
+}
+
+func (x *localExecution) Abort() error     { x.cancel(); return nil }
+func (x *localExecution) Wait() asl.Result { <-x.done; return x.res }
+
+func aslResult(r interp.Result) asl.Result {
+	out := asl.Result{Status: r.Status, Error: r.Error, Cause: r.Cause, Output: r.Output}
+	for _, e := range r.History {
+		out.Events = append(out.Events, asl.Event{Event: e.Type, State: e.State, Error: e.Error})
+	}
+	return out
+}
