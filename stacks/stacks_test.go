@@ -270,6 +270,9 @@ func TestDevStackBothLayers(t *testing.T) {
 func TestConfigReachesTheComponents(t *testing.T) {
 	res, _ := mustRun(t, nil)
 	rows := []pt.Row{
+		pt.R(pt.TypeLambda, stepLambda, "code", newFixture(t).archive, "the engine zip PackageLambda built"),
+		pt.R(pt.TypeLambda, "deployer-rollback-aborted", "code", newFixture(t).archive, "the same zip for the rollback entry point"),
+		pt.R(pt.TypeBucketObject, "yelb-appserver-seed", "source", pt.Contains(filepath.Join("build", "seed", "yelb-appserver.zip")), "sample mode seeds from the zip of microservices/<name>"),
 		pt.R(pt.TypeEKS, "cluster-eks", "name", "canary-dev", "clusterName"),
 		pt.R(pt.TypeEKS, "cluster-eks", "privateSubnetIds", pt.Len(3), "availabilityZones 3"),
 		pt.R(pt.TypeNodeGroup, "cluster-nodes", "amiType", "AL2023_ARM_64_STANDARD", "t4g.medium is Graviton"),
