@@ -41,7 +41,7 @@ lint: vet
 	go run $(STATICCHECK) ./...
 	for m in $(GO_MODULES); do (cd $$m && go run $(STATICCHECK) ./...); done
 
-## checks: the program against AWS's and Kubernetes' own rules (part of test; see README "Offline checks")
+## checks: the program against AWS's and Kubernetes' own rules (part of test; see docs/testing.md "Offline checks")
 checks: test-deps
 	go test ./internal/upstream ./internal/awsrules ./internal/chartcheck ./internal/kubecheck ./infra/traffic/manifests ./stacks/checks
 

@@ -2,17 +2,16 @@ package edge_test
 
 import (
 	"encoding/json"
-
 	"slices"
 	"strings"
 	"testing"
 
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 
 	"github.com/eks-canary/platform/infra/edge"
 	"github.com/eks-canary/platform/infra/policy"
+	pt "github.com/eks-canary/platform/internal/pulumitest"
 	"github.com/eks-canary/platform/stacks/offline"
 )
 
@@ -33,63 +32,6 @@ const (
 	domain = "canary-dev.internal"
 )
 
-// get walks map keys and list indexes through recorded inputs.
-func get(v any, path ...any) any {
-	for _, p := range path {
-		switch k := p.(type) {
-		case string:
-			m, _ := v.(map[string]any)
-			v = m[k]
-		case int:
-			l, _ := v.([]any)
-			if k >= len(l) {
-				return nil
-			}
-			v = l[k]
-		}
-	}
-	return v
-}
-
-// row is one expected property: the resource, the path into its inputs,
-// the value, and what the property is for.
-type row struct {
-	typ, name string
-	path      []any
-	want      any
-	what      string
-}
-
-func checkRows(t *testing.T, res *offline.Result, rows []row) {
-	t.Helper()
-	for _, r := range rows {
-		x, ok := res.Find(r.typ, r.name)
-		if !ok {
-			t.Errorf("%s: no %s %q", r.what, r.typ, r.name)
-			continue
-		}
-		if got := get(x.Inputs, r.path...); !equal(got, r.want) {
-			t.Errorf("%s: %s %s %v = %#v, want %#v", r.what, r.typ, r.name, r.path, got, r.want)
-		}
-	}
-}
-
-func equal(got, want any) bool {
-	if w, ok := want.([]string); ok {
-		l, _ := got.([]any)
-		if len(l) != len(w) {
-			return false
-		}
-		for i := range w {
-			if l[i] != w[i] {
-				return false
-			}
-		}
-		return true
-	}
-	return got == want
-}
-
 func runDNS(t *testing.T, zoneID string) (*offline.Result, string, error) {
 	t.Helper()
 	return offlineDNS(t, zoneID, domain)
@@ -107,44 +49,44 @@ func TestServiceDNSCreatesAPrivateZoneAndScopedExternalDNS(t *testing.T) {
 	if !strings.HasPrefix(zoneArn, "arn:aws:route53:::hostedzone/Z0") || !strings.HasSuffix(zoneArn, zone.ID) {
 		t.Errorf("zone ARN %q does not name zone %s", zoneArn, zone.ID)
 	}
-	checkRows(t, res, []row{
-		{tZone, "dns-zone", []any{"name"}, domain, "the zone is the stack's service domain"},
-		{tZone, "dns-zone", []any{"vpcs", 0, "vpcId"}, "vpc-0abc", "the zone is private to the cluster VPC"},
-		{tZone, "dns-zone", []any{"vpcs", 0, "vpcRegion"}, "us-west-2", "the VPC association names the region"},
-		{tZone, "dns-zone", []any{"forceDestroy"}, true, "destroy removes records ExternalDNS left"},
-		{tNamespace, "dns-namespace", []any{"metadata", "name"}, "external-dns", "ExternalDNS runs in its platform namespace"},
-		{tNamespace, "dns-namespace", []any{"metadata", "labels", "pod-security.kubernetes.io/enforce"}, "restricted", "the ExternalDNS namespace enforces restricted"},
-		{tRelease, "dns-external-dns", []any{"chart"}, "external-dns", "the ExternalDNS chart"},
-		{tRelease, "dns-external-dns", []any{"version"}, "1.21.1", "the pinned chart version"},
-		{tRelease, "dns-external-dns", []any{"repositoryOpts", "repo"}, "https://kubernetes-sigs.github.io/external-dns/", "the chart repository"},
-		{tRelease, "dns-external-dns", []any{"namespace"}, "external-dns", "the release namespace"},
-		{tRelease, "dns-external-dns", []any{"skipCrds"}, true, "the program, not Helm, owns the DNSEndpoint CRD"},
-		{tRelease, "dns-external-dns", []any{"values", "sources"}, []string{"crd"}, "only DNSEndpoints are a source"},
-		{tRelease, "dns-external-dns", []any{"values", "provider", "name"}, "aws", "Route 53 is the provider"},
-		{tRelease, "dns-external-dns", []any{"values", "policy"}, "sync", "records follow their DNSEndpoints, deletes included"},
-		{tRelease, "dns-external-dns", []any{"values", "txtOwnerId"}, "canary-dev", "the TXT owner id is the stack's"},
-		{tRelease, "dns-external-dns", []any{"values", "txtPrefix"}, "extdns-%{record_type}.", "TXT records never share a CNAME's name"},
-		{tRelease, "dns-external-dns", []any{"values", "domainFilters"}, []string{domain}, "only the stack domain"},
-		{tRelease, "dns-external-dns", []any{"values", "serviceAccount", "name"}, "external-dns", "the service account Pod Identity names"},
-		{tRelease, "dns-external-dns", []any{"values", "extraArgs"}, []string{
+	pt.Check(t, res, []pt.Row{
+		pt.R(tZone, "dns-zone", "name", domain, "the zone is the stack's service domain"),
+		pt.R(tZone, "dns-zone", "vpcs[0].vpcId", "vpc-0abc", "the zone is private to the cluster VPC"),
+		pt.R(tZone, "dns-zone", "vpcs[0].vpcRegion", "us-west-2", "the VPC association names the region"),
+		pt.R(tZone, "dns-zone", "forceDestroy", true, "destroy removes records ExternalDNS left"),
+		pt.R(tNamespace, "dns-namespace", "metadata.name", "external-dns", "ExternalDNS runs in its platform namespace"),
+		pt.R(tNamespace, "dns-namespace", `metadata.labels["pod-security.kubernetes.io/enforce"]`, "restricted", "the ExternalDNS namespace enforces restricted"),
+		pt.R(tRelease, "dns-external-dns", "chart", "external-dns", "the ExternalDNS chart"),
+		pt.R(tRelease, "dns-external-dns", "version", "1.21.1", "the pinned chart version"),
+		pt.R(tRelease, "dns-external-dns", "repositoryOpts.repo", "https://kubernetes-sigs.github.io/external-dns/", "the chart repository"),
+		pt.R(tRelease, "dns-external-dns", "namespace", "external-dns", "the release namespace"),
+		pt.R(tRelease, "dns-external-dns", "skipCrds", true, "the program, not Helm, owns the DNSEndpoint CRD"),
+		pt.R(tRelease, "dns-external-dns", "values.sources", []string{"crd"}, "only DNSEndpoints are a source"),
+		pt.R(tRelease, "dns-external-dns", "values.provider.name", "aws", "Route 53 is the provider"),
+		pt.R(tRelease, "dns-external-dns", "values.policy", "sync", "records follow their DNSEndpoints, deletes included"),
+		pt.R(tRelease, "dns-external-dns", "values.txtOwnerId", "canary-dev", "the TXT owner id is the stack's"),
+		pt.R(tRelease, "dns-external-dns", "values.txtPrefix", "extdns-%{record_type}.", "TXT records never share a CNAME's name"),
+		pt.R(tRelease, "dns-external-dns", "values.domainFilters", []string{domain}, "only the stack domain"),
+		pt.R(tRelease, "dns-external-dns", "values.serviceAccount.name", "external-dns", "the service account Pod Identity names"),
+		pt.R(tRelease, "dns-external-dns", "values.extraArgs", []string{
 			"--crd-source-apiversion=externaldns.k8s.io/v1alpha1", "--crd-source-kind=DNSEndpoint", "--aws-zone-type=private", "--zone-id-filter=" + zone.ID,
-		}, "private zones only, this zone only"},
-		{tRelease, "dns-external-dns", []any{"values", "env", 0, "value"}, "us-west-2", "the region reaches the AWS SDK"},
-		{tPodIdentity, "dns-external-dns", []any{"namespace"}, "external-dns", "Pod Identity for ExternalDNS's namespace"},
-		{tPodIdentity, "dns-external-dns", []any{"serviceAccount"}, "external-dns", "Pod Identity for ExternalDNS's service account"},
-		{tPodIdentity, "dns-external-dns", []any{"clusterName"}, "canary-dev", "Pod Identity in the stack's cluster"},
+		}, "private zones only, this zone only"),
+		pt.R(tRelease, "dns-external-dns", "values.env[0].value", "us-west-2", "the region reaches the AWS SDK"),
+		pt.R(tPodIdentity, "dns-external-dns", "namespace", "external-dns", "Pod Identity for ExternalDNS's namespace"),
+		pt.R(tPodIdentity, "dns-external-dns", "serviceAccount", "external-dns", "Pod Identity for ExternalDNS's service account"),
+		pt.R(tPodIdentity, "dns-external-dns", "clusterName", "canary-dev", "Pod Identity in the stack's cluster"),
 	})
 	crd, ok := res.Find(tConfigGroup, "dns-dnsendpoint-crd")
-	if !ok || !strings.Contains(get(crd.Inputs, "yaml").(string), "name: dnsendpoints.externaldns.k8s.io") {
+	if !ok || !strings.Contains(pt.Str(crd.Inputs, "yaml"), "name: dnsendpoints.externaldns.k8s.io") {
 		t.Error("the DNSEndpoint CRD is not applied")
 	}
 	rel, _ := res.Find(tRelease, "dns-external-dns")
-	for _, dep := range []policy.Resource{crd, zone, must(t, res, tPodIdentity, "dns-external-dns"), must(t, res, tRolePolicy, "dns-external-dns")} {
+	for _, dep := range []policy.Resource{crd, zone, pt.Find(t, res, tPodIdentity, "dns-external-dns"), pt.Find(t, res, tRolePolicy, "dns-external-dns")} {
 		if !slices.Contains(rel.Dependencies, dep.URN) {
 			t.Errorf("ExternalDNS does not wait for %s %s", dep.Type, dep.Name)
 		}
 	}
-	if trust := get(must(t, res, tRole, "dns-external-dns").Inputs, "assumeRolePolicy").(string); !strings.Contains(trust, "pods.eks.amazonaws.com") {
+	if trust := pt.Str(pt.Find(t, res, tRole, "dns-external-dns").Inputs, "assumeRolePolicy"); !strings.Contains(trust, "pods.eks.amazonaws.com") {
 		t.Errorf("ExternalDNS role trust %s is not Pod Identity", trust)
 	}
 
@@ -156,7 +98,7 @@ func TestServiceDNSCreatesAPrivateZoneAndScopedExternalDNS(t *testing.T) {
 			Resource []string
 		}
 	}
-	if err := json.Unmarshal([]byte(get(must(t, res, tRolePolicy, "dns-external-dns").Inputs, "policy").(string)), &doc); err != nil {
+	if err := json.Unmarshal([]byte(pt.Str(pt.Find(t, res, tRolePolicy, "dns-external-dns").Inputs, "policy")), &doc); err != nil {
 		t.Fatal(err)
 	}
 	scoped := map[string]bool{}
@@ -203,11 +145,11 @@ func TestServiceDNSAdoptsAnExistingPrivateZone(t *testing.T) {
 	if zoneArn != "arn:aws:route53:::hostedzone/Z0EXAMPLEPRIVATE" {
 		t.Errorf("zone ARN %q", zoneArn)
 	}
-	checkRows(t, res, []row{
-		{tAssociation, "dns-zone-association", []any{"zoneId"}, "Z0EXAMPLEPRIVATE", "the existing zone is associated"},
-		{tAssociation, "dns-zone-association", []any{"vpcId"}, "vpc-0abc", "with the cluster VPC"},
-		{tRelease, "dns-external-dns", []any{"values", "domainFilters"}, []string{"canary-dev.corp.internal"}, "the domain filter is the service domain, not the whole zone"},
-		{tRelease, "dns-external-dns", []any{"values", "extraArgs", 3}, "--zone-id-filter=Z0EXAMPLEPRIVATE", "ExternalDNS writes to the named zone only"},
+	pt.Check(t, res, []pt.Row{
+		pt.R(tAssociation, "dns-zone-association", "zoneId", "Z0EXAMPLEPRIVATE", "the existing zone is associated"),
+		pt.R(tAssociation, "dns-zone-association", "vpcId", "vpc-0abc", "with the cluster VPC"),
+		pt.R(tRelease, "dns-external-dns", "values.domainFilters", []string{"canary-dev.corp.internal"}, "the domain filter is the service domain, not the whole zone"),
+		pt.R(tRelease, "dns-external-dns", "values.extraArgs[3]", "--zone-id-filter=Z0EXAMPLEPRIVATE", "ExternalDNS writes to the named zone only"),
 	})
 
 	if _, _, err := offlineDNS(t, "Z0EXAMPLEPUBLIC", "canary.example.com"); err == nil || !strings.Contains(err.Error(), "public") {
@@ -221,7 +163,7 @@ func TestServiceDNSAdoptsAnExistingPrivateZone(t *testing.T) {
 func offlineDNS(t *testing.T, zoneID, d string) (*offline.Result, string, error) {
 	t.Helper()
 	var zoneArn string
-	res, err := offline.Run("eks-canary", "dev", map[string]string{"aws:region": "us-west-2"}, func(ctx *pulumi.Context) error {
+	res, err := pt.Run(func(ctx *pulumi.Context) error {
 		agent, err := awseks.NewAddon(ctx, "pod-identity-agent", &awseks.AddonArgs{ClusterName: pulumi.String("canary-dev"), AddonName: pulumi.String("eks-pod-identity-agent")})
 		if err != nil {
 			return err
@@ -233,41 +175,24 @@ func offlineDNS(t *testing.T, zoneID, d string) (*offline.Result, string, error)
 		if err != nil {
 			return err
 		}
-		v, err := internals.UnsafeAwaitOutput(ctx.Context(), dns.ZoneArn)
-		if err != nil {
-			return err
-		}
-		zoneArn, _ = v.Value.(string)
-		return nil
+		zoneArn, err = pt.AwaitString(ctx, dns.ZoneArn)
+		return err
 	})
 	return res, zoneArn, err
-}
-
-func must(t *testing.T, res *offline.Result, typ, name string) policy.Resource {
-	t.Helper()
-	r, ok := res.Find(typ, name)
-	if !ok {
-		t.Fatalf("no %s %q", typ, name)
-	}
-	return r
 }
 
 func TestPublicIngressProxyAndLoadBalancer(t *testing.T) {
 	const upstream = "yelb-ui.yelb." + domain
 	var url string
-	res, err := offline.Run("eks-canary", "dev", map[string]string{"aws:region": "us-west-2"}, func(ctx *pulumi.Context) error {
+	res, err := pt.Run(func(ctx *pulumi.Context) error {
 		p, err := edge.NewPublicIngress(ctx, "pub", &edge.PublicIngressArgs{
 			Upstream: upstream, UpstreamPort: 80, Tags: map[string]string{"canary:stack": "eks-canary/dev", "canary:cluster": "canary-dev"},
 		})
 		if err != nil {
 			return err
 		}
-		v, err := internals.UnsafeAwaitOutput(ctx.Context(), p.ApplicationUrl)
-		if err != nil {
-			return err
-		}
-		url, _ = v.Value.(string)
-		return nil
+		url, err = pt.AwaitString(ctx, p.ApplicationUrl)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -279,39 +204,38 @@ func TestPublicIngressProxyAndLoadBalancer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod := []any{"spec", "template", "spec"}
-	c0 := append(append([]any{}, pod...), "containers", 0)
-	at := func(base []any, more ...any) []any { return append(append([]any{}, base...), more...) }
-	checkRows(t, res, []row{
-		{tNamespace, "pub-namespace", []any{"metadata", "name"}, "canary-ingress", "the proxy's platform namespace"},
-		{tNamespace, "pub-namespace", []any{"metadata", "labels", "pod-security.kubernetes.io/enforce"}, "restricted", "the ingress namespace enforces restricted"},
-		{tNamespace, "pub-namespace", []any{"metadata", "labels", "pod-security.kubernetes.io/warn"}, "restricted", "and warns on restricted"},
-		{tNamespace, "pub-namespace", []any{"metadata", "labels", "pod-security.kubernetes.io/audit"}, "restricted", "and audits restricted"},
-		{tConfigMap, "pub-config", []any{"data", "nginx.conf"}, shipped, "the ConfigMap ships the rendered nginx.conf the nginx test runs"},
-		{tConfigMap, "pub-config", []any{"metadata", "namespace"}, "canary-ingress", "the configuration sits beside the proxy"},
-		{tDeployment, "pub-proxy", []any{"spec", "replicas"}, 2.0, "two proxy replicas"},
-		{tDeployment, "pub-proxy", []any{"spec", "strategy", "rollingUpdate", "maxUnavailable"}, 0.0, "a rollout never lowers capacity"},
-		{tDeployment, "pub-proxy", at(c0, "image"), "public.ecr.aws/nginx/nginx-unprivileged:1.28.0-alpine", "unprivileged nginx from public ECR, pinned"},
-		{tDeployment, "pub-proxy", at(c0, "command"), []string{"nginx", "-p", "/tmp/", "-e", "stderr", "-c", "/etc/nginx/edge/nginx.conf"}, "nginx runs the mounted file"},
-		{tDeployment, "pub-proxy", at(c0, "readinessProbe", "httpGet", "path"), "/healthz", "readiness is nginx's own /healthz"},
-		{tDeployment, "pub-proxy", at(c0, "livenessProbe", "httpGet", "path"), "/healthz", "liveness is nginx's own /healthz"},
-		{tDeployment, "pub-proxy", at(c0, "ports", 0, "containerPort"), 8080.0, "the unprivileged port"},
-		{tDeployment, "pub-proxy", at(c0, "securityContext", "allowPrivilegeEscalation"), false, "restricted: no privilege escalation"},
-		{tDeployment, "pub-proxy", at(c0, "securityContext", "readOnlyRootFilesystem"), true, "read-only root file system"},
-		{tDeployment, "pub-proxy", at(c0, "securityContext", "capabilities", "drop"), []string{"ALL"}, "restricted: all capabilities dropped"},
-		{tDeployment, "pub-proxy", at(pod, "securityContext", "runAsNonRoot"), true, "restricted: non-root"},
-		{tDeployment, "pub-proxy", at(pod, "securityContext", "seccompProfile", "type"), "RuntimeDefault", "restricted: seccomp RuntimeDefault"},
-		{tDeployment, "pub-proxy", at(pod, "automountServiceAccountToken"), false, "the proxy has no API access"},
-		{tDeployment, "pub-proxy", at(pod, "volumes", 0, "configMap", "name"), "edge-proxy", "the pods mount the ConfigMap"},
-		{tPDB, "pub-pdb", []any{"spec", "minAvailable"}, 1.0, "a drain keeps one proxy"},
-		{tPDB, "pub-pdb", []any{"spec", "selector", "matchLabels", "app"}, "edge-proxy", "the budget covers the proxy pods"},
-		{tService, "pub-service", []any{"spec", "type"}, "LoadBalancer", "one public load balancer"},
-		{tService, "pub-service", []any{"metadata", "annotations", "service.beta.kubernetes.io/aws-load-balancer-type"}, "nlb", "an NLB"},
-		{tService, "pub-service", []any{"metadata", "annotations", "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"},
-			"canary:cluster=canary-dev,canary:stack=eks-canary/dev", "the load balancer carries the stack's tags"},
-		{tService, "pub-service", []any{"spec", "ports", 0, "port"}, 80.0, "HTTP on port 80"},
-		{tService, "pub-service", []any{"spec", "ports", 0, "targetPort"}, "http", "to nginx's port"},
-		{tService, "pub-service", []any{"spec", "selector", "app"}, "edge-proxy", "in front of the proxy"},
+	pod := "spec.template.spec"
+	c0 := pod + ".containers[0]"
+	pt.Check(t, res, []pt.Row{
+		pt.R(tNamespace, "pub-namespace", "metadata.name", "canary-ingress", "the proxy's platform namespace"),
+		pt.R(tNamespace, "pub-namespace", `metadata.labels["pod-security.kubernetes.io/enforce"]`, "restricted", "the ingress namespace enforces restricted"),
+		pt.R(tNamespace, "pub-namespace", `metadata.labels["pod-security.kubernetes.io/warn"]`, "restricted", "and warns on restricted"),
+		pt.R(tNamespace, "pub-namespace", `metadata.labels["pod-security.kubernetes.io/audit"]`, "restricted", "and audits restricted"),
+		pt.R(tConfigMap, "pub-config", `data["nginx.conf"]`, shipped, "the ConfigMap ships the rendered nginx.conf the nginx test runs"),
+		pt.R(tConfigMap, "pub-config", "metadata.namespace", "canary-ingress", "the configuration sits beside the proxy"),
+		pt.R(tDeployment, "pub-proxy", "spec.replicas", 2.0, "two proxy replicas"),
+		pt.R(tDeployment, "pub-proxy", "spec.strategy.rollingUpdate.maxUnavailable", 0.0, "a rollout never lowers capacity"),
+		pt.R(tDeployment, "pub-proxy", c0+".image", "public.ecr.aws/nginx/nginx-unprivileged:1.28.0-alpine", "unprivileged nginx from public ECR, pinned"),
+		pt.R(tDeployment, "pub-proxy", c0+".command", []string{"nginx", "-p", "/tmp/", "-e", "stderr", "-c", "/etc/nginx/edge/nginx.conf"}, "nginx runs the mounted file"),
+		pt.R(tDeployment, "pub-proxy", c0+".readinessProbe.httpGet.path", "/healthz", "readiness is nginx's own /healthz"),
+		pt.R(tDeployment, "pub-proxy", c0+".livenessProbe.httpGet.path", "/healthz", "liveness is nginx's own /healthz"),
+		pt.R(tDeployment, "pub-proxy", c0+".ports[0].containerPort", 8080.0, "the unprivileged port"),
+		pt.R(tDeployment, "pub-proxy", c0+".securityContext.allowPrivilegeEscalation", false, "restricted: no privilege escalation"),
+		pt.R(tDeployment, "pub-proxy", c0+".securityContext.readOnlyRootFilesystem", true, "read-only root file system"),
+		pt.R(tDeployment, "pub-proxy", c0+".securityContext.capabilities.drop", []string{"ALL"}, "restricted: all capabilities dropped"),
+		pt.R(tDeployment, "pub-proxy", pod+".securityContext.runAsNonRoot", true, "restricted: non-root"),
+		pt.R(tDeployment, "pub-proxy", pod+".securityContext.seccompProfile.type", "RuntimeDefault", "restricted: seccomp RuntimeDefault"),
+		pt.R(tDeployment, "pub-proxy", pod+".automountServiceAccountToken", false, "the proxy has no API access"),
+		pt.R(tDeployment, "pub-proxy", pod+".volumes[0].configMap.name", "edge-proxy", "the pods mount the ConfigMap"),
+		pt.R(tPDB, "pub-pdb", "spec.minAvailable", 1.0, "a drain keeps one proxy"),
+		pt.R(tPDB, "pub-pdb", "spec.selector.matchLabels.app", "edge-proxy", "the budget covers the proxy pods"),
+		pt.R(tService, "pub-service", "spec.type", "LoadBalancer", "one public load balancer"),
+		pt.R(tService, "pub-service", `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-type"]`, "nlb", "an NLB"),
+		pt.R(tService, "pub-service", `metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"]`,
+			"canary:cluster=canary-dev,canary:stack=eks-canary/dev", "the load balancer carries the stack's tags"),
+		pt.R(tService, "pub-service", "spec.ports[0].port", 80.0, "HTTP on port 80"),
+		pt.R(tService, "pub-service", "spec.ports[0].targetPort", "http", "to nginx's port"),
+		pt.R(tService, "pub-service", "spec.selector.app", "edge-proxy", "in front of the proxy"),
 	})
 	if !strings.Contains(shipped, "set $upstream "+upstream+";") || !strings.Contains(shipped, "proxy_set_header Host $upstream;") ||
 		!strings.Contains(shipped, "resolver "+edge.ClusterDNS+" ") {
@@ -323,7 +247,7 @@ func TestPublicIngressProxyAndLoadBalancer(t *testing.T) {
 }
 
 func TestPublicIngressRefusesABadUpstream(t *testing.T) {
-	_, err := offline.Run("eks-canary", "dev", map[string]string{"aws:region": "us-west-2"}, func(ctx *pulumi.Context) error {
+	_, err := pt.Run(func(ctx *pulumi.Context) error {
 		_, err := edge.NewPublicIngress(ctx, "pub", &edge.PublicIngressArgs{Upstream: "yelb-ui;evil", UpstreamPort: 80})
 		return err
 	})

@@ -16,7 +16,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/eks-canary/platform/internal/bundle"
+	pt "github.com/eks-canary/platform/internal/pulumitest"
 	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks"
@@ -54,25 +54,9 @@ type run struct {
 func fixture(t *testing.T) (root, archive string) {
 	t.Helper()
 	if fixtureRoot == "" {
-		root, err := os.MkdirTemp("", "canary-checks-*")
+		root, _, err := pt.RepoFixture(config.DefaultMicroservices)
 		if err != nil {
-			t.Fatal(err)
-		}
-		for _, svc := range config.DefaultMicroservices {
-			p := filepath.Join(root, "microservices", svc, "specfiles", "build.yml")
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte("version: 0.2\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		bin := filepath.Join(root, "bootstrap")
-		if err := os.WriteFile(bin, []byte("\x7fELF"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		zip := filepath.Join(root, "build", "lambda", "lambda.zip")
-		if err := bundle.WriteZip(zip, []bundle.Entry{{Name: "bootstrap", Mode: 0o755, Path: bin}}); err != nil {
+			os.RemoveAll(root)
 			t.Fatal(err)
 		}
 		fixtureRoot = root
