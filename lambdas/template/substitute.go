@@ -95,10 +95,3 @@ func substitute(tmpl []byte, v Values) []byte {
 		return []byte(values[string(m[2:len(m)-1])])
 	})
 }
-
-func abbreviate(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
-}
