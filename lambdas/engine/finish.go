@@ -378,6 +378,9 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 	if phase == status.PhaseSucceeded {
 		out.StableVersion, out.StableImage, out.StableTemplate = r.Version, st.ContainerImage, st.ConfigFile
 	}
+	if r.CanaryReplicas > 0 {
+		out.Replicas = &status.Replicas{Scale: st.CanaryScale, Canary: r.CanaryReplicas, Template: r.TemplateReplicas, Scaling: !r.ScalingSince.IsZero()}
+	}
 	return out
 }
 

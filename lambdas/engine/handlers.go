@@ -156,6 +156,9 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	if err != nil {
 		return e.refuse(ctx, sess, st, err)
 	}
+	if err := scaleForWeight(st, objs, r.Plan[0]); err != nil {
+		return e.refuse(ctx, sess, st, err)
+	}
 	var write objects
 	for _, o := range objs.workloadsFirst() {
 		if o.route && backends == nil {
@@ -383,6 +386,9 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
 			st.Microservice, r.Version, r.Weight, weight, health.Reason)}
 	}
+	if err := e.checkScaled(ctx, sess, st, weight); err != nil {
+		return err
+	}
 	if st.Strategy == spec.StrategyCanary {
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
@@ -460,6 +466,9 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		FirstDeployment: r.firstDeployment(),
 	}
 	d := rollout.Decide(in)
+	if err := e.scaleBeforeShift(ctx, sess, st, &d, now); err != nil {
+		return err
+	}
 	judged := verdict.Status(now, r.Weight)
 	judged.Pods = health.Reason
 	r.record(judged)
@@ -467,6 +476,9 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	r.NextWeight, r.NextStep, r.Reason = d.NextWeight, d.NextStep, d.Reason
 	r.Next = nextState(d.Action)
 	r.WaitSeconds = rollout.WaitSeconds(in, d, rt.SettleTime())
+	if !r.ScalingSince.IsZero() {
+		r.WaitSeconds = readyPoll // the weight has not changed: poll as "Wait until ready" does
+	}
 	e.logger(st).Info("analysed", "verdict", verdict.Result, "requests", verdict.Requests, "errors", verdict.Errors,
 		"next", r.Next, "reason", d.Reason)
 	e.emitMetrics(st, &verdict)
@@ -515,7 +527,11 @@ func (e *Engine) canaryPodHealth(ctx context.Context, sess *Session, st *State) 
 	if err != nil {
 		return nil, rollout.PodResult{}, err
 	}
-	return e.podHealth(ctx, sess, st, objs, rollout.PodsServing)
+	stage := rollout.PodsServing
+	if !st.Rollout.ScalingSince.IsZero() {
+		stage = rollout.PodsStarting // the pods a scale-up adds are still starting
+	}
+	return e.podHealth(ctx, sess, st, objs, stage)
 }
 
 // podHealth reads the pods of the canary's workloads and judges them.

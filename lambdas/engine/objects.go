@@ -74,20 +74,20 @@ func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []
 	if err != nil {
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
-	// A template without a route list (in place) needs no fragment, and may
+	// A template without a route list (in place) needs no routes, and may
 	// have no version Service whose port Gateway API backends name. The
 	// parsed rendering knows; the template text does not (a comment may
 	// quote the placeholder).
-	fragment := ""
+	var items []map[string]any
 	if open.HasRoutes() {
 		if len(backends) == 0 {
 			backends = []router.Backend{{Name: naming.VersionName(s.Microservice, version), Weight: 100}}
 		}
-		if fragment, err = rt.Fragment(backends, servicePort(open)); err != nil {
+		if items, err = rt.Items(backends, servicePort(open)); err != nil {
 			return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("route of %s version %d: %w", s.Microservice, version, err)}
 		}
 	}
-	rendered, err := open.Fill(fragment)
+	rendered, err := open.Fill(items)
 	if err != nil {
 		return nil, fmt.Errorf("route of %s version %d: %w", s.Microservice, version, err)
 	}

@@ -56,6 +56,12 @@ type Rollout struct {
 	PodRestarts map[string]int32 `json:"pod_restarts,omitempty"`
 	// TookOver is the abandoned rollout this one rolled back at Lock.
 	TookOver *status.TakeOver `json:"took_over,omitempty"`
+	// Under canary_scale "proportional": the replicas the canary workload
+	// was last set to, the template's count, and since when a scale-up
+	// before a shift has been waited for (zero when none is).
+	CanaryReplicas   int       `json:"canary_replicas,omitempty"`
+	TemplateReplicas int       `json:"template_replicas,omitempty"`
+	ScalingSince     time.Time `json:"scaling_since"`
 
 	// Read by the state machine.
 	Ready       bool   `json:"ready"`

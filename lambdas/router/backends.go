@@ -48,7 +48,7 @@ type RouteBackends struct {
 }
 
 // MergeRoutes returns the backends all of a microservice's routes send to,
-// nil when it has none. Every route is written from the same fragment, so
+// nil when it has none. Every route is written from the same items, so
 // they agree; if they do not (a hand edit), the error names the first route
 // and the first one that differs from it.
 func MergeRoutes(microservice string, routes []RouteBackends) ([]Backend, error) {

@@ -1,7 +1,7 @@
 package router_test
 
 import (
-	"strings"
+	"reflect"
 	"testing"
 	"time"
 
@@ -26,23 +26,30 @@ func named(n int) []router.Backend {
 	return out
 }
 
-func TestFragment(t *testing.T) {
+// Items are unstructured values, numbers as int64, in the backends' order.
+func TestItems(t *testing.T) {
 	backends := []router.Backend{{Name: "yelb-ui-3", Weight: 30}, {Name: "yelb-ui-2", Weight: 70}}
+	meshTarget := func(name string, weight int64) map[string]any {
+		return map[string]any{"virtualNodeRef": map[string]any{"name": name}, "weight": weight}
+	}
+	serviceRef := func(name string, weight int64) map[string]any {
+		return map[string]any{"kind": "Service", "name": name, "port": int64(80), "weight": weight}
+	}
 	for _, tt := range []struct {
 		router router.Router
-		want   string
+		want   []map[string]any
 		settle time.Duration
 	}{
-		{mesh, `{"virtualNodeRef":{"name":"yelb-ui-3"},"weight":30},{"virtualNodeRef":{"name":"yelb-ui-2"},"weight":70}`, 5 * time.Second},
-		{gateway, `{"kind":"Service","name":"yelb-ui-3","port":80,"weight":30},{"kind":"Service","name":"yelb-ui-2","port":80,"weight":70}`, 90 * time.Second},
+		{mesh, []map[string]any{meshTarget("yelb-ui-3", 30), meshTarget("yelb-ui-2", 70)}, 5 * time.Second},
+		{gateway, []map[string]any{serviceRef("yelb-ui-3", 30), serviceRef("yelb-ui-2", 70)}, 90 * time.Second},
 	} {
 		t.Run(tt.router.Name(), func(t *testing.T) {
-			got, err := tt.router.Fragment(backends, 80)
+			got, err := tt.router.Items(backends, 80)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
-				t.Errorf("fragment\n got %s\nwant %s", got, tt.want)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("items\n got %v\nwant %v", got, tt.want)
 			}
 			if s := tt.router.SettleTime(); s != tt.settle {
 				t.Errorf("settle time %s, want %s", s, tt.settle)
@@ -53,7 +60,7 @@ func TestFragment(t *testing.T) {
 
 // Each router refuses what its route object's CRD would, in that object's
 // words, and the backend lists no traffic split can be made of.
-func TestFragmentRefusesBadBackends(t *testing.T) {
+func TestItemsRefuseBadBackends(t *testing.T) {
 	tests := []struct {
 		name     string
 		router   router.Router
@@ -79,16 +86,16 @@ func TestFragmentRefusesBadBackends(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.router.Name()+"/"+tt.name, func(t *testing.T) {
-			fragment, err := tt.router.Fragment(tt.backends, 80)
+			items, err := tt.router.Items(tt.backends, 80)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("refused: %v", err)
-			case tt.want == "" && strings.Count(fragment, `"weight"`) != len(tt.backends):
-				t.Errorf("fragment %s does not hold %d backends", fragment, len(tt.backends))
+			case tt.want == "" && len(items) != len(tt.backends):
+				t.Errorf("%d items for %d backends", len(items), len(tt.backends))
 			case tt.want != "" && (err == nil || err.Error() != tt.want):
 				t.Errorf("error %v\nwant %s", err, tt.want)
-			case tt.want != "" && fragment != "":
-				t.Errorf("fragment %q returned with the error", fragment)
+			case tt.want != "" && items != nil:
+				t.Errorf("items %v returned with the error", items)
 			}
 		})
 	}

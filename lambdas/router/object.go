@@ -2,10 +2,8 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -29,22 +27,19 @@ func (o Object) Is(obj *unstructured.Unstructured) bool {
 	return gvk.Group == o.Resource.Group && gvk.Kind == o.Kind
 }
 
-// Fragment checks backends against the object's limits, then renders one
-// JSON object per backend with item, comma-separated: the text that stands
-// for ${CANARY_ROUTES} inside the object's list.
-func (o Object) Fragment(backends []Backend, item func(Backend) any) (string, error) {
+// Items checks backends against the object's limits, then builds one list
+// item per backend with item: the values spliced in place of
+// ${CANARY_ROUTES} inside the object's list. Numbers must be int64, as in
+// any unstructured object.
+func (o Object) Items(backends []Backend, item func(Backend) map[string]any) ([]map[string]any, error) {
 	if err := CheckBackends(backends, o.Limits); err != nil {
-		return "", err
+		return nil, err
 	}
-	parts := make([]string, 0, len(backends))
+	items := make([]map[string]any, 0, len(backends))
 	for _, b := range backends {
-		js, err := json.Marshal(item(b))
-		if err != nil {
-			return "", fmt.Errorf("%s: encode backend %s: %w", o.Limits.Route, b.Name, err)
-		}
-		parts = append(parts, string(js))
+		items = append(items, item(b))
 	}
-	return strings.Join(parts, ","), nil
+	return items, nil
 }
 
 // Weights reads the backends of the microservice's live objects of this

@@ -4,8 +4,9 @@
 // A microservice's template carries its route object (an App Mesh
 // VirtualRouter or a Gateway API HTTPRoute) with the ${CANARY_ROUTES}
 // placeholder where the weighted backends go. The engine renders the template,
-// asks the router for that fragment, and applies the route object with
-// server-side apply; the router also reads the live weights back, so every
+// asks the router for the list items that stand for it (values, spliced into
+// the parsed route object), and applies the route object with server-side
+// apply; the router also reads the live weights back, so every
 // step can be repeated safely after a crash.
 package router
 
@@ -29,10 +30,10 @@ type Router interface {
 	Name() string
 	// IsRoute reports whether obj is a route object whose weights this router owns.
 	IsRoute(obj *unstructured.Unstructured) bool
-	// Fragment renders ${CANARY_ROUTES}: the comma-separated JSON objects placed
-	// inside the route's list of weighted backends. port is the version
+	// Items are the values of ${CANARY_ROUTES}: one item of the route's list
+	// of weighted backends per backend, in order. port is the version
 	// Service's port; routers that do not need it ignore it.
-	Fragment(backends []Backend, port int) (string, error)
+	Items(backends []Backend, port int) ([]map[string]any, error)
 	// Weights reads the backends and weights of the live route objects of a
 	// microservice. A missing route returns no backends and no error.
 	Weights(ctx context.Context, client dynamic.Interface, namespace, microservice string) ([]Backend, error)

@@ -80,6 +80,8 @@ var dependsOn = map[string][]string{
 	"analysis.max_error_count":           {"failure_threshold_value", "analysis"},
 	"analysis.no_data":                   {"strategy", "analysis"},
 	"manual_promotion":                   {"strategy", "percentage_step", "steps", "max_weight"},
+	"canary_scale":                       {"strategy"},
+	"canary_min_replicas":                {"canary_scale"},
 	"analysis.min_success_rate":          {"analysis"},
 	"analysis.min_request_count":         {"analysis"},
 	"analysis.consecutive_failure_limit": {"analysis"},

@@ -25,6 +25,10 @@ type Spec struct {
 	BakeTime         int      `json:"bake_time,omitempty"`         // seconds analysed at 100% before the old version goes
 	ProgressDeadline int      `json:"progress_deadline,omitempty"` // seconds the canary may take to become ready
 	ManualPromotion  bool     `json:"manual_promotion,omitempty"`  // hold at max_weight until promoted by an operator
+	// CanaryScale is "full" (the template's replicas from the first step)
+	// or "proportional" (replicas follow the weight, see scale.go).
+	CanaryScale       string `json:"canary_scale,omitempty"`
+	CanaryMinReplicas int    `json:"canary_min_replicas,omitempty"` // floor of a proportional canary's replicas
 }
 
 // Analysis says how a canary is judged at every interval.

@@ -153,6 +153,7 @@ func (s *Spec) applyDefaults() {
 	if s.ProgressDeadline == 0 {
 		s.ProgressDeadline = DefaultProgressDeadline
 	}
+	s.applyScaleDefaults()
 	a := &s.Analysis
 	if a.Interval == 0 {
 		a.Interval = min(DefaultInterval, s.WaitTime)
@@ -322,6 +323,8 @@ func (s Spec) problems() []FieldError {
 		add("manual_promotion", "true", "has no canary weight below 100 to hold at",
 			"lower percentage_step below 100, list steps below 100, or set max_weight below 100")
 	}
+
+	out = append(out, s.scaleProblems()...)
 
 	a := s.Analysis
 	if highest := min(s.WaitTime, MaxInterval); a.Interval < MinInterval || a.Interval > highest {

@@ -80,6 +80,8 @@ type Status struct {
 	// TookOver is set when this rollout started by rolling back a rollout
 	// abandoned with a stale lock.
 	TookOver *TakeOver `json:"tookOver,omitempty"`
+	// Replicas is set when the canary's replicas follow its weight.
+	Replicas *Replicas `json:"replicas,omitempty"`
 	// Timeline is this execution's weight, phase and analysis figures over
 	// time, oldest first, at most TimelineLimit points. The store carries it
 	// from write to write; a written Status's own Timeline is ignored.

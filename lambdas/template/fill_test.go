@@ -52,15 +52,16 @@ func target(name string, weight int64) map[string]any {
 }
 
 // Fill on an open rendering gives exactly what Render gives, for every
-// placement of the placeholder and every routes fragment.
+// placement of the placeholder and every list of routes.
 func TestFillMatchesRender(t *testing.T) {
 	cases := []struct {
-		name, tmpl, routes string
-		check              func(t *testing.T, r *Rendered)
+		name, tmpl string
+		routes     []map[string]any
+		check      func(t *testing.T, r *Rendered)
 	}{
 		{"app mesh, two backends", string(read(t, "appmesh.yml")), meshRoutes, nil},
 		{"gateway api, two backends", string(read(t, "gatewayapi.yml")), gatewayRoutes, nil},
-		{"no routes leaves the list empty", string(read(t, "appmesh.yml")), "", nil},
+		{"no routes leaves the list empty", string(read(t, "appmesh.yml")), nil, nil},
 		{"placeholder in two places", twoRoutes, meshRoutes, func(t *testing.T, r *Rendered) {
 			want := []any{target("yelb-appserver-3", 25), target("yelb-appserver-2", 75)}
 			if got := targets(t, r, 0, "httpRoute"); !reflect.DeepEqual(got, want) {
@@ -70,7 +71,7 @@ func TestFillMatchesRender(t *testing.T) {
 				t.Errorf("second route %v, want the routes then the mirror", got)
 			}
 		}},
-		{"placeholder in two places, one backend", twoRoutes, `{"virtualNodeRef":{"name":"yelb-appserver-3"},"weight":100}`, func(t *testing.T, r *Rendered) {
+		{"placeholder in two places, one backend", twoRoutes, []map[string]any{target("yelb-appserver-3", 100)}, func(t *testing.T, r *Rendered) {
 			if got := targets(t, r, 1, "http2Route"); len(got) != 2 || !reflect.DeepEqual(got[0], target("yelb-appserver-3", 100)) {
 				t.Errorf("second route %v", got)
 			}
@@ -78,7 +79,7 @@ func TestFillMatchesRender(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := values("yelb-appserver", "")
+			v := values("yelb-appserver", nil)
 			open, err := Open([]byte(c.tmpl), v)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
@@ -110,20 +111,25 @@ func TestFillMatchesRender(t *testing.T) {
 // Every Fill is a copy: filling again, or editing what a Fill returned,
 // changes neither earlier results nor the open rendering.
 func TestFillCopies(t *testing.T) {
-	open, err := Open([]byte(twoRoutes), values("yelb-appserver", ""))
+	open, err := Open([]byte(twoRoutes), values("yelb-appserver", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := open.Fill(`{"virtualNodeRef":{"name":"a"},"weight":100}`)
+	given := []map[string]any{target("a", 100)}
+	first, err := open.Fill(given)
 	if err != nil {
 		t.Fatal(err)
+	}
+	given[0]["weight"] = int64(1)
+	if got := targets(t, first, 0, "httpRoute")[0].(map[string]any)["weight"]; got != int64(100) {
+		t.Errorf("the rendering shares the caller's items: editing them set its weight to %v", got)
 	}
 	targets(t, first, 0, "httpRoute")[0].(map[string]any)["weight"] = int64(7)
 	first.Objects[1].Obj.SetLabels(map[string]string{"edited": "yes"})
 	if got := targets(t, first, 1, "http2Route")[0].(map[string]any)["weight"]; got != int64(100) {
 		t.Errorf("the two lists share their items: editing one set the other's weight to %v", got)
 	}
-	second, err := open.Fill(`{"virtualNodeRef":{"name":"b"},"weight":100}`)
+	second, err := open.Fill([]map[string]any{target("b", 100)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +155,7 @@ func TestHasRoutes(t *testing.T) {
 		"no route (in place)":         {service, false},
 		"placeholder only in comment": {"# weightedTargets: [${CANARY_ROUTES}]\n" + service, false},
 	} {
-		open, err := Open([]byte(c.tmpl), values("yelb-db", ""))
+		open, err := Open([]byte(c.tmpl), values("yelb-db", nil))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -162,13 +168,15 @@ func TestHasRoutes(t *testing.T) {
 func TestOpenRefuses(t *testing.T) {
 	route := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\nspec:\n  rules:\n"
 	cases := []struct {
-		name, tmpl, routes, want string
+		name, tmpl string
+		routes     []map[string]any
+		want       string
 	}{
-		{"placeholder as a mapping value", route + "  - backendRefs: ${CANARY_ROUTES}\n", "", "line 1: HTTPRoute/r: ${CANARY_ROUTES} must stand alone inside a list"},
-		{"placeholder quoted into a string", route + "  - backendRefs: []\n    filters: '[${CANARY_ROUTES}]'\n", "", "must stand alone inside a list"},
-		{"placeholder quoted into a key", route + "  - backendRefs: []\n    '[${CANARY_ROUTES}]': 1\n", "", "must stand alone inside a list"},
-		{"routes given to Open", route + "  - backendRefs: [${CANARY_ROUTES}]\n", `{"name":"a"}`, "Values.Routes must be empty"},
-		{"bad values", route + "  - backendRefs: [${CANARY_ROUTES}]\n", "", "version 0 is not allowed"},
+		{"placeholder as a mapping value", route + "  - backendRefs: ${CANARY_ROUTES}\n", nil, "line 1: HTTPRoute/r: ${CANARY_ROUTES} must stand alone inside a list"},
+		{"placeholder quoted into a string", route + "  - backendRefs: []\n    filters: '[${CANARY_ROUTES}]'\n", nil, "must stand alone inside a list"},
+		{"placeholder quoted into a key", route + "  - backendRefs: []\n    '[${CANARY_ROUTES}]': 1\n", nil, "must stand alone inside a list"},
+		{"routes given to Open", route + "  - backendRefs: [${CANARY_ROUTES}]\n", []map[string]any{{"name": "a"}}, "Values.Routes must be empty"},
+		{"bad values", route + "  - backendRefs: [${CANARY_ROUTES}]\n", nil, "version 0 is not allowed"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -185,16 +193,20 @@ func TestOpenRefuses(t *testing.T) {
 }
 
 func TestFillRefuses(t *testing.T) {
-	open, err := Open(read(t, "appmesh.yml"), values("yelb-appserver", ""))
+	open, err := Open(read(t, "appmesh.yml"), values("yelb-appserver", nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for routes, want := range map[string]string{
-		`{"weight": 1}]`: "is not a comma-separated list of JSON objects",
-		`1, 2`:           "1 is not an object",
+	for _, c := range []struct {
+		routes []map[string]any
+		want   string
+	}{
+		{[]map[string]any{{"weight": 1}}, "routes item 0.weight holds a int"},
+		{[]map[string]any{meshRoutes[0], nil}, "routes item 1 is not an object"},
+		{[]map[string]any{{"virtualNodeRef": map[string]string{"name": "a"}}}, "routes item 0.virtualNodeRef holds a map[string]string"},
 	} {
-		if _, err := open.Fill(routes); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Fill(%q) error = %v, want %q", routes, err, want)
+		if _, err := open.Fill(c.routes); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Fill(%v) error = %v, want %q", c.routes, err, c.want)
 		}
 	}
 	closed, err := Render(read(t, "appmesh.yml"), values("yelb-appserver", meshRoutes))
@@ -209,7 +221,7 @@ func TestFillRefuses(t *testing.T) {
 func TestCache(t *testing.T) {
 	var c Cache
 	tmpl := read(t, "appmesh.yml")
-	v := values("yelb-appserver", "")
+	v := values("yelb-appserver", nil)
 	first, err := c.Open(tmpl, v)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +284,7 @@ func TestCache(t *testing.T) {
 func BenchmarkFill(b *testing.B) {
 	var c Cache
 	tmpl := read(b, "appmesh.yml")
-	v := values("yelb-appserver", "")
+	v := values("yelb-appserver", nil)
 	for b.Loop() {
 		open, err := c.Open(tmpl, v)
 		if err != nil {

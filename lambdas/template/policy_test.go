@@ -42,7 +42,7 @@ func TestCheckRefusesWhatReachesBeyondTheMicroservice(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			v := values("shop", "")
+			v := values("shop", nil)
 			if _, err := Open([]byte(c.tmpl), v); err != nil {
 				t.Fatalf("Open refuses what only the policy should: %v", err)
 			}
@@ -71,7 +71,7 @@ func TestCheckAcceptsARestrictedPod(t *testing.T) {
           securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}}
       volumes: [{name: tmp, emptyDir: {}}]
 `)
-	r, err := Admit([]byte(tmpl), values("shop", ""), Policy{ServiceAccounts: []string{"appmesh-envoy"}})
+	r, err := Admit([]byte(tmpl), values("shop", nil), Policy{ServiceAccounts: []string{"appmesh-envoy"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,16 +2,15 @@ package template
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
-
-	utiljson "k8s.io/apimachinery/pkg/util/json"
 
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // routesSentinel stands for ${CANARY_ROUTES} in an open rendering: a JSON
-// object no router fragment holds, found again after the YAML is parsed.
+// object no router's items hold, found again after the YAML is parsed.
 const (
 	sentinelKey    = "$canary-routes"
 	routesSentinel = `{"` + sentinelKey + `":true}`
@@ -95,27 +94,49 @@ func spliceList(l []any, routes []any) []any {
 	return out
 }
 
-// checkValues validates the values before they are written into YAML, and
-
-// parseRoutes reads the fragment as the items of the route list
-// "[${CANARY_ROUTES}]": a comma-separated list of JSON objects, or nothing.
-// Numbers become int64 where they are whole, as in any unstructured object.
-func parseRoutes(routes string) ([]any, error) {
-	if strings.TrimSpace(routes) == "" {
+// checkRoutes checks the values that stand for ${CANARY_ROUTES} before they
+// are spliced: each item an object, and nothing in it that an unstructured
+// object cannot hold (a Go int where int64 belongs, a struct), which would
+// otherwise fail later, deep in a copy or an apply. It returns the items as
+// list elements.
+func checkRoutes(routes []map[string]any) ([]any, error) {
+	if len(routes) == 0 {
 		return nil, nil
 	}
-	var list []any
-	err := utiljson.Unmarshal([]byte("["+routes+"]"), &list)
-	if err == nil {
-		for _, item := range list {
-			if _, ok := item.(map[string]any); !ok {
-				err = fmt.Errorf("%v is not an object", item)
-				break
+	out := make([]any, len(routes))
+	for i, item := range routes {
+		if item == nil {
+			return nil, fmt.Errorf("routes item %d is not an object: give each backend as a map", i)
+		}
+		if err := jsonValue(item, fmt.Sprintf("routes item %d", i)); err != nil {
+			return nil, err
+		}
+		out[i] = item
+	}
+	return out, nil
+}
+
+// jsonValue reports the first value under v of a type unstructured objects
+// do not hold, by its path.
+func jsonValue(v any, at string) error {
+	switch x := v.(type) {
+	case nil, bool, string, int64, float64:
+		return nil
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			if err := jsonValue(x[k], at+"."+k); err != nil {
+				return err
 			}
 		}
+		return nil
+	case []any:
+		for i, e := range x {
+			if err := jsonValue(e, fmt.Sprintf("%s[%d]", at, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s holds a %T, which a Kubernetes object cannot: use int64, float64, bool, string, map[string]any or []any", at, v)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("routes fragment %q is not a comma-separated list of JSON objects: %w", abbreviate(routes), err)
-	}
-	return list, nil
 }

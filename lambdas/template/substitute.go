@@ -15,7 +15,7 @@ import (
 )
 
 // checkValues validates the values before they are written into YAML, and
-// returns the parsed routes fragment.
+// returns the routes as list items.
 func checkValues(v Values) ([]any, error) {
 	var errs []string
 	if err := spec.CheckNamespace(v.Namespace); err != nil {
@@ -35,7 +35,7 @@ func checkValues(v Values) ([]any, error) {
 			errs = append(errs, fmt.Sprintf("service domain %q is not a DNS name: %s", v.ServiceDomain, strings.Join(msgs, "; ")))
 		}
 	}
-	routes, err := parseRoutes(v.Routes)
+	routes, err := checkRoutes(v.Routes)
 	if err != nil {
 		errs = append(errs, err.Error())
 	}
@@ -79,25 +79,19 @@ func checkPlaceholders(tmpl []byte, v Values) []Problem {
 	return problems
 }
 
-// substitute replaces every placeholder. Replacement text is not scanned
-// again, so a value can never introduce a placeholder.
+// substitute replaces every placeholder, ${CANARY_ROUTES} by the sentinel
+// that splice replaces once the YAML is parsed. Replacement text is not
+// scanned again, so a value can never introduce a placeholder.
 func substitute(tmpl []byte, v Values) []byte {
 	values := map[string]string{
 		PlaceholderNamespace:    v.Namespace,
 		PlaceholderMicroservice: v.Microservice,
 		PlaceholderImage:        v.Image,
 		PlaceholderVersion:      strconv.Itoa(v.Version),
-		PlaceholderRoutes:       v.Routes,
+		PlaceholderRoutes:       routesSentinel,
 		PlaceholderDomain:       v.ServiceDomain,
 	}
 	return placeholder.ReplaceAllFunc(tmpl, func(m []byte) []byte {
 		return []byte(values[string(m[2:len(m)-1])])
 	})
-}
-
-func abbreviate(s string) string {
-	if len(s) > 80 {
-		return s[:77] + "..."
-	}
-	return s
 }

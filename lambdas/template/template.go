@@ -52,7 +52,10 @@ type Values struct {
 	Microservice string
 	Image        string
 	Version      int
-	Routes       string // comma-separated JSON objects from router.Fragment; may be empty, must be for Open
+	// Routes are the list items that stand for ${CANARY_ROUTES}
+	// (router.Router.Items), spliced into the parsed objects; may be
+	// empty, must be for Open.
+	Routes []map[string]any
 	// ServiceDomain fills ${SERVICE_DOMAIN}; a template that uses it
 	// cannot render without it.
 	ServiceDomain string
@@ -146,7 +149,7 @@ func Render(tmpl []byte, v Values) (*Rendered, error) {
 // objects and splices the routes in. v.Routes must be empty. The returned
 // rendering is shared by every Fill and must not be modified.
 func Open(tmpl []byte, v Values) (*Rendered, error) {
-	if v.Routes != "" {
+	if len(v.Routes) > 0 {
 		return nil, errors.New("open template: Values.Routes must be empty: pass the routes to Fill")
 	}
 	if _, err := checkValues(v); err != nil {
@@ -159,7 +162,7 @@ func Open(tmpl []byte, v Values) (*Rendered, error) {
 // kinds, namespaces and the policy) in one *Error: a user fixes the
 // template in one round.
 func Admit(tmpl []byte, v Values, p Policy) (*Rendered, error) {
-	if v.Routes != "" {
+	if len(v.Routes) > 0 {
 		return nil, errors.New("admit template: Values.Routes must be empty")
 	}
 	if _, err := checkValues(v); err != nil {
@@ -168,13 +171,13 @@ func Admit(tmpl []byte, v Values, p Policy) (*Rendered, error) {
 	return openTemplate(tmpl, v, &p)
 }
 
-// Fill returns a copy of an open rendering with routes, a comma-separated
-// list of JSON objects (router.Fragment), in place of every ${CANARY_ROUTES}.
-func (r *Rendered) Fill(routes string) (*Rendered, error) {
+// Fill returns a copy of an open rendering with copies of routes, the list
+// items of router.Router.Items, in place of every ${CANARY_ROUTES}.
+func (r *Rendered) Fill(routes []map[string]any) (*Rendered, error) {
 	if !r.open {
 		return nil, errors.New("fill routes: the rendering was not made by Open")
 	}
-	list, err := parseRoutes(routes)
+	list, err := checkRoutes(routes)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +186,7 @@ func (r *Rendered) Fill(routes string) (*Rendered, error) {
 
 // HasRoutes reports whether an open rendering holds ${CANARY_ROUTES}. A
 // template without a route list (a service replaced in place) needs no
-// routes fragment, and may have no Service port to build one from.
+// routes, and may have no Service port to build them from.
 func (r *Rendered) HasRoutes() bool {
 	return slices.ContainsFunc(r.Objects, func(o Object) bool { return o.routed })
 }
@@ -191,7 +194,6 @@ func (r *Rendered) HasRoutes() bool {
 // openTemplate parses the template with a sentinel object in each routes
 // list and classifies the objects; with a policy, it checks them too.
 func openTemplate(tmpl []byte, v Values, policy *Policy) (*Rendered, error) {
-	v.Routes = routesSentinel
 	if len(bytes.TrimSpace(tmpl)) == 0 {
 		return nil, &Error{Problems: []Problem{{Message: "the template is empty: it must hold the microservice's objects"}}}
 	}

@@ -9,12 +9,18 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-const (
-	meshRoutes    = `{"virtualNodeRef":{"name":"yelb-appserver-3"},"weight":25},{"virtualNodeRef":{"name":"yelb-appserver-2"},"weight":75}`
-	gatewayRoutes = `{"name":"yelb-ui-3","kind":"Service","port":80,"weight":25}, {"name":"yelb-ui-2","kind":"Service","port":80,"weight":75}`
+var (
+	meshRoutes = []map[string]any{
+		{"virtualNodeRef": map[string]any{"name": "yelb-appserver-3"}, "weight": int64(25)},
+		{"virtualNodeRef": map[string]any{"name": "yelb-appserver-2"}, "weight": int64(75)},
+	}
+	gatewayRoutes = []map[string]any{
+		{"name": "yelb-ui-3", "kind": "Service", "port": int64(80), "weight": int64(25)},
+		{"name": "yelb-ui-2", "kind": "Service", "port": int64(80), "weight": int64(75)},
+	}
 )
 
-func values(svc, routes string) Values {
+func values(svc string, routes []map[string]any) Values {
 	return Values{Namespace: "yelb", Microservice: svc, Image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/" + svc + ":v3", Version: 3, Routes: routes}
 }
 
@@ -132,7 +138,7 @@ func TestRenderGatewayAPI(t *testing.T) {
 }
 
 func TestRenderEmptyRoutes(t *testing.T) {
-	r, err := Render(read(t, "appmesh.yml"), values("yelb-appserver", ""))
+	r, err := Render(read(t, "appmesh.yml"), values("yelb-appserver", nil))
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
@@ -197,7 +203,7 @@ func TestRenderRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Render([]byte(c.tmpl), values("yelb-ui", ""))
+			_, err := Render([]byte(c.tmpl), values("yelb-ui", nil))
 			var terr *Error
 			if !errors.As(err, &terr) {
 				t.Fatalf("Render error = %v, want *Error", err)
@@ -230,7 +236,7 @@ kind: ClusterRole
 metadata:
   name: admin
 `
-	_, err := Render([]byte(tmpl), values("yelb-ui", ""))
+	_, err := Render([]byte(tmpl), values("yelb-ui", nil))
 	var terr *Error
 	if !errors.As(err, &terr) {
 		t.Fatalf("want *Error, got %v", err)
@@ -240,7 +246,7 @@ metadata:
 	if len(terr.Problems) != 1 || terr.Problems[0].Line != 12 {
 		t.Fatalf("problems = %+v", terr.Problems)
 	}
-	_, err = Render([]byte(strings.Replace(tmpl, "${TAG}", "v1", 1)), values("yelb-ui", ""))
+	_, err = Render([]byte(strings.Replace(tmpl, "${TAG}", "v1", 1)), values("yelb-ui", nil))
 	if !errors.As(err, &terr) {
 		t.Fatalf("want *Error, got %v", err)
 	}
@@ -268,8 +274,12 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		{"namespace", func(v *Values) { v.Namespace = "Yelb" }, `namespace "Yelb" is not allowed`},
 		{"microservice", func(v *Values) { v.Microservice = "yelb ui" }, `microservice name "yelb ui" is not allowed`},
 		{"version", func(v *Values) { v.Version = 0 }, "version 0 is not allowed"},
-		{"routes not JSON", func(v *Values) { v.Routes = `{"weight": 1}]` }, "is not a comma-separated list of JSON objects"},
-		{"routes not objects", func(v *Values) { v.Routes = `1, 2` }, "is not a comma-separated list of JSON objects"},
+		{"routes with a Go int", func(v *Values) { v.Routes = []map[string]any{{"weight": 1}} },
+			"routes item 0.weight holds a int, which a Kubernetes object cannot: use int64, float64, bool, string, map[string]any or []any"},
+		{"routes with a nested struct", func(v *Values) {
+			v.Routes = []map[string]any{meshRoutes[0], {"ref": []any{struct{}{}}}}
+		}, "routes item 1.ref[0] holds a struct {}"},
+		{"routes with a nil item", func(v *Values) { v.Routes = []map[string]any{nil} }, "routes item 0 is not an object"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -283,10 +293,10 @@ func TestRenderRefusesBadValues(t *testing.T) {
 	}
 }
 
-// A multi-line routes fragment never moves the line numbers errors give.
-func TestRoutesAreCompacted(t *testing.T) {
+// The routes, spliced after parsing, never move the line numbers errors give.
+func TestRoutesKeepLineNumbers(t *testing.T) {
 	tmpl := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\nspec:\n  rules:\n  - backendRefs: [${CANARY_ROUTES}]\n---\nbad: [\n"
-	_, err := Render([]byte(tmpl), values("yelb-ui", "{\n\"name\": \"a\",\n\"weight\": 1\n}"))
+	_, err := Render([]byte(tmpl), values("yelb-ui", gatewayRoutes))
 	if err == nil || !strings.Contains(err.Error(), "line 9") {
 		t.Errorf("error = %v, want a problem at line 9", err)
 	}
@@ -311,13 +321,13 @@ func BenchmarkRender(b *testing.B) {
 }
 
 func FuzzRender(f *testing.F) {
-	f.Add(read(f, "appmesh.yml"), meshRoutes)
-	f.Add(read(f, "gatewayapi.yml"), gatewayRoutes)
-	f.Add([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n---\n- a\n---\n${X"), "")
-	f.Add([]byte("a: ${CANARY_ROUTES}\n---\n---\n{"), `{"a":1}`)
-	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [1]\n  labels: 3\n"), "")
-	f.Fuzz(func(t *testing.T, tmpl []byte, routes string) {
-		r, err := Render(tmpl, values("yelb-ui", routes))
+	f.Add(read(f, "appmesh.yml"), "yelb-appserver-3", int64(25))
+	f.Add(read(f, "gatewayapi.yml"), "yelb-ui-3", int64(100))
+	f.Add([]byte("apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n---\n- a\n---\n${X"), "", int64(0))
+	f.Add([]byte("a: ${CANARY_ROUTES}\n---\n---\n{"), "a", int64(1))
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [1]\n  labels: 3\n"), "", int64(-1))
+	f.Fuzz(func(t *testing.T, tmpl []byte, name string, weight int64) {
+		r, err := Render(tmpl, values("yelb-ui", []map[string]any{{"name": name, "weight": weight}}))
 		if err == nil && (r == nil || len(r.Objects) == 0) {
 			t.Fatalf("no error and no objects for %q", tmpl)
 		}

@@ -39,7 +39,7 @@ func render(t *testing.T, s service, routerName, namespace string, version, weig
 	if s.inPlace {
 		backends = []router.Backend{{Name: s.name, Weight: 100}}
 	}
-	routes, err := routerFor(t, routerName).Fragment(backends, s.port)
+	routes, err := routerFor(t, routerName).Items(backends, s.port)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,6 +141,11 @@ func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) str
 			st.Weight, step(st), LastVerdict(st), age(st.StartedAt, now))
 	}
 	w.Flush()
+	for _, snap := range snaps {
+		if st := snap.Status; st.Replicas != nil && !status.Terminal(st.Phase) {
+			fmt.Fprintf(&buf, "%s: %s\n", st.Microservice, Strategy(st))
+		}
+	}
 	// A failed roll back blocks every later rollout: say how to get out.
 	for _, snap := range snaps {
 		if st := snap.Status; st.Phase == status.PhaseFailed {
@@ -213,6 +218,9 @@ func Frame(snap status.Snapshot, width int) []string {
 		fmt.Sprintf("canary    %-5s %s", version(st.CanaryVersion), st.CanaryImage),
 		"traffic   " + Traffic(st),
 	}
+	if st.Replicas != nil {
+		lines = append(lines, "strategy  "+Strategy(st))
+	}
 	if len(st.Verdicts) == 0 {
 		lines = append(lines, "analysis  no results yet")
 	}
@@ -258,10 +266,26 @@ func truncate(s string, width int) string {
 	return string(r[:width-1]) + "…"
 }
 
+// Strategy is the strategy and, when the canary's replicas follow its
+// weight, its replica counts: "canary, replicas 2 of 4 (proportional)".
+func Strategy(st status.Status) string {
+	out := dash(st.Strategy)
+	if r := st.Replicas; r != nil {
+		out += fmt.Sprintf(", replicas %d of %d (%s)", r.Canary, r.Template, r.Scale)
+		if r.Scaling {
+			out += ", scaling up before the next shift"
+		}
+	}
+	return out
+}
+
 // Line is one rollout state on one line, for logs and pipes.
 func Line(snap status.Snapshot) string {
 	st := snap.Status
 	line := fmt.Sprintf("%s %s %s step %s canary %s %s", clock(st.UpdatedAt), st.Microservice, Phase(snap), step(st), version(st.CanaryVersion), Traffic(st))
+	if r := st.Replicas; r != nil {
+		line += fmt.Sprintf(" replicas %d/%d", r.Canary, r.Template)
+	}
 	if len(st.Verdicts) > 0 {
 		v := st.Verdicts[0]
 		line += fmt.Sprintf(" | %s %s", v.Result, verdictFigures(v, false))

@@ -38,20 +38,11 @@ func (Router) Name() string { return contract.RouterAppMesh }
 // IsRoute reports whether obj is a VirtualRouter.
 func (Router) IsRoute(obj *unstructured.Unstructured) bool { return VirtualRouter.Is(obj) }
 
-type target struct {
-	VirtualNodeRef nodeRef `json:"virtualNodeRef"`
-	Weight         int     `json:"weight"`
-}
-
-type nodeRef struct {
-	Name string `json:"name"`
-}
-
-// Fragment renders the weighted targets, one per backend, in order. The
-// port is carried by the VirtualNodes, so it is not used.
-func (Router) Fragment(backends []router.Backend, _ int) (string, error) {
-	return VirtualRouter.Fragment(backends, func(b router.Backend) any {
-		return target{VirtualNodeRef: nodeRef{Name: b.Name}, Weight: b.Weight}
+// Items are the weighted targets, one per backend, in order. The port is
+// carried by the VirtualNodes, so it is not used.
+func (Router) Items(backends []router.Backend, _ int) ([]map[string]any, error) {
+	return VirtualRouter.Items(backends, func(b router.Backend) map[string]any {
+		return map[string]any{"virtualNodeRef": map[string]any{"name": b.Name}, "weight": int64(b.Weight)}
 	})
 }
 

@@ -8,11 +8,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 var plane testcluster.Shared
@@ -65,25 +65,31 @@ spec:
           weightedTargets: [${CANARY_ROUTES}]
 `
 
-// render fills a route template the way the engine does: the namespace and
-// the router's fragment in place of ${CANARY_ROUTES}.
-func render(t *testing.T, tmpl, namespace, fragment string) *unstructured.Unstructured {
+// render fills a route template the way the engine does: the namespace,
+// and the items in place of ${CANARY_ROUTES}.
+func render(t *testing.T, tmpl, namespace string, items ...map[string]any) *unstructured.Unstructured {
 	t.Helper()
-	text := strings.ReplaceAll(strings.ReplaceAll(tmpl, "NAMESPACE", namespace), "${CANARY_ROUTES}", fragment)
-	obj := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(text), &obj.Object); err != nil {
-		t.Fatalf("rendered route is not YAML: %v\n%s", err, text)
+	r, err := template.Render([]byte(strings.ReplaceAll(tmpl, "NAMESPACE", "${KUBERNETES_NAMESPACE}")), template.Values{
+		Namespace: namespace, Microservice: "yelb-appserver", Version: 1, Routes: items,
+		Image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/yelb-appserver:v1",
+	})
+	if err != nil {
+		t.Fatalf("render route: %v", err)
 	}
-	return obj
+	return r.Objects[0].Obj
+}
+
+func target(name string, weight int64) map[string]any {
+	return map[string]any{"virtualNodeRef": map[string]any{"name": name}, "weight": weight}
 }
 
 func applyWeights(t *testing.T, c *kube.Client, tmpl, ns string, backends ...router.Backend) {
 	t.Helper()
-	fragment, err := Router{}.Fragment(backends, 0)
+	items, err := Router{}.Items(backends, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Apply(context.Background(), render(t, tmpl, ns, fragment)); err != nil {
+	if _, err := c.Apply(context.Background(), render(t, tmpl, ns, items...)); err != nil {
 		t.Fatalf("apply route with %s: %v", router.FormatBackends(backends), err)
 	}
 }
@@ -131,8 +137,8 @@ func TestRealSchemaRejectsWeight150(t *testing.T) {
 	cluster := plane.Get(t)
 	ns := cluster.Namespace(t)
 	c := kube.New(cluster.Clientset, cluster.Dynamic)
-	// Written by hand: Fragment itself refuses 150.
-	obj := render(t, httpRouter, ns, `{"virtualNodeRef":{"name":"yelb-appserver-3"},"weight":150}`)
+	// Written by hand: Items itself refuses 150.
+	obj := render(t, httpRouter, ns, target("yelb-appserver-3", 150))
 	_, err := c.Apply(context.Background(), obj)
 	if err == nil {
 		t.Fatal("API server accepted weight 150")
@@ -149,7 +155,7 @@ func TestDisagreeingRoutesAreReported(t *testing.T) {
 	cluster := plane.Get(t)
 	ns := cluster.Namespace(t)
 	c := kube.New(cluster.Clientset, cluster.Dynamic)
-	obj := render(t, httpRouter, ns, `{"virtualNodeRef":{"name":"yelb-appserver-3"},"weight":30},{"virtualNodeRef":{"name":"yelb-appserver-2"},"weight":70}`)
+	obj := render(t, httpRouter, ns, target("yelb-appserver-3", 30), target("yelb-appserver-2", 70))
 	routes, _, _ := unstructured.NestedSlice(obj.Object, "spec", "routes")
 	second := map[string]any{
 		"name": "hand-edited",

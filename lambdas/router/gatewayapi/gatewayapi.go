@@ -35,21 +35,14 @@ func (Router) Name() string { return contract.RouterGatewayAPI }
 // IsRoute reports whether obj is an HTTPRoute.
 func (Router) IsRoute(obj *unstructured.Unstructured) bool { return HTTPRoute.Is(obj) }
 
-type backendRef struct {
-	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Port   int    `json:"port"`
-	Weight int    `json:"weight"`
-}
-
-// Fragment renders one Service backendRef per backend, on the versions'
-// Service port.
-func (Router) Fragment(backends []router.Backend, port int) (string, error) {
+// Items are one Service backendRef per backend, on the versions' Service
+// port.
+func (Router) Items(backends []router.Backend, port int) ([]map[string]any, error) {
 	if port < 1 || port > 65535 {
-		return "", fmt.Errorf("HTTPRoute rule: port %d is out of range: give the versions' Service port (1 to 65535)", port)
+		return nil, fmt.Errorf("HTTPRoute rule: port %d is out of range: give the versions' Service port (1 to 65535)", port)
 	}
-	return HTTPRoute.Fragment(backends, func(b router.Backend) any {
-		return backendRef{Kind: "Service", Name: b.Name, Port: port, Weight: b.Weight}
+	return HTTPRoute.Items(backends, func(b router.Backend) map[string]any {
+		return map[string]any{"kind": "Service", "name": b.Name, "port": int64(port), "weight": int64(b.Weight)}
 	})
 }
 

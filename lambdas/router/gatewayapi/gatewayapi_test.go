@@ -9,11 +9,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/router"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 var plane testcluster.Shared
@@ -21,17 +21,17 @@ var plane testcluster.Shared
 func TestMain(m *testing.M) { os.Exit(plane.Main(m)) }
 
 // The port is the one rule the HTTPRoute adds to the shared backend checks.
-func TestFragmentRefusesBadPort(t *testing.T) {
+func TestItemsRefuseBadPort(t *testing.T) {
 	backends := []router.Backend{{Name: "yelb-ui-3", Weight: 100}}
 	for _, port := range []int{0, -1, 65536, 70000} {
-		_, err := Router{}.Fragment(backends, port)
+		_, err := Router{}.Items(backends, port)
 		want := fmt.Sprintf("HTTPRoute rule: port %d is out of range: give the versions' Service port (1 to 65535)", port)
 		if err == nil || err.Error() != want {
 			t.Errorf("port %d: error %v, want %s", port, err, want)
 		}
 	}
 	for _, port := range []int{1, 65535} {
-		if _, err := (Router{}).Fragment(backends, port); err != nil {
+		if _, err := (Router{}).Items(backends, port); err != nil {
 			t.Errorf("port %d refused: %v", port, err)
 		}
 	}
@@ -56,14 +56,18 @@ spec:
       backendRefs: [${CANARY_ROUTES}]
 `
 
-func render(t *testing.T, namespace, fragment string) *unstructured.Unstructured {
+// render fills the HTTPRoute the way the engine does: the namespace, and
+// the items in place of ${CANARY_ROUTES}.
+func render(t *testing.T, namespace string, items ...map[string]any) *unstructured.Unstructured {
 	t.Helper()
-	text := strings.ReplaceAll(strings.ReplaceAll(httpRoute, "NAMESPACE", namespace), "${CANARY_ROUTES}", fragment)
-	obj := &unstructured.Unstructured{}
-	if err := yaml.Unmarshal([]byte(text), &obj.Object); err != nil {
-		t.Fatalf("rendered route is not YAML: %v\n%s", err, text)
+	r, err := template.Render([]byte(strings.ReplaceAll(httpRoute, "NAMESPACE", "${KUBERNETES_NAMESPACE}")), template.Values{
+		Namespace: namespace, Microservice: "yelb-ui", Version: 1, Routes: items,
+		Image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/yelb-ui:v1",
+	})
+	if err != nil {
+		t.Fatalf("render route: %v", err)
 	}
-	return obj
+	return r.Objects[0].Obj
 }
 
 func TestWeightsRoundTripThroughTheRealCRD(t *testing.T) {
@@ -81,11 +85,11 @@ func TestWeightsRoundTripThroughTheRealCRD(t *testing.T) {
 		{{Name: "yelb-ui-2", Weight: 75}, {Name: "yelb-ui-3", Weight: 25}},
 		{{Name: "yelb-ui-3", Weight: 100}},
 	} {
-		fragment, err := Router{}.Fragment(want, 80)
+		items, err := Router{}.Items(want, 80)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Apply(ctx, render(t, ns, fragment)); err != nil {
+		if _, err := c.Apply(ctx, render(t, ns, items...)); err != nil {
 			t.Fatalf("apply HTTPRoute with %s: %v", router.FormatBackends(want), err)
 		}
 		got, err := Router{}.Weights(ctx, cluster.Dynamic, ns, "yelb-ui")
@@ -105,7 +109,7 @@ func TestOmittedWeightReadsAsOne(t *testing.T) {
 	cluster := plane.Get(t)
 	ns := cluster.Namespace(t)
 	c := kube.New(cluster.Clientset, cluster.Dynamic)
-	if _, err := c.Apply(context.Background(), render(t, ns, `{"name":"yelb-ui-1","port":80}`)); err != nil {
+	if _, err := c.Apply(context.Background(), render(t, ns, map[string]any{"name": "yelb-ui-1", "port": int64(80)})); err != nil {
 		t.Fatal(err)
 	}
 	got, err := Router{}.Weights(context.Background(), cluster.Dynamic, ns, "yelb-ui")
@@ -118,15 +122,18 @@ func TestRealSchemaRejectsInvalidBackends(t *testing.T) {
 	cluster := plane.Get(t)
 	ns := cluster.Namespace(t)
 	c := kube.New(cluster.Clientset, cluster.Dynamic)
-	for name, tt := range map[string]struct{ fragment, want string }{
+	for name, tt := range map[string]struct {
+		item map[string]any
+		want string
+	}{
 		// Gateway API allows weights up to 1,000,000; the engine stays within 0..100.
-		"weight above the API limit": {`{"kind":"Service","name":"yelb-ui-3","port":80,"weight":1000001}`, "weight"},
-		"Service without port":       {`{"kind":"Service","name":"yelb-ui-3","weight":100}`, "port"},
+		"weight above the API limit": {map[string]any{"kind": "Service", "name": "yelb-ui-3", "port": int64(80), "weight": int64(1000001)}, "weight"},
+		"Service without port":       {map[string]any{"kind": "Service", "name": "yelb-ui-3", "weight": int64(100)}, "port"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := c.Apply(context.Background(), render(t, ns, tt.fragment))
+			_, err := c.Apply(context.Background(), render(t, ns, tt.item))
 			if err == nil {
-				t.Fatalf("API server accepted %s", tt.fragment)
+				t.Fatalf("API server accepted %v", tt.item)
 			}
 			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v: want an Invalid error about %s", err, tt.want)
