@@ -49,6 +49,9 @@ var scenarios = []struct {
 	{"pod health", TestCanaryPodHealth},
 	{"healthy pods", TestHealthyCanaryPodsPromote},
 	{"timeline", TestRolloutLeavesItsTimelineInTheStatus},
+	{"proportional canary scales with weight", TestProportionalCanaryScalesWithWeight},
+	{"proportional canary rolls back", TestProportionalCanaryRollsBack},
+	{"proportional scale that cannot complete rolls back", TestProportionalScaleThatCannotCompleteRollsBack},
 }
 
 // ownRunner are the tests that drive one runner on purpose.
