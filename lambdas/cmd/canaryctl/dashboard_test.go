@@ -191,7 +191,11 @@ func TestDashboardRefusesForeignRequests(t *testing.T) {
 		{"wrong token", func(r *http.Request) { r.Header.Set(csrfHeader, strings.Repeat("0", len(d.token))) }, http.StatusForbidden, "CSRF token"},
 		{"foreign origin", func(r *http.Request) { withToken(r); r.Header.Set("Origin", "http://evil.example") }, http.StatusForbidden, "cross-origin"},
 		{"cross-site fetch", func(r *http.Request) { withToken(r); r.Header.Set("Sec-Fetch-Site", "cross-site") }, http.StatusForbidden, "cross-origin"},
-		{"rebound host name", func(r *http.Request) { withToken(r); r.Host = "evil.example"; r.Header.Set("Origin", "http://evil.example") },
+		{"rebound host name", func(r *http.Request) {
+			withToken(r)
+			r.Host = "evil.example"
+			r.Header.Set("Origin", "http://evil.example")
+		},
 			http.StatusMisdirectedRequest, `host "evil.example" is not this dashboard's address`},
 	}
 	for _, tt := range refusals {

@@ -90,14 +90,14 @@ type invocation struct {
 
 // commandFlags lists the command-specific flags each command accepts.
 var commandFlags = map[string][]string{
-	"status":  {"A", "all-namespaces"},
-	"watch":   {"next", "timeout"},
-	"history": nil,
-	"pause":   nil,
-	"resume":  nil,
-	"promote": nil,
-	"abort":   nil,
-	"recover": nil,
+	"status":    {"A", "all-namespaces"},
+	"watch":     {"next", "timeout"},
+	"history":   nil,
+	"pause":     nil,
+	"resume":    nil,
+	"promote":   nil,
+	"abort":     nil,
+	"recover":   nil,
 	"dashboard": {"A", "all-namespaces", "addr", "allow-remote"},
 }
 
