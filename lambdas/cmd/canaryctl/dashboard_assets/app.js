@@ -74,7 +74,7 @@ function traffic(st) {
 // drawPlot draws one figure of the timeline into an SVG: a line through the
 // points that carry it, a dot per analysis coloured by its result.
 function drawPlot(spec, points, start, end) {
-  const W = 300, H = 120, L = 34, R = 6, T = 8, B = 18;
+  const W = 300, H = 120, L = 40, R = 6, T = 8, B = 18;
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", preserveAspectRatio: "none", "data-metric": spec.metric });
   const pts = points.filter((p) => spec.value(p) !== undefined && spec.value(p) !== null);
   s.setAttribute("data-points", String(pts.length));
@@ -91,8 +91,9 @@ function drawPlot(spec, points, start, end) {
   s.append(svg("line", { x1: L, y1: H - B, x2: W - R, y2: H - B, class: "axis" }));
   const label = (text, attrs) => { const e = svg("text", attrs); e.textContent = text; s.append(e); };
   const d = digitsFor(spec.metric);
-  label(fmt(hi, "", spec.metric === "pValue" ? 1 : d), { x: L - 4, y: T + 8, "text-anchor": "end" });
-  label(fmt(lo, "", spec.metric === "pValue" ? 1 : d), { x: L - 4, y: H - B, "text-anchor": "end" });
+  const axisDigits = spec.metric === "pValue" ? 1 : hi - lo < 5 ? 1 : 0;
+  label(fmt(hi, spec.unit.trim(), axisDigits), { x: L - 4, y: T + 8, "text-anchor": "end" });
+  label(fmt(lo, spec.unit.trim(), axisDigits), { x: L - 4, y: H - B, "text-anchor": "end" });
   label(clock(t0), { x: L, y: H - 4 });
   label(clock(t1), { x: W - R, y: H - 4, "text-anchor": "end" });
   if (!pts.length) {
