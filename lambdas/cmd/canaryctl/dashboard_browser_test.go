@@ -30,6 +30,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router/routers"
+	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -105,12 +106,14 @@ type tab struct {
 	ctx context.Context
 }
 
+// do runs steps; on failure it shows what the page said.
 func (p tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	ctx, cancel := context.WithTimeout(p.ctx, 4*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		p.t.Fatalf("%s: %v", what, err)
+		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		p.t.Fatalf("%s: %v\nthe page says:\n%s", what, err, text)
 	}
 }
 
@@ -125,10 +128,11 @@ func eval[T any](p tab, what, expr string) T {
 	return v
 }
 
-// until waits for a JavaScript expression to be true.
+// until waits for a JavaScript expression to be true. The engine's steps
+// take real seconds, longer on a loaded machine.
 func until(expr string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(45*time.Second))(ctx, t)
+		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(3*time.Minute))(ctx, t)
 		if err != nil {
 			err = fmt.Errorf("waiting for %s: %w", expr, err)
 		}
@@ -187,7 +191,11 @@ func deployJSON(t *testing.T, ns, svc, image string, manual bool) []byte {
 		"container_image": image, "config_file": base64.StdEncoding.EncodeToString(tmpl), "router": contract.RouterAppMesh,
 		"percentage_step": 10, "wait_time": 30, "failure_threshold_value": 0, "failure_threshold_time": 60,
 		"steps": []int{10, 20, 30, 40, 50, 60, 70, 80, 90}, "bake_time": 30,
-		"analysis":         map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true},
+		"analysis": map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true,
+			// Pod conditions carry real time and the engine's clock runs
+			// ahead of it: a pod briefly unready must not look unready for
+			// minutes.
+			"unready_grace": spec.MaxUnreadyGrace},
 		"manual_promotion": manual,
 	})
 	if err != nil {

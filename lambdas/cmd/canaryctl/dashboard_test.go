@@ -169,6 +169,34 @@ func TestDashboardPageAndRollouts(t *testing.T) {
 	if ui.Outcome != "Rollout succeeded: yelb-ui v4 serves all traffic." {
 		t.Errorf("yelb-ui outcome %q", ui.Outcome)
 	}
+
+	// -A: every namespace, and actions in any of them.
+	all, allD := testDashboard(t, s, "")
+	res, err = all.Client().Get(all.URL + "/api/rollouts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	views = nil
+	if err := json.NewDecoder(res.Body).Decode(&views); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	found := 0
+	for _, v := range views {
+		if v.Namespace == s.ns {
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("all namespaces: %d rollouts of %s in %+v", found, s.ns, views)
+	}
+	code, out := post(t, all, "/api/rollouts/"+s.ns+"/yelb-appserver/pause", func(r *http.Request) { r.Header.Set(csrfHeader, allD.token) })
+	if code != http.StatusOK || !strings.HasPrefix(out.Message, "Pause requested for yelb-appserver") {
+		t.Fatalf("pause through the all-namespaces dashboard: %d %+v", code, out)
+	}
+	if allD.token == d.token {
+		t.Fatal("two dashboards share a CSRF token")
+	}
 }
 
 // TestDashboardRefusesForeignRequests: only a POST from the page itself,

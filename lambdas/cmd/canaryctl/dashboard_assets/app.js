@@ -179,7 +179,7 @@ function section(v) {
   const st = v.status;
   const msg = messages.get(v.key);
   const outcomeBad = ["RolledBack", "Failed", "Invalid"].includes(st.phase);
-  return el("section", { class: "rollout", id: "rollout-" + v.key.replace(/[^a-z0-9-]/g, "_"), "data-key": v.key, "data-phase": st.phase || "Unknown" },
+  return el("section", { class: "rollout", id: sectionID(v.key), "data-key": v.key, "data-phase": st.phase || "Unknown" },
     el("h2", {}, v.microservice, el("span", { class: "ns", text: v.namespace })),
     el("div", { class: "facts" },
       el("span", {}, el("span", { class: "phase", "data-phase": st.phase || "Unknown", text: v.phase })),
@@ -205,12 +205,33 @@ function barFill(weight) {
   return i;
 }
 
+function sortedViews() {
+  return [...rollouts.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.microservice.localeCompare(b.microservice));
+}
+
+function sectionID(key) { return "rollout-" + key.replace(/[^a-z0-9-]/g, "_"); }
+
+// renderOne redraws the overview and one rollout's section, so that a change
+// of one rollout leaves the others (and any text selected in them) alone.
+function renderOne(key) {
+  const old = document.getElementById(sectionID(key));
+  const v = rollouts.get(key);
+  if (!old || !v) return render();
+  renderOverview(sortedViews());
+  old.replaceWith(section(v));
+}
+
 function render() {
-  const views = [...rollouts.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.microservice.localeCompare(b.microservice));
+  const views = sortedViews();
+  renderOverview(views);
+  document.getElementById("rollouts").replaceChildren(...views.map(section));
+}
+
+function renderOverview(views) {
   const body = document.querySelector("#overview tbody");
   body.replaceChildren(...views.map((v) => {
     const st = v.status;
-    const id = "rollout-" + v.key.replace(/[^a-z0-9-]/g, "_");
+    const id = sectionID(v.key);
     return el("tr", { "data-key": v.key },
       el("td", { text: v.namespace }),
       el("td", {}, el("a", { href: "#" + id, text: v.microservice })),
@@ -223,8 +244,6 @@ function render() {
       el("td", { text: clock(st.updatedAt) }));
   }));
   document.getElementById("empty").hidden = views.length > 0;
-  const list = document.getElementById("rollouts");
-  list.replaceChildren(...views.map(section));
 }
 
 // act asks for an action after the operator confirmed it, and shows
@@ -256,7 +275,7 @@ document.getElementById("confirm").addEventListener("close", async (e) => {
     result = { ok: false, message: "canaryctl dashboard: no answer from the dashboard: " + err };
   }
   messages.set(key, { ok: result.ok, text: result.message });
-  render();
+  renderOne(key);
 });
 
 document.getElementById("rollouts").addEventListener("click", (e) => {
@@ -279,7 +298,7 @@ function connect() {
   es.addEventListener("rollout", (e) => {
     const v = JSON.parse(e.data);
     rollouts.set(v.key, v);
-    render();
+    renderOne(v.key);
   });
   es.addEventListener("removed", (e) => {
     rollouts.delete(JSON.parse(e.data).key);
