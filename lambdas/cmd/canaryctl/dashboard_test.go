@@ -11,11 +11,13 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eks-canary/platform/lambdas/naming"
@@ -425,5 +427,42 @@ func TestDashboardCommand(t *testing.T) {
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("dashboard after Ctrl-C: %v; stderr: %s", err, stderr.String())
+	}
+}
+
+// TestHubClosesASlowStream: a browser that stops reading loses its stream
+// instead of holding the others up; EventSource reconnects it to a fresh
+// snapshot.
+func TestHubClosesASlowStream(t *testing.T) {
+	h := newHub()
+	slow, _ := h.subscribe()
+	fast, cancel := h.subscribe()
+	defer cancel()
+	cm := func(weight int) *corev1.ConfigMap {
+		raw, _ := json.Marshal(status.Status{Microservice: "shop", Namespace: "ns", Phase: status.PhaseProgressing, Weight: weight})
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.StatusConfigMap("shop"), Namespace: "ns"},
+			Data: map[string]string{status.KeyStatus: string(raw)}}
+	}
+	<-fast // the snapshot
+	for i := range subscriberBuffer + 1 {
+		h.put(cm(i))
+		if ev := <-fast; ev.name != "rollout" {
+			t.Fatalf("fast stream got %s", ev.name)
+		}
+	}
+	n := 0
+	for range slow {
+		n++
+	}
+	if n != subscriberBuffer {
+		t.Fatalf("the slow stream got %d events before it was closed, want %d", n, subscriberBuffer)
+	}
+	if got := h.list(); len(got) != 1 || got[0].Status.Weight != subscriberBuffer {
+		t.Fatalf("hub holds %+v", got)
+	}
+	late, cancelLate := h.subscribe()
+	defer cancelLate()
+	if ev := <-late; ev.name != "snapshot" || !strings.Contains(string(ev.data), `"weight":`+strconv.Itoa(subscriberBuffer)) {
+		t.Fatalf("a new stream starts with %s %s", ev.name, ev.data)
 	}
 }

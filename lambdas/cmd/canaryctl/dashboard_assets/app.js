@@ -97,7 +97,8 @@ function drawPlot(spec, points, start, end) {
   label(clock(t0), { x: L, y: H - 4 });
   label(clock(t1), { x: W - R, y: H - 4, "text-anchor": "end" });
   if (!pts.length) {
-    label("no data yet", { x: (L + W) / 2, y: H / 2, "text-anchor": "middle" });
+    const analysed = points.some((p) => p.result);
+    label(analysed ? "not reported by the analyses" : "no analysis yet", { x: (L + W) / 2, y: H / 2, "text-anchor": "middle" });
     return s;
   }
   let path = "";
