@@ -270,6 +270,13 @@ func TestDashboardInChromium(t *testing.T) {
 
 	// The screenshot shows the whole climb, held at 90% for a promote.
 	p.do("see the canary wait for a promote", until(`document.querySelector('`+section+` .phase').dataset.phase === "WaitingPromotion"`))
+	gates := eval[string](p, "gates", `document.querySelector('`+section+` ul.gates').textContent`)
+	if !strings.Contains(gates, "success rate ≥ 99%") || !strings.Contains(gates, "at least 20 requests") {
+		t.Fatalf("gates shown: %q", gates)
+	}
+	if n := eval[int](p, "gate line", `document.querySelectorAll('`+section+` svg[data-metric="successRate"] line.gate').length`); n != 1 {
+		t.Fatalf("%d gate lines on the success-rate plot, want 1", n)
+	}
 	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)

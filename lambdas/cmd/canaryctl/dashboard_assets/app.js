@@ -10,9 +10,9 @@ const SVG = "http://www.w3.org/2000/svg";
 
 const plots = [
   { metric: "weight", title: "Traffic weight", unit: "%", min: 0, max: 100, value: (p) => p.weight, step: true },
-  { metric: "successRate", title: "Success rate", unit: "%", value: (p) => p.successRate, max: 100 },
-  { metric: "latencyP99Ms", title: "Latency p99", unit: " ms", value: (p) => p.latencyP99Ms, min: 0 },
-  { metric: "requests", title: "Requests", unit: "", value: (p) => p.requests, min: 0 },
+  { metric: "successRate", title: "Success rate", unit: "%", value: (p) => p.successRate, max: 100, gate: (a) => a.min_success_rate },
+  { metric: "latencyP99Ms", title: "Latency p99", unit: " ms", value: (p) => p.latencyP99Ms, min: 0, gate: (a) => a.max_latency_p99_ms },
+  { metric: "requests", title: "Requests", unit: "", value: (p) => p.requests, min: 0, gate: (a) => a.min_request_count },
   { metric: "pValue", title: "p-value (canary vs stable)", unit: "", value: (p) => p.pValue, min: 0, max: 1 },
 ];
 
@@ -72,8 +72,9 @@ function traffic(st) {
 }
 
 // drawPlot draws one figure of the timeline into an SVG: a line through the
-// points that carry it, a dot per analysis coloured by its result.
-function drawPlot(spec, points, start, end) {
+// points that carry it, a dot per analysis coloured by its result and a
+// dashed line at the gate the analysis holds it to, if any.
+function drawPlot(spec, points, start, end, gate) {
   const W = 300, H = 120, L = 40, R = 6, T = 8, B = 18;
   const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", preserveAspectRatio: "none", "data-metric": spec.metric });
   const pts = points.filter((p) => spec.value(p) !== undefined && spec.value(p) !== null);
@@ -83,6 +84,7 @@ function drawPlot(spec, points, start, end) {
   let hi = spec.max !== undefined ? Math.max(spec.max, ...values) : Math.max(...values);
   if (spec.metric === "successRate" && values.length) lo = Math.min(...values, 95);
   if (!values.length) { lo = spec.min ?? 0; hi = spec.max ?? 1; }
+  if (gate !== undefined && gate !== null) { lo = Math.min(lo, gate); hi = Math.max(hi, gate); }
   if (hi === lo) { hi = lo + 1; }
   const t0 = start, t1 = Math.max(end, start + 1000);
   const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
@@ -96,6 +98,13 @@ function drawPlot(spec, points, start, end) {
   label(fmt(lo, spec.unit.trim(), axisDigits), { x: L - 4, y: H - B, "text-anchor": "end" });
   label(clock(t0), { x: L, y: H - 4 });
   label(clock(t1), { x: W - R, y: H - 4, "text-anchor": "end" });
+  if (gate !== undefined && gate !== null) {
+    const g = svg("line", { x1: L, y1: y(gate).toFixed(1), x2: W - R, y2: y(gate).toFixed(1), class: "gate" });
+    const tip = svg("title");
+    tip.textContent = "gate: " + fmt(gate, spec.unit, d);
+    g.append(tip);
+    s.append(g);
+  }
   if (!pts.length) {
     const analysed = points.some((p) => p.result);
     label(analysed ? "not reported by the analyses" : "no analysis yet", { x: (L + W) / 2, y: H / 2, "text-anchor": "middle" });
@@ -132,8 +141,25 @@ function plotsOf(v) {
     return el("figure", {},
       el("figcaption", {}, el("span", { text: spec.title }),
         el("span", { class: "now", text: last ? fmt(spec.value(last), spec.unit, digitsFor(spec.metric)) : "-" })),
-      drawPlot(spec, points, start, end));
+      drawPlot(spec, points, start, end, spec.gate && v.status.analysis ? spec.gate(v.status.analysis) : undefined));
   }));
+}
+
+// gatesOf lists what every analysis checks, from deploy.json's analysis
+// settings with their defaults.
+function gatesOf(a) {
+  if (!a) return null;
+  const gates = [];
+  if (a.min_success_rate !== undefined) gates.push(`success rate ≥ ${a.min_success_rate}%`);
+  if (a.max_latency_p99_ms !== undefined) gates.push(`p99 ≤ ${a.max_latency_p99_ms} ms`);
+  if (a.max_error_count !== undefined) gates.push(`5xx ≤ ${a.max_error_count} in the look-back window`);
+  if (a.min_request_count) gates.push(`at least ${a.min_request_count} requests, else no data (${a.no_data || "fail"})`);
+  if (a.baseline_comparison) gates.push("canary compared with stable (Mann-Whitney)");
+  if (a.max_restarts !== undefined) gates.push(`container restarts ≤ ${a.max_restarts}`);
+  if (a.unready_grace !== undefined) gates.push(`pods unready ≤ ${a.unready_grace} s`);
+  if (a.interval) gates.push(`every ${a.interval} s`);
+  if (a.consecutive_failure_limit) gates.push(`rolls back after ${a.consecutive_failure_limit} failed in a row`);
+  return el("ul", { class: "gates" }, ...gates.map((g) => el("li", { text: g })));
 }
 
 function verdictsOf(st) {
@@ -196,7 +222,7 @@ function section(v) {
       ...["pause", "resume", "promote", "abort"].map((a) => el("button", { "data-action": a, class: a === "abort" ? "danger" : null, text: a[0].toUpperCase() + a.slice(1) })),
       msg ? el("span", { class: "message", "data-ok": String(msg.ok), text: msg.text }) : null),
     el("h3", { text: "Over time" }), plotsOf(v),
-    el("h3", { text: "Gates and verdicts (newest first)" }), verdictsOf(st),
+    el("h3", { text: "Gates and verdicts (newest first)" }), gatesOf(st.analysis), verdictsOf(st),
     el("h3", { text: "History" }), historyOf(v));
 }
 
