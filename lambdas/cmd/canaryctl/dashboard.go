@@ -70,7 +70,8 @@ func checkListenAddr(addr string, allowRemote bool) error {
 		"Reach it from elsewhere through an SSH tunnel, or pass --allow-remote to listen on %q anyway", addr, host)
 }
 
-// isLoopback reports whether every address host stands for is a loopback one.
+// isLoopback reports whether host is localhost or a loopback IP. Other names
+// are not resolved: what they stand for can change after the check.
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -135,7 +136,7 @@ func newDashboard(ops *status.Operator, hub *hub, namespace, listenAddr string, 
 		return nil, fmt.Errorf("make the dashboard's CSRF token: %w", err)
 	}
 	d := &dashboard{ops: ops, hub: hub, namespace: namespace, token: hex.EncodeToString(raw)}
-	if !allowRemote {
+	if host, _, _ := net.SplitHostPort(listenAddr); !allowRemote || isLoopback(host) {
 		d.hosts = loopbackHosts(listenAddr)
 	}
 	return d, nil

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -464,5 +465,33 @@ func TestHubClosesASlowStream(t *testing.T) {
 	defer cancelLate()
 	if ev := <-late; ev.name != "snapshot" || !strings.Contains(string(ev.data), `"weight":`+strconv.Itoa(subscriberBuffer)) {
 		t.Fatalf("a new stream starts with %s %s", ev.name, ev.data)
+	}
+}
+
+// TestDashboardHosts: on loopback only the loopback names are accepted as
+// Host, whatever --allow-remote says; elsewhere the Origin checks remain.
+func TestDashboardHosts(t *testing.T) {
+	for _, tt := range []struct {
+		addr        string
+		allowRemote bool
+		want        []string // nil: any Host
+	}{
+		{"127.0.0.1:8080", false, []string{"127.0.0.1:8080", "localhost:8080"}},
+		{"127.0.0.1:8080", true, []string{"127.0.0.1:8080", "localhost:8080"}},
+		{"[::1]:9000", false, []string{"[::1]:9000", "localhost:9000"}},
+		{"0.0.0.0:8080", true, nil},
+	} {
+		d, err := newDashboard(nil, newHub(), "yelb", tt.addr, tt.allowRemote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for h := range d.hosts {
+			got = append(got, h)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s (allow remote %v): hosts %v, want %v", tt.addr, tt.allowRemote, got, tt.want)
+		}
 	}
 }
