@@ -51,7 +51,7 @@ Flags (anywhere on the line):
   --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   --context NAME        kubeconfig context (default: the current context)
   -n, --namespace NS    application namespace (default: the context's namespace)
-  -A, --all-namespaces  status: list every namespace
+  -A, --all-namespaces  status, dashboard: every namespace
   --next                watch: if the last rollout has finished, wait for the next one
   --timeout D           watch: give up after D (for example 30m); 0 waits forever
   --addr HOST:PORT      dashboard: where to listen (default 127.0.0.1:8080; a loopback address)
