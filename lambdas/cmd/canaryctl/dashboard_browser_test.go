@@ -142,6 +142,11 @@ func until(expr string) chromedp.Action[chromedp.Void] {
 
 func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 
+// ask clicks an action button and waits for the confirmation dialog.
+func ask(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(click(sel), until(`document.querySelector('#confirm').open`))
+}
+
 // scaledClock runs the engine's schedule speed times faster than real time,
 // as canary-run --speed does.
 type scaledClock struct {
@@ -221,7 +226,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if out, err := local.Run(ctx, deployJSON(t, s.ns, svc, "registry.local/shop:1", false), "exec-1"); err != nil || out.Phase != status.PhaseSucceeded {
 		t.Fatalf("install version 1: %+v, %v", out, err)
 	}
-	srv, _ := testDashboard(t, s, s.ns)
+	srv, d := testDashboard(t, s, s.ns)
 
 	bctx, problems := browser(t)
 	p := tab{t: t, ctx: bctx}
@@ -259,8 +264,7 @@ func TestDashboardInChromium(t *testing.T) {
 	t.Logf("the page showed the weight go from %d%% to %d%% and the weight plot from %d to %d points", w1, w2, n1, n2)
 
 	// A refused request: the page shows the command's own message.
-	p.do("ask to resume a rollout that is not paused", click(section+` button[data-action="resume"]`),
-		chromedp.WaitVisible(chromedp.CSS(`#confirm`)), click(`#confirm-ok`),
+	p.do("ask to resume a rollout that is not paused", ask(section+` button[data-action="resume"]`), click(`#confirm-ok`),
 		until(`document.querySelector('`+section+` .message[data-ok="false"]') !== null`))
 	shown := eval[string](p, "refusal", `document.querySelector('`+section+` .message').textContent`)
 	cli := s.ctl(t, "resume", svc)
@@ -288,15 +292,26 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Streams that end (a restarted dashboard, a dropped connection) are
+	// reopened by the browser's EventSource, which starts from a snapshot.
+	before := eval[int](p, "snapshots", `+document.body.dataset.snapshots`)
+	d.hub.mu.Lock()
+	for ch := range d.hub.subs {
+		delete(d.hub.subs, ch)
+		close(ch)
+	}
+	d.hub.mu.Unlock()
+	p.do("reconnect", until(`+document.body.dataset.snapshots > `+strconv.Itoa(before)+` && document.querySelector('#conn').dataset.state === "live"`),
+		until(`document.querySelector('`+section+` .phase').dataset.phase === "WaitingPromotion"`))
+
 	// Cancelling the confirmation changes nothing.
-	p.do("cancel an abort", click(section+` button[data-action="abort"]`),
-		chromedp.WaitVisible(chromedp.CSS(`#confirm`)), click(`#confirm-cancel`),
+	p.do("cancel an abort", ask(section+` button[data-action="abort"]`), click(`#confirm-cancel`),
 		until(`!document.querySelector('#confirm').open`))
 	if data, _ := cmData(t, s.Cluster, s.ns, svc); data[status.KeyRequest] != "" {
 		t.Fatalf("a cancelled abort wrote request %q", data[status.KeyRequest])
 	}
 
-	p.do("abort from the page", click(section+` button[data-action="abort"]`),
+	p.do("abort from the page", ask(section+` button[data-action="abort"]`),
 		until(`document.querySelector('#confirm-text').textContent.startsWith("Abort shop v2?")`),
 		click(`#confirm-ok`),
 		until(`document.querySelector('`+section+` .message[data-ok="true"]') !== null`))

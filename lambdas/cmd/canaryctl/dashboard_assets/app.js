@@ -245,13 +245,27 @@ function renderOne(key) {
   const v = rollouts.get(key);
   if (!old || !v) return render();
   renderOverview(sortedViews());
-  old.replaceWith(section(v));
+  old.replaceWith(fresh(old, v));
 }
 
 function render() {
   const views = sortedViews();
   renderOverview(views);
-  document.getElementById("rollouts").replaceChildren(...views.map(section));
+  document.getElementById("rollouts").replaceChildren(...views.map((v) => fresh(document.getElementById(sectionID(v.key)), v)));
+}
+
+// fresh is v's new section, keeping the old section's buttons: a click
+// whose press and release straddle a live update still lands.
+function fresh(old, v) {
+  const s = section(v);
+  const keep = old && old.querySelector(".actions"), drop = s.querySelector(".actions");
+  if (keep && drop) {
+    keep.querySelector(".message")?.remove();
+    const msg = drop.querySelector(".message");
+    if (msg) keep.append(msg);
+    drop.replaceWith(keep);
+  }
+  return s;
 }
 
 function renderOverview(views) {
@@ -320,6 +334,7 @@ function connect() {
     rollouts.clear();
     for (const v of JSON.parse(e.data)) rollouts.set(v.key, v);
     document.body.dataset.loaded = "true";
+    document.body.dataset.snapshots = String((+document.body.dataset.snapshots || 0) + 1);
     render();
   });
   es.addEventListener("rollout", (e) => {
