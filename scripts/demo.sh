@@ -55,7 +55,7 @@ dash_pid=""
 cleanup() {
   local rc=$?
   if [[ -n $dash_pid ]] && kill -0 "$dash_pid" 2>/dev/null; then
-    kill -INT "$dash_pid" 2>/dev/null || true
+    kill -TERM "$dash_pid" 2>/dev/null || true
     wait "$dash_pid" 2>/dev/null || true
   fi
   if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
@@ -115,7 +115,8 @@ ctl() { "$bin/canaryctl" --kubeconfig "$kubeconfig" -n "$ns" "$@"; }
 start_dashboard() {
   local log=$work/dashboard.log
   : >"$log"
-  ctl dashboard --addr "$1" >"$log" 2>&1 &
+  # The command itself, not through ctl, so that $! is canaryctl's pid.
+  "$bin/canaryctl" --kubeconfig "$kubeconfig" -n "$ns" dashboard --addr "$1" >"$log" 2>&1 &
   dash_pid=$!
   for ((i = 0; i < 100; i++)); do
     dashboard_url=$(grep -o 'http://[^ ]*/' "$log" || true)
@@ -123,7 +124,7 @@ start_dashboard() {
     kill -0 "$dash_pid" 2>/dev/null || break
     sleep 0.1
   done
-  kill -INT "$dash_pid" 2>/dev/null || true
+  kill -TERM "$dash_pid" 2>/dev/null || true
   wait "$dash_pid" 2>/dev/null || true
   dash_pid=""
   return 1
