@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A canary rollout and a roll back of yelb-appserver on a local Kubernetes
-# control plane, watched live with canaryctl (`make demo`).
+# control plane, watched live with canaryctl watch and canaryctl dashboard
+# (`make demo`).
 #
 # It starts the local control plane (etcd, kube-apiserver, controller manager,
 # scheduler and a kwok fake node), installs version 1 of yelb-appserver, rolls
@@ -16,6 +17,7 @@
 #   DEMO_DIR     working folder for the kubeconfig and logs (default: a new temporary folder, removed at the end)
 #   BIN          where the commands are built (default build/bin)
 #   DEMO_HOLD    if set, keep the control plane running at the end to try canaryctl by hand
+#   DEMO_DASHBOARD_ADDR  where canaryctl dashboard listens (default 127.0.0.1:8080; a free port if that is taken)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,8 +51,13 @@ plain() { printf '   %s\n' "$*"; }
 
 plane_pid=""
 run_pid=""
+dash_pid=""
 cleanup() {
   local rc=$?
+  if [[ -n $dash_pid ]] && kill -0 "$dash_pid" 2>/dev/null; then
+    kill -TERM "$dash_pid" 2>/dev/null || true
+    wait "$dash_pid" 2>/dev/null || true
+  fi
   if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
     kill -TERM "$run_pid" 2>/dev/null || true
     wait "$run_pid" 2>/dev/null || true
@@ -102,6 +109,44 @@ plain "the envoy ServiceAccount and the database Secret."
 "$bin/demo-prepare" --kubeconfig "$kubeconfig" --namespace "$ns" --router "$router"
 
 ctl() { "$bin/canaryctl" --kubeconfig "$kubeconfig" -n "$ns" "$@"; }
+
+# start_dashboard ADDR serves canaryctl dashboard in the background and sets
+# dashboard_url, or returns 1 if it did not come up (the port is taken).
+start_dashboard() {
+  local log=$work/dashboard.log
+  : >"$log"
+  # The command itself, not through ctl, so that $! is canaryctl's pid.
+  "$bin/canaryctl" --kubeconfig "$kubeconfig" -n "$ns" dashboard --addr "$1" >"$log" 2>&1 &
+  dash_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    dashboard_url=$(grep -o 'http://[^ ]*/' "$log" || true)
+    [[ -n $dashboard_url ]] && return 0
+    kill -0 "$dash_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$dash_pid" 2>/dev/null || true
+  wait "$dash_pid" 2>/dev/null || true
+  dash_pid=""
+  return 1
+}
+
+say "Serving the live dashboard (canaryctl dashboard -n $ns) next to canaryctl watch."
+dash_addr=${DEMO_DASHBOARD_ADDR:-127.0.0.1:8080}
+if ! start_dashboard "$dash_addr"; then
+  plain "$dash_addr is not free ($(tail -n 1 "$work/dashboard.log")); taking any free port."
+  start_dashboard 127.0.0.1:0 || { echo "demo: canaryctl dashboard did not start:" >&2; cat "$work/dashboard.log" >&2; exit 1; }
+fi
+plain "Open $dashboard_url in a browser on this machine. Where to look:"
+plain "- the table at the top: every microservice of $ns, its phase, versions and traffic weight;"
+plain "- under yelb-appserver, \"Over time\": the weight climbing step by step and the success rate,"
+plain "  p99, request count and p-value of every analysis, growing live (no reload needed);"
+plain "- \"Gates and verdicts\": each analysis with its pod-health check, result and reason;"
+plain "- \"History\": every finished rollout; the Pause, Resume, Promote and Abort buttons act as"
+plain "  the canaryctl commands do and show their messages."
+plain "It stops with the demo; DEMO_HOLD=1 keeps it and the control plane running at the end."
+if [[ -n ${DISPLAY:-}${WAYLAND_DISPLAY:-} ]] && command -v xdg-open >/dev/null; then
+  xdg-open "$dashboard_url" >/dev/null 2>&1 || true
+fi
 
 # deploy_json VERSION writes the deploy.json a build would hand to the
 # pipeline, with a short schedule: 10%, 30%, 60%, then 100% with a bake.
@@ -191,6 +236,7 @@ if [[ -n ${DEMO_HOLD:-} ]]; then
   plain "export KUBECONFIG=$kubeconfig"
   plain "$bin/canary-run --deploy $work/deploy-1.1.0.json --image $registry/$svc:1.3.0 --speed 2 &"
   plain "$bin/canaryctl -n $ns watch $svc    # and pause, resume, promote or abort it"
+  plain "or follow and steer it in the dashboard: $dashboard_url"
   trap ':' INT TERM
   wait "$plane_pid" || true
   wait "$plane_pid" 2>/dev/null || true

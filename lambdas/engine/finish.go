@@ -372,6 +372,8 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
 		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version, TookOver: r.TookOver,
 	}
+	gates := st.Analysis
+	out.Analysis = &gates
 	if reason == "" && phase != status.PhaseProgressing {
 		out.Reason = r.Reason
 	}

@@ -4,7 +4,11 @@
 // (pause, resume, promote, abort) that the engine honours at its next step.
 package status
 
-import "time"
+import (
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/spec"
+)
 
 // Phases of a rollout.
 const (
@@ -86,6 +90,9 @@ type Status struct {
 	// time, oldest first, at most TimelineLimit points. The store carries it
 	// from write to write; a written Status's own Timeline is ignored.
 	Timeline []Point `json:"timeline,omitempty"`
+	// Analysis is the rollout's analysis settings with their defaults
+	// applied: the gates its verdicts are judged by, shown beside them.
+	Analysis *spec.Analysis `json:"analysis,omitempty"`
 }
 
 // TakeOver records the abandoned rollout a new one rolled back before it started.

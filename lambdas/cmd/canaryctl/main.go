@@ -39,6 +39,9 @@ Usage:
   canaryctl [flags] promote NAME           skip the remaining steps, send all traffic to the canary
   canaryctl [flags] abort NAME             roll back to the stable version
   canaryctl [flags] recover NAME           finish a roll back that failed, once its cause is fixed
+  canaryctl [flags] dashboard [-A] [--addr HOST:PORT]
+                                           live web page of every rollout, with pause, resume,
+                                           promote and abort
 
 The engine honours pause, resume, promote and abort at its next step.
 recover acts at once, with the engine's own roll back: it needs the
@@ -48,9 +51,12 @@ Flags (anywhere on the line):
   --kubeconfig PATH     kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)
   --context NAME        kubeconfig context (default: the current context)
   -n, --namespace NS    application namespace (default: the context's namespace)
-  -A, --all-namespaces  status: list every namespace
+  -A, --all-namespaces  status, dashboard: every namespace
   --next                watch: if the last rollout has finished, wait for the next one
   --timeout D           watch: give up after D (for example 30m); 0 waits forever
+  --addr HOST:PORT      dashboard: where to listen (default 127.0.0.1:8080; a loopback address)
+  --allow-remote        dashboard: allow a non-loopback --addr; anyone who reaches it acts
+                        with your kubeconfig's permissions
 
 Exit codes:
   0  done; watch: the rollout succeeded; recover: rolled back, lock released
@@ -78,18 +84,21 @@ type invocation struct {
 	allNamespaces bool
 	next          bool
 	timeout       time.Duration
+	addr          string
+	allowRemote   bool
 }
 
 // commandFlags lists the command-specific flags each command accepts.
 var commandFlags = map[string][]string{
-	"status":  {"A", "all-namespaces"},
-	"watch":   {"next", "timeout"},
-	"history": nil,
-	"pause":   nil,
-	"resume":  nil,
-	"promote": nil,
-	"abort":   nil,
-	"recover": nil,
+	"status":    {"A", "all-namespaces"},
+	"watch":     {"next", "timeout"},
+	"history":   nil,
+	"pause":     nil,
+	"resume":    nil,
+	"promote":   nil,
+	"abort":     nil,
+	"recover":   nil,
+	"dashboard": {"A", "all-namespaces", "addr", "allow-remote"},
 }
 
 var globalFlags = []string{"kubeconfig", "context", "n", "namespace"}
@@ -108,6 +117,8 @@ func parseArgs(args []string) (invocation, error) {
 	fs.BoolVar(&inv.allNamespaces, "all-namespaces", false, "")
 	fs.BoolVar(&inv.next, "next", false, "")
 	fs.DurationVar(&inv.timeout, "timeout", 0, "")
+	fs.StringVar(&inv.addr, "addr", "", "")
+	fs.BoolVar(&inv.allowRemote, "allow-remote", false, "")
 
 	var positional []string
 	for {
@@ -121,7 +132,7 @@ func parseArgs(args []string) (invocation, error) {
 		args = fs.Args()[1:]
 	}
 	if len(positional) == 0 {
-		return inv, errors.New("no command given; want one of status, watch, history, pause, resume, promote, abort, recover")
+		return inv, errors.New("no command given; want one of status, watch, history, pause, resume, promote, abort, recover, dashboard")
 	}
 	inv.command = positional[0]
 	if inv.command == "help" {
@@ -129,7 +140,7 @@ func parseArgs(args []string) (invocation, error) {
 	}
 	allowed, ok := commandFlags[inv.command]
 	if !ok {
-		return inv, fmt.Errorf("unknown command %q; want one of status, watch, history, pause, resume, promote, abort, recover", inv.command)
+		return inv, fmt.Errorf("unknown command %q; want one of status, watch, history, pause, resume, promote, abort, recover, dashboard", inv.command)
 	}
 	var badFlag error
 	fs.Visit(func(f *flag.Flag) {
@@ -147,15 +158,24 @@ func parseArgs(args []string) (invocation, error) {
 		return inv, errors.New("flags -n and -A exclude each other; drop one")
 	}
 	args = positional[1:]
+	named := inv.command != "status" && inv.command != "dashboard"
 	switch {
-	case inv.command == "status" && len(args) > 0:
-		return inv, fmt.Errorf("status takes no microservice name, got %q; use watch %s for one rollout", strings.Join(args, " "), args[0])
-	case inv.command != "status" && len(args) == 0:
+	case !named && len(args) > 0:
+		return inv, fmt.Errorf("%s takes no microservice name, got %q; use watch %s for one rollout", inv.command, strings.Join(args, " "), args[0])
+	case named && len(args) == 0:
 		return inv, fmt.Errorf("%s needs the microservice name: canaryctl %s NAME", inv.command, inv.command)
-	case inv.command != "status" && len(args) > 1:
+	case named && len(args) > 1:
 		return inv, fmt.Errorf("%s takes one microservice name, got %d: %s", inv.command, len(args), strings.Join(args, " "))
-	case inv.command != "status":
+	case named:
 		inv.name = args[0]
+	}
+	if inv.command == "dashboard" {
+		if inv.addr == "" {
+			inv.addr = defaultDashboardAddr
+		}
+		if err := checkListenAddr(inv.addr, inv.allowRemote); err != nil {
+			return inv, err
+		}
 	}
 	return inv, nil
 }
@@ -205,6 +225,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ops := status.NewOperator(client)
 	switch inv.command {
+	case "dashboard":
+		return serveDashboard(ctx, ops, client, namespace, inv, stdout, stderr)
 	case "status":
 		snaps, err := ops.Snapshots(ctx, namespace)
 		if err != nil {
@@ -247,33 +269,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, Recovered(st))
 		return exitOK
 	default:
-		snap, err := ops.Request(ctx, namespace, inv.name, status.Action(inv.command))
-		if err != nil {
-			return report(stderr, err)
+		msg, code := request(ctx, ops, namespace, inv.name, status.Action(inv.command))
+		if code != exitOK {
+			fmt.Fprintln(stderr, msg)
+			return code
 		}
-		fmt.Fprintln(stdout, Requested(status.Action(inv.command), snap.Status))
+		fmt.Fprintln(stdout, msg)
 		return exitOK
 	}
 }
 
+// request asks for action on a rollout; it is the pause, resume, promote
+// and abort commands and the dashboard's buttons alike. It returns what the
+// command prints and its exit code.
+func request(ctx context.Context, ops *status.Operator, namespace, microservice string, action status.Action) (string, int) {
+	snap, err := ops.Request(ctx, namespace, microservice, action)
+	if err != nil {
+		return describe(err)
+	}
+	return Requested(action, snap.Status), exitOK
+}
+
 // report prints err and returns the exit code its kind calls for.
 func report(stderr io.Writer, err error) int {
+	msg, code := describe(err)
+	fmt.Fprintln(stderr, msg)
+	return code
+}
+
+// describe is the message canaryctl prints for err and its exit code.
+func describe(err error) (string, int) {
 	var notFound *status.NotFoundError
 	var refused *status.RefusedError
 	var nothing *engine.RecoverRefusedError
 	switch {
 	case errors.As(err, &nothing):
-		fmt.Fprintf(stderr, "canaryctl: %v; nothing was changed\n", nothing)
-		return exitRefused
+		return fmt.Sprintf("canaryctl: %v; nothing was changed", nothing), exitRefused
 	case errors.As(err, &notFound):
-		fmt.Fprintf(stderr, "canaryctl: %v\n", notFound)
-		return exitNotFound
+		return fmt.Sprintf("canaryctl: %v", notFound), exitNotFound
 	case errors.As(err, &refused):
-		fmt.Fprintf(stderr, "canaryctl: %v; nothing was changed\n", refused)
-		return exitRefused
+		return fmt.Sprintf("canaryctl: %v; nothing was changed", refused), exitRefused
 	default:
-		fmt.Fprintf(stderr, "canaryctl: %v\n", err)
-		return exitError
+		return fmt.Sprintf("canaryctl: %v", err), exitError
 	}
 }
 

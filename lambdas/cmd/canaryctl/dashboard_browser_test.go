@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdplog "github.com/chromedp/cdproto/log"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/eks-canary/platform/lambdas/analysis/synthetic"
+	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/router/routers"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// chromium finds Debian's Chromium.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM_BIN"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/lib/chromium/chromium"); err == nil {
+		return "/usr/lib/chromium/chromium"
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium not found; run scripts/install-test-deps.sh (Debian packages chromium and chromium-driver) or set CHROMIUM_BIN")
+	}
+	return p
+}
+
+// browser starts headless Chromium with a fresh profile and collects the
+// page's errors (exceptions and console, network or CSP errors).
+func browser(t *testing.T) (context.Context, func() []string) {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium(t)),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	var mu sync.Mutex
+	var problems []string
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *cdpruntime.EventExceptionThrown:
+			problems = append(problems, "exception: "+e.ExceptionDetails.Text)
+		case *cdplog.EventEntryAdded:
+			if e.Entry.Level == cdplog.EntryLevelError {
+				problems = append(problems, string(e.Entry.Source)+": "+e.Entry.Text)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable log events: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, cdpruntime.Enable, cdp.Empty{}); err != nil {
+		t.Fatalf("enable runtime events: %v", err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return problems
+	}
+}
+
+// tab runs browser steps with a bound on each.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// do runs steps; on failure it shows what the page said.
+func (p tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 4*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		text, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		p.t.Fatalf("%s: %v\nthe page says:\n%s", what, err, text)
+	}
+}
+
+func eval[T any](p tab, what, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// until waits for a JavaScript expression to be true. The engine's steps
+// take real seconds, longer on a loaded machine.
+func until(expr string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(3*time.Minute))(ctx, t)
+		if err != nil {
+			err = fmt.Errorf("waiting for %s: %w", expr, err)
+		}
+		return chromedp.Void{}, err
+	}
+}
+
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+
+// ask clicks an action button and waits for the confirmation dialog.
+func ask(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(click(sel), until(`document.querySelector('#confirm').open`))
+}
+
+// scaledClock runs the engine's schedule speed times faster than real time,
+// as canary-run --speed does.
+type scaledClock struct {
+	start time.Time
+	speed float64
+}
+
+func (c scaledClock) now() time.Time {
+	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.speed))
+}
+
+func (c scaledClock) sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return errors.New("interrupted")
+	case <-time.After(time.Duration(float64(d) / c.speed)):
+		return nil
+	}
+}
+
+// localEngine runs rollouts in namespace ns in-process with synthetic
+// metrics, as canary-run does for `make demo`.
+func localEngine(s space, speed float64) *engine.Local {
+	clock := scaledClock{start: time.Now(), speed: speed}
+	cfg := rest.CopyConfig(s.Config)
+	eng := &engine.Engine{
+		Connector:     &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
+		Routers:       routers.All(),
+		Metrics:       &synthetic.Provider{Mode: synthetic.Healthy, RequestsPerMin: 120},
+		Log:           slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Now:           clock.now,
+		ServiceDomain: "canary.test",
+	}
+	return &engine.Local{Engine: eng, Sleep: clock.sleep, Attempts: 6, Backoff: 200 * time.Millisecond}
+}
+
+// deployJSON is deploy.json with nine steps; manual holds the canary at 90%
+// until an operator promotes or aborts it.
+func deployJSON(t *testing.T, ns, svc, image string, manual bool) []byte {
+	t.Helper()
+	tmpl, err := os.ReadFile("../../engine/testdata/appmesh.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(map[string]any{
+		"cluster_name": "local", "kubernetes_namespace": ns, "microservice_name": svc,
+		"container_image": image, "config_file": base64.StdEncoding.EncodeToString(tmpl), "router": contract.RouterAppMesh,
+		"percentage_step": 10, "wait_time": 30, "failure_threshold_value": 0, "failure_threshold_time": 60,
+		"steps": []int{10, 20, 30, 40, 50, 60, 70, 80, 90}, "bake_time": 30,
+		"analysis": map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true,
+			// Pod conditions carry real time and the engine's clock runs
+			// ahead of it: a pod briefly unready must not look unready for
+			// minutes.
+			"unready_grace": spec.MaxUnreadyGrace},
+		"manual_promotion": manual,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestDashboardInChromium follows a real rollout in the browser: the weight
+// advances and the plots grow as the engine writes its status, a refused
+// action shows canaryctl's message, and an abort clicked in the page rolls
+// the rollout back.
+func TestDashboardInChromium(t *testing.T) {
+	const svc = "shop"
+	s := seed(t)
+	ctx := context.Background()
+	_, err := s.Clientset.CoreV1().ServiceAccounts(s.ns).Create(ctx,
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: contract.AppMeshEnvoyServiceAccount}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := localEngine(s, 10)
+	if out, err := local.Run(ctx, deployJSON(t, s.ns, svc, "registry.local/shop:1", false), "exec-1"); err != nil || out.Phase != status.PhaseSucceeded {
+		t.Fatalf("install version 1: %+v, %v", out, err)
+	}
+	srv, d := testDashboard(t, s, s.ns)
+
+	bctx, problems := browser(t)
+	p := tab{t: t, ctx: bctx}
+	section := `section.rollout[data-key="` + s.ns + "/" + naming.StatusConfigMap(svc) + `"]`
+	p.do("load the dashboard", chromedp.Navigate(srv.URL+"/"),
+		until(`document.body.dataset.loaded === "true" && document.querySelector('#conn').dataset.state === "live"`),
+		until(`document.querySelector('`+section+` .phase').textContent === "Succeeded"`))
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	done := make(chan engine.Outcome, 1)
+	go func() {
+		out, err := local.Run(runCtx, deployJSON(t, s.ns, svc, "registry.local/shop:2", true), "exec-2")
+		if err != nil {
+			out.Reason = err.Error()
+		}
+		done <- out
+	}()
+
+	weight := func() int {
+		return eval[int](p, "shown weight", `+document.querySelector('`+section+` .weight').dataset.weight`)
+	}
+	points := func() int {
+		return eval[int](p, "plotted points", `+document.querySelector('`+section+` svg[data-metric="weight"]').dataset.points`)
+	}
+	p.do("see the canary take traffic", until(`document.querySelector('`+section+` .canary').textContent === "v2" && +document.querySelector('`+section+` .weight').dataset.weight >= 10`))
+	w1, n1 := weight(), points()
+	p.do("see the weight advance", until(`+document.querySelector('`+section+` .weight').dataset.weight > `+strconv.Itoa(w1)+
+		` && +document.querySelector('`+section+` svg[data-metric="weight"]').dataset.points > `+strconv.Itoa(n1)))
+	w2, n2 := weight(), points()
+	analysed := eval[int](p, "analysis points", `+document.querySelector('`+section+` svg[data-metric="successRate"]').dataset.points`)
+	if analysed < 1 || w2 <= w1 || n2 <= n1 {
+		t.Fatalf("weight %d → %d, weight points %d → %d, success-rate points %d", w1, w2, n1, n2, analysed)
+	}
+	t.Logf("the page showed the weight go from %d%% to %d%% and the weight plot from %d to %d points", w1, w2, n1, n2)
+
+	// A refused request: the page shows the command's own message.
+	p.do("ask to resume a rollout that is not paused", ask(section+` button[data-action="resume"]`), click(`#confirm-ok`),
+		until(`document.querySelector('`+section+` .message[data-ok="false"]') !== null`))
+	shown := eval[string](p, "refusal", `document.querySelector('`+section+` .message').textContent`)
+	cli := s.ctl(t, "resume", svc)
+	if shown != "canaryctl: shop is not paused; nothing was changed" || shown+"\n" != cli.stderr {
+		t.Fatalf("the page showed %q; canaryctl resume printed %q", shown, cli.stderr)
+	}
+
+	// The screenshot shows the whole climb, held at 90% for a promote.
+	p.do("see the canary wait for a promote", until(`document.querySelector('`+section+` .phase').dataset.phase === "WaitingPromotion"`))
+	gates := eval[string](p, "gates", `document.querySelector('`+section+` ul.gates').textContent`)
+	if !strings.Contains(gates, "success rate ≥ 99%") || !strings.Contains(gates, "at least 20 requests") {
+		t.Fatalf("gates shown: %q", gates)
+	}
+	if n := eval[int](p, "gate line", `document.querySelectorAll('`+section+` svg[data-metric="successRate"] line.gate').length`); n != 1 {
+		t.Fatalf("%d gate lines on the success-rate plot, want 1", n)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll("../../../build", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("../../../build", "dashboard.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Streams that end (a restarted dashboard, a dropped connection) are
+	// reopened by the browser's EventSource, which starts from a snapshot.
+	before := eval[int](p, "snapshots", `+document.body.dataset.snapshots`)
+	d.hub.mu.Lock()
+	for ch := range d.hub.subs {
+		delete(d.hub.subs, ch)
+		close(ch)
+	}
+	d.hub.mu.Unlock()
+	p.do("reconnect", until(`+document.body.dataset.snapshots > `+strconv.Itoa(before)+` && document.querySelector('#conn').dataset.state === "live"`),
+		until(`document.querySelector('`+section+` .phase').dataset.phase === "WaitingPromotion"`))
+
+	// Cancelling the confirmation changes nothing.
+	p.do("cancel an abort", ask(section+` button[data-action="abort"]`), click(`#confirm-cancel`),
+		until(`!document.querySelector('#confirm').open`))
+	if data, _ := cmData(t, s.Cluster, s.ns, svc); data[status.KeyRequest] != "" {
+		t.Fatalf("a cancelled abort wrote request %q", data[status.KeyRequest])
+	}
+
+	p.do("abort from the page", ask(section+` button[data-action="abort"]`),
+		until(`document.querySelector('#confirm-text').textContent.startsWith("Abort shop v2?")`),
+		click(`#confirm-ok`),
+		until(`document.querySelector('`+section+` .message[data-ok="true"]') !== null`))
+	if msg := eval[string](p, "abort answer", `document.querySelector('`+section+` .message').textContent`); !strings.HasPrefix(msg, "Abort requested for shop v2 at ") ||
+		!strings.HasSuffix(msg, "the engine sends all traffic back to v1 and removes v2.") {
+		t.Fatalf("abort answer %q", msg)
+	}
+	var out engine.Outcome
+	select {
+	case out = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the rollout did not end within 2 minutes of the abort")
+	}
+	if out.Phase != status.PhaseRolledBack {
+		t.Fatalf("after the abort the rollout ended %s: %s", out.Phase, out.Reason)
+	}
+	live, err := routers.All()[contract.RouterAppMesh].Weights(ctx, s.Dynamic, s.ns, svc)
+	if err != nil || len(live) != 1 || live[0].Name != "shop-1" || live[0].Weight != 100 {
+		t.Fatalf("route after the abort: %v, %v; want shop-1 alone at 100", live, err)
+	}
+	p.do("see the roll back", until(`document.querySelector('`+section+` .phase').textContent === "RolledBack"`),
+		until(`document.querySelector('`+section+` .outcome').textContent.startsWith("Rolled back: shop v2 was removed and v1 serves all traffic")`),
+		until(`document.querySelectorAll('`+section+` table.history tbody tr').length === 2`),
+		until(`+document.querySelector('`+section+` .weight').dataset.weight === 0`))
+	// The refused resume answered 409, which Chromium logs; nothing else may fail.
+	var unexpected []string
+	for _, problem := range problems() {
+		if !strings.Contains(problem, "status of 409 (Conflict)") {
+			unexpected = append(unexpected, problem)
+		}
+	}
+	if got := unexpected; len(got) > 0 {
+		t.Fatalf("the page reported errors: %q", got)
+	}
+}
