@@ -34,7 +34,7 @@ type Local struct {
 // Run executes one rollout of deploy.json. Cancelling ctx (Ctrl-C) rolls the
 // rollout back, as stopping an execution does through the rollback entry point.
 func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (Outcome, error) {
-	st, err := l.Engine.validate(execution, deployJSON)
+	st, err := l.Engine.validate(ctx, execution, deployJSON)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -79,8 +79,11 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 		case statemachine.NextRollBack:
 			return l.rollBack(st, nil)
 		}
-		if err := l.wait(ctx, st); err != nil {
+		if err := l.checks(ctx, &st); err != nil {
 			return l.rollBack(st, err)
+		}
+		if st.Rollout.Next == statemachine.NextRollBack {
+			return l.rollBack(st, nil)
 		}
 		if err := l.step(ctx, statemachine.ActionAnalyse, &st); err != nil {
 			return l.rollBack(st, err)
@@ -91,6 +94,22 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 
 func (l *Local) wait(ctx context.Context, st State) error {
 	return l.Sleep(ctx, time.Duration(st.Rollout.WaitSeconds)*time.Second)
+}
+
+// checks runs "Wait for analysis" and "Check pods and alarms" until the
+// analysis is due or a check rolls back.
+func (l *Local) checks(ctx context.Context, st *State) error {
+	for {
+		if err := l.Sleep(ctx, time.Duration(st.Rollout.CheckSeconds)*time.Second); err != nil {
+			return err
+		}
+		if err := l.step(ctx, statemachine.ActionCheck, st); err != nil {
+			return err
+		}
+		if st.Rollout.Next != statemachine.NextCheck {
+			return nil
+		}
+	}
 }
 
 // step runs one handler, retrying transient errors with backoff.
