@@ -705,6 +705,13 @@ func TestDeployer(t *testing.T) {
 			if s := stepPolicy["DescribeCluster"]; !slices.Equal(s.Resource, []string{clusterArn}) || !slices.Equal(s.Action, []string{"eks:DescribeCluster"}) {
 				t.Errorf("DescribeCluster statement %+v", s)
 			}
+			if s := stepPolicy["ReadAlarms"]; !slices.Equal(s.Action, []string{"cloudwatch:DescribeAlarms"}) ||
+				!slices.Equal(s.Resource, []string{"arn:aws:cloudwatch:us-west-2:" + offline.Account + ":alarm:*"}) {
+				t.Errorf("alarm statement %+v, want DescribeAlarms on the account's alarms in the region only", s)
+			}
+			if _, ok := statements(t, str(find(t, res, tRolePolicy, "deployer-rollback-policy").Inputs["policy"]))["ReadAlarms"]; ok {
+				t.Error("the rollback role may read alarms; only the step handler judges them")
+			}
 			if s := stepPolicy["WriteOwnLogs"]; !slices.Equal(s.Resource, []string{"arn:aws:logs:us-west-2:" + offline.Account + ":log-group:/aws/lambda/canary-dev-canary-step:*"}) {
 				t.Errorf("log statement %+v", s)
 			}

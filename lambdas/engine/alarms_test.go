@@ -90,28 +90,35 @@ const thresholdCrossed = "Threshold Crossed: 1 out of the last 1 datapoints [12.
 
 func TestAlarmGates(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
-		t.Run(router+"/in ALARM rolls back at the first check", func(t *testing.T) {
+		t.Run(router+"/in ALARM rolls back before any traffic", func(t *testing.T) {
 			h := newHarness(t)
 			h.stable(router, "shop")
 			h.metrics.set("shop-2", "healthy") // only the alarm can tell
 			cw := h.alarms()
 			cw.set("shop-p99", types.StateValueOk, "ok", firedAt, false)
 			cw.set("shop-5xx", types.StateValueAlarm, thresholdCrossed, firedAt, false)
+			var mu sync.Mutex
+			atRollBack := map[string]int{}
+			h.hook = func(state string, _ json.RawMessage) {
+				if state == statemachine.StateRollBack {
+					mu.Lock()
+					defer mu.Unlock()
+					atRollBack = h.weights(router, "shop")
+				}
+			}
 			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", withAlarms("shop-p99", "shop-5xx")))
 			requireStatus(t, res, "FAILED", "RolledBack")
-			want := `alarm "shop-5xx" is in ALARM since 2026-11-25T11:58:00Z: ` + thresholdCrossed
+			want := `shop version 2 failed at 0%, before the shift to 25%: alarm "shop-5xx" is in ALARM since 2026-11-25T11:58:00Z: ` + thresholdCrossed
 			h.assertRolledBack(router, "shop", want)
 			entered := res.Entered()
-			if n := count(entered, statemachine.StateShift); n != 1 {
-				t.Errorf("%d shifts, want the first only", n)
+			if n := count(entered, statemachine.StateShift); n != 1 || lastTask(entered) != statemachine.StateShift {
+				t.Errorf("%d shifts, rolled back after %q: want the first shift to refuse", n, lastTask(entered))
 			}
-			if n := count(entered, statemachine.StateAnalyse); n != 0 || lastTask(entered) != statemachine.StateCheck {
-				t.Errorf("rolled back after %q with %d analyses, want the first check to roll back", lastTask(entered), n)
+			mu.Lock()
+			if atRollBack["shop-2"] != 0 || atRollBack["shop-1"] != 100 {
+				t.Errorf("route before the roll back %v: the canary must never get traffic", atRollBack)
 			}
-			st := h.status("shop").Status
-			if len(st.Verdicts) == 0 || st.Verdicts[0].Result != "fail" || st.Verdicts[0].Alarms != want || st.Verdicts[0].Reason != "alarm gate" {
-				t.Errorf("the alarm verdict is not in the status: %+v", st.Verdicts)
-			}
+			mu.Unlock()
 			if n := len(h.notices.got); n == 0 || !strings.Contains(h.notices.got[n-1].Reason, want) {
 				t.Errorf("the notice does not name the alarm: %+v", h.notices.got)
 			}
@@ -124,14 +131,17 @@ func TestAlarmGates(t *testing.T) {
 			cw := h.alarms()
 			cw.set("shop-health", types.StateValueOk, "all children OK", firedAt, true)
 			var mu sync.Mutex
-			shifts := 0
+			shifts, fired := 0, false
 			h.hook = func(state string, _ json.RawMessage) {
 				mu.Lock()
 				defer mu.Unlock()
-				if state == statemachine.StateShift {
-					if shifts++; shifts == 2 {
-						cw.set("shop-health", types.StateValueAlarm, "shop-5xx and shop-p99 in ALARM", h.clock.Now(), true)
-					}
+				switch {
+				case state == statemachine.StateShift:
+					shifts++
+				case state == statemachine.StateCheck && shifts == 2 && !fired:
+					// While the canary carries its second weight.
+					cw.set("shop-health", types.StateValueAlarm, "shop-5xx and shop-p99 in ALARM", h.clock.Now(), true)
+					fired = true
 				}
 			}
 			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", withAlarms("shop-health")))
@@ -174,9 +184,10 @@ func TestAlarmGates(t *testing.T) {
 			}
 			entered := res.Entered()
 			checks, analyses := count(entered, statemachine.StateCheck), count(entered, statemachine.StateAnalyse)
-			// Validate, every check and every analysis read the alarms.
-			if got := cw.count(); got != 1+checks+analyses || checks <= analyses {
-				t.Errorf("%d DescribeAlarms calls for %d checks and %d analyses", got, checks, analyses)
+			// Validate, every shift, every check and every analysis read the alarms.
+			shifts := count(entered, statemachine.StateShift)
+			if got := cw.count(); got != 1+shifts+checks+analyses || checks <= analyses {
+				t.Errorf("%d DescribeAlarms calls for %d shifts, %d checks and %d analyses", got, shifts, checks, analyses)
 			}
 		})
 

@@ -37,7 +37,7 @@ func (e *Engine) alarmsExist(ctx context.Context, s spec.Spec) error {
 	}
 	if e.Alarms == nil {
 		return &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.alarms", Value: fmt.Sprintf("%d names", len(names)),
-			Problem: "cannot be checked: this engine has no CloudWatch alarm source", Allowed: "remove analysis.alarms, or run the engine with CloudWatch access"}}}
+			Problem: "cannot be checked: this engine has no CloudWatch alarm source", Allowed: "remove analysis.alarms, or give the engine CloudWatch access (canary-run: -metrics cloudwatch)"}}}
 	}
 	states, err := e.Alarms.AlarmStates(ctx, names)
 	if err != nil {

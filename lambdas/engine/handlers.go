@@ -386,6 +386,12 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
 			st.Microservice, r.Version, r.Weight, weight, health.Reason)}
 	}
+	if alarms, err := e.alarmVerdict(ctx, st); err != nil {
+		return err
+	} else if alarms.Result == analysis.ResultFail {
+		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
+			st.Microservice, r.Version, r.Weight, weight, alarms.Reason)}
+	}
 	if st.Strategy == spec.StrategyCanary {
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
