@@ -126,6 +126,18 @@ func engineStatements(args *DeployerArgs, topic pulumi.StringInput, logGroupArn 
 	return st
 }
 
+// alarmArns is every CloudWatch alarm in the cluster's partition, region
+// and account, taken from the cluster's ARN.
+func alarmArns(clusterArn pulumi.StringInput) pulumi.StringOutput {
+	return clusterArn.ToStringOutput().ApplyT(func(arn string) (string, error) {
+		parts := strings.SplitN(arn, ":", 6)
+		if len(parts) != 6 || parts[0] != "arn" || parts[2] != "eks" || parts[3] == "" || parts[4] == "" {
+			return "", fmt.Errorf("cluster ARN %q is not arn:<partition>:eks:<region>:<account>:cluster/<name>", arn)
+		}
+		return fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", parts[1], parts[3], parts[4]), nil
+	}).(pulumi.StringOutput)
+}
+
 func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) error {
 	stepName := args.Prefix + "-canary-step"
 	rollbackName := args.Prefix + "-canary-rollback-aborted"
@@ -174,8 +186,13 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		return fmt.Errorf("step role: %w", err)
 	}
 	stepPolicy, err := iam.NewRolePolicy(ctx, name+"-step-policy", &iam.RolePolicyArgs{
-		Role:   stepRole.ID(),
-		Policy: awsiam.Document(engineStatements(args, topic.Arn, stepLogs.Arn)...),
+		Role: stepRole.ID(),
+		// Only the step handler judges alarm gates. DescribeAlarms authorises
+		// per alarm ARN; the names come from each deploy.json, so the engine
+		// may read the alarms of its own account and region and nothing else.
+		Policy: awsiam.Document(append(engineStatements(args, topic.Arn, stepLogs.Arn), awsiam.Statement{
+			Sid: "ReadAlarms", Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: []pulumi.StringInput{alarmArns(args.ClusterArn)},
+		})...),
 	}, pulumi.Parent(d))
 	if err != nil {
 		return fmt.Errorf("step policy: %w", err)

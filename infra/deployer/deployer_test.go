@@ -157,7 +157,14 @@ func TestEngineIAM(t *testing.T) {
 			if _, ok := step["ReadExecutionInput"]; ok {
 				t.Error("step policy: statement ReadExecutionInput present; only the rollback role reads executions")
 			}
+			if s := step["ReadAlarms"]; !slices.Equal(s.Action, []string{"cloudwatch:DescribeAlarms"}) ||
+				!slices.Equal(s.Resource, []string{"arn:aws:cloudwatch:us-west-2:" + offline.Account + ":alarm:*"}) {
+				t.Errorf("step policy: statement ReadAlarms %+v, want DescribeAlarms on the account's alarms in the region only", s)
+			}
 			rb := pt.Statements(t, pt.Str(pt.Find(t, res, pt.TypeRolePolicy, "deployer-rollback-policy").Inputs, "policy"))
+			if _, ok := rb["ReadAlarms"]; ok {
+				t.Error("rollback policy: statement ReadAlarms present; only the step handler judges alarms")
+			}
 			if s := rb["ReadExecutionInput"]; !slices.Equal(s.Action, []string{"states:DescribeExecution"}) ||
 				!slices.Equal(s.Resource, []string{"arn:aws:states:us-west-2:" + offline.Account + ":execution:canary-dev-canary-rollout:*"}) {
 				t.Errorf("rollback policy: statement ReadExecutionInput %+v, want DescribeExecution on this state machine's executions", s)

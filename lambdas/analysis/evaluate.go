@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/spec"
-	"github.com/eks-canary/platform/lambdas/status"
 )
 
 // Results of an analysis.
@@ -84,21 +83,6 @@ type Verdict struct {
 	LatencyP99  *float64 // milliseconds; nil without latency data
 	PValue      *float64 // of the baseline comparison; nil when it did not run
 	Reason      string   // one sentence naming the rule and the numbers
-}
-
-// Status converts the verdict into the form kept in the rollout status.
-func (v Verdict) Status(at time.Time, weight int) status.Verdict {
-	return status.Verdict{
-		At:          at,
-		Weight:      weight,
-		Result:      v.Result,
-		Requests:    v.Requests,
-		Errors:      v.Errors,
-		SuccessRate: v.SuccessRate,
-		LatencyP99:  v.LatencyP99,
-		PValue:      v.PValue,
-		Reason:      v.Reason,
-	}
 }
 
 // Evaluate judges the canary. Rules, in order:

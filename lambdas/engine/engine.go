@@ -74,9 +74,12 @@ type Engine struct {
 	Connector Connector
 	Routers   map[string]router.Router
 	Metrics   analysis.Provider
-	Notifier  Notifier
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Alarms reads the CloudWatch alarms deploy.json names in
+	// analysis.alarms; nil refuses such a deploy.json at Validate.
+	Alarms   analysis.Alarms
+	Notifier Notifier
+	Log      *slog.Logger
+	Now      func() time.Time
 	// ServiceDomain fills templates' ${SERVICE_DOMAIN}: the stack's private
 	// DNS domain (contract.EnvServiceDomain in the Lambda).
 	ServiceDomain string
@@ -95,7 +98,7 @@ type Engine struct {
 // encodes the new state.
 func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) {
 	if ev.Action == statemachine.ActionValidate {
-		st, err := e.validate(ev.Execution, ev.State)
+		st, err := e.validate(ctx, ev.Execution, ev.State)
 		if err != nil {
 			return nil, err
 		}
@@ -121,6 +124,8 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 		err = e.shift(ctx, &st)
 	case statemachine.ActionAnalyse:
 		err = e.analyse(ctx, &st)
+	case statemachine.ActionCheck:
+		err = e.check(ctx, &st)
 	case statemachine.ActionPromote:
 		err = e.promote(ctx, &st)
 	case statemachine.ActionRollBack:
@@ -128,7 +133,7 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 	case statemachine.ActionRollBackFailed:
 		err = e.rollBackFailedState(ctx, ev.Execution, &st)
 	default:
-		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, analyse, promote, rollback, rollbackfailed", ev.Action)
+		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, check, analyse, promote, rollback, rollbackfailed", ev.Action)
 	}
 	if err != nil {
 		return nil, err

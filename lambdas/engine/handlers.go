@@ -26,7 +26,7 @@ const readyPoll = 5
 
 // validate parses deploy.json strictly and renders its template once, so a
 // bad field or template fails before anything is written.
-func (e *Engine) validate(execution string, raw json.RawMessage) (State, error) {
+func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMessage) (State, error) {
 	// Keys the state machine adds are not part of deploy.json.
 	s, err := spec.ParseInput(raw, "rollout", "error")
 	if err != nil {
@@ -46,6 +46,9 @@ func (e *Engine) validate(execution string, raw json.RawMessage) (State, error) 
 	}
 	if err := checkShape(s, objs); err != nil {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: err}
+	}
+	if err := e.alarmsExist(ctx, s); err != nil {
+		return State{}, err
 	}
 	if execution == "" {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: errors.New("the execution id is empty: the state machine passes $$.Execution.Id")}
@@ -386,6 +389,12 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
 			st.Microservice, r.Version, r.Weight, weight, health.Reason)}
 	}
+	if alarms, err := e.alarmVerdict(ctx, st); err != nil {
+		return err
+	} else if alarms.Result == analysis.ResultFail {
+		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
+			st.Microservice, r.Version, r.Weight, weight, alarms.Reason)}
+	}
 	if err := e.checkScaled(ctx, sess, st, weight); err != nil {
 		return err
 	}
@@ -399,6 +408,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	if weight >= 100 && r.BakeStartedAt.IsZero() {
 		r.BakeStartedAt = now
 	}
+	r.scheduleChecks(now, st.Spec)
 	e.logger(st).Info("traffic shifted", "weight", weight, "wait_seconds", r.WaitSeconds)
 	e.emitMetrics(st, nil)
 	phase := status.PhaseProgressing
@@ -427,6 +437,13 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	}
 	if !health.Healthy {
 		return e.podsFailed(ctx, sess, st, health)
+	}
+	alarms, err := e.alarmVerdict(ctx, st)
+	if err != nil {
+		return err
+	}
+	if alarms.Result == analysis.ResultFail {
+		return e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
 	}
 	cfg := analysis.ConfigFromSpec(st.Spec)
 	q := analysis.Query{
@@ -469,8 +486,11 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	if err := e.scaleBeforeShift(ctx, sess, st, &d, now); err != nil {
 		return err
 	}
-	judged := verdict.Status(now, r.Weight)
+	judged := verdictStatus(verdict, now, r.Weight)
 	judged.Pods = health.Reason
+	if len(st.Analysis.Alarms) > 0 {
+		judged.Alarms = alarms.Reason
+	}
 	r.record(judged)
 	r.ConsecutiveFailures, r.NoDataSince = d.ConsecutiveFailures, d.NoDataSince
 	r.NextWeight, r.NextStep, r.Reason = d.NextWeight, d.NextStep, d.Reason
@@ -479,6 +499,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	if !r.ScalingSince.IsZero() {
 		r.WaitSeconds = readyPoll // the weight has not changed: poll as "Wait until ready" does
 	}
+	r.scheduleChecks(now, st.Spec)
 	e.logger(st).Info("analysed", "verdict", verdict.Result, "requests", verdict.Requests, "errors", verdict.Errors,
 		"next", r.Next, "reason", d.Reason)
 	e.emitMetrics(st, &verdict)

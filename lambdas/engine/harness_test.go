@@ -306,14 +306,21 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 		// would reach progress_deadline before the pods could start.
 		h.settle(ctx)
 	}
-	if state == statemachine.StateAnalyse || state == statemachine.StateReady {
+	// Only these Tasks follow a Wait: "Wait for pods" before the readiness
+	// poll, "Wait for analysis" before a check.
+	if state == statemachine.StateCheck || state == statemachine.StateReady {
 		var st struct {
 			Rollout struct {
-				WaitSeconds int `json:"wait_seconds"`
+				WaitSeconds  int `json:"wait_seconds"`
+				CheckSeconds int `json:"check_seconds"`
 			} `json:"rollout"`
 		}
 		if err := json.Unmarshal(ev.State, &st); err == nil {
-			h.clock.advance(time.Duration(st.Rollout.WaitSeconds) * time.Second)
+			wait := st.Rollout.WaitSeconds
+			if state == statemachine.StateCheck {
+				wait = st.Rollout.CheckSeconds
+			}
+			h.clock.advance(time.Duration(wait) * time.Second)
 		}
 	}
 	return h.eng.Handle(ctx, ev)

@@ -11,11 +11,12 @@ import (
 )
 
 // BenchmarkPodRestartToStable is the time from the canary's first container
-// restart to 100% on the stable version, with analysis.interval 60 s. The
-// restart lands at the start of the wait after the first shift, the worst
-// case: the figure is the wait still scheduled after it (the state
-// machine's Wait, taken at no real cost here) plus the engine's real work
-// against the local control plane, from the pod check to the restored route.
+// restart to 100% on the stable version, with analysis.interval 60 s and the
+// default pod_check_interval. The restart lands at the start of the first
+// wait after the first shift, the worst case: the figure is the wait still
+// scheduled after it (one pod check interval, the state machine's Wait,
+// taken at no real cost here) plus the engine's real work against the local
+// control plane, from the pod check to the restored route.
 func BenchmarkPodRestartToStable(b *testing.B) {
 	var total, work float64
 	for i := range b.N {

@@ -63,13 +63,20 @@ type Rollout struct {
 	TemplateReplicas int       `json:"template_replicas,omitempty"`
 	ScalingSince     time.Time `json:"scaling_since"`
 
+	// AnalyseAt is when the next analysis is due; the checks between
+	// analyses (Checks so far in this execution) hand over to it then.
+	AnalyseAt time.Time `json:"analyse_at"`
+	Checks    int       `json:"checks,omitempty"`
+
 	// Read by the state machine.
-	Ready       bool   `json:"ready"`
-	WaitSeconds int    `json:"wait_seconds"`
-	Next        string `json:"next,omitempty"`
-	NextWeight  int    `json:"next_weight"`
-	NextStep    int    `json:"next_step"`
-	Reason      string `json:"reason,omitempty"`
+	Ready       bool `json:"ready"`
+	WaitSeconds int  `json:"wait_seconds"`
+	// CheckSeconds is the wait before the next check of pods and alarms.
+	CheckSeconds int    `json:"check_seconds"`
+	Next         string `json:"next,omitempty"`
+	NextWeight   int    `json:"next_weight"`
+	NextStep     int    `json:"next_step"`
+	Reason       string `json:"reason,omitempty"`
 }
 
 // firstDeployment reports whether no version serves traffic yet.

@@ -64,10 +64,11 @@ func ParseInput(data []byte, skip ...string) (Spec, error) {
 
 // derived names the fields whose defaults come from another field's value.
 var derived = map[string]string{
-	"analysis.interval":        "wait_time",
-	"analysis.max_error_count": "failure_threshold_value",
-	"wait_time":                "router",
-	"analysis.no_data":         "strategy",
+	"analysis.interval":           "wait_time",
+	"analysis.max_error_count":    "failure_threshold_value",
+	"wait_time":                   "router",
+	"analysis.no_data":            "strategy",
+	"analysis.pod_check_interval": "analysis.interval",
 }
 
 // dependsOn names, for each field, the fields its checks read: a problem
@@ -84,6 +85,8 @@ var dependsOn = map[string][]string{
 	"canary_min_replicas":                {"canary_scale"},
 	"analysis.min_success_rate":          {"analysis"},
 	"analysis.min_request_count":         {"analysis"},
+	"analysis.pod_check_interval":        {"analysis.interval", "wait_time", "router", "analysis"},
+	"analysis.alarms":                    {"analysis"},
 	"analysis.consecutive_failure_limit": {"analysis"},
 }
 
@@ -448,6 +451,7 @@ func explicitZeros(s Spec, present map[string]bool) []FieldError {
 	check("analysis.interval", s.Analysis.Interval, fmt.Sprintf("use %d seconds or more, at most wait_time", MinInterval))
 	check("analysis.min_request_count", s.Analysis.MinRequestCount, "use 1 or more")
 	check("analysis.consecutive_failure_limit", s.Analysis.ConsecutiveFailureLimit, "use 1..10")
+	check("analysis.pod_check_interval", s.Analysis.PodCheckInterval, fmt.Sprintf("use %d seconds or more, at most analysis.interval", MinPodCheckInterval))
 	if present["steps"] && len(s.Steps) == 0 {
 		problems = append(problems, FieldError{Field: "steps", Value: "[]", Problem: "is empty", Allowed: "list canary weights such as [5, 25, 50], or leave it out to use percentage_step"})
 	}

@@ -43,6 +43,8 @@ type Analysis struct {
 	Baseline                *bool    `json:"baseline_comparison,omitempty"`       // Mann-Whitney canary vs stable when both carry traffic
 	MaxRestarts             *int     `json:"max_restarts,omitempty"`              // container restarts since the canary became ready
 	UnreadyGrace            *int     `json:"unready_grace,omitempty"`             // seconds a pod may be unready while the canary carries traffic
+	Alarms                  []string `json:"alarms,omitempty"`                    // CloudWatch alarms whose ALARM state rolls back
+	PodCheckInterval        int      `json:"pod_check_interval,omitempty"`        // seconds between pod and alarm checks while waiting for an analysis
 }
 
 // Strategy and no-data policy names.

@@ -188,12 +188,16 @@ func (s *Spec) applyDefaults() {
 		v := DefaultUnreadyGrace
 		a.UnreadyGrace = &v
 	}
+	if a.PodCheckInterval == 0 {
+		a.PodCheckInterval = min(DefaultPodCheckInterval, a.Interval)
+	}
 }
 
 // WithDefaults returns s with every unset optional field given its default,
 // for specs that did not come through Parse (for example rebuilt from state).
 func (s Spec) WithDefaults() Spec {
 	s.Steps = append([]int(nil), s.Steps...)
+	s.Analysis.Alarms = append([]string(nil), s.Analysis.Alarms...)
 	s.applyDefaults()
 	return s
 }
@@ -363,6 +367,7 @@ func (s Spec) problems() []FieldError {
 		add("analysis.unready_grace", strconv.Itoa(*a.UnreadyGrace), "is not allowed",
 			fmt.Sprintf("use 0..%d seconds a pod may stay unready while the canary carries traffic", MaxUnreadyGrace))
 	}
+	out = append(out, gateProblems(a)...)
 	return out
 }
 

@@ -23,9 +23,10 @@ const (
 	StateWaitPods       = "Wait for pods"
 	StateShift          = "Shift traffic"
 	StateWaitAnalysis   = "Wait for analysis"
+	StateCheck          = "Check pods and alarms"
+	StateCheckChoice    = "Analysis due?"
 	StateAnalyse        = "Analyse"
 	StateNextAction     = "Next action"
-	StateBake           = "Bake at 100%"
 	StatePromote        = "Promote"
 	StateRollBack       = "Roll back"
 	StateRecordFailure  = "Record roll back failure"
@@ -46,6 +47,8 @@ const (
 	ActionReady    = "ready"
 	ActionShift    = "shift"
 	ActionAnalyse  = "analyse"
+	// ActionCheck reads only the canary's pods and alarms between analyses.
+	ActionCheck    = "check"
 	ActionPromote  = "promote"
 	ActionRollBack = "rollback"
 	// ActionRollBackFailed records a roll back that gave up: phase Failed,
@@ -61,13 +64,16 @@ var TaskActions = map[string]string{
 	StateReady:         ActionReady,
 	StateShift:         ActionShift,
 	StateAnalyse:       ActionAnalyse,
+	StateCheck:         ActionCheck,
 	StatePromote:       ActionPromote,
 	StateRollBack:      ActionRollBack,
 	StateRecordFailure: ActionRollBackFailed,
 }
 
-// Values of $.rollout.next chosen by the engine after "Analyse".
+// Values of $.rollout.next chosen by the engine after "Analyse" and, with
+// NextCheck, NextAnalyse and NextRollBack, after "Check pods and alarms".
 const (
+	NextCheck    = "check"
 	NextAnalyse  = "analyse"
 	NextShift    = "shift"
 	NextBake     = "bake"
@@ -140,8 +146,21 @@ func Definition(cfg Config) (string, error) {
 		},
 		StateWaitPods: object{"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateReady},
 		StateShift:    cfg.task(ActionShift, StateWaitAnalysis, rollBackOnError()),
+		// The wait before an analysis is a loop of short waits, each
+		// followed by a light check of the canary's pods and alarms that
+		// rolls back at once, waits again, or analyses when it is due.
 		StateWaitAnalysis: object{
-			"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateAnalyse,
+			"Type": "Wait", "SecondsPath": "$.rollout.check_seconds", "Next": StateCheck,
+		},
+		StateCheck: cfg.task(ActionCheck, StateCheckChoice, rollBackOnError()),
+		StateCheckChoice: object{
+			"Type": "Choice",
+			"Choices": []object{
+				next(NextCheck, StateWaitAnalysis),
+				next(NextAnalyse, StateAnalyse),
+				next(NextRollBack, StateRollBack),
+			},
+			"Default": StateRollBack,
 		},
 		StateAnalyse: cfg.task(ActionAnalyse, StateNextAction, rollBackOnError()),
 		StateNextAction: object{
@@ -150,13 +169,12 @@ func Definition(cfg Config) (string, error) {
 				next(NextAnalyse, StateWaitAnalysis),
 				next(NextHold, StateWaitAnalysis),
 				next(NextShift, StateShift),
-				next(NextBake, StateBake),
+				next(NextBake, StateWaitAnalysis),
 				next(NextPromote, StatePromote),
 				next(NextRollBack, StateRollBack),
 			},
 			"Default": StateRollBack,
 		},
-		StateBake:    object{"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateAnalyse},
 		StatePromote: cfg.task(ActionPromote, StateSucceeded, rollBackOnError()),
 		StateRollBack: cfg.withRetry(object{
 			"Type":           "Task",

@@ -54,6 +54,9 @@ func (s *script) invoke(_ context.Context, state string, payload json.RawMessage
 		return nil, fmt.Errorf("execution id not passed: %q", p.Execution)
 	}
 	outcome := "ok"
+	if state == sm.StateCheck {
+		outcome = sm.NextAnalyse // pods and alarms healthy, the analysis due
+	}
 	if q := s.plan[state]; len(q) > 0 {
 		outcome = q[0]
 		if len(q) > 1 {
@@ -65,11 +68,12 @@ func (s *script) invoke(_ context.Context, state string, payload json.RawMessage
 		rollout = map[string]any{}
 	}
 	rollout["wait_seconds"] = 1
+	rollout["check_seconds"] = 1
 	switch outcome {
 	case "ok":
 	case "ready", "not-ready":
 		rollout["ready"] = outcome == "ready"
-	case sm.NextAnalyse, sm.NextShift, sm.NextBake, sm.NextHold, sm.NextPromote, sm.NextRollBack, "nonsense":
+	case sm.NextAnalyse, sm.NextShift, sm.NextBake, sm.NextHold, sm.NextPromote, sm.NextRollBack, sm.NextCheck, "nonsense":
 		rollout["next"] = outcome
 	default: // an error name
 		return nil, namedError{outcome, "scripted " + outcome}
@@ -122,22 +126,22 @@ func TestPaths(t *testing.T) {
 			},
 			wantStatus: "SUCCEEDED",
 			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateReady,
-				sm.StateShift, sm.StateAnalyse, sm.StateAnalyse, sm.StateShift, sm.StateAnalyse, sm.StateAnalyse,
-				sm.StateAnalyse, sm.StatePromote},
+				sm.StateShift, sm.StateCheck, sm.StateAnalyse, sm.StateCheck, sm.StateAnalyse, sm.StateShift, sm.StateCheck, sm.StateAnalyse, sm.StateCheck, sm.StateAnalyse,
+				sm.StateCheck, sm.StateAnalyse, sm.StatePromote},
 		},
 		{
 			name:       "failing analysis rolls back",
 			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {sm.NextRollBack}},
 			wantStatus: "FAILED", wantError: "RolledBack",
 			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
-				sm.StateAnalyse, sm.StateRollBack},
+				sm.StateCheck, sm.StateAnalyse, sm.StateRollBack},
 		},
 		{
 			name:       "transient errors are retried, not rolled back",
 			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateShift: {sm.ErrTransient, "Lambda.ServiceException", "ok"}, sm.StateAnalyse: {sm.NextPromote}},
 			wantStatus: "SUCCEEDED",
 			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
-				sm.StateShift, sm.StateShift, sm.StateAnalyse, sm.StatePromote},
+				sm.StateShift, sm.StateShift, sm.StateCheck, sm.StateAnalyse, sm.StatePromote},
 		},
 		{
 			name:       "a permanent error mid-shift rolls back",
@@ -163,7 +167,7 @@ func TestPaths(t *testing.T) {
 			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {"nonsense"}},
 			wantStatus: "FAILED", wantError: "RolledBack",
 			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
-				sm.StateAnalyse, sm.StateRollBack},
+				sm.StateCheck, sm.StateAnalyse, sm.StateRollBack},
 		},
 		{
 			name:       "a rollout that ended elsewhere stops without rolling back",
@@ -209,6 +213,44 @@ func TestPaths(t *testing.T) {
 			plan:       map[string][]string{sm.StateDeploy: {sm.ErrValidation}},
 			wantStatus: "FAILED", wantError: sm.ErrValidation,
 			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy},
+		},
+		{
+			name: "checks between analyses loop until the analysis is due",
+			plan: map[string][]string{
+				sm.StateReady:   {"ready"},
+				sm.StateCheck:   {sm.NextCheck, sm.NextCheck, sm.NextAnalyse},
+				sm.StateAnalyse: {sm.NextPromote},
+			},
+			wantStatus: "SUCCEEDED",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateCheck, sm.StateCheck, sm.StateCheck, sm.StateAnalyse, sm.StatePromote},
+		},
+		{
+			name:       "a failing check rolls back without analysing",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateCheck: {sm.NextCheck, sm.NextRollBack}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateCheck, sm.StateCheck, sm.StateRollBack},
+		},
+		{
+			name:       "an unknown next after a check rolls back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateCheck: {"nonsense"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateCheck, sm.StateRollBack},
+		},
+		{
+			name:       "a check erring rolls back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateCheck: {"Forbidden"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift,
+				sm.StateCheck, sm.StateRollBack},
+		},
+		{
+			name:       "a check finding the rollout ended stops without rolling back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateCheck: {sm.ErrEnded}},
+			wantStatus: "FAILED", wantError: sm.ErrEnded,
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift, sm.StateCheck},
 		},
 	}
 	for _, tt := range tests {

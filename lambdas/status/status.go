@@ -49,6 +49,9 @@ type Verdict struct {
 	Reason      string    `json:"reason,omitempty"`
 	// Pods is the pod-health verdict, judged before the metrics.
 	Pods string `json:"pods,omitempty"`
+	// Alarms is the verdict of the CloudWatch alarm gates, judged before
+	// the metrics; empty when deploy.json names no alarms.
+	Alarms string `json:"alarms,omitempty"`
 }
 
 // Status is what the engine reports about the current (or last) rollout.

@@ -88,7 +88,7 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	provider, err := metricsProvider(ctx, *metrics)
+	provider, alarms, err := metricsProvider(ctx, *metrics)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
 		return exitError
@@ -100,6 +100,7 @@ func run() int {
 		}},
 		Routers:  routers.All(),
 		Metrics:  provider,
+		Alarms:   alarms,
 		Notifier: notify.Log{Logger: log},
 		Log:      log,
 		Now:      clock.now,
@@ -156,15 +157,19 @@ func deployJSON(path, tmplPath, image, namespace string) ([]byte, error) {
 	return json.Marshal(d)
 }
 
-func metricsProvider(ctx context.Context, name string) (analysis.Provider, error) {
+// metricsProvider also gives the alarm source: CloudWatch alarms can be
+// read only with -metrics cloudwatch; without it a deploy.json naming
+// analysis.alarms is refused at Validate.
+func metricsProvider(ctx context.Context, name string) (analysis.Provider, analysis.Alarms, error) {
 	if name != "cloudwatch" {
-		return synthetic.New(name)
+		p, err := synthetic.New(name)
+		return p, nil, err
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration for CloudWatch metrics: %w", err)
+		return nil, nil, fmt.Errorf("load AWS configuration for CloudWatch metrics: %w", err)
 	}
-	return cloudwatch.New(cfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)), nil
+	return cloudwatch.New(cfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)), cloudwatch.NewAlarmSource(cfg), nil
 }
 
 // scaledClock runs the engine's time speed times faster than the wall clock.

@@ -180,7 +180,7 @@ func localEngine(s space, speed float64) *engine.Local {
 		Now:           clock.now,
 		ServiceDomain: "canary.test",
 	}
-	return &engine.Local{Engine: eng, Sleep: clock.sleep, Attempts: 6, Backoff: 200 * time.Millisecond}
+	return &engine.Local{Engine: eng, Sleep: clock.sleep}
 }
 
 // deployJSON is deploy.json with nine steps; manual holds the canary at 90%

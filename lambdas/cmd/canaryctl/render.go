@@ -236,6 +236,9 @@ func Frame(snap status.Snapshot, width int) []string {
 		if v.Pods != "" {
 			line += "  pods: " + v.Pods
 		}
+		if v.Alarms != "" {
+			line += "  " + v.Alarms
+		}
 		lines = append(lines, line)
 	}
 	if st.Reason != "" {
@@ -291,6 +294,9 @@ func Line(snap status.Snapshot) string {
 		line += fmt.Sprintf(" | %s %s", v.Result, verdictFigures(v, false))
 		if v.Pods != "" {
 			line += " pods: " + v.Pods
+		}
+		if v.Alarms != "" {
+			line += " " + v.Alarms
 		}
 	}
 	if st.Reason != "" {

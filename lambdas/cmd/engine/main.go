@@ -57,6 +57,7 @@ func main() {
 		}},
 		Routers:       routers.All(),
 		Metrics:       cloudwatch.New(awsCfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)),
+		Alarms:        cloudwatch.NewAlarmSource(awsCfg),
 		Log:           log,
 		ServiceDomain: os.Getenv(contract.EnvServiceDomain),
 		Policy:        policy,

@@ -91,7 +91,9 @@ func healthy(action string, _ int) (map[string]any, error) {
 	case statemachine.ActionReady:
 		return map[string]any{"ready": true}, nil
 	case statemachine.ActionShift, statemachine.ActionAnalyse:
-		return map[string]any{"next": statemachine.NextPromote, "wait_seconds": 30}, nil
+		return map[string]any{"next": statemachine.NextPromote, "check_seconds": 30}, nil
+	case statemachine.ActionCheck:
+		return map[string]any{"next": statemachine.NextAnalyse}, nil
 	}
 	return nil, nil
 }
@@ -127,6 +129,7 @@ func TestGeneratedDefinitionPaths(t *testing.T) {
 		a = statemachine.StateAnalyse
 		p = statemachine.StatePromote
 		b = statemachine.StateRollBack
+		c = statemachine.StateCheck
 	)
 	// A retry is not a new entry into the state, as in an execution's history.
 	tests := []struct {
@@ -137,16 +140,16 @@ func TestGeneratedDefinitionPaths(t *testing.T) {
 		retries int
 		slept   []time.Duration
 	}{
-		{"promotion", healthy, statemachine.StateSucceeded, []string{v, l, d, r, s, a, p}, 0, []time.Duration{30 * time.Second}},
+		{"promotion", healthy, statemachine.StateSucceeded, []string{v, l, d, r, s, c, a, p}, 0, []time.Duration{30 * time.Second}},
 		{"not ready polls after wait_seconds", with(statemachine.ActionReady, func(call int) (map[string]any, error) {
 			return map[string]any{"ready": call == 2, "wait_seconds": 10}, nil
-		}), statemachine.StateSucceeded, []string{v, l, d, r, r, s, a, p}, 0, []time.Duration{10 * time.Second, 30 * time.Second}},
+		}), statemachine.StateSucceeded, []string{v, l, d, r, r, s, c, a, p}, 0, []time.Duration{10 * time.Second, 30 * time.Second}},
 		{"an unknown next action rolls back", with(statemachine.ActionAnalyse, func(int) (map[string]any, error) {
 			return map[string]any{"next": "sideways"}, nil
-		}), statemachine.StateRolledBack, []string{v, l, d, r, s, a, b}, 0, []time.Duration{30 * time.Second}},
+		}), statemachine.StateRolledBack, []string{v, l, d, r, s, c, a, b}, 0, []time.Duration{30 * time.Second}},
 		{"hold analyses again", with(statemachine.ActionAnalyse, func(call int) (map[string]any, error) {
 			return map[string]any{"next": map[bool]string{true: statemachine.NextHold, false: statemachine.NextPromote}[call == 1]}, nil
-		}), statemachine.StateSucceeded, []string{v, l, d, r, s, a, a, p}, 0, []time.Duration{30 * time.Second, 30 * time.Second}},
+		}), statemachine.StateSucceeded, []string{v, l, d, r, s, c, a, c, a, p}, 0, []time.Duration{30 * time.Second, 30 * time.Second}},
 		{"invalid input", with(statemachine.ActionValidate, fails(statemachine.ErrValidation, 1)),
 			statemachine.StateInvalid, []string{v}, 0, nil},
 		{"lock held elsewhere", with(statemachine.ActionLock, fails(statemachine.ErrInProgress, 1)),
@@ -158,7 +161,7 @@ func TestGeneratedDefinitionPaths(t *testing.T) {
 		{"ended elsewhere touches nothing", with(statemachine.ActionShift, fails(statemachine.ErrEnded, 1)),
 			statemachine.StateEnded, []string{v, l, d, r, s}, 0, nil},
 		{"transient errors are retried with backoff", with(statemachine.ActionShift, fails(statemachine.ErrTransient, 2)),
-			statemachine.StateSucceeded, []string{v, l, d, r, s, a, p}, 2, []time.Duration{2 * time.Second, 4 * time.Second, 30 * time.Second}},
+			statemachine.StateSucceeded, []string{v, l, d, r, s, c, a, p}, 2, []time.Duration{2 * time.Second, 4 * time.Second, 30 * time.Second}},
 		{"transient errors give up after MaxAttempts", with(statemachine.ActionShift, fails(statemachine.ErrTransient, 6)),
 			statemachine.StateRolledBack, []string{v, l, d, r, s, b}, 5,
 			[]time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second}},

@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/rollout"
+	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/status"
+)
+
+// verdictStatus is an analysis verdict as the rollout status keeps it.
+func verdictStatus(v analysis.Verdict, at time.Time, weight int) status.Verdict {
+	return status.Verdict{
+		At:          at,
+		Weight:      weight,
+		Result:      v.Result,
+		Requests:    v.Requests,
+		Errors:      v.Errors,
+		SuccessRate: v.SuccessRate,
+		LatencyP99:  v.LatencyP99,
+		PValue:      v.PValue,
+		Reason:      v.Reason,
+	}
+}
+
+// alarmsExist refuses, at Validate, alarm names CloudWatch does not know:
+// a mistyped name would otherwise leave the rollout ungated until its
+// first check rolled it back.
+func (e *Engine) alarmsExist(ctx context.Context, s spec.Spec) error {
+	names := s.Analysis.Alarms
+	if len(names) == 0 {
+		return nil
+	}
+	if e.Alarms == nil {
+		return &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.alarms", Value: fmt.Sprintf("%d names", len(names)),
+			Problem: "cannot be checked: this engine has no CloudWatch alarm source", Allowed: "remove analysis.alarms, or give the engine CloudWatch access (canary-run: -metrics cloudwatch)"}}}
+	}
+	states, err := e.Alarms.AlarmStates(ctx, names)
+	if err != nil {
+		return &Error{Name: statemachine.ErrTransient, Err: fmt.Errorf("check analysis.alarms of %s: %w", s.Microservice, err)}
+	}
+	v := analysis.JudgeAlarms(names, states)
+	if len(v.Missing) == 0 {
+		return nil
+	}
+	var problems []spec.FieldError
+	for i, name := range names {
+		for _, m := range v.Missing {
+			if m == name {
+				problems = append(problems, spec.FieldError{Field: fmt.Sprintf("analysis.alarms[%d]", i), Value: spec.QuoteValue(name),
+					Problem: "is not a CloudWatch alarm in the cluster's account and region",
+					Allowed: "create the alarm first, or correct the name (alarm names are case-sensitive)"})
+			}
+		}
+	}
+	return &spec.ValidationError{Problems: problems}
+}
+
+// alarmVerdict judges the named alarms; with none named it passes without
+// a call.
+func (e *Engine) alarmVerdict(ctx context.Context, st *State) (analysis.AlarmVerdict, error) {
+	names := st.Analysis.Alarms
+	if len(names) == 0 {
+		return analysis.AlarmVerdict{Result: analysis.ResultPass}, nil
+	}
+	if e.Alarms == nil {
+		return analysis.AlarmVerdict{}, fmt.Errorf("%s names analysis.alarms but this engine has no CloudWatch alarm source", st.Microservice)
+	}
+	states, err := e.Alarms.AlarmStates(ctx, names)
+	if err != nil {
+		return analysis.AlarmVerdict{}, fmt.Errorf("alarms of %s version %d at %d%%: %w", st.Microservice, st.Rollout.Version, st.Rollout.Weight, err)
+	}
+	return analysis.JudgeAlarms(names, states), nil
+}
+
+// alarmsFailed rolls back at once on an alarm in ALARM (or deleted), before
+// metrics are read: the verdict names the alarm, its reason and since when.
+func (e *Engine) alarmsFailed(ctx context.Context, sess *Session, st *State, v analysis.AlarmVerdict, pods string) error {
+	r := st.Rollout
+	reason := fmt.Sprintf("%s version %d failed at %d%%: %s", st.Microservice, r.Version, r.Weight, v.Reason)
+	r.record(status.Verdict{At: e.now(), Weight: r.Weight, Result: analysis.ResultFail, Pods: pods, Alarms: v.Reason, Reason: "alarm gate"})
+	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
+	e.logger(st).Warn("alarm gate failed", "alarms", v.Alarms, "missing", v.Missing, "reason", v.Reason)
+	phase := status.PhaseProgressing
+	if r.Weight >= 100 {
+		phase = status.PhaseBaking
+	}
+	return e.writeStatus(ctx, sess, st, phase, "")
+}
+
+// check is the light Task between analyses: it reads only the canary's
+// pods and its alarms, rolls back at once on a failure, and otherwise
+// waits again or hands over to the analysis once it is due. It writes
+// nothing when all is well.
+func (e *Engine) check(ctx context.Context, st *State) error {
+	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
+	if err != nil {
+		return err
+	}
+	snap, err := e.ours(ctx, sess, st)
+	if err != nil {
+		return err
+	}
+	r := st.Rollout
+	r.Checks++
+	_, health, err := e.canaryPodHealth(ctx, sess, st)
+	if err != nil {
+		return err
+	}
+	if !health.Healthy {
+		return e.podsFailed(ctx, sess, st, health)
+	}
+	alarms, err := e.alarmVerdict(ctx, st)
+	if err != nil {
+		return err
+	}
+	if alarms.Result == analysis.ResultFail {
+		return e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
+	}
+	d := rollout.NextCheck(rollout.CheckInput{
+		Now: e.now(), AnalyseAt: r.AnalyseAt, Every: podCheckInterval(st.Spec), Checks: r.Checks,
+		Abort: snap.Control.Request == status.RequestAbort,
+	})
+	r.Next, r.CheckSeconds = statemachine.NextCheck, d.WaitSeconds
+	if d.Analyse {
+		r.Next, r.CheckSeconds = statemachine.NextAnalyse, 0
+	}
+	return nil
+}
+
+// scheduleChecks sets when the next analysis is due, WaitSeconds from
+// now, and the wait before the first check on the way there.
+func (r *Rollout) scheduleChecks(now time.Time, s spec.Spec) {
+	wait := time.Duration(r.WaitSeconds) * time.Second
+	r.AnalyseAt = now.Add(wait)
+	r.CheckSeconds = rollout.CheckWait(wait, podCheckInterval(s), r.Checks)
+}
+
+func podCheckInterval(s spec.Spec) time.Duration {
+	return time.Duration(s.WithDefaults().Analysis.PodCheckInterval) * time.Second
+}

@@ -1,0 +1,44 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/spec"
+)
+
+func TestVerdictStatus(t *testing.T) {
+	rate, p99, p := 99.8, 120.0, 0.4
+	v := analysis.Verdict{Result: analysis.ResultPass, Requests: 1000, Errors: 2, SuccessRate: &rate, LatencyP99: &p99, PValue: &p, Reason: "pass: ..."}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := verdictStatus(v, at, 25)
+	if s.Result != analysis.ResultPass || s.Weight != 25 || !s.At.Equal(at) || s.Requests != 1000 || s.Errors != 2 ||
+		s.SuccessRate != v.SuccessRate || s.PValue != v.PValue || s.LatencyP99 != v.LatencyP99 || s.Reason != v.Reason || s.Pods != "" || s.Alarms != "" {
+		t.Errorf("verdictStatus = %+v from %+v", s, v)
+	}
+}
+
+func TestScheduleChecks(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := spec.Spec{WaitTime: 60}
+	tests := []struct {
+		name              string
+		wait, podInterval int
+		checks            int
+		wantCheck         int
+	}{
+		{"default checks every 5 s", 60, 0, 0, 5},
+		{"a wait shorter than one check", 3, 0, 0, 3},
+		{"one check per analysis", 60, 60, 0, 60},
+		{"budget spent", 60, 0, 1000, 60},
+	}
+	for _, tt := range tests {
+		r := &Rollout{WaitSeconds: tt.wait, Checks: tt.checks}
+		s.Analysis.PodCheckInterval = tt.podInterval
+		r.scheduleChecks(now, s)
+		if !r.AnalyseAt.Equal(now.Add(time.Duration(tt.wait)*time.Second)) || r.CheckSeconds != tt.wantCheck {
+			t.Errorf("%s: analyse at %v, check in %d s; want %v and %d s", tt.name, r.AnalyseAt, r.CheckSeconds, now.Add(time.Duration(tt.wait)*time.Second), tt.wantCheck)
+		}
+	}
+}
