@@ -38,12 +38,20 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := localHooks(st.Spec); err != nil {
+		return Outcome{}, err
+	}
 	if err := l.step(ctx, statemachine.ActionLock, &st); err != nil {
 		// As the definition's Catch: these wrote nothing to roll back.
 		if name := ErrorName(err); name == statemachine.ErrInProgress || name == statemachine.ErrRefused {
 			return Outcome{}, err
 		}
 		return l.rollBack(st, err)
+	}
+	if next, err := l.hooks(ctx, &st); err != nil {
+		return l.rollBack(st, err)
+	} else if next == statemachine.NextRolledBack {
+		return Outcome{Phase: status.PhaseRolledBack, Reason: st.Rollout.Reason, State: st}, nil
 	}
 	if err := l.step(ctx, statemachine.ActionDeploy, &st); err != nil {
 		// As the definition's Catch: refused by the API server's dry run,
@@ -64,7 +72,10 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 			return l.rollBack(st, err)
 		}
 	}
-	next := statemachine.NextShift
+	next, err := l.hooks(ctx, &st)
+	if err != nil {
+		return l.rollBack(st, err)
+	}
 	for {
 		switch next {
 		case statemachine.NextShift:
@@ -75,6 +86,7 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 			if err := l.step(ctx, statemachine.ActionPromote, &st); err != nil {
 				return l.rollBack(st, err)
 			}
+			l.notifyHooks(ctx, &st)
 			return Outcome{Phase: "Succeeded", Reason: st.Rollout.Reason, State: st}, nil
 		case statemachine.NextRollBack:
 			return l.rollBack(st, nil)
@@ -85,7 +97,9 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 		if err := l.step(ctx, statemachine.ActionAnalyse, &st); err != nil {
 			return l.rollBack(st, err)
 		}
-		next = st.Rollout.Next
+		if next, err = l.hooks(ctx, &st); err != nil {
+			return l.rollBack(st, err)
+		}
 	}
 }
 
@@ -142,5 +156,6 @@ func (l *Local) rollBack(st State, cause error) (Outcome, error) {
 		return Outcome{Phase: status.PhaseFailed, State: st}, fmt.Errorf("roll back failed (traffic may be split; fix the cause, then run `%s`): %w",
 			RecoverCommand(st.Namespace, st.Microservice), err)
 	}
+	l.notifyHooks(ctx, &st)
 	return Outcome{Phase: "RolledBack", Reason: reason, State: st}, nil
 }

@@ -56,6 +56,10 @@ type Rollout struct {
 	PodRestarts map[string]int32 `json:"pod_restarts,omitempty"`
 	// TookOver is the abandoned rollout this one rolled back at Lock.
 	TookOver *status.TakeOver `json:"took_over,omitempty"`
+	// Hook is the hook point being run (hooks.go); Hooks the latest
+	// results, newest first.
+	Hook  *HookRun            `json:"hook,omitempty"`
+	Hooks []status.HookResult `json:"hooks,omitempty"`
 
 	// Read by the state machine.
 	Ready       bool   `json:"ready"`

@@ -25,6 +25,7 @@ type Spec struct {
 	BakeTime         int      `json:"bake_time,omitempty"`         // seconds analysed at 100% before the old version goes
 	ProgressDeadline int      `json:"progress_deadline,omitempty"` // seconds the canary may take to become ready
 	ManualPromotion  bool     `json:"manual_promotion,omitempty"`  // hold at max_weight until promoted by an operator
+	Hooks            []Hook   `json:"hooks,omitempty"`             // rollout hooks (hooks.go)
 }
 
 // Analysis says how a canary is judged at every interval.

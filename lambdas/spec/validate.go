@@ -187,12 +187,14 @@ func (s *Spec) applyDefaults() {
 		v := DefaultUnreadyGrace
 		a.UnreadyGrace = &v
 	}
+	s.applyHookDefaults()
 }
 
 // WithDefaults returns s with every unset optional field given its default,
 // for specs that did not come through Parse (for example rebuilt from state).
 func (s Spec) WithDefaults() Spec {
 	s.Steps = append([]int(nil), s.Steps...)
+	s.Hooks = slices.Clone(s.Hooks)
 	s.applyDefaults()
 	return s
 }
@@ -360,7 +362,7 @@ func (s Spec) problems() []FieldError {
 		add("analysis.unready_grace", strconv.Itoa(*a.UnreadyGrace), "is not allowed",
 			fmt.Sprintf("use 0..%d seconds a pod may stay unready while the canary carries traffic", MaxUnreadyGrace))
 	}
-	return out
+	return append(out, s.hookProblems()...)
 }
 
 // holdsBelowFull reports whether the plan has a canary weight below 100,

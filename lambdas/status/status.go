@@ -84,6 +84,8 @@ type Status struct {
 	// time, oldest first, at most TimelineLimit points. The store carries it
 	// from write to write; a written Status's own Timeline is ignored.
 	Timeline []Point `json:"timeline,omitempty"`
+	// Hooks are the latest hook results, newest first (HookResultLimit).
+	Hooks []HookResult `json:"hooks,omitempty"`
 }
 
 // TakeOver records the abandoned rollout a new one rolled back before it started.

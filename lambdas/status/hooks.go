@@ -1,0 +1,19 @@
+package status
+
+import "time"
+
+// HookResult is one check of a rollout hook.
+type HookResult struct {
+	Hook   string    `json:"hook"`
+	Point  string    `json:"point"`
+	Kind   string    `json:"kind"`
+	Passed bool      `json:"passed"`
+	Output string    `json:"output,omitempty"` // the hook's answer or error, cut to HookOutputLimit
+	At     time.Time `json:"at"`
+}
+
+// HookResultLimit is how many hook results a status keeps, newest first.
+const HookResultLimit = 8
+
+// HookOutputLimit bounds one result's output, in bytes.
+const HookOutputLimit = 512
