@@ -28,8 +28,8 @@ import (
 
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
 	"github.com/eks-canary/platform/lambdas/contract"
-	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
 	"github.com/eks-canary/platform/lambdas/router/routers"
