@@ -42,7 +42,6 @@ type HookRun struct {
 	// A Lambda hook as "Invoke hook function" reads and writes it.
 	Function string         `json:"function,omitempty"`
 	Payload  *hooks.Payload `json:"payload,omitempty"`
-	Timeout  int            `json:"timeout,omitempty"`
 	Result   *lambdaResult  `json:"result,omitempty"`
 	Error    *CaughtError   `json:"error,omitempty"`
 	Failed   []string       `json:"failed,omitempty"` // notify-only hooks that failed, for the notice
@@ -117,7 +116,7 @@ func (e *Engine) runHooks(ctx context.Context, st *State) error {
 	case spec.HookLambda:
 		if run.Function == "" || (run.Result == nil && run.Error == nil) {
 			p := e.payload(st, h)
-			run.Function, run.Payload, run.Timeout = h.Function, &p, h.Timeout
+			run.Function, run.Payload = h.Function, &p
 			r.Next = statemachine.NextInvoke
 			return nil
 		}
@@ -129,7 +128,7 @@ func (e *Engine) runHooks(ctx context.Context, st *State) error {
 			answer = run.Result.Payload
 		}
 		res = hooks.JudgeLambda(answer, errName, cause)
-		run.Function, run.Payload, run.Timeout, run.Result, run.Error = "", nil, 0, nil, nil
+		run.Function, run.Payload, run.Result, run.Error = "", nil, nil, nil
 	case spec.HookJob:
 		var done bool
 		if res, done, err = e.jobHook(ctx, sess, st, h); err != nil || !done {
@@ -420,7 +419,7 @@ func worstHooks(s spec.Spec) ([]status.HookResult, *HookRun) {
 			Output: strings.Repeat("x", status.HookOutputLimit), At: time.Now()}
 	}
 	run := &HookRun{Point: spec.HookConfirmPromotion, Then: statemachine.NextPromote, Function: strings.Repeat("x", 256),
-		Job: strings.Repeat("x", 63), Timeout: spec.MaxLambdaTimeout, HoldSince: time.Now(), StartedAt: time.Now(),
+		Job: strings.Repeat("x", 63), HoldSince: time.Now(), StartedAt: time.Now(),
 		Result: &lambdaResult{Payload: json.RawMessage(`"` + strings.Repeat("x", 4<<10) + `"`)},
 		Failed: []string{strings.Repeat("x", 2*status.HookOutputLimit)}}
 	metadata := map[string]string{}

@@ -42,17 +42,16 @@ const (
 	MaxHookMetadata     = 16
 	MaxHookMetadataSize = 2 << 10 // bytes of keys and values of one hook's metadata
 
-	DefaultHTTPTimeout   = 10
-	MaxHTTPTimeout       = 60
-	DefaultHTTPRetries   = 2
-	MaxHTTPRetries       = 5
-	MaxHTTPCallSeconds   = 100 // timeout × (retries+1): one call fits in the engine's 120 s step
-	DefaultLambdaTimeout = 60
-	MaxLambdaTimeout     = 900 // Lambda's own limit
-	DefaultJobTimeout    = 600
-	MaxJobTimeout        = 86400
-	DefaultHold          = 3600
-	MaxHold              = 86400
+	DefaultHTTPTimeout = 10
+	MaxHTTPTimeout     = 60
+	DefaultHTTPRetries = 2
+	MaxHTTPRetries     = 5
+	MaxHTTPCallSeconds = 100 // timeout × (retries+1): one call fits in the engine's 120 s step
+	MaxLambdaTimeout   = 900 // Lambda's own limit: how long "Invoke hook function" waits
+	DefaultJobTimeout  = 600
+	MaxJobTimeout      = 86400
+	DefaultHold        = 3600
+	MaxHold            = 86400
 )
 
 // Hook is one rollout hook of deploy.json's "hooks" list.
@@ -63,8 +62,9 @@ type Hook struct {
 	URL      string `json:"url,omitempty"`      // kind http
 	Function string `json:"function,omitempty"` // kind lambda: the function's ARN
 	Job      string `json:"job,omitempty"`      // kind job: metadata.name of a Job in the template
-	// Timeout bounds one run: an HTTP request, a Lambda invocation, or
-	// how long the Job may take to succeed.
+	// Timeout bounds one run: an HTTP request, or how long the Job may
+	// take to succeed. A Lambda hook is bounded by the function's own
+	// timeout.
 	Timeout int  `json:"timeout,omitempty"`
 	Retries *int `json:"retries,omitempty"` // kind http: further attempts after a failed request
 	// Hold is how long a confirm gate may keep failing before the rollout
@@ -128,8 +128,6 @@ func (s *Spec) applyHookDefaults() {
 			switch h.Kind {
 			case HookHTTP:
 				h.Timeout = DefaultHTTPTimeout
-			case HookLambda:
-				h.Timeout = DefaultLambdaTimeout
 			case HookJob:
 				h.Timeout = DefaultJobTimeout
 			}
@@ -218,8 +216,9 @@ func (s Spec) hookProblems() []FieldError {
 				add(".function", QuoteValue(h.Function), "is not a Lambda function ARN",
 					"use arn:aws:lambda:<region>:<account>:function:<name>[:<alias or version>]")
 			}
-			if h.Timeout < 1 || h.Timeout > MaxLambdaTimeout {
-				add(".timeout", strconv.Itoa(h.Timeout), "is not allowed", fmt.Sprintf("use 1..%d seconds per invocation", MaxLambdaTimeout))
+			if h.Timeout != 0 {
+				add(".timeout", strconv.Itoa(h.Timeout), "is not used by kind \"lambda\"",
+					fmt.Sprintf("remove timeout and set the function's own timeout (Lambda allows up to %d s): the state machine waits for the function as long as it runs", MaxLambdaTimeout))
 			}
 		case HookJob:
 			switch {

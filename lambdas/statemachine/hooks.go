@@ -48,9 +48,10 @@ func (cfg Config) hookStates() object {
 				"FunctionName.$": "$.rollout.hook.function",
 				"Payload.$":      "$.rollout.hook.payload",
 			},
-			"TimeoutSecondsPath": "$.rollout.hook.timeout",
-			"ResultSelector":     object{"Payload.$": "$.Payload"},
-			"ResultPath":         "$.rollout.hook.result",
+			// The function's own timeout bounds it; this is Lambda's maximum.
+			"TimeoutSeconds": spec.MaxLambdaTimeout,
+			"ResultSelector": object{"Payload.$": "$.Payload"},
+			"ResultPath":     "$.rollout.hook.result",
 			"Retry": []object{{
 				"ErrorEquals": hookFunctionTransient, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2,
 			}},
