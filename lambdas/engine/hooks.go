@@ -416,12 +416,12 @@ func worstHooks(s spec.Spec) ([]status.HookResult, *HookRun) {
 	results := make([]status.HookResult, keepHookResults)
 	for i := range results {
 		results[i] = status.HookResult{Hook: strings.Repeat("x", spec.MaxHookNameLength), Point: spec.HookConfirmPromotion, Kind: spec.HookLambda,
-			Output: strings.Repeat("x", status.HookOutputLimit), At: time.Now()}
+			Output: strings.Repeat("x", hooks.OutputLimit), At: time.Now()}
 	}
 	run := &HookRun{Point: spec.HookConfirmPromotion, Then: statemachine.NextPromote, Function: strings.Repeat("x", 256),
 		Job: strings.Repeat("x", 63), HoldSince: time.Now(), StartedAt: time.Now(),
 		Result: &lambdaResult{Payload: json.RawMessage(`"` + strings.Repeat("x", 4<<10) + `"`)},
-		Failed: []string{strings.Repeat("x", 2*status.HookOutputLimit)}}
+		Failed: []string{strings.Repeat("x", 2*hooks.OutputLimit)}}
 	metadata := map[string]string{}
 	for _, h := range s.Hooks {
 		if len(h.Metadata) > len(metadata) {

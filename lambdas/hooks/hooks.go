@@ -15,8 +15,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/eks-canary/platform/lambdas/contract"
-	"github.com/eks-canary/platform/lambdas/status"
 )
+
+// OutputLimit bounds a hook's output kept in results and reasons, in bytes.
+const OutputLimit = 512
 
 // Payload is the JSON body an HTTP hook receives and the event a Lambda
 // hook is invoked with. Name, Namespace, Phase, Checksum and Metadata are
@@ -53,7 +55,7 @@ func Checksum(image string, version int) string {
 // Result is what a hook answered.
 type Result struct {
 	Passed bool
-	Output string // cut to status.HookOutputLimit
+	Output string // cut to OutputLimit
 }
 
 // LambdaAnswer is the result a Lambda hook returns: {"ok": true} passes;
@@ -94,7 +96,7 @@ func causeMessage(cause string) string {
 	return cause
 }
 
-// Excerpt cuts s to status.HookOutputLimit bytes on a rune boundary, with
+// Excerpt cuts s to OutputLimit bytes on a rune boundary, with
 // control characters other than newlines and tabs made visible.
 func Excerpt(s string) string {
 	s = strings.Map(func(r rune) rune {
@@ -103,10 +105,10 @@ func Excerpt(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(strings.TrimSpace(s), "?"))
-	if len(s) <= status.HookOutputLimit {
+	if len(s) <= OutputLimit {
 		return s
 	}
-	cut := status.HookOutputLimit - len("…")
+	cut := OutputLimit - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

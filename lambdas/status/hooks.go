@@ -8,12 +8,9 @@ type HookResult struct {
 	Point  string    `json:"point"`
 	Kind   string    `json:"kind"`
 	Passed bool      `json:"passed"`
-	Output string    `json:"output,omitempty"` // the hook's answer or error, cut to HookOutputLimit
+	Output string    `json:"output,omitempty"` // the hook's answer or error, cut short (hooks.OutputLimit)
 	At     time.Time `json:"at"`
 }
 
 // HookResultLimit is how many hook results a status keeps, newest first.
 const HookResultLimit = 8
-
-// HookOutputLimit bounds one result's output, in bytes.
-const HookOutputLimit = 512
