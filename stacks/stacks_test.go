@@ -725,6 +725,12 @@ func TestDeployer(t *testing.T) {
 			if s := smPolicy["InvokeEngine"]; !slices.Equal(s.Resource, []string{stepArn, stepArn + ":*"}) {
 				t.Errorf("state machine invoke statement %+v", s)
 			}
+			if s, ok := smPolicy["InvokeHookFunctions"]; ok {
+				t.Errorf("without %s the state machine may invoke hook functions: %+v", config.KeyHookFunctions, s)
+			}
+			if env, _ := get(step.Inputs, "environment", "variables").(map[string]any); env[contract.EnvHookFunctions] != nil {
+				t.Errorf("without %s the engine is told of hook functions: %v", config.KeyHookFunctions, env[contract.EnvHookFunctions])
+			}
 
 			sm := find(t, res, tStateMachine, "deployer-state-machine")
 			if !strings.Contains(str(sm.Inputs["definition"]), stepArn) {
@@ -791,13 +797,14 @@ func TestDeployer(t *testing.T) {
 				"/pods": {"get", "list", "watch", "delete"}, "/events": {"create", "patch"}, "coordination.k8s.io/leases": manage,
 				"appmesh.k8s.aws/virtualnodes": manage, "appmesh.k8s.aws/virtualrouters": manage, "appmesh.k8s.aws/virtualservices": manage,
 				"gateway.networking.k8s.io/httproutes": manage, "application-networking.k8s.aws/targetgrouppolicies": manage,
+				"batch/jobs": manage,
 			} {
 				if !slices.Equal(granted[key], verbs) {
 					t.Errorf("engine verbs on %s = %v, want %v", key, granted[key], verbs)
 				}
 			}
-			if len(granted) != 14 {
-				t.Errorf("engine role grants %d resources, want exactly the 14 of the contract: %v", len(granted), granted)
+			if len(granted) != 15 {
+				t.Errorf("engine role grants %d resources, want exactly the 15 of the contract: %v", len(granted), granted)
 			}
 			binding := find(t, res, tK8sRoleBind, "deployer-k8s-role-binding")
 			if get(binding.Inputs, "subjects", 0, "kind") != "Group" || get(binding.Inputs, "subjects", 0, "name") != "canary-deployers" ||
@@ -805,6 +812,27 @@ func TestDeployer(t *testing.T) {
 				t.Errorf("engine role binding %v", binding.Inputs)
 			}
 		})
+	}
+}
+
+// TestHookFunctionsAreTheOnlyOnesInvoked: the state machine may invoke
+// exactly the hook functions of the stack configuration, and the engine is
+// told the same list.
+func TestHookFunctionsAreTheOnlyOnesInvoked(t *testing.T) {
+	exact := "arn:aws:lambda:us-west-2:" + offline.Account + ":function:acceptance"
+	prefix := "arn:aws:lambda:us-west-2:" + offline.Account + ":function:canary-hook-*"
+	res, _ := mustRun(t, map[string]string{config.KeyHookFunctions: `["` + exact + `", "` + prefix + `"]`})
+	smPolicy := statements(t, str(find(t, res, tRolePolicy, "deployer-state-machine-policy").Inputs["policy"]))
+	s := smPolicy["InvokeHookFunctions"]
+	if !slices.Equal(s.Action, []string{"lambda:InvokeFunction"}) || !slices.Equal(s.Resource, []string{exact, exact + ":*", prefix}) {
+		t.Errorf("hook functions statement %+v", s)
+	}
+	step := find(t, res, tLambda, "deployer-step")
+	if env, _ := get(step.Inputs, "environment", "variables").(map[string]any); env[contract.EnvHookFunctions] != exact+","+prefix {
+		t.Errorf("engine %s = %v", contract.EnvHookFunctions, env[contract.EnvHookFunctions])
+	}
+	if _, _, err := runStack(t, map[string]string{config.KeyHookFunctions: `["acceptance"]`}); err == nil || !strings.Contains(err.Error(), "config hookFunctions") {
+		t.Errorf("a function name instead of an ARN: %v", err)
 	}
 }
 

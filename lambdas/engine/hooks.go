@@ -420,7 +420,7 @@ func worstHooks(s spec.Spec) ([]status.HookResult, *HookRun) {
 	}
 	run := &HookRun{Point: spec.HookConfirmPromotion, Then: statemachine.NextPromote, Function: strings.Repeat("x", 256),
 		Job: strings.Repeat("x", 63), HoldSince: time.Now(), StartedAt: time.Now(),
-		Result: &lambdaResult{Payload: json.RawMessage(`"` + strings.Repeat("x", 4<<10) + `"`)},
+		Result: &lambdaResult{Payload: json.RawMessage(`"` + strings.Repeat("x", 8<<10) + `"`)},
 		Failed: []string{strings.Repeat("x", 2*hooks.OutputLimit)}}
 	metadata := map[string]string{}
 	for _, h := range s.Hooks {
