@@ -15,8 +15,8 @@ import (
 
 // Labels on every hook Job.
 const (
-	LabelHook  = "canary.eks.aws/hook"
-	LabelPoint = "canary.eks.aws/hook-point"
+	LabelHook  = "canary.eks-canary.dev/hook"
+	LabelPoint = "canary.eks-canary.dev/hook-point"
 )
 
 // IsJob reports whether obj is a batch/v1 Job: in a template, a Job is a
