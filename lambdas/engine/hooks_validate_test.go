@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
@@ -77,5 +78,20 @@ func TestValidateRefusesHooksTheEnvironmentCannotRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLocalRunnerRefusesLambdaHooks: only the state machine invokes Lambda
+// hooks; the local runner says so before it changes anything.
+func TestLocalRunnerRefusesLambdaHooks(t *testing.T) {
+	d := goodDeploy(contract.RouterGatewayAPI, testTemplate(t, contract.RouterGatewayAPI))
+	d["hooks"] = []any{map[string]any{"name": "approve", "point": "confirm_promotion", "kind": "lambda", "function": "arn:aws:lambda:us-west-2:123456789012:function:approve"}}
+	eng := validator(t, template.Policy{})
+	eng.HookFunctions = []string{"arn:aws:lambda:us-west-2:123456789012:function:approve"}
+	local := &engine.Local{Engine: eng, Attempts: 1, Sleep: func(context.Context, time.Duration) error { return nil }}
+	_, err := local.Run(context.Background(), marshal(t, d), "local-1")
+	if err == nil || !strings.Contains(err.Error(), "the local runner cannot invoke Lambda hooks (approve): the state machine invokes them") ||
+		engine.ErrorName(err) != statemachine.ErrValidation {
+		t.Errorf("Run = %v", err)
 	}
 }
