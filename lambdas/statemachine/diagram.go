@@ -11,16 +11,11 @@ import (
 
 // aslState is the part of an ASL state the diagram draws.
 type aslState struct {
-	Type    string `json:"Type"`
-	Next    string `json:"Next"`
-	Default string `json:"Default"`
-	Choices []struct {
-		Variable      string  `json:"Variable"`
-		StringEquals  *string `json:"StringEquals"`
-		BooleanEquals *bool   `json:"BooleanEquals"`
-		Next          string  `json:"Next"`
-	} `json:"Choices"`
-	Catch []struct {
+	Type    string    `json:"Type"`
+	Next    string    `json:"Next"`
+	Default string    `json:"Default"`
+	Choices []aslRule `json:"Choices"`
+	Catch   []struct {
 		ErrorEquals []string `json:"ErrorEquals"`
 		Next        string   `json:"Next"`
 	} `json:"Catch"`
@@ -133,15 +128,11 @@ func stateEdges(name string, s aslState) ([]edge, error) {
 		out = append(out, edge{name, s.Next, ""})
 	}
 	for _, c := range s.Choices {
-		variable := strings.TrimPrefix(c.Variable, "$.rollout.")
-		switch {
-		case c.StringEquals != nil:
-			out = append(out, edge{name, c.Next, variable + " = " + *c.StringEquals})
-		case c.BooleanEquals != nil:
-			out = append(out, edge{name, c.Next, variable + " = " + strconv.FormatBool(*c.BooleanEquals)})
-		default:
-			return nil, fmt.Errorf("state diagram: state %q has a choice rule the diagram cannot draw (only StringEquals and BooleanEquals)", name)
+		label, err := c.label()
+		if err != nil {
+			return nil, fmt.Errorf("state diagram: state %q: %w", name, err)
 		}
+		out = append(out, edge{name, c.Next, label})
 	}
 	if s.Default != "" {
 		out = append(out, edge{name, s.Default, "otherwise"})
@@ -193,4 +184,39 @@ func mermaidID(name string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+type aslRule struct {
+	Variable      string    `json:"Variable"`
+	StringEquals  *string   `json:"StringEquals"`
+	BooleanEquals *bool     `json:"BooleanEquals"`
+	IsPresent     *bool     `json:"IsPresent"`
+	And           []aslRule `json:"And"`
+	Next          string    `json:"Next"`
+}
+
+// label is the condition a choice rule tests, as the diagram shows it.
+func (r aslRule) label() (string, error) {
+	variable := strings.TrimPrefix(r.Variable, "$.rollout.")
+	switch {
+	case r.And != nil:
+		var parts []string
+		for _, inner := range r.And {
+			l, err := inner.label()
+			if err != nil {
+				return "", err
+			}
+			if inner.IsPresent == nil { // "x present and x = y" reads as "x = y"
+				parts = append(parts, l)
+			}
+		}
+		return strings.Join(parts, " and "), nil
+	case r.StringEquals != nil:
+		return variable + " = " + *r.StringEquals, nil
+	case r.BooleanEquals != nil:
+		return variable + " = " + strconv.FormatBool(*r.BooleanEquals), nil
+	case r.IsPresent != nil:
+		return variable + " present = " + strconv.FormatBool(*r.IsPresent), nil
+	}
+	return "", fmt.Errorf("a choice rule the diagram cannot draw (StringEquals, BooleanEquals, IsPresent and And only)")
 }
