@@ -203,9 +203,7 @@ type harness struct {
 	definition string
 	// hook, when set, runs before every Task; tests use it to stop mid-run.
 	hook func(state string, payload json.RawMessage)
-	// function answers "Invoke hook function", as a Lambda hook would.
-	function func(payload json.RawMessage) (json.RawMessage, error)
-	seq      atomic.Int64
+	seq  atomic.Int64
 	// rec collects what the parity test compares; nil outside it.
 	rec *harnessRecord
 }
@@ -297,12 +295,6 @@ func (h *harness) deployJSON(router, svc, image string, change func(map[string]a
 func (h *harness) invoke(ctx context.Context, state string, payload json.RawMessage) (json.RawMessage, error) {
 	if h.hook != nil {
 		h.hook(state, payload)
-	}
-	if state == statemachine.StateInvokeHook {
-		if h.function == nil {
-			return nil, fmt.Errorf("the test bound no Lambda hook function")
-		}
-		return h.function(payload)
 	}
 	var ev engine.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {

@@ -11,7 +11,6 @@ package statemachine
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 )
 
 // State names, readable in the Step Functions console.
@@ -38,15 +37,6 @@ const (
 	StateRollBackFailed = "Roll back failed"
 	StateEnded          = "Rollout ended elsewhere"
 	StateRefused        = "Refused"
-
-	// Rollout hooks (hooks.go).
-	StateRunHooks      = "Run hooks"
-	StateHookNext      = "Next hook action"
-	StateInvokeHook    = "Invoke hook function"
-	StateWaitHook      = "Wait for hook"
-	StateHookError     = "Hook step failed"
-	StateAfterPromote  = "Post-rollout hooks?"
-	StateAfterRollBack = "Roll back hooks?"
 )
 
 // Handler actions: the "action" field of the Lambda payload, one per Task.
@@ -64,9 +54,6 @@ const (
 	// ActionRollBackFailed records a roll back that gave up: phase Failed,
 	// the lock held for recovery, a notice.
 	ActionRollBackFailed = "rollbackfailed"
-	// ActionHooks runs the hooks of the point the state names, or judges
-	// the answer of a Lambda hook the state machine invoked.
-	ActionHooks = "hooks"
 )
 
 // TaskActions maps every Task state to the handler action it calls.
@@ -81,7 +68,6 @@ var TaskActions = map[string]string{
 	StatePromote:       ActionPromote,
 	StateRollBack:      ActionRollBack,
 	StateRecordFailure: ActionRollBackFailed,
-	StateRunHooks:      ActionHooks,
 }
 
 // Values of $.rollout.next chosen by the engine after "Analyse" and, with
@@ -94,15 +80,6 @@ const (
 	NextHold     = "hold"
 	NextPromote  = "promote"
 	NextRollBack = "rollback"
-
-	// Values the hook steps add (Lock, "Wait until ready", Promote and
-	// Roll back set them too).
-	NextHooks      = "hooks"      // run the hooks of $.rollout.hook.point
-	NextInvoke     = "invoke"     // invoke $.rollout.hook.function
-	NextWait       = "wait"       // wait $.rollout.wait_seconds, then look at the hook again
-	NextDeploy     = "deploy"     // the pre_rollout hooks passed (or there are none)
-	NextSucceeded  = "succeeded"  // the post_rollout hooks ran
-	NextRolledBack = "rolledback" // the on_rollback hooks ran, or a pre_rollout hook ended the rollout
 )
 
 // Error names the handlers raise; Retry and Catch match on them.
@@ -149,7 +126,7 @@ func Definition(cfg Config) (string, error) {
 		StateValidate: cfg.task(ActionValidate, StateLock, []object{
 			catch([]string{"States.ALL"}, StateInvalid),
 		}),
-		StateLock: cfg.task(ActionLock, StateHookNext, []object{
+		StateLock: cfg.task(ActionLock, StateDeploy, []object{
 			catch([]string{ErrInProgress}, StateInProgress),
 			catch([]string{ErrRefused}, StateRefused),
 			catch([]string{"States.ALL"}, StateRollBack),
@@ -163,7 +140,7 @@ func Definition(cfg Config) (string, error) {
 			"Choices": []object{{
 				"Variable":      "$.rollout.ready",
 				"BooleanEquals": true,
-				"Next":          StateHookNext,
+				"Next":          StateShift,
 			}},
 			"Default": StateWaitPods,
 		},
@@ -195,18 +172,17 @@ func Definition(cfg Config) (string, error) {
 				next(NextBake, StateWaitAnalysis),
 				next(NextPromote, StatePromote),
 				next(NextRollBack, StateRollBack),
-				next(NextHooks, StateRunHooks),
 			},
 			"Default": StateRollBack,
 		},
-		StatePromote: cfg.task(ActionPromote, StateAfterPromote, rollBackOnError()),
+		StatePromote: cfg.task(ActionPromote, StateSucceeded, rollBackOnError()),
 		StateRollBack: cfg.withRetry(object{
 			"Type":           "Task",
 			"Resource":       "arn:aws:states:::lambda:invoke",
 			"Parameters":     cfg.parameters(ActionRollBack),
 			"OutputPath":     "$.Payload",
 			"TimeoutSeconds": cfg.TaskTimeout,
-			"Next":           StateAfterRollBack,
+			"Next":           StateRolledBack,
 			"Catch":          []object{catch([]string{"States.ALL"}, StateRecordFailure)},
 		}, object{
 			// Rolling back must not give up on a flaky API server: retry anything, longer.
@@ -226,7 +202,6 @@ func Definition(cfg Config) (string, error) {
 		StateRefused:        object{"Type": "Fail", "Error": ErrRefused, "Cause": "The cluster is not in a state a rollout can start from; nothing was changed. The error output says why and what to do."},
 		StateEnded:          object{"Type": "Fail", "Error": ErrEnded, "Cause": "The rollout was rolled back from outside or lost its lock; this execution changed nothing more."},
 	}
-	maps.Copy(states, cfg.hookStates())
 	def := object{
 		"Comment":        "Canary rollout of one microservice: shift traffic step by step, analyse at every interval, roll back on failure.",
 		"QueryLanguage":  "JSONPath",
