@@ -49,6 +49,8 @@ var scenarios = []struct {
 	{"pod health", TestCanaryPodHealth},
 	{"healthy pods", TestHealthyCanaryPodsPromote},
 	{"timeline", TestRolloutLeavesItsTimelineInTheStatus},
+	{"alarm gates", TestAlarmGates},
+	{"restart after traffic", TestRestartAfterTrafficRollsBackWithinOneCheck},
 	{"proportional canary scales with weight", TestProportionalCanaryScalesWithWeight},
 	{"proportional canary rolls back", TestProportionalCanaryRollsBack},
 	{"proportional scale that cannot complete rolls back", TestProportionalScaleThatCannotCompleteRollsBack},
