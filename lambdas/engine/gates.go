@@ -107,19 +107,8 @@ func (e *Engine) check(ctx context.Context, st *State) error {
 	}
 	r := st.Rollout
 	r.Checks++
-	_, health, err := e.canaryPodHealth(ctx, sess, st)
-	if err != nil {
+	if _, _, stopped, err := e.quickGates(ctx, sess, st); stopped || err != nil {
 		return err
-	}
-	if !health.Healthy {
-		return e.podsFailed(ctx, sess, st, health)
-	}
-	alarms, err := e.alarmVerdict(ctx, st)
-	if err != nil {
-		return err
-	}
-	if alarms.Result == analysis.ResultFail {
-		return e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
 	}
 	d := rollout.NextCheck(rollout.CheckInput{
 		Now: e.now(), AnalyseAt: r.AnalyseAt, Every: podCheckInterval(st.Spec), Checks: r.Checks,
@@ -142,4 +131,23 @@ func (r *Rollout) scheduleChecks(now time.Time, s spec.Spec) {
 
 func podCheckInterval(s spec.Spec) time.Duration {
 	return time.Duration(s.WithDefaults().Analysis.PodCheckInterval) * time.Second
+}
+
+// quickGates judges what needs no metrics, the canary's own pods and its
+// named alarms. stopped reports that one failed and the roll back has been
+// recorded (err is then that step's result, nil included).
+func (e *Engine) quickGates(ctx context.Context, sess *Session, st *State) (health rollout.PodResult, alarms analysis.AlarmVerdict, stopped bool, err error) {
+	if _, health, err = e.canaryPodHealth(ctx, sess, st); err != nil {
+		return health, alarms, false, err
+	}
+	if !health.Healthy {
+		return health, alarms, true, e.podsFailed(ctx, sess, st, health)
+	}
+	if alarms, err = e.alarmVerdict(ctx, st); err != nil {
+		return health, alarms, false, err
+	}
+	if alarms.Result == analysis.ResultFail {
+		return health, alarms, true, e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
+	}
+	return health, alarms, false, nil
 }

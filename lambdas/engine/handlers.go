@@ -431,19 +431,9 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		return err
 	}
 	now := e.now()
-	_, health, err := e.canaryPodHealth(ctx, sess, st)
-	if err != nil {
+	health, alarms, stopped, err := e.quickGates(ctx, sess, st)
+	if stopped || err != nil {
 		return err
-	}
-	if !health.Healthy {
-		return e.podsFailed(ctx, sess, st, health)
-	}
-	alarms, err := e.alarmVerdict(ctx, st)
-	if err != nil {
-		return err
-	}
-	if alarms.Result == analysis.ResultFail {
-		return e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
 	}
 	cfg := analysis.ConfigFromSpec(st.Spec)
 	q := analysis.Query{
