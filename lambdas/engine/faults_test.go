@@ -148,7 +148,7 @@ func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 			h.metrics.set(fmt.Sprintf("shop-%d", version), "healthy")
 			res := h.run(h.deployJSON(c.router, "shop", fmt.Sprintf("registry.local/shop:%d", version), c.change))
 			requireStatus(t, res, "FAILED", statemachine.ErrValidation)
-			if want := []string{statemachine.StateValidate, statemachine.StateLock, statemachine.StateDeploy, statemachine.StateInvalid}; !slices.Equal(res.Entered(), want) {
+			if want := []string{statemachine.StateValidate, statemachine.StateLock, statemachine.StateHookNext, statemachine.StateDeploy, statemachine.StateInvalid}; !slices.Equal(res.Entered(), want) {
 				t.Errorf("states %q, want %q", res.Entered(), want)
 			}
 			if after := h.objectsOf("shop"); !maps.Equal(before, after) {

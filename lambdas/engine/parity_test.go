@@ -51,6 +51,8 @@ var scenarios = []struct {
 	{"timeline", TestRolloutLeavesItsTimelineInTheStatus},
 	{"alarm gates", TestAlarmGates},
 	{"restart after traffic", TestRestartAfterTrafficRollsBackWithinOneCheck},
+	{"rollout hooks", TestRolloutHooks},
+	{"aborted during a hook Job", TestAbortedDuringAHookJobRemovesIt},
 	{"proportional canary scales with weight", TestProportionalCanaryScalesWithWeight},
 	{"proportional canary rolls back", TestProportionalCanaryRollsBack},
 	{"proportional scale that cannot complete rolls back", TestProportionalScaleThatCannotCompleteRollsBack},
