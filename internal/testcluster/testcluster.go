@@ -169,6 +169,12 @@ func (c *Cluster) boot(opts Options, crds []*unstructured.Unstructured) error {
 			"--secure-port=0",
 			"--service-cluster-ip-range=" + serviceCIDR,
 			"--kube-api-qps=100", "--kube-api-burst=200",
+			// These checks hold back a controller's sync, with exponential
+			// back-off, while its informer lags behind its own writes; on a
+			// loaded two-core machine that stalls a ReplicaSet's pods for
+			// minutes. The tests exercise the engine, not this safeguard.
+			"--feature-gates=StaleControllerConsistencyReplicaSet=false,StaleControllerConsistencyStatefulSet=false," +
+				"StaleControllerConsistencyDaemonSet=false,StaleControllerConsistencyJob=false",
 		}},
 		{"kube-scheduler", []string{
 			"--kubeconfig=" + c.Kubeconfig,

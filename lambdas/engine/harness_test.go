@@ -482,12 +482,12 @@ func (h *harness) lockHolder(svc string) string {
 // environment's private zone does on EKS.
 const serviceDomain = "canary.test"
 
-// settle waits in real time (at most half a minute, for a loaded machine)
+// settle waits in real time (at most 15 s, for a loaded machine)
 // until the controllers have created the pods of every Deployment in the
 // namespace and each pod is either ready or stuck for a reason of its own
 // (unschedulable, a container waiting or terminated, on its way out).
 func (h *harness) settle(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	for ctx.Err() == nil && !h.settled(ctx) {
 		time.Sleep(50 * time.Millisecond)
