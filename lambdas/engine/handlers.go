@@ -47,6 +47,9 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if err := checkShape(s, objs); err != nil {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
+	if err := e.checkPreview(s, objs); err != nil {
+		return State{}, err
+	}
 	if err := e.alarmsExist(ctx, s); err != nil {
 		return State{}, err
 	}
@@ -168,6 +171,12 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 			continue // a first deployment gets its route when traffic moves
 		}
 		write = append(write, o)
+	}
+	if write, err = e.withPreview(st, write); err != nil {
+		return e.refuse(ctx, sess, st, err)
+	}
+	if err := e.previewConflicts(ctx, sess, st, write); err != nil {
+		return err
 	}
 	check := write
 	if backends == nil {
@@ -398,7 +407,12 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	if err := e.checkScaled(ctx, sess, st, weight); err != nil {
 		return err
 	}
-	if st.Strategy == spec.StrategyCanary {
+	switch {
+	case st.BlueGreen():
+		if err := e.applyPreviewedRoute(ctx, sess, st, backendsAt(st, weight)); err != nil {
+			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
+		}
+	case st.Strategy == spec.StrategyCanary:
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
@@ -584,6 +598,8 @@ func nextState(a rollout.Action) string {
 		return statemachine.NextRollBack
 	case rollout.Hold:
 		return statemachine.NextHold
+	case rollout.KeepOld:
+		return statemachine.NextBake
 	default:
 		return statemachine.NextAnalyse
 	}
@@ -652,7 +668,7 @@ func (e *Engine) commit(ctx context.Context, sess *Session, st *State, snap stat
 // restoreAfterRollBack re-applies what a roll back leaves: the stable
 // version alone in the route, or no route on a first deployment.
 func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec.Spec, rolledBack status.Status) error {
-	if s.Strategy != spec.StrategyCanary {
+	if !s.Versioned() {
 		return nil
 	}
 	if rolledBack.StableVersion == 0 {
@@ -692,7 +708,7 @@ func checkShape(s spec.Spec, objs objects) error {
 			}
 		case o.workload():
 			workloads++
-			if s.Strategy == spec.StrategyCanary && !o.perVersion {
+			if s.Versioned() && !o.perVersion {
 				problems = append(problems, ref+": a canary's workload must be named after its version, e.g. ${MICROSERVICE_NAME}-${CANARY_VERSION}")
 			}
 		}
@@ -704,7 +720,7 @@ func checkShape(s spec.Spec, objs objects) error {
 		problems = append(problems, "no Deployment or StatefulSet: the template must hold the microservice's workload")
 	}
 	switch s.Strategy {
-	case spec.StrategyCanary:
+	case spec.StrategyCanary, spec.StrategyBlueGreen:
 		if routes == 0 {
 			problems = append(problems, fmt.Sprintf("no %s route object with [${CANARY_ROUTES}]: a canary needs one to carry the weights", s.Router))
 		}
