@@ -684,6 +684,9 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 		}
 		return deleteObjects(ctx, sess, routes)
 	}
+	if err := e.endPreview(ctx, sess, s); err != nil {
+		return err
+	}
 	if rolledBack.StableTemplate != "" {
 		s.ConfigFile = rolledBack.StableTemplate
 	}

@@ -54,6 +54,9 @@ var scenarios = []struct {
 	{"proportional canary scales with weight", TestProportionalCanaryScalesWithWeight},
 	{"proportional canary rolls back", TestProportionalCanaryRollsBack},
 	{"proportional scale that cannot complete rolls back", TestProportionalScaleThatCannotCompleteRollsBack},
+	{"blue-green preview, switch, bake and keep", TestBlueGreenPreviewSwitchBakeAndKeep},
+	{"blue-green failing preview rolls back", TestBlueGreenFailingPreviewRollsBack},
+	{"blue-green roll back while the old version is kept", TestBlueGreenRollBackWhileTheOldVersionIsKept},
 }
 
 // ownRunner are the tests that drive one runner on purpose.
