@@ -98,6 +98,9 @@ type routeWrites struct {
 	state string
 	by    map[string]int
 	total int
+	// oldDeleted is what the live route sent to the old version when its
+	// Deployment was deleted; nil until then.
+	oldDeleted map[string]int
 }
 
 func (w *routeWrites) count(state string) int {
@@ -128,6 +131,19 @@ func (h *harness) watchBlueGreen(router, svc string, onAnalyse func(bgSample)) (
 			writes.mu.Lock()
 			writes.by[writes.state]++
 			writes.total++
+			writes.mu.Unlock()
+		}
+		if req.Method == http.MethodDelete && strings.HasSuffix(req.URL.Path, "/deployments/"+svc+"-1") {
+			live, err := routerSet[router].Weights(req.Context(), h.plane.Dynamic, h.ns, svc)
+			got := map[string]int{}
+			for _, b := range live {
+				got[b.Name] = b.Weight
+			}
+			if err != nil {
+				got["error: "+err.Error()] = 0
+			}
+			writes.mu.Lock()
+			writes.oldDeleted = got
 			writes.mu.Unlock()
 		}
 		return false
@@ -221,6 +237,9 @@ func TestBlueGreenPreviewSwitchBakeAndKeep(t *testing.T) {
 			}
 			if got := h.weights(router, "shop"); !maps.Equal(got, map[string]int{"shop-2": 100}) {
 				t.Errorf("final route %v", got)
+			}
+			if !maps.Equal(writes.oldDeleted, map[string]int{"shop-2": 100}) {
+				t.Errorf("when the old version was deleted the live route was %v, want shop-2 alone", writes.oldDeleted)
 			}
 			if got := h.preview(router, "shop"); got != nil {
 				t.Errorf("the preview is still there after the promotion: %v", got)
