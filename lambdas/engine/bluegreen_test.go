@@ -16,6 +16,7 @@ import (
 
 	"github.com/eks-canary/platform/lambdas/router/appmesh"
 	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
+	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
 )
@@ -182,7 +183,7 @@ func (h *harness) watchBlueGreen(router, svc string, onAnalyse func(bgSample)) (
 // bakes, and the old version stays running and ready for scale_down_delay;
 // it goes only once the live route no longer references it, with the
 // preview.
-func TestBlueGreenPreviewSwitchBakeAndKeep(t *testing.T) {
+func blueGreenPreviewSwitchBakeAndKeep(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
@@ -258,7 +259,7 @@ func TestBlueGreenPreviewSwitchBakeAndKeep(t *testing.T) {
 // A new version that fails its preview analysis never gets production
 // traffic: the stable version stays at 100%, and the new version and its
 // preview are removed.
-func TestBlueGreenFailingPreviewRollsBack(t *testing.T) {
+func blueGreenFailingPreviewRollsBack(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
@@ -297,7 +298,7 @@ func TestBlueGreenFailingPreviewRollsBack(t *testing.T) {
 // An abort while the old version is kept after the bake is one route write
 // back to it: it never stopped running, so it serves at once; the new
 // version and the preview go.
-func TestBlueGreenRollBackWhileTheOldVersionIsKept(t *testing.T) {
+func blueGreenRollBackWhileTheOldVersionIsKept(t *testing.T) {
 	ctx := context.Background()
 	operator := status.NewOperator(shared.Get(t).Clientset)
 	for _, router := range []string{"appmesh", "gatewayapi"} {
@@ -311,10 +312,10 @@ func TestBlueGreenRollBackWhileTheOldVersionIsKept(t *testing.T) {
 			}
 			h.metrics.set("shop-2", "healthy")
 			var writes *routeWrites
-			before, readyAtAbort := -1, int32(-1)
+			before, keptAtAbort := -1, false
 			_, writes = h.watchBlueGreen(router, "shop", func(s bgSample) {
 				if s.stage == status.StageOldKept && before < 0 {
-					before, readyAtAbort = writes.sum(), s.oldReady
+					before, keptAtAbort = writes.sum(), s.oldExists
 					if err := operator.RequestAbort(ctx, h.ns, "shop"); err != nil {
 						t.Errorf("abort: %v", err)
 					}
@@ -333,16 +334,90 @@ func TestBlueGreenRollBackWhileTheOldVersionIsKept(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if readyAtAbort != 2 {
-				t.Errorf("the old version had %d ready replicas when the abort came, want its 2", readyAtAbort)
+			if !keptAtAbort {
+				t.Error("the old version was gone when the abort came")
 			}
-			if after.UID != old.UID || after.Generation != old.Generation {
-				t.Errorf("the old version was recreated or changed by the roll back: uid %s→%s generation %d→%d",
-					old.UID, after.UID, old.Generation, after.Generation)
+			if after.UID != old.UID || after.Generation != old.Generation || *after.Spec.Replicas != 2 {
+				t.Errorf("the old version was recreated or changed by the roll back: uid %s→%s generation %d→%d replicas %d",
+					old.UID, after.UID, old.Generation, after.Generation, *after.Spec.Replicas)
 			}
 			if got := h.preview(router, "shop"); got != nil {
 				t.Errorf("the preview is still there after the roll back: %v", got)
 			}
 		})
+	}
+}
+
+// The hook points apply to blue-green in the canary's order: pre_traffic
+// once the new version is ready at 0%, confirm_traffic before the switch,
+// confirm_promotion before the old version goes. A failing gate rolls back
+// to the old version, which never stopped running; before the switch no
+// production request ever reached the new version.
+func blueGreenHooksGateTheSwitch(t *testing.T) {
+	cases := []struct {
+		point    string
+		switched bool // the failing gate comes after the switch
+	}{
+		{spec.HookPreTraffic, false},
+		{spec.HookConfirmTraffic, false},
+		{spec.HookConfirmPromotion, true},
+	}
+	for _, c := range cases {
+		for _, router := range []string{"appmesh", "gatewayapi"} {
+			t.Run(c.point+"/"+router, func(t *testing.T) {
+				h := newHarness(t)
+				h.bystander(router)
+				h.stable(router, "shop")
+				old, err := h.plane.Clientset.AppsV1().Deployments(h.ns).Get(context.Background(), "shop-1", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := &gates{behaviour: map[string]string{}, checks: map[string]int{}}
+				srv := g.serve(t)
+				name := hookNames[c.point]
+				g.behaviour[name] = "fail"
+				hk := map[string]any{"name": name, "point": c.point, "kind": spec.HookHTTP, "url": srv.URL + "/" + name, "timeout": 5}
+				if spec.IsConfirmPoint(c.point) {
+					hk["hold"] = 60
+				}
+				h.metrics.set("shop-2", "healthy")
+				seen, writes := h.watchBlueGreen(router, "shop", nil)
+				res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", blueGreen(func(d map[string]any) {
+					d["hooks"] = []map[string]any{hk}
+				})))
+				requireStatus(t, res, "FAILED", "RolledBack")
+				if g.count(name) == 0 {
+					t.Fatalf("the %s hook was never asked", c.point)
+				}
+				for _, s := range *seen {
+					if !c.switched && s.live["shop-2"] != 0 {
+						t.Errorf("stage %s: production route %v before the %s gate passed", s.stage, s.live, c.point)
+					}
+					if !s.oldExists {
+						t.Errorf("stage %s: the old version was gone before the %s gate passed", s.stage, c.point)
+					}
+				}
+				shifts := count(res.Entered(), statemachine.StateShift)
+				switch {
+				case c.point == spec.HookPreTraffic && shifts != 0:
+					t.Errorf("%d shifts, want none: pre_traffic runs before the preview analysis", shifts)
+				case c.point == spec.HookConfirmTraffic && shifts != 1:
+					t.Errorf("%d shifts, want the preview's only: confirm_traffic gates the switch", shifts)
+				case c.switched && shifts != 2:
+					t.Errorf("%d shifts, want the preview and the switch", shifts)
+				}
+				if n := writes.count(statemachine.StateRollBack); n != 1 {
+					t.Errorf("%d route writes in the roll back, want 1", n)
+				}
+				h.assertRolledBack(router, "shop", c.point+" hook "+name)
+				after, err := h.plane.Clientset.AppsV1().Deployments(h.ns).Get(context.Background(), "shop-1", metav1.GetOptions{})
+				if err != nil || after.UID != old.UID || after.Generation != old.Generation {
+					t.Errorf("the old version was recreated or changed: %v", err)
+				}
+				if got := h.preview(router, "shop"); got != nil {
+					t.Errorf("the preview is still there after the roll back: %v", got)
+				}
+			})
+		}
 	}
 }

@@ -29,6 +29,7 @@ type Spec struct {
 	// or "proportional" (replicas follow the weight, see scale.go).
 	CanaryScale       string `json:"canary_scale,omitempty"`
 	CanaryMinReplicas int    `json:"canary_min_replicas,omitempty"` // floor of a proportional canary's replicas
+	Hooks             []Hook `json:"hooks,omitempty"`               // rollout hooks (hooks.go)
 	// ScaleDownDelay is how long, in seconds, a blue-green rollout keeps
 	// the old version running after the bake, so that a roll back is one
 	// route write (see bluegreen.go).
