@@ -9,7 +9,7 @@ import (
 // blueGreenPlan is a blue-green rollout with a stable version: the preview
 // at 0% (the new version reached only through its preview route), then the
 // switch to 100% in one route write.
-var blueGreenPlan = []int{0, 100}
+func blueGreenPlan() []int { return []int{0, 100} }
 
 // keepsOld reports whether the old version stays after the bake: only a
 // blue-green rollout with a stable version to keep.

@@ -21,9 +21,9 @@
 //     Below the limit the rollout stays at its weight (Analyse). Pausing
 //     does not suspend this: a paused canary that keeps failing still rolls
 //     back. A pass resets the count; no data under "hold" leaves it as is.
-//  3. An operator promote request promotes at once (blue-green before its
-//     switch: switches at once, then bakes as usual) (skipping the remaining
-//     steps, the manual gate and the bake), but only when the verdict is not
+//  3. An operator promote request promotes at once (skipping the remaining
+//     steps, the manual gate and the bake; a blue-green rollout before its
+//     switch switches at once instead, then bakes), but only when the verdict is not
 //     failing: a promote request never overrides evidence that the canary is
 //     broken. The request then stays pending and is honoured at the next
 //     analysis that does not fail.
@@ -65,7 +65,7 @@ func Plan(s spec.Spec, hasStable bool) []int {
 		return []int{100}
 	}
 	if s.BlueGreen() {
-		return blueGreenPlan
+		return blueGreenPlan()
 	}
 	var canary []int
 	if len(s.Steps) > 0 {
