@@ -47,8 +47,11 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 		return err
 	}
 	canary := naming.VersionName(st.Microservice, r.Version)
-	if st.Strategy == spec.StrategyCanary {
+	if st.Versioned() {
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, []router.Backend{{Name: canary, Weight: 100}}); err != nil {
+			return fmt.Errorf("promote %s version %d: %w", st.Microservice, r.Version, err)
+		}
+		if err := e.endPreview(ctx, sess, st.Spec); err != nil {
 			return fmt.Errorf("promote %s version %d: %w", st.Microservice, r.Version, err)
 		}
 		if err := e.routeOnly(ctx, sess, st.Spec, canary); err != nil {
@@ -61,7 +64,7 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 		reason = fmt.Sprintf("version %d promoted", r.Version)
 	}
 	return e.finish(ctx, sess, st.Spec, r, status.PhaseSucceeded, reason, func() {
-		if st.Strategy != spec.StrategyCanary {
+		if !st.Versioned() {
 			return
 		}
 		// Every other version, including leftovers of interrupted rollouts.
@@ -182,6 +185,9 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 		}
 		if err := e.routeOnly(ctx, sess, stableSpec, stable); err != nil {
 			return err
+		}
+		if err := e.endPreview(ctx, sess, s); err != nil {
+			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
 		}
 		// By label: the canary's objects as deployed, whatever the template says now.
 		if err := deleteByLabels(ctx, sess, s.Namespace, kube.VersionSelector(s.Microservice, r.Version)); err != nil {
@@ -385,6 +391,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 	if phase == status.PhaseSucceeded {
 		out.StableVersion, out.StableImage, out.StableTemplate = r.Version, st.ContainerImage, st.ConfigFile
 	}
+	out.BlueGreen = e.blueGreenStatus(st, phase)
 	if r.CanaryReplicas > 0 {
 		out.Replicas = &status.Replicas{Scale: st.CanaryScale, Canary: r.CanaryReplicas, Template: r.TemplateReplicas, Scaling: !r.ScalingSince.IsZero()}
 	}

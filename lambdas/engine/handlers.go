@@ -50,6 +50,9 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if err := checkShape(s, objs); err != nil {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
+	if err := e.checkPreview(s, objs); err != nil {
+		return State{}, err
+	}
 	if err := e.alarmsExist(ctx, s); err != nil {
 		return State{}, err
 	}
@@ -172,6 +175,12 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 			continue // a first deployment gets its route when traffic moves
 		}
 		write = append(write, o)
+	}
+	if write, err = e.withPreview(st, write); err != nil {
+		return e.refuse(ctx, sess, st, err)
+	}
+	if err := e.previewConflicts(ctx, sess, st, write); err != nil {
+		return err
 	}
 	check := write
 	if backends == nil {
@@ -403,7 +412,12 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	if err := e.checkScaled(ctx, sess, st, weight); err != nil {
 		return err
 	}
-	if st.Strategy == spec.StrategyCanary {
+	switch {
+	case st.BlueGreen():
+		if err := e.applyPreviewedRoute(ctx, sess, st, backendsAt(st, weight)); err != nil {
+			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
+		}
+	case st.Strategy == spec.StrategyCanary:
 		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
@@ -590,6 +604,8 @@ func nextState(a rollout.Action) string {
 		return statemachine.NextRollBack
 	case rollout.Hold:
 		return statemachine.NextHold
+	case rollout.KeepOld:
+		return statemachine.NextBake
 	default:
 		return statemachine.NextAnalyse
 	}
@@ -658,7 +674,7 @@ func (e *Engine) commit(ctx context.Context, sess *Session, st *State, snap stat
 // restoreAfterRollBack re-applies what a roll back leaves: the stable
 // version alone in the route, or no route on a first deployment.
 func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec.Spec, rolledBack status.Status) error {
-	if s.Strategy != spec.StrategyCanary {
+	if !s.Versioned() {
 		return nil
 	}
 	if rolledBack.StableVersion == 0 {
@@ -673,6 +689,9 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 			}
 		}
 		return deleteObjects(ctx, sess, routes)
+	}
+	if err := e.endPreview(ctx, sess, s); err != nil {
+		return err
 	}
 	if rolledBack.StableTemplate != "" {
 		s.ConfigFile = rolledBack.StableTemplate
@@ -698,7 +717,7 @@ func checkShape(s spec.Spec, objs objects) error {
 			}
 		case o.workload():
 			workloads++
-			if s.Strategy == spec.StrategyCanary && !o.perVersion {
+			if s.Versioned() && !o.perVersion {
 				problems = append(problems, ref+": a canary's workload must be named after its version, e.g. ${MICROSERVICE_NAME}-${CANARY_VERSION}")
 			}
 		}
@@ -710,7 +729,7 @@ func checkShape(s spec.Spec, objs objects) error {
 		problems = append(problems, "no Deployment or StatefulSet: the template must hold the microservice's workload")
 	}
 	switch s.Strategy {
-	case spec.StrategyCanary:
+	case spec.StrategyCanary, spec.StrategyBlueGreen:
 		if routes == 0 {
 			problems = append(problems, fmt.Sprintf("no %s route object with [${CANARY_ROUTES}]: a canary needs one to carry the weights", s.Router))
 		}

@@ -28,6 +28,7 @@ type object struct {
 	obj        *unstructured.Unstructured
 	perVersion bool // named after one version; removed with it
 	route      bool // carries the traffic weights
+	preview    bool // a blue-green preview object of its own (deleted when the preview ends)
 }
 
 func (o object) workload() bool {
@@ -119,17 +120,25 @@ func servicePort(r *template.Rendered) int {
 		if o.Obj.GetKind() != "Service" || !o.PerVersion {
 			continue
 		}
-		ports, _, _ := unstructured.NestedSlice(o.Obj.Object, "spec", "ports")
-		if len(ports) == 0 {
-			continue
-		}
-		if p, ok := ports[0].(map[string]any); ok {
-			if port, ok, _ := unstructured.NestedInt64(p, "port"); ok {
-				return int(port)
-			}
+		if port, ok := servicePortOf(object{obj: o.Obj}); ok {
+			return port
 		}
 	}
 	return 0
+}
+
+// servicePortOf is the first port of a Service.
+func servicePortOf(o object) (int, bool) {
+	ports, _, _ := unstructured.NestedSlice(o.obj.Object, "spec", "ports")
+	if len(ports) == 0 {
+		return 0, false
+	}
+	if p, ok := ports[0].(map[string]any); ok {
+		if port, ok, _ := unstructured.NestedInt64(p, "port"); ok {
+			return int(port), true
+		}
+	}
+	return 0, false
 }
 
 // backendsAt is the route for a canary weight. At 100% the stable version

@@ -58,6 +58,10 @@ var scenarios = []struct {
 	{"proportional canary scales with weight", proportionalCanaryScalesWithWeight},
 	{"proportional canary rolls back", proportionalCanaryRollsBack},
 	{"proportional scale that cannot complete rolls back", proportionalScaleThatCannotCompleteRollsBack},
+	{"blue-green preview, switch, bake and keep", blueGreenPreviewSwitchBakeAndKeep},
+	{"blue-green failing preview rolls back", blueGreenFailingPreviewRollsBack},
+	{"blue-green roll back while the old version is kept", blueGreenRollBackWhileTheOldVersionIsKept},
+	{"blue-green hooks gate the switch", blueGreenHooksGateTheSwitch},
 }
 
 // ownRunner are the tests that drive one runner on purpose.

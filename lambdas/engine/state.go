@@ -63,6 +63,10 @@ type Rollout struct {
 	TemplateReplicas int       `json:"template_replicas,omitempty"`
 	ScalingSince     time.Time `json:"scaling_since"`
 
+	// Preview says how to reach a blue-green rollout's new version through
+	// its preview route; empty without one.
+	Preview string `json:"preview,omitempty"`
+
 	// AnalyseAt is when the next analysis is due; the checks between
 	// analyses (Checks so far in this execution) hand over to it then.
 	AnalyseAt time.Time `json:"analyse_at"`

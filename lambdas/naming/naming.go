@@ -15,6 +15,9 @@ const (
 	LabelMicroservice = "canary.eks-canary.dev/microservice"
 	LabelVersion      = "canary.eks-canary.dev/version" // set on objects that belong to one version only
 	LabelStatus       = "canary.eks-canary.dev/status"  // marks rollout status ConfigMaps
+	// LabelPreview marks a blue-green preview route object: it reaches one
+	// version for testing and carries no production traffic.
+	LabelPreview = "canary.eks-canary.dev/preview"
 )
 
 // VersionName is the name of a version's objects: "<microservice>-<version>".

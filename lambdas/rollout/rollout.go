@@ -22,7 +22,8 @@
 //     does not suspend this: a paused canary that keeps failing still rolls
 //     back. A pass resets the count; no data under "hold" leaves it as is.
 //  3. An operator promote request promotes at once (skipping the remaining
-//     steps, the manual gate and the bake), but only when the verdict is not
+//     steps, the manual gate and the bake; a blue-green rollout before its
+//     switch switches at once instead, then bakes), but only when the verdict is not
 //     failing: a promote request never overrides evidence that the canary is
 //     broken. The request then stays pending and is honoured at the next
 //     analysis that does not fail.
@@ -38,6 +39,9 @@
 //  6. Before the first step (weight 0, the canary just became ready) the
 //     rollout shifts to the first weight.
 //  7. At 100% the rollout bakes until bake_time has passed, then promotes.
+//     A blue-green rollout first keeps the old version running for
+//     scale_down_delay (KeepOld), still analysing, so that a failure or an
+//     abort in that window is one route write back to it.
 //  8. Below 100% it keeps analysing until wait_time has passed at the step.
 //  9. With manual_promotion the rollout holds at the last weight before 100
 //     until an operator promotes.
@@ -59,6 +63,9 @@ func Plan(s spec.Spec, hasStable bool) []int {
 	s = s.WithDefaults()
 	if !hasStable || s.Strategy == spec.StrategyInPlace {
 		return []int{100}
+	}
+	if s.BlueGreen() {
+		return blueGreenPlan()
 	}
 	var canary []int
 	if len(s.Steps) > 0 {
@@ -92,6 +99,9 @@ const (
 	Promote  Action = "Promote"  // make the canary the stable version
 	RollBack Action = "RollBack" // return all traffic to the stable version
 	Hold     Action = "Hold"     // stay at this weight: paused, manual gate or waiting for data
+	// KeepOld stays at 100% after the bake with the old version running
+	// (blue-green's scale_down_delay), analysing until it may go.
+	KeepOld Action = "KeepOld"
 )
 
 // Policy is the part of the spec that drives decisions.
@@ -103,6 +113,8 @@ type Policy struct {
 	FailureLimit     int           // consecutive failed analyses that roll back
 	NoData           string        // spec.NoDataFail, NoDataHold or NoDataPass
 	ManualPromotion  bool
+	BlueGreen        bool
+	ScaleDownDelay   time.Duration // blue-green: time the old version is kept after the bake
 }
 
 // PolicyFromSpec derives the decision policy, applying the spec defaults
@@ -118,6 +130,8 @@ func PolicyFromSpec(s spec.Spec) Policy {
 		FailureLimit:     s.Analysis.ConsecutiveFailureLimit,
 		NoData:           s.Analysis.NoData,
 		ManualPromotion:  s.ManualPromotion,
+		BlueGreen:        s.BlueGreen(),
+		ScaleDownDelay:   sec(ptrValue(s.ScaleDownDelay)),
 	}
 }
 
@@ -214,6 +228,11 @@ func Decide(in Input) Decision {
 		return d
 	}
 
+	if in.Control.Promote && p.BlueGreen && current < 100 && len(in.Plan) > 1 {
+		d = d.shift(in, len(in.Plan)-1, fmt.Sprintf("an operator promoted the new version at the preview (%d%%)", current))
+		d.RequestHandled = true
+		return d
+	}
 	if in.Control.Promote {
 		d.Action, d.NextWeight, d.NextStep, d.RequestHandled = Promote, 100, len(in.Plan)-1, true
 		d.Reason = fmt.Sprintf("an operator promoted the canary at %d%%, skipping the remaining steps", current)
@@ -241,6 +260,12 @@ func Decide(in Input) Decision {
 		return d.shift(in, 0, "the canary is ready")
 	}
 	if current >= 100 {
+		if kept := in.BakeElapsed - p.BakeTime; in.BakeElapsed >= p.BakeTime && p.keepsOld(in) && kept < p.ScaleDownDelay {
+			d.Action = KeepOld
+			d.Reason = fmt.Sprintf("the new version passed bake_time %s; the old version is kept running for a roll back: %s of scale_down_delay %s passed",
+				p.BakeTime, kept.Round(time.Second), p.ScaleDownDelay)
+			return d
+		}
 		if in.BakeElapsed >= p.BakeTime {
 			d.Action, d.NextWeight, d.NextStep = Promote, 100, in.Step
 			d.Reason = fmt.Sprintf("the canary passed at 100%% for %s (bake_time %s): promoting", in.BakeElapsed.Round(time.Second), p.BakeTime)
@@ -308,6 +333,10 @@ func WaitSeconds(in Input, d Decision, settle time.Duration) int {
 		}
 	case Bake:
 		if remaining := p.BakeTime - in.BakeElapsed; remaining > 0 {
+			wait = min(p.Interval, remaining)
+		}
+	case KeepOld:
+		if remaining := p.BakeTime + p.ScaleDownDelay - in.BakeElapsed; remaining > 0 {
 			wait = min(p.Interval, remaining)
 		}
 	case Promote, RollBack:

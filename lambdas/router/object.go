@@ -48,7 +48,8 @@ func (o Object) Items(backends []Backend, item func(Backend) map[string]any) ([]
 func (o Object) Weights(ctx context.Context, client dynamic.Interface, namespace, microservice string,
 	routes func(obj *unstructured.Unstructured) ([]RouteBackends, error)) ([]Backend, error) {
 	list, err := client.Resource(o.Resource).Namespace(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: naming.LabelMicroservice + "=" + microservice,
+		// A blue-green preview route is not production traffic.
+		LabelSelector: naming.LabelMicroservice + "=" + microservice + ",!" + naming.LabelPreview,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list %ss of %s in %s: %w", o.Kind, microservice, namespace, err)

@@ -50,3 +50,18 @@ type RouteChecker interface {
 	CheckRoute(obj *unstructured.Unstructured, serviceDomain string) error
 	CheckRouteUpdate(live, next *unstructured.Unstructured) error
 }
+
+// Previewer is implemented by routers that can reach one version through a
+// route of its own, without changing where production traffic goes
+// (strategy blue-green).
+type Previewer interface {
+	// Preview returns the objects to write in place of route, a rendered
+	// route object with the production backends: route with a preview
+	// route added inside it, or route and a separate preview object
+	// labelled naming.LabelPreview. items are the router's Items for the
+	// previewed version alone. Writing route without them ends the preview
+	// (separate objects must then be deleted).
+	Preview(route *unstructured.Unstructured, items []map[string]any) ([]*unstructured.Unstructured, error)
+	// PreviewAddress says how a tester reaches the preview of route.
+	PreviewAddress(route *unstructured.Unstructured) string
+}

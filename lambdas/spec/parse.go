@@ -82,6 +82,7 @@ var dependsOn = map[string][]string{
 	"analysis.no_data":                   {"strategy", "analysis"},
 	"manual_promotion":                   {"strategy", "percentage_step", "steps", "max_weight"},
 	"canary_scale":                       {"strategy"},
+	"scale_down_delay":                   {"strategy"},
 	"canary_min_replicas":                {"canary_scale"},
 	"analysis.min_success_rate":          {"analysis"},
 	"analysis.min_request_count":         {"analysis"},

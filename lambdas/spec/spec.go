@@ -18,7 +18,7 @@ type Spec struct {
 
 	// Additions.
 	Router           string   `json:"router,omitempty"`   // one of contract.Routers()
-	Strategy         string   `json:"strategy,omitempty"` // "canary" or "in-place" (stateful services)
+	Strategy         string   `json:"strategy,omitempty"` // "canary", "blue-green" or "in-place" (stateful services)
 	Steps            []int    `json:"steps,omitempty"`    // explicit canary weights; overrides percentage_step
 	MaxWeight        int      `json:"max_weight,omitempty"`
 	Analysis         Analysis `json:"analysis"`
@@ -30,6 +30,10 @@ type Spec struct {
 	CanaryScale       string `json:"canary_scale,omitempty"`
 	CanaryMinReplicas int    `json:"canary_min_replicas,omitempty"` // floor of a proportional canary's replicas
 	Hooks             []Hook `json:"hooks,omitempty"`               // rollout hooks (hooks.go)
+	// ScaleDownDelay is how long, in seconds, a blue-green rollout keeps
+	// the old version running after the bake, so that a roll back is one
+	// route write (see bluegreen.go).
+	ScaleDownDelay *int `json:"scale_down_delay,omitempty"`
 }
 
 // Analysis says how a canary is judged at every interval.
@@ -50,8 +54,9 @@ type Analysis struct {
 
 // Strategy and no-data policy names.
 const (
-	StrategyCanary  = "canary"
-	StrategyInPlace = "in-place"
+	StrategyCanary    = "canary"
+	StrategyBlueGreen = "blue-green"
+	StrategyInPlace   = "in-place"
 
 	NoDataFail = "fail"
 	NoDataHold = "hold"

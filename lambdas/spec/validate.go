@@ -154,6 +154,7 @@ func (s *Spec) applyDefaults() {
 		s.ProgressDeadline = DefaultProgressDeadline
 	}
 	s.applyScaleDefaults()
+	s.applyBlueGreenDefaults()
 	a := &s.Analysis
 	if a.Interval == 0 {
 		a.Interval = min(DefaultInterval, s.WaitTime)
@@ -276,9 +277,9 @@ func (s Spec) problems() []FieldError {
 		add("router", QuoteValue(s.Router), "is not a known router", quoteAll(contract.Routers()))
 	}
 	switch s.Strategy {
-	case StrategyCanary, StrategyInPlace:
+	case StrategyCanary, StrategyBlueGreen, StrategyInPlace:
 	default:
-		add("strategy", QuoteValue(s.Strategy), "is not a known strategy", `use "canary" or "in-place" (stateful services with one StatefulSet)`)
+		add("strategy", QuoteValue(s.Strategy), "is not a known strategy", `use "canary", "blue-green" or "in-place" (stateful services with one StatefulSet)`)
 	}
 
 	if s.PercentageStep < 1 || s.PercentageStep > 100 {
@@ -325,12 +326,13 @@ func (s Spec) problems() []FieldError {
 		add("manual_promotion", "true", "is not allowed with strategy \"in-place\"", "in-place rollouts have no canary weight to hold at; remove manual_promotion or use strategy \"canary\"")
 	}
 
-	if s.ManualPromotion && s.Strategy != StrategyInPlace && !s.holdsBelowFull() {
+	if s.ManualPromotion && s.Strategy == StrategyCanary && !s.holdsBelowFull() {
 		add("manual_promotion", "true", "has no canary weight below 100 to hold at",
 			"lower percentage_step below 100, list steps below 100, or set max_weight below 100")
 	}
 
 	out = append(out, s.scaleProblems()...)
+	out = append(out, s.blueGreenProblems()...)
 
 	a := s.Analysis
 	if highest := min(s.WaitTime, MaxInterval); a.Interval < MinInterval || a.Interval > highest {

@@ -89,6 +89,8 @@ type Status struct {
 	TookOver *TakeOver `json:"tookOver,omitempty"`
 	// Replicas is set when the canary's replicas follow its weight.
 	Replicas *Replicas `json:"replicas,omitempty"`
+	// BlueGreen is set while a blue-green rollout with a stable version runs.
+	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
 	// Timeline is this execution's weight, phase and analysis figures over
 	// time, oldest first, at most TimelineLimit points. The store carries it
 	// from write to write; a written Status's own Timeline is ignored.

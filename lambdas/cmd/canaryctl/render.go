@@ -142,7 +142,7 @@ func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) str
 	}
 	w.Flush()
 	for _, snap := range snaps {
-		if st := snap.Status; st.Replicas != nil && !status.Terminal(st.Phase) {
+		if st := snap.Status; (st.Replicas != nil || st.BlueGreen != nil) && !status.Terminal(st.Phase) {
 			fmt.Fprintf(&buf, "%s: %s\n", st.Microservice, Strategy(st))
 		}
 	}
@@ -224,7 +224,7 @@ func Frame(snap status.Snapshot, width int) []string {
 		fmt.Sprintf("canary    %-5s %s", version(st.CanaryVersion), st.CanaryImage),
 		"traffic   " + Traffic(st),
 	}
-	if st.Replicas != nil {
+	if st.Replicas != nil || st.BlueGreen != nil {
 		lines = append(lines, "strategy  "+Strategy(st))
 	}
 	if len(st.Verdicts) == 0 {
@@ -286,7 +286,31 @@ func Strategy(st status.Status) string {
 			out += ", scaling up before the next shift"
 		}
 	}
+	if bg := st.BlueGreen; bg != nil {
+		out += ", " + BlueGreenStage(*bg)
+	}
 	return out
+}
+
+// BlueGreenStage says where a blue-green rollout is, in words.
+func BlueGreenStage(bg status.BlueGreen) string {
+	switch bg.Stage {
+	case status.StagePreview:
+		if bg.Preview == "" {
+			return "preview: the new version has no production traffic"
+		}
+		return "preview: the new version has no production traffic; test it by " + bg.Preview
+	case status.StageSwitched:
+		return "switched: all traffic on the new version"
+	case status.StageBaking:
+		return "baking: all traffic on the new version, the old one ready for a roll back"
+	case status.StageOldKept:
+		if bg.OldKeptUntil == nil {
+			return "old version kept for an instant roll back"
+		}
+		return "old version kept until " + clock(*bg.OldKeptUntil) + " for an instant roll back"
+	}
+	return bg.Stage
 }
 
 // Line is one rollout state on one line, for logs and pipes.
@@ -295,6 +319,12 @@ func Line(snap status.Snapshot) string {
 	line := fmt.Sprintf("%s %s %s step %s canary %s %s", clock(st.UpdatedAt), st.Microservice, Phase(snap), step(st), version(st.CanaryVersion), Traffic(st))
 	if r := st.Replicas; r != nil {
 		line += fmt.Sprintf(" replicas %d/%d", r.Canary, r.Template)
+	}
+	if bg := st.BlueGreen; bg != nil {
+		line += " stage " + bg.Stage
+		if bg.OldKeptUntil != nil {
+			line += " until " + clock(*bg.OldKeptUntil)
+		}
 	}
 	if len(st.Verdicts) > 0 {
 		v := st.Verdicts[0]

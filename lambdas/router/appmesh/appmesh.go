@@ -62,6 +62,9 @@ func routeBackends(vr *unstructured.Unstructured) ([]router.RouteBackends, error
 	var out []router.RouteBackends
 	for i, r := range routes {
 		route, _ := r.(map[string]any)
+		if route["name"] == PreviewRoute {
+			continue // a blue-green preview, not production traffic
+		}
 		for _, kind := range routeKinds {
 			targets, found, err := unstructured.NestedSlice(route, kind, "action", "weightedTargets")
 			if err != nil {

@@ -214,7 +214,8 @@ function section(v) {
       el("span", {}, "canary ", el("b", { class: "canary", text: version(st.canaryVersion) }), " ", el("span", { class: "muted", text: st.canaryImage || "" })),
       el("span", {}, el("span", { class: "bar" }, barFill(st.weight)), el("b", { class: "weight", "data-weight": String(st.weight), text: traffic(st) })),
       el("span", { class: "muted", text: st.steps ? `step ${st.step}/${st.steps}` : "" }),
-      el("span", { class: "muted", text: [st.router, st.strategy].filter(Boolean).join(" · ") })),
+      el("span", { class: "muted", text: [st.router, st.strategy].filter(Boolean).join(" · ") }),
+      st.blueGreen ? el("span", { class: "stage", "data-stage": st.blueGreen.stage, text: blueGreenStage(st.blueGreen) }) : null),
     v.error ? el("p", { class: "outcome bad", text: "Unreadable status: " + v.error }) : null,
     v.outcome ? el("p", { class: "outcome" + (outcomeBad ? " bad" : ""), text: v.outcome }) : null,
     !v.outcome && st.reason ? el("p", { class: "outcome", text: "Reason: " + st.reason }) : null,
@@ -224,6 +225,17 @@ function section(v) {
     el("h3", { text: "Over time" }), plotsOf(v),
     el("h3", { text: "Gates and verdicts (newest first)" }), gatesOf(st.analysis), verdictsOf(st),
     el("h3", { text: "History" }), historyOf(v));
+}
+
+// blueGreenStage says where a blue-green rollout is, as canaryctl watch does.
+function blueGreenStage(bg) {
+  switch (bg.stage) {
+    case "preview": return "preview" + (bg.preview ? ": test it by " + bg.preview : "");
+    case "switched": return "switched to the new version";
+    case "baking": return "baking, old version ready";
+    case "old-kept": return "old version kept" + (bg.oldKeptUntil ? " until " + new Date(bg.oldKeptUntil).toISOString().slice(11, 19) : "");
+    default: return bg.stage;
+  }
 }
 
 function barFill(weight) {
