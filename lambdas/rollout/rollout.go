@@ -11,6 +11,11 @@
 // in-place strategy have nothing to split traffic with and go straight to
 // [100].
 //
+// An A/B stage (deploy.json "ab") is the plan's first step, weight 0: the
+// default route keeps all traffic on the stable version and only requests
+// whose headers match reach the canary. It lasts ab.duration instead of
+// wait_time; the weighted steps follow.
+//
 // # Decide
 //
 // Decide runs after every analysis. The rules, first match wins:
@@ -68,7 +73,10 @@ func Plan(s spec.Spec, hasStable bool) []int {
 			canary = append(canary, w)
 		}
 	}
-	plan := make([]int, 0, len(canary)+1)
+	plan := make([]int, 0, len(canary)+2)
+	if s.HasAB() {
+		plan = append(plan, 0)
+	}
 	for _, w := range canary {
 		if w >= s.MaxWeight || w >= 100 {
 			break
@@ -79,6 +87,12 @@ func Plan(s spec.Spec, hasStable bool) []int {
 		plan = append(plan, s.MaxWeight)
 	}
 	return append(plan, 100)
+}
+
+// ABStage reports whether step of plan is the A/B stage: the only weight 0
+// a plan holds, always its first step.
+func ABStage(plan []int, step int) bool {
+	return step == 0 && len(plan) > 1 && plan[0] == 0
 }
 
 // Action is what the engine does next.
@@ -97,6 +111,7 @@ const (
 // Policy is the part of the spec that drives decisions.
 type Policy struct {
 	WaitTime         time.Duration // time at each canary weight
+	ABDuration       time.Duration // time at the A/B stage
 	Interval         time.Duration // time between analyses
 	BakeTime         time.Duration // time analysed at 100% before promotion
 	ProgressDeadline time.Duration // longest no-data hold
@@ -112,6 +127,7 @@ func PolicyFromSpec(s spec.Spec) Policy {
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	return Policy{
 		WaitTime:         sec(s.WaitTime),
+		ABDuration:       sec(s.AB.Duration),
 		Interval:         sec(s.Analysis.Interval),
 		BakeTime:         sec(s.BakeTime),
 		ProgressDeadline: sec(s.ProgressDeadline),
@@ -250,6 +266,19 @@ func Decide(in Input) Decision {
 		d.Reason = fmt.Sprintf("baking at 100%%: %s of bake_time %s passed", in.BakeElapsed.Round(time.Second), p.BakeTime)
 		return d
 	}
+	if ABStage(in.Plan, in.Step) {
+		if in.StepElapsed < p.ABDuration {
+			d.Action = Analyse
+			d.Reason = fmt.Sprintf("analysing the A/B stage: %s of ab.duration %s passed", in.StepElapsed.Round(time.Second), p.ABDuration)
+			return d
+		}
+		if p.ManualPromotion && in.Plan[1] >= 100 {
+			d.Action = Hold
+			d.Reason = "waiting at the A/B stage for an operator to promote (manual_promotion)"
+			return d
+		}
+		return d.shift(in, 1, fmt.Sprintf("the canary passed the A/B stage for %s", in.StepElapsed.Round(time.Second)))
+	}
 	if in.StepElapsed < p.WaitTime {
 		d.Action = Analyse
 		d.Reason = fmt.Sprintf("analysing at %d%%: %s of wait_time %s passed", current, in.StepElapsed.Round(time.Second), p.WaitTime)
@@ -284,6 +313,9 @@ func (d Decision) shift(in Input, step int, why string) Decision {
 	}
 	d.Action, d.NextStep, d.NextWeight = Shift, step, in.Plan[step]
 	d.Reason = fmt.Sprintf("%s: shifting to %d%%", why, in.Plan[step])
+	if ABStage(in.Plan, step) {
+		d.Reason = why + ": starting the A/B stage (matching requests to the canary, 0% of the rest)"
+	}
 	return d
 }
 
@@ -299,11 +331,17 @@ func WaitSeconds(in Input, d Decision, settle time.Duration) int {
 		// A new canary weight gets a full interval (capped by wait_time);
 		// 100% gets a full interval even with bake_time 0, so the promoted
 		// version is analysed once at full traffic before the old one goes.
-		if d.NextWeight < 100 {
+		if ABStage(in.Plan, d.NextStep) {
+			wait = min(p.Interval, p.ABDuration)
+		} else if d.NextWeight < 100 {
 			wait = min(p.Interval, p.WaitTime)
 		}
 	case Analyse:
-		if remaining := p.WaitTime - in.StepElapsed; remaining > 0 {
+		stepWait := p.WaitTime
+		if ABStage(in.Plan, in.Step) {
+			stepWait = p.ABDuration
+		}
+		if remaining := stepWait - in.StepElapsed; remaining > 0 {
 			wait = min(p.Interval, remaining)
 		}
 	case Bake:

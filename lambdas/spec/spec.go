@@ -29,6 +29,8 @@ type Spec struct {
 	// or "proportional" (replicas follow the weight, see scale.go).
 	CanaryScale       string `json:"canary_scale,omitempty"`
 	CanaryMinReplicas int    `json:"canary_min_replicas,omitempty"` // floor of a proportional canary's replicas
+	// AB is the A/B stage ahead of the weighted steps (see ab.go).
+	AB AB `json:"ab"`
 }
 
 // Analysis says how a canary is judged at every interval.

@@ -154,6 +154,7 @@ func (s *Spec) applyDefaults() {
 		s.ProgressDeadline = DefaultProgressDeadline
 	}
 	s.applyScaleDefaults()
+	s.applyABDefaults()
 	a := &s.Analysis
 	if a.Interval == 0 {
 		a.Interval = min(DefaultInterval, s.WaitTime)
@@ -198,6 +199,7 @@ func (s *Spec) applyDefaults() {
 func (s Spec) WithDefaults() Spec {
 	s.Steps = append([]int(nil), s.Steps...)
 	s.Analysis.Alarms = append([]string(nil), s.Analysis.Alarms...)
+	s.AB.Headers = append([]HeaderMatch(nil), s.AB.Headers...)
 	s.applyDefaults()
 	return s
 }
@@ -329,6 +331,7 @@ func (s Spec) problems() []FieldError {
 	}
 
 	out = append(out, s.scaleProblems()...)
+	out = append(out, s.abProblems()...)
 
 	a := s.Analysis
 	if highest := min(s.WaitTime, MaxInterval); a.Interval < MinInterval || a.Interval > highest {

@@ -66,18 +66,21 @@ type Status struct {
 	// StableTemplate is the stable version's config_file (base64), so a
 	// roll back restores its objects as they were, not as the canary's
 	// template would render them.
-	StableTemplate string    `json:"stableTemplate,omitempty"`
-	CanaryVersion  int       `json:"canaryVersion"`
-	CanaryImage    string    `json:"canaryImage"`
-	Weight         int       `json:"weight"`
-	NextWeight     int       `json:"nextWeight"`
-	Step           int       `json:"step"`
-	Steps          int       `json:"steps"`
-	Phase          string    `json:"phase"`
-	Verdicts       []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
-	Reason         string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
-	StartedAt      time.Time `json:"startedAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	StableTemplate string `json:"stableTemplate,omitempty"`
+	CanaryVersion  int    `json:"canaryVersion"`
+	CanaryImage    string `json:"canaryImage"`
+	Weight         int    `json:"weight"`
+	NextWeight     int    `json:"nextWeight"`
+	Step           int    `json:"step"`
+	Steps          int    `json:"steps"`
+	// Stage names the A/B stage while the route carries it:
+	// "ab: x-canary=always → shop-2"; empty at the weighted steps.
+	Stage     string    `json:"stage,omitempty"`
+	Phase     string    `json:"phase"`
+	Verdicts  []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
+	Reason    string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
+	StartedAt time.Time `json:"startedAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 	// LastVersion is the highest version ever deployed, so a rolled-back
 	// version number is never reused.
 	LastVersion int `json:"lastVersion"`

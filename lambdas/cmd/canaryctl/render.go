@@ -145,6 +145,9 @@ func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) str
 		if st := snap.Status; st.Replicas != nil && !status.Terminal(st.Phase) {
 			fmt.Fprintf(&buf, "%s: %s\n", st.Microservice, Strategy(st))
 		}
+		if st := snap.Status; st.Stage != "" && !status.Terminal(st.Phase) {
+			fmt.Fprintf(&buf, "%s: %s, %s\n", st.Microservice, dash(st.Strategy), st.Stage)
+		}
 	}
 	// A failed roll back blocks every later rollout: say how to get out.
 	for _, snap := range snaps {
@@ -221,6 +224,9 @@ func Frame(snap status.Snapshot, width int) []string {
 	if st.Replicas != nil {
 		lines = append(lines, "strategy  "+Strategy(st))
 	}
+	if st.Stage != "" {
+		lines = append(lines, fmt.Sprintf("stage     %s (%s)", st.Stage, dash(st.Strategy)))
+	}
 	if len(st.Verdicts) == 0 {
 		lines = append(lines, "analysis  no results yet")
 	}
@@ -288,6 +294,9 @@ func Line(snap status.Snapshot) string {
 	line := fmt.Sprintf("%s %s %s step %s canary %s %s", clock(st.UpdatedAt), st.Microservice, Phase(snap), step(st), version(st.CanaryVersion), Traffic(st))
 	if r := st.Replicas; r != nil {
 		line += fmt.Sprintf(" replicas %d/%d", r.Canary, r.Template)
+	}
+	if st.Stage != "" {
+		line += " " + st.Stage
 	}
 	if len(st.Verdicts) > 0 {
 		v := st.Verdicts[0]
