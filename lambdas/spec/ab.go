@@ -144,7 +144,7 @@ func (s Spec) abProblems() []FieldError {
 	}
 	if s.Strategy == StrategyInPlace {
 		add("ab", "", "is not allowed with strategy \"in-place\"",
-			"an in-place rollout replaces the one workload and has no canary to send matching requests to; remove ab or use strategy \"canary\"")
+			"an in-place rollout replaces the one workload in place and has no canary to send matching requests to (stateful services such as redis-server also speak TCP, which carries no HTTP headers); remove ab or use strategy \"canary\"")
 		return out
 	}
 	minWait := MinWaitTime
