@@ -40,7 +40,6 @@ const (
 	MatchRegex   = "regex"
 	MatchRange   = "range"
 	MatchPresent = "present"
-
 )
 
 var reflectHeaderMatch = reflect.TypeOf(HeaderMatch{})
