@@ -122,6 +122,7 @@ func TestABStage(t *testing.T) {
 			var (
 				mu     sync.Mutex
 				during []routeRule
+				after  []routeRule // at the first weighted step
 				stages []string
 				seen   []int // plan steps at each analysis
 			)
@@ -144,6 +145,10 @@ func TestABStage(t *testing.T) {
 					during = rulesOf(t, router, h.liveRoute(router, "shop"))
 					stages = append(stages, h.status("shop").Status.Stage)
 				}
+				if ev.State.Rollout.Step == 1 && after == nil {
+					after = rulesOf(t, router, h.liveRoute(router, "shop"))
+					stages = append(stages, h.status("shop").Status.Stage)
+				}
 			}
 			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", withAB(router, nil)))
 			requireStatus(t, res, "SUCCEEDED", "")
@@ -159,11 +164,15 @@ func TestABStage(t *testing.T) {
 			if !sameRules(during, want) {
 				t.Errorf("route during the A/B stage:\n got %+v\nwant %+v", during, want)
 			}
-			if len(stages) == 0 || stages[0] != "ab: x-canary=always → shop-2" {
-				t.Errorf("status stage during the A/B stage %q, want %q", stages, "ab: x-canary=always → shop-2")
+			if !slices.Equal(stages, []string{"ab: x-canary=always → shop-2", ""}) {
+				t.Errorf("status stage at the A/B stage and the first weighted step %q, want %q", stages, []string{"ab: x-canary=always → shop-2", ""})
 			}
 			if !slices.Contains(seen, 1) {
 				t.Errorf("the weighted steps did not follow the A/B stage: analyses at steps %v", seen)
+			}
+			// The shift to 25% removed the header rule in the write that set the weights.
+			if len(after) != 1 || len(after[0].Headers) != 0 || !maps.Equal(after[0].Weights, map[string]int{"shop-2": 25, "shop-1": 75}) {
+				t.Errorf("route at the first weighted step %+v, want one rule without headers, shop-2 at 25", after)
 			}
 			final := rulesOf(t, router, h.liveRoute(router, "shop"))
 			if len(final) != 1 || len(final[0].Headers) != 0 || !maps.Equal(final[0].Weights, map[string]int{"shop-2": 100}) {

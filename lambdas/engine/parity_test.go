@@ -54,8 +54,8 @@ var scenarios = []struct {
 	{"proportional canary scales with weight", TestProportionalCanaryScalesWithWeight},
 	{"proportional canary rolls back", TestProportionalCanaryRollsBack},
 	{"proportional scale that cannot complete rolls back", TestProportionalScaleThatCannotCompleteRollsBack},
-	{"A/B stage", TestABStage},
-	{"A/B stage refused", TestABStageRefused},
+	{"ab stage", TestABStage},
+	{"ab stage refused", TestABStageRefused},
 }
 
 // ownRunner are the tests that drive one runner on purpose.

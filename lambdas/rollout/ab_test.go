@@ -59,7 +59,7 @@ func TestDecideAtABStage(t *testing.T) {
 		{"ready: start the stage", Input{Step: -1, Verdict: verdict(analysis.ResultPass)}, Shift, 0, "starting the A/B stage"},
 		{"the stage lasts ab.duration, not wait_time", Input{Step: 0, StepElapsed: 120 * time.Second, Verdict: verdict(analysis.ResultPass)}, Analyse, 0, "analysing the A/B stage: 2m0s of ab.duration 5m0s passed"},
 		{"passed: the weighted steps follow", Input{Step: 0, StepElapsed: 300 * time.Second, Verdict: verdict(analysis.ResultPass)}, Shift, 25, "the canary passed the A/B stage for 5m0s: shifting to 25%"},
-		{"failing at the limit rolls back", Input{Step: 0, ConsecutiveFailures: 1, StepElapsed: 30 * time.Second, Verdict: verdict(analysis.ResultFail)}, RollBack, 0, "analysis failed 2 time(s) in a row"},
+		{"failing at the limit rolls back", Input{Step: 0, ConsecutiveFailures: 1, StepElapsed: 30 * time.Second, Verdict: verdict(analysis.ResultFail)}, RollBack, 0, "analysis failed 2 time(s) in a row at 0% (the A/B stage) (limit 2)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.in.Policy, c.in.Plan, c.in.Now = p, plan, now

@@ -43,7 +43,8 @@
 //  6. Before the first step (weight 0, the canary just became ready) the
 //     rollout shifts to the first weight.
 //  7. At 100% the rollout bakes until bake_time has passed, then promotes.
-//  8. Below 100% it keeps analysing until wait_time has passed at the step.
+//  8. Below 100% it keeps analysing until wait_time has passed at the step
+//     (ab.duration at the A/B stage).
 //  9. With manual_promotion the rollout holds at the last weight before 100
 //     until an operator promotes.
 //  10. Otherwise it shifts to the next weight.
@@ -180,6 +181,7 @@ type Decision struct {
 func Decide(in Input) Decision {
 	p := in.Policy
 	current := in.weight()
+	where := in.where()
 	d := Decision{
 		NextWeight:          current,
 		NextStep:            in.Step,
@@ -196,7 +198,7 @@ func Decide(in Input) Decision {
 	limit := max(p.FailureLimit, 1)
 
 	if in.Control.Abort {
-		return d.rollBack(true, fmt.Sprintf("an operator aborted the rollout at %d%%", current))
+		return d.rollBack(true, fmt.Sprintf("an operator aborted the rollout at %s", where))
 	}
 
 	switch {
@@ -218,12 +220,12 @@ func Decide(in Input) Decision {
 			why = "no data counts as a failure (no_data \"fail\"): " + v.Reason
 		}
 		if d.ConsecutiveFailures >= limit {
-			return d.rollBack(false, fmt.Sprintf("analysis failed %d time(s) in a row at %d%% (limit %d): %s",
-				d.ConsecutiveFailures, current, limit, why))
+			return d.rollBack(false, fmt.Sprintf("analysis failed %d time(s) in a row at %s (limit %d): %s",
+				d.ConsecutiveFailures, where, limit, why))
 		}
 		d.Action = Analyse
-		d.Reason = fmt.Sprintf("analysis failed at %d%% (%d of %d allowed in a row), staying at this weight: %s",
-			current, d.ConsecutiveFailures, limit, why)
+		d.Reason = fmt.Sprintf("analysis failed at %s (%d of %d allowed in a row), staying at this weight: %s",
+			where, d.ConsecutiveFailures, limit, why)
 		if in.Control.Promote {
 			d.Reason += "; the promote request waits for an analysis that does not fail"
 		}
@@ -232,24 +234,24 @@ func Decide(in Input) Decision {
 
 	if in.Control.Promote {
 		d.Action, d.NextWeight, d.NextStep, d.RequestHandled = Promote, 100, len(in.Plan)-1, true
-		d.Reason = fmt.Sprintf("an operator promoted the canary at %d%%, skipping the remaining steps", current)
+		d.Reason = fmt.Sprintf("an operator promoted the canary at %s, skipping the remaining steps", where)
 		return d
 	}
 	if in.Control.Paused {
 		d.NoDataSince = time.Time{}
 		d.Action = Hold
-		d.Reason = fmt.Sprintf("paused by an operator at %d%%", current)
+		d.Reason = fmt.Sprintf("paused by an operator at %s", where)
 		return d
 	}
 	if noData && noDataPolicy == spec.NoDataHold {
 		waited := in.Now.Sub(d.NoDataSince)
 		if waited >= p.ProgressDeadline {
-			return d.rollBack(false, fmt.Sprintf("no data for %s at %d%%, reaching progress_deadline (%s): %s",
-				waited.Round(time.Second), current, p.ProgressDeadline, v.Reason))
+			return d.rollBack(false, fmt.Sprintf("no data for %s at %s, reaching progress_deadline (%s): %s",
+				waited.Round(time.Second), where, p.ProgressDeadline, v.Reason))
 		}
 		d.Action = Hold
-		d.Reason = fmt.Sprintf("waiting for data at %d%% (%s of progress_deadline %s): %s",
-			current, waited.Round(time.Second), p.ProgressDeadline, v.Reason)
+		d.Reason = fmt.Sprintf("waiting for data at %s (%s of progress_deadline %s): %s",
+			where, waited.Round(time.Second), p.ProgressDeadline, v.Reason)
 		return d
 	}
 
@@ -290,6 +292,14 @@ func Decide(in Input) Decision {
 		return d
 	}
 	return d.shift(in, in.Step+1, fmt.Sprintf("the canary passed at %d%% for %s", current, in.StepElapsed.Round(time.Second)))
+}
+
+// where names the current step in reasons: "25%", or "0% (the A/B stage)".
+func (in Input) where() string {
+	if ABStage(in.Plan, in.Step) {
+		return "0% (the A/B stage)"
+	}
+	return fmt.Sprintf("%d%%", in.weight())
 }
 
 // weight is the current traffic weight of the canary.
