@@ -238,6 +238,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		Tags:                  tags,
 
 		AllowedServiceAccounts: allowedServiceAccounts(cfg.TrafficLayer),
+		HookFunctions:          cfg.HookFunctions,
 	}, inCluster)
 	if err != nil {
 		return nil, err

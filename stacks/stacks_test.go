@@ -415,6 +415,27 @@ func TestUnseededRepositoriesAndExtraMicroservice(t *testing.T) {
 	}
 }
 
+// TestHookFunctionsAreTheOnlyOnesInvoked: the state machine may invoke
+// exactly the hook functions of the stack configuration, and the engine is
+// told the same list.
+func TestHookFunctionsAreTheOnlyOnesInvoked(t *testing.T) {
+	exact := "arn:aws:lambda:us-west-2:" + offline.Account + ":function:acceptance"
+	prefix := "arn:aws:lambda:us-west-2:" + offline.Account + ":function:canary-hook-*"
+	res, _ := mustRun(t, map[string]string{config.KeyHookFunctions: `["` + exact + `", "` + prefix + `"]`})
+	sm := pt.Statements(t, pt.Str(pt.Find(t, res, pt.TypeRolePolicy, "deployer-state-machine-policy").Inputs, "policy"))
+	s := sm["InvokeHookFunctions"]
+	if !slices.Equal(s.Action, []string{"lambda:InvokeFunction"}) || !slices.Equal(s.Resource, []string{exact, exact + ":*", prefix}) {
+		t.Errorf("state machine policy: statement InvokeHookFunctions %+v, want exactly the configured functions", s)
+	}
+	step := pt.Find(t, res, pt.TypeLambda, "deployer-step")
+	if got := pt.Str(step.Inputs, `environment.variables["`+contract.EnvHookFunctions+`"]`); got != exact+","+prefix {
+		t.Errorf("engine %s = %q, want the configured functions", contract.EnvHookFunctions, got)
+	}
+	if _, _, err := runStack(t, map[string]string{config.KeyHookFunctions: `["acceptance"]`}); err == nil || !strings.Contains(err.Error(), "config hookFunctions") {
+		t.Errorf("a function name instead of an ARN: %v", err)
+	}
+}
+
 func TestConfigErrorsStopTheProgram(t *testing.T) {
 	fx := newFixture(t)
 	project, cfg := devConfig(t)

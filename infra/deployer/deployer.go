@@ -20,6 +20,7 @@ import (
 
 	"github.com/eks-canary/platform/infra/awsiam"
 	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 )
 
@@ -53,6 +54,10 @@ type DeployerArgs struct {
 	// types besides ClusterIP. Empty: none.
 	AllowedServiceAccounts []string
 	AllowedServiceTypes    []string
+	// HookFunctions are the Lambda functions rollout hooks may invoke
+	// (ARNs or prefixes ending in '*'): the state machine may invoke
+	// exactly these and the engine refuses others. Empty: none.
+	HookFunctions []string
 }
 
 // Deployer is the installed engine.
@@ -222,6 +227,9 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		if len(args.AllowedServiceTypes) > 0 {
 			vars[contract.EnvAllowedServiceTypes] = pulumi.String(strings.Join(args.AllowedServiceTypes, ","))
 		}
+		if len(args.HookFunctions) > 0 {
+			vars[contract.EnvHookFunctions] = pulumi.String(strings.Join(args.HookFunctions, ","))
+		}
 		return &lambda.FunctionEnvironmentArgs{Variables: vars}
 	}
 	code := pulumi.NewFileArchive(args.LambdaArchive)
@@ -250,17 +258,27 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 	if err != nil {
 		return fmt.Errorf("state machine role: %w", err)
 	}
+	machineStatements := []awsiam.Statement{
+		{Sid: "InvokeEngine", Actions: []string{"lambda:InvokeFunction"},
+			Resources: []pulumi.StringInput{stepFn.Arn, pulumi.Sprintf("%s:*", stepFn.Arn)}},
+	}
+	if len(args.HookFunctions) > 0 {
+		// Lambda rollout hooks: exactly the functions the stack allows.
+		var resources []pulumi.StringInput
+		for _, r := range hooks.PolicyResources(args.HookFunctions) {
+			resources = append(resources, pulumi.String(r))
+		}
+		machineStatements = append(machineStatements, awsiam.Statement{Sid: "InvokeHookFunctions", Actions: []string{"lambda:InvokeFunction"}, Resources: resources})
+	}
 	machinePolicy, err := iam.NewRolePolicy(ctx, name+"-state-machine-policy", &iam.RolePolicyArgs{
 		Role: machineRole.ID(),
-		Policy: awsiam.Document(
-			awsiam.Statement{Sid: "InvokeEngine", Actions: []string{"lambda:InvokeFunction"},
-				Resources: []pulumi.StringInput{stepFn.Arn, pulumi.Sprintf("%s:*", stepFn.Arn)}},
+		Policy: awsiam.Document(append(machineStatements,
 			// Log delivery APIs have no resource-level permissions.
 			awsiam.Statement{Sid: "DeliverLogs", Actions: []string{
 				"logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
 				"logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
 			}, Resources: []pulumi.StringInput{awsiam.Any}},
-		),
+		)...),
 	}, pulumi.Parent(d))
 	if err != nil {
 		return fmt.Errorf("state machine policy: %w", err)

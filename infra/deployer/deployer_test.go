@@ -174,6 +174,9 @@ func TestEngineIAM(t *testing.T) {
 			if s := sm["InvokeEngine"]; !slices.Equal(s.Resource, []string{stepArn, stepArn + ":*"}) {
 				t.Errorf("state machine policy: statement InvokeEngine %+v, want the step function only", s)
 			}
+			if s, ok := sm["InvokeHookFunctions"]; ok {
+				t.Errorf("state machine policy: statement InvokeHookFunctions %+v present without HookFunctions", s)
+			}
 			pt.Check(t, res, []pt.Row{
 				pt.R(pt.TypeRole, "deployer-step-role", "assumeRolePolicy", pt.Contains(`"Service":["lambda.amazonaws.com"]`), "Lambda assumes the step role"),
 				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.Contains(`"Service":["states.amazonaws.com"]`), "Step Functions assumes its role"),
@@ -224,6 +227,7 @@ func TestEngineKubernetesAccess(t *testing.T) {
 		"/pods": {"get", "list", "watch", "delete"}, "/events": {"create", "patch"}, "coordination.k8s.io/leases": manage,
 		"appmesh.k8s.aws/virtualnodes": manage, "appmesh.k8s.aws/virtualrouters": manage, "appmesh.k8s.aws/virtualservices": manage,
 		"gateway.networking.k8s.io/httproutes": manage, "application-networking.k8s.aws/targetgrouppolicies": manage,
+		"batch/jobs": manage,
 	}
 	for key, verbs := range want {
 		if !slices.Equal(granted[key], verbs) {

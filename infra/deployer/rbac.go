@@ -20,6 +20,8 @@ var DeployerRules = []Rule{
 	{Groups: []string{"appmesh.k8s.aws"}, Resources: []string{"virtualnodes", "virtualrouters", "virtualservices"}, Verbs: manage},
 	{Groups: []string{"gateway.networking.k8s.io"}, Resources: []string{"httproutes"}, Verbs: manage},
 	{Groups: []string{"application-networking.k8s.aws"}, Resources: []string{"targetgrouppolicies"}, Verbs: manage},
+	// Rollout hooks of kind job.
+	{Groups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: manage},
 }
 
 var manage = []string{"get", "list", "watch", "create", "update", "patch", "delete"}

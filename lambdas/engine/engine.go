@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
@@ -62,6 +63,10 @@ type Notice struct {
 	Outcome                 string // status.PhaseSucceeded, PhaseRolledBack, PhaseFailed or PhaseInvalid
 	Reason                  string
 	Execution               string
+	Hooks                   []status.HookResult // the latest hook results, newest first
+	// HookFailure: a notify-only hook failed after the rollout ended;
+	// Outcome is unchanged.
+	HookFailure bool
 }
 
 // Notifier tells people that a rollout ended.
@@ -90,6 +95,11 @@ type Engine struct {
 	// Sleep waits between the rollback entry point's attempts; nil sleeps
 	// for real.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// HookFunctions are the Lambda functions hooks may invoke
+	// (contract.EnvHookFunctions): ARNs, or prefixes ending in '*'.
+	HookFunctions []string
+	// HookClient calls HTTP hooks; nil uses http.DefaultClient.
+	HookClient *http.Client
 
 	renders template.Cache
 }
@@ -127,13 +137,20 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 	case statemachine.ActionCheck:
 		err = e.check(ctx, &st)
 	case statemachine.ActionPromote:
-		err = e.promote(ctx, &st)
+		if err = e.promote(ctx, &st); err == nil {
+			e.toHooks(&st, spec.HookPostRollout, statemachine.NextSucceeded)
+		}
 	case statemachine.ActionRollBack:
-		err = e.rollBackState(ctx, ev.Execution, &st)
+		if err = e.rollBackState(ctx, ev.Execution, &st); err == nil && st.Rollout != nil {
+			st.Rollout.Weight = 0
+			e.toHooks(&st, spec.HookOnRollback, statemachine.NextRolledBack)
+		}
+	case statemachine.ActionHooks:
+		err = e.runHooks(ctx, &st)
 	case statemachine.ActionRollBackFailed:
 		err = e.rollBackFailedState(ctx, ev.Execution, &st)
 	default:
-		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, check, analyse, promote, rollback, rollbackfailed", ev.Action)
+		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, check, analyse, promote, rollback, rollbackfailed, hooks", ev.Action)
 	}
 	if err != nil {
 		return nil, err

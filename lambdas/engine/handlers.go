@@ -38,6 +38,9 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if err := e.admit(s); err != nil {
 		return State{}, err
 	}
+	if err := e.checkHooks(s); err != nil {
+		return State{}, err
+	}
 	// Version 1 with a placeholder route proves the template renders; the
 	// real values come after the lock.
 	objs, err := e.render(s, 1, nil)
@@ -131,6 +134,7 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 		r.Version = 1
 	}
 	r.Plan = rollout.Plan(st.Spec, !r.firstDeployment())
+	e.toHooks(st, spec.HookPreRollout, statemachine.NextDeploy)
 	if err := e.writeStatus(ctx, sess, st, status.PhaseWaitingPods, ""); err != nil {
 		return err
 	}
@@ -371,6 +375,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 		r.PodRestarts = rollout.Baseline(pods)
 		r.NextStep, r.NextWeight = first.NextStep, first.NextWeight
 		r.WaitSeconds = rollout.WaitSeconds(in, first, rt.SettleTime())
+		e.toHooks(st, spec.HookPreTraffic, statemachine.NextShift)
 	}
 	return nil
 }
@@ -497,6 +502,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		r.WaitSeconds = readyPoll // the weight has not changed: poll as "Wait until ready" does
 	}
 	r.scheduleChecks(now, st.Spec)
+	e.gate(st)
 	e.logger(st).Info("analysed", "verdict", verdict.Result, "requests", verdict.Requests, "errors", verdict.Errors,
 		"next", r.Next, "reason", d.Reason)
 	e.emitMetrics(st, &verdict)

@@ -203,7 +203,9 @@ type harness struct {
 	definition string
 	// hook, when set, runs before every Task; tests use it to stop mid-run.
 	hook func(state string, payload json.RawMessage)
-	seq  atomic.Int64
+	// function answers "Invoke hook function", as a Lambda hook would.
+	function func(payload json.RawMessage) (json.RawMessage, error)
+	seq      atomic.Int64
 	// rec collects what the parity test compares; nil outside it.
 	rec *harnessRecord
 }
@@ -293,18 +295,25 @@ func (h *harness) deployJSON(router, svc, image string, change func(map[string]a
 }
 
 func (h *harness) invoke(ctx context.Context, state string, payload json.RawMessage) (json.RawMessage, error) {
+	if state == statemachine.StateReady {
+		// The runners skip "Wait for pods" while the engine's clock moves
+		// on; let the control plane catch up first, or a loaded machine
+		// would reach progress_deadline before the pods could start (and a
+		// fault injected here would find no pod to break).
+		h.settle(ctx)
+	}
 	if h.hook != nil {
 		h.hook(state, payload)
+	}
+	if state == statemachine.StateInvokeHook {
+		if h.function == nil {
+			return nil, fmt.Errorf("the test bound no Lambda hook function")
+		}
+		return h.function(payload)
 	}
 	var ev engine.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return nil, err
-	}
-	if state == statemachine.StateReady {
-		// The runners skip "Wait for pods" while the engine's clock moves
-		// on; let the control plane catch up first, or a loaded machine
-		// would reach progress_deadline before the pods could start.
-		h.settle(ctx)
 	}
 	// Only these Tasks follow a Wait: "Wait for pods" before the readiness
 	// poll, "Wait for analysis" before a check.

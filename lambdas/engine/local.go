@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/statemachine/interp"
 	"github.com/eks-canary/platform/lambdas/status"
@@ -34,7 +35,8 @@ type Local struct {
 	// Timeout is the execution's TimeoutSeconds; its expiry rolls back
 	// through the rollback entry point. Zero means two hours.
 	Timeout time.Duration
-	// Invoke runs a Task's payload; nil calls the engine in-process.
+	// Invoke runs a Task's payload, "Invoke hook function" included; nil
+	// calls the engine in-process and refuses Lambda hooks.
 	Invoke interp.Invoke
 }
 
@@ -59,6 +61,12 @@ func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (O
 	var last State // the state after the last Task that succeeded
 	call := l.Invoke
 	if call == nil {
+		// Bad input is left to the definition's Validate to report.
+		if s, err := spec.Parse(deployJSON); err == nil {
+			if err := localHooks(s); err != nil {
+				return Outcome{}, err
+			}
+		}
 		call = l.handle
 	}
 	invoke := func(ctx context.Context, name string, payload json.RawMessage) (json.RawMessage, error) {

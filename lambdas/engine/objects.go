@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/eks-canary/platform/lambdas/hooks/job"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
@@ -100,6 +101,9 @@ func (e *Engine) renderRoute(s spec.Spec, version int, image string, backends []
 	}
 	objs := make(objects, 0, len(rendered.Objects))
 	for _, o := range rendered.Objects {
+		if job.IsJob(o.Obj) {
+			continue // a hook's document, created by its hook (hooks.go)
+		}
 		labels := o.Obj.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
@@ -325,7 +329,7 @@ func (e *Engine) routeRules(name string, open *template.Rendered) []template.Pro
 
 // ProjectedStateBytes is the size of the largest state a rollout of s can
 // reach: deploy.json, a stable template as large as this one, the most
-// verdicts kept and a caught error.
+// verdicts and hook results kept, a hook's answer and a caught error.
 func ProjectedStateBytes(s spec.Spec) int {
 	rate, latency, p := 100.0, 1e6, 1.0
 	verdicts := make([]status.Verdict, keepVerdicts)
@@ -338,6 +342,7 @@ func ProjectedStateBytes(s spec.Spec) int {
 		StableTemplate: s.ConfigFile, Plan: make([]int, 100), Verdicts: verdicts, Reason: strings.Repeat("x", 200),
 		StartedAt: time.Now(), DeployedAt: time.Now(), StepStartedAt: time.Now(), BakeStartedAt: time.Now(), NoDataSince: time.Now(),
 	}}
+	st.Rollout.Hooks, st.Rollout.Hook = worstHooks(s)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return math.MaxInt

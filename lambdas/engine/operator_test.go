@@ -11,10 +11,10 @@ import (
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
-// TestOperatorRequests steers running rollouts the way canaryctl does
+// operatorRequests steers running rollouts the way canaryctl does
 // (through the status store's operator side) and checks that the engine
 // honours each request at its next step.
-func TestOperatorRequests(t *testing.T) {
+func operatorRequests(t *testing.T) {
 	ctx := context.Background()
 	operator := status.NewOperator(shared.Get(t).Clientset)
 

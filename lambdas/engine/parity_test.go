@@ -25,37 +25,41 @@ import (
 
 // scenarios are the engine suite's rollouts. TestParity runs each twice,
 // through the definition in the ASL interpreter and through the local
-// runner, with every assertion of the scenario applying to both.
+// runner, with every assertion of the scenario applying to both. They are
+// not tests of their own, so that no rollout runs a third time:
+// go test -run 'TestParity/promotion' runs one.
 var scenarios = []struct {
 	name string
 	run  func(*testing.T)
 }{
-	{"promotion", TestCanaryIsPromotedStepByStep},
-	{"failing metrics", TestFailingCanaryRollsBackWithinOneInterval},
-	{"no data", TestNoDataPolicy},
-	{"never ready", TestCanaryThatNeverBecomesReadyRollsBack},
-	{"API server errors", TestAPIServerErrors},
-	{"abort", TestAbortedExecutionIsRolledBack},
-	{"concurrent", TestConcurrentRolloutsNeverInterleave},
-	{"invalid input", TestInvalidInputChangesNothing},
-	{"in place", TestInPlaceReplacesTheStatefulSet},
-	{"roll back during a shift", TestRollBackDuringAShiftWins},
-	{"lost status", TestLostStatusIsNotAFirstDeployment},
-	{"dry run refusals", TestAPIServerRefusalsInTheDryRunWriteNothing},
-	{"stale lock takeover", TestStaleLockTakeoverRollsTheAbandonedRolloutBackFirst},
-	{"roll back gives up", TestRollBackThatGivesUpIsRecordedAndHoldsTheLock},
-	{"rollback entry point gives up", TestRollbackEntryPointThatGivesUpIsRecordedThenRetried},
-	{"operator requests", TestOperatorRequests},
-	{"pod health", TestCanaryPodHealth},
-	{"healthy pods", TestHealthyCanaryPodsPromote},
-	{"timeline", TestRolloutLeavesItsTimelineInTheStatus},
-	{"alarm gates", TestAlarmGates},
-	{"restart after traffic", TestRestartAfterTrafficRollsBackWithinOneCheck},
-	{"proportional canary scales with weight", TestProportionalCanaryScalesWithWeight},
-	{"proportional canary rolls back", TestProportionalCanaryRollsBack},
-	{"proportional scale that cannot complete rolls back", TestProportionalScaleThatCannotCompleteRollsBack},
-	{"ab stage", TestABStage},
-	{"ab stage refused", TestABStageRefused},
+	{"promotion", canaryIsPromotedStepByStep},
+	{"failing metrics", failingCanaryRollsBackWithinOneInterval},
+	{"no data", noDataPolicy},
+	{"never ready", canaryThatNeverBecomesReadyRollsBack},
+	{"API server errors", apiServerErrors},
+	{"abort", abortedExecutionIsRolledBack},
+	{"concurrent", concurrentRolloutsNeverInterleave},
+	{"invalid input", invalidInputChangesNothing},
+	{"in place", inPlaceReplacesTheStatefulSet},
+	{"roll back during a shift", rollBackDuringAShiftWins},
+	{"lost status", lostStatusIsNotAFirstDeployment},
+	{"dry run refusals", apiServerRefusalsInTheDryRunWriteNothing},
+	{"stale lock takeover", staleLockTakeoverRollsTheAbandonedRolloutBackFirst},
+	{"roll back gives up", rollBackThatGivesUpIsRecordedAndHoldsTheLock},
+	{"rollback entry point gives up", rollbackEntryPointThatGivesUpIsRecordedThenRetried},
+	{"operator requests", operatorRequests},
+	{"pod health", canaryPodHealth},
+	{"healthy pods", healthyCanaryPodsPromote},
+	{"timeline", rolloutLeavesItsTimelineInTheStatus},
+	{"alarm gates", alarmGates},
+	{"restart after traffic", restartAfterTrafficRollsBackWithinOneCheck},
+	{"rollout hooks", rolloutHooks},
+	{"aborted during a hook Job", abortedDuringAHookJobRemovesIt},
+	{"proportional canary scales with weight", proportionalCanaryScalesWithWeight},
+	{"proportional canary rolls back", proportionalCanaryRollsBack},
+	{"proportional scale that cannot complete rolls back", proportionalScaleThatCannotCompleteRollsBack},
+	{"ab stage", abStage},
+	{"ab stage refused", abStageRefused},
 }
 
 // ownRunner are the tests that drive one runner on purpose.
@@ -84,7 +88,7 @@ func TestParityCoversEveryScenario(t *testing.T) {
 				continue
 			}
 			if buildsHarness(fn) {
-				t.Errorf("%s: %s runs rollouts but is not in the parity scenarios", file, fn.Name.Name)
+				t.Errorf("%s: %s runs rollouts outside TestParity: drop its Test prefix and add it to the scenarios table", file, fn.Name.Name)
 			}
 		}
 	}

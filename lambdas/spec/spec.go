@@ -29,6 +29,7 @@ type Spec struct {
 	// or "proportional" (replicas follow the weight, see scale.go).
 	CanaryScale       string `json:"canary_scale,omitempty"`
 	CanaryMinReplicas int    `json:"canary_min_replicas,omitempty"` // floor of a proportional canary's replicas
+	Hooks             []Hook `json:"hooks,omitempty"`               // rollout hooks (hooks.go)
 	// AB is the A/B stage ahead of the weighted steps (see ab.go).
 	AB AB `json:"ab"`
 }

@@ -192,6 +192,7 @@ func (s *Spec) applyDefaults() {
 	if a.PodCheckInterval == 0 {
 		a.PodCheckInterval = min(DefaultPodCheckInterval, a.Interval)
 	}
+	s.applyHookDefaults()
 }
 
 // WithDefaults returns s with every unset optional field given its default,
@@ -199,6 +200,7 @@ func (s *Spec) applyDefaults() {
 func (s Spec) WithDefaults() Spec {
 	s.Steps = append([]int(nil), s.Steps...)
 	s.Analysis.Alarms = append([]string(nil), s.Analysis.Alarms...)
+	s.Hooks = slices.Clone(s.Hooks)
 	s.AB.Headers = append([]HeaderMatch(nil), s.AB.Headers...)
 	s.applyDefaults()
 	return s
@@ -371,7 +373,7 @@ func (s Spec) problems() []FieldError {
 			fmt.Sprintf("use 0..%d seconds a pod may stay unready while the canary carries traffic", MaxUnreadyGrace))
 	}
 	out = append(out, gateProblems(a)...)
-	return out
+	return append(out, s.hookProblems()...)
 }
 
 // holdsBelowFull reports whether the plan has a canary weight below 100,

@@ -11,6 +11,7 @@ package statemachine
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 )
 
 // State names, readable in the Step Functions console.
@@ -37,6 +38,15 @@ const (
 	StateRollBackFailed = "Roll back failed"
 	StateEnded          = "Rollout ended elsewhere"
 	StateRefused        = "Refused"
+
+	// Rollout hooks (hooks.go).
+	StateRunHooks      = "Run hooks"
+	StateHookNext      = "Next hook action"
+	StateInvokeHook    = "Invoke hook function"
+	StateWaitHook      = "Wait for hook"
+	StateHookError     = "Hook step failed"
+	StateAfterPromote  = "Post-rollout hooks?"
+	StateAfterRollBack = "Roll back hooks?"
 )
 
 // Handler actions: the "action" field of the Lambda payload, one per Task.
@@ -54,6 +64,9 @@ const (
 	// ActionRollBackFailed records a roll back that gave up: phase Failed,
 	// the lock held for recovery, a notice.
 	ActionRollBackFailed = "rollbackfailed"
+	// ActionHooks runs the hooks of the point the state names, or judges
+	// the answer of a Lambda hook the state machine invoked.
+	ActionHooks = "hooks"
 )
 
 // TaskActions maps every Task state to the handler action it calls.
@@ -68,6 +81,7 @@ var TaskActions = map[string]string{
 	StatePromote:       ActionPromote,
 	StateRollBack:      ActionRollBack,
 	StateRecordFailure: ActionRollBackFailed,
+	StateRunHooks:      ActionHooks,
 }
 
 // Values of $.rollout.next chosen by the engine after "Analyse" and, with
@@ -80,6 +94,15 @@ const (
 	NextHold     = "hold"
 	NextPromote  = "promote"
 	NextRollBack = "rollback"
+
+	// Values the hook steps add (Lock, "Wait until ready", Promote and
+	// Roll back set them too).
+	NextHooks      = "hooks"      // run the hooks of $.rollout.hook.point
+	NextInvoke     = "invoke"     // invoke $.rollout.hook.function
+	NextWait       = "wait"       // wait $.rollout.wait_seconds, then look at the hook again
+	NextDeploy     = "deploy"     // the pre_rollout hooks passed (or there are none)
+	NextSucceeded  = "succeeded"  // the post_rollout hooks ran
+	NextRolledBack = "rolledback" // the on_rollback hooks ran, or a pre_rollout hook ended the rollout
 )
 
 // Error names the handlers raise; Retry and Catch match on them.
@@ -126,7 +149,7 @@ func Definition(cfg Config) (string, error) {
 		StateValidate: cfg.task(ActionValidate, StateLock, []object{
 			catch([]string{"States.ALL"}, StateInvalid),
 		}),
-		StateLock: cfg.task(ActionLock, StateDeploy, []object{
+		StateLock: cfg.task(ActionLock, StateHookNext, []object{
 			catch([]string{ErrInProgress}, StateInProgress),
 			catch([]string{ErrRefused}, StateRefused),
 			catch([]string{"States.ALL"}, StateRollBack),
@@ -140,7 +163,7 @@ func Definition(cfg Config) (string, error) {
 			"Choices": []object{{
 				"Variable":      "$.rollout.ready",
 				"BooleanEquals": true,
-				"Next":          StateShift,
+				"Next":          StateHookNext,
 			}},
 			"Default": StateWaitPods,
 		},
@@ -172,17 +195,18 @@ func Definition(cfg Config) (string, error) {
 				next(NextBake, StateWaitAnalysis),
 				next(NextPromote, StatePromote),
 				next(NextRollBack, StateRollBack),
+				next(NextHooks, StateRunHooks),
 			},
 			"Default": StateRollBack,
 		},
-		StatePromote: cfg.task(ActionPromote, StateSucceeded, rollBackOnError()),
+		StatePromote: cfg.task(ActionPromote, StateAfterPromote, rollBackOnError()),
 		StateRollBack: cfg.withRetry(object{
 			"Type":           "Task",
 			"Resource":       "arn:aws:states:::lambda:invoke",
 			"Parameters":     cfg.parameters(ActionRollBack),
 			"OutputPath":     "$.Payload",
 			"TimeoutSeconds": cfg.TaskTimeout,
-			"Next":           StateRolledBack,
+			"Next":           StateAfterRollBack,
 			"Catch":          []object{catch([]string{"States.ALL"}, StateRecordFailure)},
 		}, object{
 			// Rolling back must not give up on a flaky API server: retry anything, longer.
@@ -202,6 +226,7 @@ func Definition(cfg Config) (string, error) {
 		StateRefused:        object{"Type": "Fail", "Error": ErrRefused, "Cause": "The cluster is not in a state a rollout can start from; nothing was changed. The error output says why and what to do."},
 		StateEnded:          object{"Type": "Fail", "Error": ErrEnded, "Cause": "The rollout was rolled back from outside or lost its lock; this execution changed nothing more."},
 	}
+	maps.Copy(states, cfg.hookStates())
 	def := object{
 		"Comment":        "Canary rollout of one microservice: shift traffic step by step, analyse at every interval, roll back on failure.",
 		"QueryLanguage":  "JSONPath",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,6 +40,14 @@ func (s *script) invoke(_ context.Context, state string, payload json.RawMessage
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, state)
+	if state == sm.StateInvokeHook {
+		// A Lambda hook: its payload is what "Run hooks" prepared.
+		var hook map[string]any
+		if err := json.Unmarshal(payload, &hook); err != nil || hook["hook"] != "gate" {
+			return nil, fmt.Errorf("hook payload %s: %v", payload, err)
+		}
+		return json.RawMessage(`{"ok": true}`), nil
+	}
 	var p struct {
 		Action    string         `json:"action"`
 		Execution string         `json:"execution"`
@@ -69,11 +78,28 @@ func (s *script) invoke(_ context.Context, state string, payload json.RawMessage
 	}
 	rollout["wait_seconds"] = 1
 	rollout["check_seconds"] = 1
-	switch outcome {
-	case "ok":
-	case "ready", "not-ready":
+	point, toHooks := strings.CutPrefix(outcome, "hooks:")
+	switch {
+	// As the engine: these steps always say what follows them.
+	case outcome == "ok" && state == sm.StateLock:
+		rollout["next"] = sm.NextDeploy
+	case outcome == "ok" && state == sm.StatePromote:
+		rollout["next"] = sm.NextSucceeded
+	case outcome == "ok" && state == sm.StateRollBack:
+		rollout["next"] = sm.NextRolledBack
+	case outcome == "ok":
+	case outcome == "ready", outcome == "not-ready":
 		rollout["ready"] = outcome == "ready"
-	case sm.NextAnalyse, sm.NextShift, sm.NextBake, sm.NextHold, sm.NextPromote, sm.NextRollBack, sm.NextCheck, "nonsense":
+		rollout["next"] = sm.NextShift
+	case toHooks:
+		rollout["ready"] = true // "Wait until ready" sends a ready canary to pre_traffic hooks
+		rollout["next"] = sm.NextHooks
+		rollout["hook"] = map[string]any{"point": point}
+	case outcome == sm.NextInvoke:
+		rollout["next"] = outcome
+		rollout["hook"] = map[string]any{"point": "pre_traffic", "function": "arn:aws:lambda:us-west-2:1:function:gate", "payload": map[string]any{"hook": "gate"}}
+	case slices.Contains([]string{sm.NextAnalyse, sm.NextShift, sm.NextBake, sm.NextHold, sm.NextPromote, sm.NextRollBack, sm.NextCheck, "nonsense",
+		sm.NextHooks, sm.NextWait, sm.NextDeploy, sm.NextSucceeded, sm.NextRolledBack}, outcome):
 		rollout["next"] = outcome
 	default: // an error name
 		return nil, namedError{outcome, "scripted " + outcome}
@@ -209,6 +235,45 @@ func TestPaths(t *testing.T) {
 				slices.Repeat([]string{sm.StateRollBack}, 9)...), sm.StateRecordFailure),
 		},
 		{
+			name: "hooks run before the canary, before traffic, at a gate and after promotion",
+			plan: map[string][]string{
+				sm.StateLock:     {"hooks:pre_rollout"},
+				sm.StateRunHooks: {sm.NextInvoke, sm.NextWait, sm.NextDeploy, sm.NextInvoke, sm.NextShift, sm.NextHold, sm.NextPromote, sm.NextSucceeded},
+				sm.StateReady:    {"hooks:pre_traffic"},
+				sm.StateAnalyse:  {"hooks:confirm_promotion"},
+				sm.StatePromote:  {"hooks:post_rollout"},
+			},
+			wantStatus: "SUCCEEDED",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateRunHooks, sm.StateInvokeHook, sm.StateRunHooks, sm.StateRunHooks,
+				sm.StateDeploy, sm.StateReady, sm.StateRunHooks, sm.StateInvokeHook, sm.StateRunHooks, sm.StateShift,
+				sm.StateCheck, sm.StateAnalyse, sm.StateRunHooks, sm.StateCheck, sm.StateAnalyse, sm.StateRunHooks,
+				sm.StatePromote, sm.StateRunHooks},
+		},
+		{
+			name:       "a failed pre_rollout hook ends rolled back without a roll back",
+			plan:       map[string][]string{sm.StateLock: {"hooks:pre_rollout"}, sm.StateRunHooks: {sm.NextRolledBack}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateRunHooks},
+		},
+		{
+			name:       "an engine error at a gate rolls back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {"hooks:confirm_traffic"}, sm.StateRunHooks: {"Forbidden"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift, sm.StateCheck, sm.StateAnalyse, sm.StateRunHooks, sm.StateRollBack},
+		},
+		{
+			name:       "an engine error in post_rollout hooks keeps the promotion",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {sm.NextPromote}, sm.StatePromote: {"hooks:post_rollout"}, sm.StateRunHooks: {"Forbidden"}},
+			wantStatus: "SUCCEEDED",
+			wantCalls:  []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift, sm.StateCheck, sm.StateAnalyse, sm.StatePromote, sm.StateRunHooks},
+		},
+		{
+			name:       "on_rollback hooks run after the roll back and an error there still ends rolled back",
+			plan:       map[string][]string{sm.StateReady: {"ready"}, sm.StateAnalyse: {sm.NextRollBack}, sm.StateRollBack: {"hooks:on_rollback"}, sm.StateRunHooks: {"Forbidden"}},
+			wantStatus: "FAILED", wantError: "RolledBack",
+			wantCalls: []string{sm.StateValidate, sm.StateLock, sm.StateDeploy, sm.StateReady, sm.StateShift, sm.StateCheck, sm.StateAnalyse, sm.StateRollBack, sm.StateRunHooks},
+		},
+		{
 			name:       "the API server refusing the canary in a dry run ends invalid without rolling back",
 			plan:       map[string][]string{sm.StateDeploy: {sm.ErrValidation}},
 			wantStatus: "FAILED", wantError: sm.ErrValidation,
@@ -311,6 +376,16 @@ func TestEveryTaskCanRollBack(t *testing.T) {
 		case sm.StateRecordFailure:
 			if last.Next != sm.StateRollBackFailed {
 				t.Errorf("Roll back catches into %q", last.Next)
+			}
+		case sm.StateInvokeHook:
+			// A function's error is the hook's answer, judged by the engine.
+			if last.Next != sm.StateRunHooks {
+				t.Errorf("%s catches into %q, want %q", name, last.Next, sm.StateRunHooks)
+			}
+		case sm.StateRunHooks:
+			// Decides by the hook point: notify-only hooks never roll back.
+			if last.Next != sm.StateHookError {
+				t.Errorf("%s catches into %q, want %q", name, last.Next, sm.StateHookError)
 			}
 		default:
 			if last.Next != sm.StateRollBack {

@@ -61,6 +61,9 @@ func engineData(st Status, history []Record) (map[string]string, error) {
 	if len(st.Verdicts) > VerdictLimit {
 		st.Verdicts = st.Verdicts[:VerdictLimit]
 	}
+	if len(st.Hooks) > HookResultLimit {
+		st.Hooks = st.Hooks[:HookResultLimit]
+	}
 	statusJSON, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("encode status: %w", err)

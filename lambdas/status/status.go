@@ -99,6 +99,8 @@ type Status struct {
 	// Analysis is the rollout's analysis settings with their defaults
 	// applied: the gates its verdicts are judged by, shown beside them.
 	Analysis *spec.Analysis `json:"analysis,omitempty"`
+	// Hooks are the latest hook results, newest first (HookResultLimit).
+	Hooks []HookResult `json:"hooks,omitempty"`
 }
 
 // TakeOver records the abandoned rollout a new one rolled back before it started.

@@ -24,7 +24,8 @@ func (k Kind) GroupVersionKind() schema.GroupVersionKind {
 // ServiceAccounts are not among them: the environment creates the one App
 // Mesh pods use, and the engine may only read them. PodDisruptionBudgets and
 // HorizontalPodAutoscalers would need the Role to grant policy and
-// autoscaling resources first.
+// autoscaling resources first. Jobs are rollout hooks' documents: the engine
+// creates one per hook run, never with the microservice's objects.
 func AllowedKinds() []Kind {
 	return []Kind{
 		{"apps", "v1", "Deployment", "deployments"},
@@ -36,6 +37,7 @@ func AllowedKinds() []Kind {
 		{"appmesh.k8s.aws", "v1beta2", "VirtualService", "virtualservices"},
 		{"gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"},
 		{"application-networking.k8s.aws", "v1alpha1", "TargetGroupPolicy", "targetgrouppolicies"},
+		{"batch", "v1", "Job", "jobs"},
 	}
 }
 

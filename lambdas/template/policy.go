@@ -56,6 +56,10 @@ func (r *Rendered) check(p Policy) []Problem {
 		case o.Obj.GroupVersionKind().Group == "apps" && (o.Obj.GetKind() == "Deployment" || o.Obj.GetKind() == "StatefulSet"):
 			pod, _, _ := unstructured.NestedMap(o.Obj.Object, "spec", "template", "spec")
 			checkPod(pod, "spec.template.spec", r.image, p, add)
+		case o.Obj.GroupVersionKind().Group == "batch" && o.Obj.GetKind() == "Job":
+			// A hook's Job runs in the namespace like the workload: the same rules.
+			pod, _, _ := unstructured.NestedMap(o.Obj.Object, "spec", "template", "spec")
+			checkPod(pod, "spec.template.spec", r.image, p, add)
 		case o.Obj.GroupVersionKind().Group == "" && o.Obj.GetKind() == "Service":
 			checkService(o.Obj.Object, p, add)
 		}

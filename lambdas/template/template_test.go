@@ -180,7 +180,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"lower-case placeholder", obj("v1", "ConfigMap", "${microservice_name}", ""), []string{"line 4: unknown placeholder ${microservice_name}"}},
 		{"unterminated placeholder", obj("v1", "ConfigMap", "a", "data:\n  x: ${CONTAINER_IMAGE\n"), []string{"line 6: unterminated placeholder"}},
 		{"other namespace", obj("v1", "ConfigMap", "a", "") + "  namespace: kube-system\n", []string{`line 1: ConfigMap/a: namespace "kube-system" is not the rollout's namespace "yelb"`}},
-		{"disallowed kind", obj("batch/v1", "Job", "a", ""), []string{"Job/a: kind Job (batch/v1) is not allowed: use one of Deployment"}},
+		{"disallowed kind", obj("batch/v1", "CronJob", "a", ""), []string{"CronJob/a: kind CronJob (batch/v1) is not allowed: use one of Deployment"}},
 		{"service account", obj("v1", "ServiceAccount", "a", ""), []string{"ServiceAccount/a: kind ServiceAccount (v1) is not allowed"}},
 		{"pod disruption budget", obj("policy/v1", "PodDisruptionBudget", "a", ""), []string{"kind PodDisruptionBudget (policy/v1) is not allowed"}},
 		{"wrong api version", obj("appmesh.k8s.aws/v1beta1", "VirtualNode", "a", ""), []string{`apiVersion "appmesh.k8s.aws/v1beta1" is not allowed for VirtualNode: use appmesh.k8s.aws/v1beta2`}},

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/hooks"
 )
 
 // Node architectures, derived from the instance type.
@@ -48,6 +49,7 @@ const (
 	KeyServiceDomain     = "serviceDomain"
 	KeyHostedZoneID      = "hostedZoneId"
 	KeyPublicIngress     = "publicIngress"
+	KeyHookFunctions     = contract.ConfigHookFunctions
 )
 
 // ServiceDomainSuffix ends the default service domain: "internal" is the
@@ -101,6 +103,9 @@ type Config struct {
 	// PublicIngress puts an internet-facing NLB and a proxy in front of the
 	// ingress microservice; false keeps the platform private.
 	PublicIngress bool
+	// HookFunctions are the Lambda functions rollout hooks may invoke:
+	// ARNs, or prefixes ending in '*'. Empty: no Lambda hooks.
+	HookFunctions []string
 }
 
 // Microservice is one entry of the microservices list.
@@ -328,6 +333,7 @@ func Load(stack string, get Lookup) (Config, error) {
 		}
 	}
 	c.PublicIngress = r.bool(KeyPublicIngress, true)
+	c.HookFunctions = r.hookFunctions()
 	return c, errors.Join(r.errs...)
 }
 
@@ -393,4 +399,23 @@ func joinInts(ns []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ", ")
+}
+
+// hookFunctions reads a JSON list of Lambda function ARNs or prefixes.
+func (r *reader) hookFunctions() []string {
+	raw, ok := r.get(KeyHookFunctions)
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		r.fail(KeyHookFunctions, raw, "allowed values are a list of Lambda function ARNs or ARN prefixes ending in '*', e.g. [\"arn:aws:lambda:us-west-2:123456789012:function:canary-hook-*\"]")
+		return nil
+	}
+	out, err := hooks.ParseFunctions(strings.Join(list, ","))
+	if err != nil {
+		r.fail(KeyHookFunctions, raw, err.Error())
+		return nil
+	}
+	return out
 }

@@ -149,6 +149,12 @@ func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) str
 			fmt.Fprintf(&buf, "%s: %s, %s\n", st.Microservice, dash(st.Strategy), st.Stage)
 		}
 	}
+	// Each rollout's latest hook result, under the table.
+	for _, snap := range snaps {
+		if st := snap.Status; len(st.Hooks) > 0 {
+			fmt.Fprintf(&buf, "%s %s\n", st.Microservice, strings.TrimSpace(strings.TrimPrefix(HookLines(status.Status{Hooks: st.Hooks[:1]})[0], "hooks")))
+		}
+	}
 	// A failed roll back blocks every later rollout: say how to get out.
 	for _, snap := range snaps {
 		if st := snap.Status; st.Phase == status.PhaseFailed {
@@ -247,6 +253,7 @@ func Frame(snap status.Snapshot, width int) []string {
 		}
 		lines = append(lines, line)
 	}
+	lines = append(lines, HookLines(st)...)
 	if st.Reason != "" {
 		lines = append(lines, "reason    "+st.Reason)
 	}
@@ -390,4 +397,25 @@ func Requested(action status.Action, st status.Status) string {
 		}
 		return fmt.Sprintf("Abort requested for %s: at its next step the engine sends all traffic back to %s and removes %s.", at, stable, canary)
 	}
+}
+
+// HookLines are the latest hook results, newest first, one a line.
+func HookLines(st status.Status) []string {
+	var lines []string
+	for i, h := range st.Hooks {
+		label := "hooks     "
+		if i > 0 {
+			label = "          "
+		}
+		result := "passed"
+		if !h.Passed {
+			result = "FAILED"
+		}
+		line := fmt.Sprintf("%s%s  %-17s %-6s %s  %s", label, clock(h.At), h.Point, h.Kind, h.Hook, result)
+		if h.Output != "" {
+			line += ": " + strings.Join(strings.Fields(h.Output), " ")
+		}
+		lines = append(lines, line)
+	}
+	return lines
 }

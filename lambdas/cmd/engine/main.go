@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -28,6 +29,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
 	"github.com/eks-canary/platform/lambdas/router/routers"
@@ -51,6 +53,11 @@ func main() {
 		log.Error("read the template policy", "error", err)
 		os.Exit(1)
 	}
+	hookFunctions, err := hooks.ParseFunctions(os.Getenv(contract.EnvHookFunctions))
+	if err != nil {
+		log.Error("read the allowed hook functions", "error", err)
+		os.Exit(1)
+	}
 	eng := &engine.Engine{
 		Connector: &engine.RESTConnector{Source: func(ctx context.Context, cluster string) (*rest.Config, error) {
 			return kube.ForEKS(ctx, awsCfg, cluster)
@@ -61,6 +68,8 @@ func main() {
 		Log:           log,
 		ServiceDomain: os.Getenv(contract.EnvServiceDomain),
 		Policy:        policy,
+		HookFunctions: hookFunctions,
+		HookClient:    &http.Client{},
 	}
 	if topic := os.Getenv(contract.EnvNotifyTopicArn); topic != "" {
 		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}

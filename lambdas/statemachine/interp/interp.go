@@ -78,6 +78,8 @@ type state struct {
 	Resource       string
 	Parameters     map[string]any
 	OutputPath     string
+	ResultSelector map[string]any
+	ResultPath     string
 	TimeoutSeconds int
 	Next           string
 	Retry          []retrier
@@ -106,12 +108,14 @@ type choice struct {
 	Variable      string
 	StringEquals  *string
 	BooleanEquals *bool
+	IsPresent     *bool
+	And           []choice
 	Next          string
 }
 
 // allowed lists the fields implemented for each state type.
 var allowed = map[string][]string{
-	"Task":    {"Type", "Resource", "Parameters", "OutputPath", "TimeoutSeconds", "Next", "Retry", "Catch", "Comment"},
+	"Task":    {"Type", "Resource", "Parameters", "ResultSelector", "ResultPath", "OutputPath", "TimeoutSeconds", "Next", "Retry", "Catch", "Comment"},
 	"Choice":  {"Type", "Choices", "Default", "Comment"},
 	"Wait":    {"Type", "SecondsPath", "Next", "Comment"},
 	"Succeed": {"Type", "Comment"},
@@ -121,7 +125,7 @@ var allowed = map[string][]string{
 var allowedNested = map[string][]string{
 	"Retry":   {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds"},
 	"Catch":   {"ErrorEquals", "ResultPath", "Next"},
-	"Choices": {"Variable", "StringEquals", "BooleanEquals", "Next"},
+	"Choices": {"Variable", "StringEquals", "BooleanEquals", "IsPresent", "And", "Next"},
 }
 
 // Parse checks a definition and refuses every construct it does not run.
@@ -227,8 +231,8 @@ func (s *state) check(name string) error {
 		return fmt.Errorf("state %q: a Choice needs a Default", name)
 	}
 	for i, c := range s.Choices {
-		if (c.StringEquals == nil) == (c.BooleanEquals == nil) {
-			return fmt.Errorf("state %q: Choices[%d] needs exactly one of StringEquals, BooleanEquals", name, i)
+		if err := c.check(); err != nil {
+			return fmt.Errorf("state %q: Choices[%d]: %w", name, i, err)
 		}
 	}
 	for i, c := range s.Catch {
@@ -281,8 +285,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts Options) 
 		case "Choice":
 			name = s.Default
 			for _, c := range s.Choices {
-				v, err := lookup(doc, c.Variable)
-				if err == nil && matches(c, v) {
+				if c.holds(doc) {
 					name = c.Next
 					break
 				}
@@ -335,7 +338,7 @@ func (m *Machine) task(ctx context.Context, name string, s *state, doc any, opts
 			if err := json.Unmarshal(out, &result); err != nil {
 				return nil, fmt.Errorf("state %q: result: %w", name, err)
 			}
-			return lookup(map[string]any{"Payload": result}, s.OutputPath)
+			return s.output(doc, map[string]any{"Payload": result}, opts.Execution)
 		}
 		if ctx.Err() != nil {
 			return nil, err
@@ -355,6 +358,26 @@ func (m *Machine) task(ctx context.Context, name string, s *state, doc any, opts
 		attempts[i]++
 		res.History = append(res.History, Event{Type: EventRetried, State: name, Error: errName})
 	}
+}
+
+// output applies ResultSelector, ResultPath and OutputPath to a Task's
+// result, in that order, as Step Functions does.
+func (s *state) output(doc, result any, execution string) (any, error) {
+	var err error
+	if s.ResultSelector != nil {
+		if result, err = evaluate(s.ResultSelector, result, execution); err != nil {
+			return nil, fmt.Errorf("ResultSelector: %w", err)
+		}
+	}
+	if s.ResultPath != "" {
+		if result, err = assign(doc, s.ResultPath, result); err != nil {
+			return nil, err
+		}
+	}
+	if s.OutputPath == "" {
+		return result, nil
+	}
+	return lookup(result, s.OutputPath)
 }
 
 // timeoutError keeps the handler's error but is named States.Timeout.
@@ -390,6 +413,44 @@ func catchFor(catches []catcher, name string) *catcher {
 		}
 	}
 	return nil
+}
+
+// check accepts a rule of exactly one comparator, or an And of such rules.
+func (c choice) check() error {
+	set := 0
+	for _, present := range []bool{c.StringEquals != nil, c.BooleanEquals != nil, c.IsPresent != nil, c.And != nil} {
+		if present {
+			set++
+		}
+	}
+	if set != 1 || (c.And != nil) == (c.Variable != "") {
+		return errors.New("needs a Variable and exactly one of StringEquals, BooleanEquals, IsPresent, or an And of such rules")
+	}
+	for i, inner := range c.And {
+		if inner.Next != "" || inner.And != nil {
+			return fmt.Errorf("And[%d]: only plain rules without Next are supported", i)
+		}
+		if err := inner.check(); err != nil {
+			return fmt.Errorf("And[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (c choice) holds(doc any) bool {
+	if c.And != nil {
+		for _, inner := range c.And {
+			if !inner.holds(doc) {
+				return false
+			}
+		}
+		return true
+	}
+	v, err := lookup(doc, c.Variable)
+	if c.IsPresent != nil {
+		return (err == nil) == *c.IsPresent
+	}
+	return err == nil && matches(c, v)
 }
 
 func matches(c choice, v any) bool {

@@ -88,8 +88,15 @@ func run(t *testing.T, s script) (interp.Result, []time.Duration, []payload, err
 // healthy promotes after one shift and one analysis.
 func healthy(action string, _ int) (map[string]any, error) {
 	switch action {
+	// As the engine, these steps say what follows them.
+	case statemachine.ActionLock:
+		return map[string]any{"next": statemachine.NextDeploy}, nil
 	case statemachine.ActionReady:
-		return map[string]any{"ready": true}, nil
+		return map[string]any{"ready": true, "next": statemachine.NextShift}, nil
+	case statemachine.ActionPromote:
+		return map[string]any{"next": statemachine.NextSucceeded}, nil
+	case statemachine.ActionRollBack:
+		return map[string]any{"next": statemachine.NextRolledBack}, nil
 	case statemachine.ActionShift, statemachine.ActionAnalyse:
 		return map[string]any{"next": statemachine.NextPromote, "check_seconds": 30}, nil
 	case statemachine.ActionCheck:
@@ -142,7 +149,7 @@ func TestGeneratedDefinitionPaths(t *testing.T) {
 	}{
 		{"promotion", healthy, statemachine.StateSucceeded, []string{v, l, d, r, s, c, a, p}, 0, []time.Duration{30 * time.Second}},
 		{"not ready polls after wait_seconds", with(statemachine.ActionReady, func(call int) (map[string]any, error) {
-			return map[string]any{"ready": call == 2, "wait_seconds": 10}, nil
+			return map[string]any{"ready": call == 2, "wait_seconds": 10, "next": statemachine.NextShift}, nil
 		}), statemachine.StateSucceeded, []string{v, l, d, r, r, s, c, a, p}, 0, []time.Duration{10 * time.Second, 30 * time.Second}},
 		{"an unknown next action rolls back", with(statemachine.ActionAnalyse, func(int) (map[string]any, error) {
 			return map[string]any{"next": "sideways"}, nil
@@ -260,7 +267,7 @@ func TestParseRefusesWhatItDoesNotRun(t *testing.T) {
 		{"Parallel", `{"StartAt":"A","States":{"A":{"Type":"Parallel","Branches":[]}}}`, `Type "Parallel" is not supported`},
 		{"Map", `{"StartAt":"A","States":{"A":{"Type":"Map"}}}`, `Type "Map" is not supported`},
 		{"Pass", `{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`, `Type "Pass" is not supported`},
-		{"ResultSelector", `{"StartAt":"A","States":{"A":{` + task + `,"ResultSelector":{}},` + end + `}}`, `field "ResultSelector"`},
+		{"InputPath", `{"StartAt":"A","States":{"A":{` + task + `,"InputPath":"$.x"},` + end + `}}`, `field "InputPath"`},
 		{"End on a Task", `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","End":true}}}`, `field "End"`},
 		{"other resource", `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::sqs:sendMessage","Next":"End"},` + end + `}}`, `Resource "arn:aws:states:::sqs:sendMessage"`},
 		{"numeric comparator", `{"StartAt":"A","States":{"A":{"Type":"Choice","Choices":[{"Variable":"$.n","NumericEquals":1,"Next":"End"}],"Default":"End"},` + end + `}}`, `field "NumericEquals"`},
@@ -280,5 +287,34 @@ func TestParseRefusesWhatItDoesNotRun(t *testing.T) {
 				t.Fatalf("Parse: %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A Task with ResultSelector and ResultPath adds its answer to the state
+// and keeps the rest, as "Invoke hook function" relies on.
+func TestResultSelectorAndResultPath(t *testing.T) {
+	m, err := interp.Parse(`{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",` +
+		`"Parameters":{"FunctionName.$":"$.fn","Payload.$":"$.in"},"ResultSelector":{"Payload.$":"$.Payload"},` +
+		`"ResultPath":"$.hook.result","Next":"End"},"End":{"Type":"Succeed"}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent string
+	res, err := m.Run(context.Background(), []byte(`{"fn":"arn:f","in":{"q":1},"hook":{"point":"p"}}`), interp.Options{
+		Invoke: func(_ context.Context, _ string, payload json.RawMessage) (json.RawMessage, error) {
+			sent = string(payload)
+			return json.RawMessage(`{"ok":true}`), nil
+		},
+		ErrorName: func(error) string { return "E" },
+		Sleep:     func(context.Context, time.Duration) error { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent != `{"q":1}` {
+		t.Errorf("payload %s, want the state's $.in", sent)
+	}
+	if want := `{"fn":"arn:f","hook":{"point":"p","result":{"Payload":{"ok":true}}},"in":{"q":1}}`; string(res.Output) != want {
+		t.Errorf("output %s, want %s", res.Output, want)
 	}
 }
