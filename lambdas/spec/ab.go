@@ -49,8 +49,8 @@ func HeaderMatches() []string {
 	return []string{MatchExact, MatchPrefix, MatchSuffix, MatchRegex, MatchRange, MatchPresent}
 }
 
-// HeaderCapability is what one router's data plane can match on.
-type HeaderCapability struct {
+// headerCapability is what one router's data plane can match on.
+type headerCapability struct {
 	Matches    []string // match kinds it can express
 	MaxHeaders int      // header conditions in one rule
 	MaxName    int      // characters of a header name
@@ -58,21 +58,20 @@ type HeaderCapability struct {
 	Why        string   // the data plane's limit, quoted in messages
 }
 
-// HeaderCapabilities are the routers' limits: VPC Lattice (Gateway API)
-// matches headers exactly, at most five per listener rule; App Mesh takes
-// every kind its HttpRouteHeader has, at most ten per route.
-var headerCapabilities = map[string]HeaderCapability{
+// headerCapabilities are the routers' limits, judged at Validate before
+// anything is rendered: VPC Lattice (Gateway API) matches headers
+// exactly, at most five per listener rule; App Mesh takes every kind its
+// HttpRouteHeader has, at most ten per route (the CRD's maxItems).
+var headerCapabilities = map[string]headerCapability{
 	contract.RouterGatewayAPI: {Matches: []string{MatchExact}, MaxHeaders: 5, MaxName: 40, MaxValue: 128,
 		Why: "VPC Lattice matches headers exactly, at most five per rule"},
 	contract.RouterAppMesh: {Matches: HeaderMatches(), MaxHeaders: 10, MaxName: 50, MaxValue: 255,
 		Why: "App Mesh matches exact, prefix, suffix, regex, range and present, at most ten headers per route"},
 }
 
-// HeaderCapabilityOf returns the header matching router can do.
-func HeaderCapabilityOf(router string) (HeaderCapability, bool) {
-	c, ok := headerCapabilities[router]
-	return c, ok
-}
+// MaxABHeaders is how many header conditions one rule of router holds; the
+// routers count the template rule's own header matches against it too.
+func MaxABHeaders(router string) int { return headerCapabilities[router].MaxHeaders }
 
 // HasAB reports whether the rollout begins with an A/B stage.
 func (s Spec) HasAB() bool { return len(s.AB.Headers) > 0 }

@@ -7,12 +7,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 )
 
 // maxHeaders is the CRD's maxItems for a route match's headers.
-const maxHeaders = 10
+var maxHeaders = spec.MaxABHeaders(contract.RouterAppMesh)
 
 // HeaderRoute adds, ahead of every route of the VirtualRouter that sends to
 // canary, a route with the same match plus the header conditions, sending

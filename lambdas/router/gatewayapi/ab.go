@@ -8,16 +8,16 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 )
 
-// Limits of VPC Lattice listener rules and of the HTTPRoute CRD that the
-// A/B rules must respect.
-const (
-	maxLatticeHeaders = 5  // header matches in one Lattice rule
-	maxRules          = 16 // spec.rules maxItems
-)
+// maxRules is the HTTPRoute CRD's maxItems for spec.rules.
+const maxRules = 16
+
+// maxLatticeHeaders is how many header matches one VPC Lattice rule holds.
+var maxLatticeHeaders = spec.MaxABHeaders(contract.RouterGatewayAPI)
 
 // HeaderRoute adds, ahead of every rule of the HTTPRoute that sends to
 // canary, a rule with the same matches plus the header conditions, sending
