@@ -66,21 +66,18 @@ type Status struct {
 	// StableTemplate is the stable version's config_file (base64), so a
 	// roll back restores its objects as they were, not as the canary's
 	// template would render them.
-	StableTemplate string `json:"stableTemplate,omitempty"`
-	CanaryVersion  int    `json:"canaryVersion"`
-	CanaryImage    string `json:"canaryImage"`
-	Weight         int    `json:"weight"`
-	NextWeight     int    `json:"nextWeight"`
-	Step           int    `json:"step"`
-	Steps          int    `json:"steps"`
-	// Stage names the A/B stage while the route carries it:
-	// "ab: x-canary=always → shop-2"; empty at the weighted steps.
-	Stage     string    `json:"stage,omitempty"`
-	Phase     string    `json:"phase"`
-	Verdicts  []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
-	Reason    string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
-	StartedAt time.Time `json:"startedAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	StableTemplate string    `json:"stableTemplate,omitempty"`
+	CanaryVersion  int       `json:"canaryVersion"`
+	CanaryImage    string    `json:"canaryImage"`
+	Weight         int       `json:"weight"`
+	NextWeight     int       `json:"nextWeight"`
+	Step           int       `json:"step"`
+	Steps          int       `json:"steps"`
+	Phase          string    `json:"phase"`
+	Verdicts       []Verdict `json:"verdicts,omitempty"` // the most recent first, a few at most
+	Reason         string    `json:"reason,omitempty"`   // why the rollout rolled back or failed
+	StartedAt      time.Time `json:"startedAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 	// LastVersion is the highest version ever deployed, so a rolled-back
 	// version number is never reused.
 	LastVersion int `json:"lastVersion"`
@@ -92,6 +89,9 @@ type Status struct {
 	TookOver *TakeOver `json:"tookOver,omitempty"`
 	// Replicas is set when the canary's replicas follow its weight.
 	Replicas *Replicas `json:"replicas,omitempty"`
+	// Stage names the A/B stage while the route carries it:
+	// "ab: x-canary=always → shop-2"; empty at the weighted steps.
+	Stage string `json:"stage,omitempty"`
 	// Timeline is this execution's weight, phase and analysis figures over
 	// time, oldest first, at most TimelineLimit points. The store carries it
 	// from write to write; a written Status's own Timeline is ignored.
