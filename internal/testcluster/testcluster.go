@@ -366,10 +366,12 @@ func (c *Cluster) connect(server string, certs *pki) error {
 // createNode registers the fake node with the labels a kubelet on an EKS
 // Graviton node sets, because the platform's templates select arm64 Linux nodes.
 func (c *Cluster) createNode(ctx context.Context) error {
+	// Room for every test of a package at once: the pods of namespaces
+	// being deleted still count against the node until they are gone.
 	capacity := corev1.ResourceList{
-		corev1.ResourceCPU:    resource.MustParse("32"),
-		corev1.ResourceMemory: resource.MustParse("256Gi"),
-		corev1.ResourcePods:   resource.MustParse("250"),
+		corev1.ResourceCPU:    resource.MustParse("1000"),
+		corev1.ResourceMemory: resource.MustParse("8Ti"),
+		corev1.ResourcePods:   resource.MustParse("5000"),
 	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{

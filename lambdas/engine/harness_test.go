@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -320,14 +321,18 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 	if state == statemachine.StateCheck || state == statemachine.StateReady {
 		var st struct {
 			Rollout struct {
-				WaitSeconds  int `json:"wait_seconds"`
-				CheckSeconds int `json:"check_seconds"`
+				WaitSeconds  int       `json:"wait_seconds"`
+				CheckSeconds int       `json:"check_seconds"`
+				ScalingSince time.Time `json:"scaling_since"`
 			} `json:"rollout"`
 		}
 		if err := json.Unmarshal(ev.State, &st); err == nil {
 			wait := st.Rollout.WaitSeconds
 			if state == statemachine.StateCheck {
 				wait = st.Rollout.CheckSeconds
+				if !st.Rollout.ScalingSince.IsZero() {
+					h.settle(ctx) // a shift waits for the replicas a scale-up adds, as at "Wait until ready"
+				}
 			}
 			h.clock.advance(time.Duration(wait) * time.Second)
 		}
@@ -477,12 +482,12 @@ func (h *harness) lockHolder(svc string) string {
 // environment's private zone does on EKS.
 const serviceDomain = "canary.test"
 
-// settle waits, in real time and for at most a few seconds, until the
-// controllers have created the pods of every Deployment in the namespace and
-// each pod is either ready or stuck for a reason of its own (unschedulable, a
-// container waiting or terminated, on its way out).
+// settle waits in real time (at most half a minute, for a loaded machine)
+// until the controllers have created the pods of every Deployment in the
+// namespace and each pod is either ready or stuck for a reason of its own
+// (unschedulable, a container waiting or terminated, on its way out).
 func (h *harness) settle(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for ctx.Err() == nil && !h.settled(ctx) {
 		time.Sleep(50 * time.Millisecond)
@@ -499,7 +504,7 @@ func (h *harness) settled(ctx context.Context) bool {
 		if d.Spec.Replicas != nil {
 			want = *d.Spec.Replicas
 		}
-		if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want {
+		if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < want && !replicaFailure(d) {
 			return false
 		}
 	}
@@ -513,6 +518,17 @@ func (h *harness) settled(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// replicaFailure reports a Deployment whose pods cannot be created (a
+// quota, say): waiting would not change it.
+func replicaFailure(d appsv1.Deployment) bool {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func podSettled(p corev1.Pod) bool {
