@@ -385,6 +385,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 	}
 	gates := st.Analysis
 	out.Analysis = &gates
+	out.Stage = stage(st, phase)
 	if reason == "" && phase != status.PhaseProgressing {
 		out.Reason = r.Reason
 	}

@@ -53,6 +53,9 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if err := e.checkPreview(s, objs); err != nil {
 		return State{}, err
 	}
+	if err := e.checkAB(s); err != nil {
+		return State{}, err
+	}
 	if err := e.alarmsExist(ctx, s); err != nil {
 		return State{}, err
 	}
@@ -195,7 +198,11 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 			}
 		}
 	}
-	if err := e.dryRun(ctx, sess, st, check); err != nil {
+	ab, err := e.abRoutes(st)
+	if err != nil {
+		return e.refuse(ctx, sess, st, err)
+	}
+	if err := e.dryRun(ctx, sess, st, append(check, ab...)); err != nil {
 		return err
 	}
 	for _, o := range write {
@@ -418,7 +425,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
 	case st.Strategy == spec.StrategyCanary:
-		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight)); err != nil {
+		if err := e.applyRouteWith(ctx, sess, st.Spec, r.Version, backendsAt(st, weight), abHeaders(st, r.NextStep)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
 	}

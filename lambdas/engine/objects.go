@@ -63,6 +63,13 @@ func (e *Engine) render(s spec.Spec, version int, backends []router.Backend) (ob
 }
 
 func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []router.Backend) (objects, error) {
+	return e.renderRoute(s, version, image, backends, nil)
+}
+
+// renderRoute is renderImage with, when headers are given, the A/B stage's
+// header rule ahead of the weighted one, sending matching requests to this
+// version.
+func (e *Engine) renderRoute(s spec.Spec, version int, image string, backends []router.Backend, headers []spec.HeaderMatch) (objects, error) {
 	rt, err := e.router(s.Router)
 	if err != nil {
 		return nil, err
@@ -108,7 +115,13 @@ func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []
 			labels[naming.LabelVersion] = strconv.Itoa(version)
 		}
 		o.Obj.SetLabels(labels)
-		objs = append(objs, object{obj: o.Obj, perVersion: o.PerVersion, route: rt.IsRoute(o.Obj)})
+		isRoute := rt.IsRoute(o.Obj)
+		if isRoute && len(headers) > 0 {
+			if err := rt.HeaderRoute(o.Obj, headers, naming.VersionName(s.Microservice, version), servicePort(open)); err != nil {
+				return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("ab: the route of %s cannot hold the A/B stage: %w", s.Microservice, err)}
+			}
+		}
+		objs = append(objs, object{obj: o.Obj, perVersion: o.PerVersion, route: isRoute})
 	}
 	return objs, nil
 }
@@ -155,7 +168,14 @@ func backendsAt(st *State, weight int) []router.Backend {
 
 // applyRoute writes the route objects with the given backends.
 func (e *Engine) applyRoute(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend) error {
-	objs, err := e.render(s, version, backends)
+	return e.applyRouteWith(ctx, sess, s, version, backends, nil)
+}
+
+// applyRouteWith is applyRoute with the A/B stage's header rule when
+// headers are given. Each route object is one write, so the header rule
+// comes and goes with the weights beside it.
+func (e *Engine) applyRouteWith(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend, headers []spec.HeaderMatch) error {
+	objs, err := e.renderRoute(s, version, s.ContainerImage, backends, headers)
 	if err != nil {
 		return err
 	}

@@ -62,6 +62,8 @@ var scenarios = []struct {
 	{"blue-green failing preview rolls back", blueGreenFailingPreviewRollsBack},
 	{"blue-green roll back while the old version is kept", blueGreenRollBackWhileTheOldVersionIsKept},
 	{"blue-green hooks gate the switch", blueGreenHooksGateTheSwitch},
+	{"ab stage", abStage},
+	{"ab stage refused", abStageRefused},
 }
 
 // ownRunner are the tests that drive one runner on purpose.

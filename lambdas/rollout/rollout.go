@@ -11,6 +11,11 @@
 // in-place strategy have nothing to split traffic with and go straight to
 // [100].
 //
+// An A/B stage (deploy.json "ab") is the plan's first step, weight 0: the
+// default route keeps all traffic on the stable version and only requests
+// whose headers match reach the canary. It lasts ab.duration instead of
+// wait_time; the weighted steps follow.
+//
 // # Decide
 //
 // Decide runs after every analysis. The rules, first match wins:
@@ -42,7 +47,8 @@
 //     A blue-green rollout first keeps the old version running for
 //     scale_down_delay (KeepOld), still analysing, so that a failure or an
 //     abort in that window is one route write back to it.
-//  8. Below 100% it keeps analysing until wait_time has passed at the step.
+//  8. Below 100% it keeps analysing until wait_time has passed at the step
+//     (ab.duration at the A/B stage).
 //  9. With manual_promotion the rollout holds at the last weight before 100
 //     until an operator promotes.
 //  10. Otherwise it shifts to the next weight.
@@ -75,7 +81,10 @@ func Plan(s spec.Spec, hasStable bool) []int {
 			canary = append(canary, w)
 		}
 	}
-	plan := make([]int, 0, len(canary)+1)
+	plan := make([]int, 0, len(canary)+2)
+	if s.HasAB() {
+		plan = append(plan, 0)
+	}
 	for _, w := range canary {
 		if w >= s.MaxWeight || w >= 100 {
 			break
@@ -87,6 +96,16 @@ func Plan(s spec.Spec, hasStable bool) []int {
 	}
 	return append(plan, 100)
 }
+
+// ABStage reports whether step of plan is the A/B stage: the only weight 0
+// a plan holds, always its first step.
+func ABStage(plan []int, step int) bool {
+	return step == 0 && len(plan) > 1 && plan[0] == 0
+}
+
+// abStage reports whether step is the A/B stage of this rollout: a
+// blue-green plan also opens at 0%, for its preview.
+func (in Input) abStage(step int) bool { return in.Policy.AB && ABStage(in.Plan, step) }
 
 // Action is what the engine does next.
 type Action string
@@ -107,6 +126,8 @@ const (
 // Policy is the part of the spec that drives decisions.
 type Policy struct {
 	WaitTime         time.Duration // time at each canary weight
+	AB               bool          // the plan opens with an A/B stage
+	ABDuration       time.Duration // time at the A/B stage
 	Interval         time.Duration // time between analyses
 	BakeTime         time.Duration // time analysed at 100% before promotion
 	ProgressDeadline time.Duration // longest no-data hold
@@ -124,6 +145,8 @@ func PolicyFromSpec(s spec.Spec) Policy {
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	return Policy{
 		WaitTime:         sec(s.WaitTime),
+		AB:               s.HasAB(),
+		ABDuration:       sec(s.AB.Duration),
 		Interval:         sec(s.Analysis.Interval),
 		BakeTime:         sec(s.BakeTime),
 		ProgressDeadline: sec(s.ProgressDeadline),
@@ -178,6 +201,7 @@ type Decision struct {
 func Decide(in Input) Decision {
 	p := in.Policy
 	current := in.weight()
+	where := in.where()
 	d := Decision{
 		NextWeight:          current,
 		NextStep:            in.Step,
@@ -194,7 +218,7 @@ func Decide(in Input) Decision {
 	limit := max(p.FailureLimit, 1)
 
 	if in.Control.Abort {
-		return d.rollBack(true, fmt.Sprintf("an operator aborted the rollout at %d%%", current))
+		return d.rollBack(true, fmt.Sprintf("an operator aborted the rollout at %s", where))
 	}
 
 	switch {
@@ -216,12 +240,12 @@ func Decide(in Input) Decision {
 			why = "no data counts as a failure (no_data \"fail\"): " + v.Reason
 		}
 		if d.ConsecutiveFailures >= limit {
-			return d.rollBack(false, fmt.Sprintf("analysis failed %d time(s) in a row at %d%% (limit %d): %s",
-				d.ConsecutiveFailures, current, limit, why))
+			return d.rollBack(false, fmt.Sprintf("analysis failed %d time(s) in a row at %s (limit %d): %s",
+				d.ConsecutiveFailures, where, limit, why))
 		}
 		d.Action = Analyse
-		d.Reason = fmt.Sprintf("analysis failed at %d%% (%d of %d allowed in a row), staying at this weight: %s",
-			current, d.ConsecutiveFailures, limit, why)
+		d.Reason = fmt.Sprintf("analysis failed at %s (%d of %d allowed in a row), staying at this weight: %s",
+			where, d.ConsecutiveFailures, limit, why)
 		if in.Control.Promote {
 			d.Reason += "; the promote request waits for an analysis that does not fail"
 		}
@@ -235,24 +259,24 @@ func Decide(in Input) Decision {
 	}
 	if in.Control.Promote {
 		d.Action, d.NextWeight, d.NextStep, d.RequestHandled = Promote, 100, len(in.Plan)-1, true
-		d.Reason = fmt.Sprintf("an operator promoted the canary at %d%%, skipping the remaining steps", current)
+		d.Reason = fmt.Sprintf("an operator promoted the canary at %s, skipping the remaining steps", where)
 		return d
 	}
 	if in.Control.Paused {
 		d.NoDataSince = time.Time{}
 		d.Action = Hold
-		d.Reason = fmt.Sprintf("paused by an operator at %d%%", current)
+		d.Reason = fmt.Sprintf("paused by an operator at %s", where)
 		return d
 	}
 	if noData && noDataPolicy == spec.NoDataHold {
 		waited := in.Now.Sub(d.NoDataSince)
 		if waited >= p.ProgressDeadline {
-			return d.rollBack(false, fmt.Sprintf("no data for %s at %d%%, reaching progress_deadline (%s): %s",
-				waited.Round(time.Second), current, p.ProgressDeadline, v.Reason))
+			return d.rollBack(false, fmt.Sprintf("no data for %s at %s, reaching progress_deadline (%s): %s",
+				waited.Round(time.Second), where, p.ProgressDeadline, v.Reason))
 		}
 		d.Action = Hold
-		d.Reason = fmt.Sprintf("waiting for data at %d%% (%s of progress_deadline %s): %s",
-			current, waited.Round(time.Second), p.ProgressDeadline, v.Reason)
+		d.Reason = fmt.Sprintf("waiting for data at %s (%s of progress_deadline %s): %s",
+			where, waited.Round(time.Second), p.ProgressDeadline, v.Reason)
 		return d
 	}
 
@@ -275,6 +299,19 @@ func Decide(in Input) Decision {
 		d.Reason = fmt.Sprintf("baking at 100%%: %s of bake_time %s passed", in.BakeElapsed.Round(time.Second), p.BakeTime)
 		return d
 	}
+	if in.abStage(in.Step) {
+		if in.StepElapsed < p.ABDuration {
+			d.Action = Analyse
+			d.Reason = fmt.Sprintf("analysing the A/B stage: %s of ab.duration %s passed", in.StepElapsed.Round(time.Second), p.ABDuration)
+			return d
+		}
+		if p.ManualPromotion && in.Plan[1] >= 100 {
+			d.Action = Hold
+			d.Reason = "waiting at the A/B stage for an operator to promote (manual_promotion)"
+			return d
+		}
+		return d.shift(in, 1, fmt.Sprintf("the canary passed the A/B stage for %s", in.StepElapsed.Round(time.Second)))
+	}
 	if in.StepElapsed < p.WaitTime {
 		d.Action = Analyse
 		d.Reason = fmt.Sprintf("analysing at %d%%: %s of wait_time %s passed", current, in.StepElapsed.Round(time.Second), p.WaitTime)
@@ -286,6 +323,14 @@ func Decide(in Input) Decision {
 		return d
 	}
 	return d.shift(in, in.Step+1, fmt.Sprintf("the canary passed at %d%% for %s", current, in.StepElapsed.Round(time.Second)))
+}
+
+// where names the current step in reasons: "25%", or "0% (the A/B stage)".
+func (in Input) where() string {
+	if in.abStage(in.Step) {
+		return "0% (the A/B stage)"
+	}
+	return fmt.Sprintf("%d%%", in.weight())
 }
 
 // weight is the current traffic weight of the canary.
@@ -309,6 +354,9 @@ func (d Decision) shift(in Input, step int, why string) Decision {
 	}
 	d.Action, d.NextStep, d.NextWeight = Shift, step, in.Plan[step]
 	d.Reason = fmt.Sprintf("%s: shifting to %d%%", why, in.Plan[step])
+	if in.abStage(step) {
+		d.Reason = why + ": starting the A/B stage (matching requests to the canary, 0% of the rest)"
+	}
 	return d
 }
 
@@ -324,11 +372,17 @@ func WaitSeconds(in Input, d Decision, settle time.Duration) int {
 		// A new canary weight gets a full interval (capped by wait_time);
 		// 100% gets a full interval even with bake_time 0, so the promoted
 		// version is analysed once at full traffic before the old one goes.
-		if d.NextWeight < 100 {
+		if in.abStage(d.NextStep) {
+			wait = min(p.Interval, p.ABDuration)
+		} else if d.NextWeight < 100 {
 			wait = min(p.Interval, p.WaitTime)
 		}
 	case Analyse:
-		if remaining := p.WaitTime - in.StepElapsed; remaining > 0 {
+		stepWait := p.WaitTime
+		if in.abStage(in.Step) {
+			stepWait = p.ABDuration
+		}
+		if remaining := stepWait - in.StepElapsed; remaining > 0 {
 			wait = min(p.Interval, remaining)
 		}
 	case Bake:

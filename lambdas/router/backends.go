@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -45,16 +46,52 @@ func CheckBackends(backends []Backend, l Limits) error {
 type RouteBackends struct {
 	At       string // names the route in messages: `HTTPRoute yelb-ui rule 0`
 	Backends []Backend
+	// Header is set on a rule HeaderRoute added: it sends only matching
+	// requests, so its weights say nothing about the split.
+	Header bool
 }
+
+// HeaderRulePrefix begins the name of every rule HeaderRoute adds, which is
+// how Weights tells them from the template's own.
+const HeaderRulePrefix = "canary-ab-"
 
 // MergeRoutes returns the backends all of a microservice's routes send to,
 // nil when it has none. Every route is written from the same items, so
 // they agree; if they do not (a hand edit), the error names the first route
-// and the first one that differs from it.
+// and the first one that differs from it. A backend only an A/B header rule
+// sends to is reported at weight 0: it still has traffic, so nothing may
+// delete it yet.
 func MergeRoutes(microservice string, routes []RouteBackends) ([]Backend, error) {
+	var weighted, header []RouteBackends
+	for _, r := range routes {
+		if r.Header {
+			header = append(header, r)
+		} else {
+			weighted = append(weighted, r)
+		}
+	}
 	if len(routes) == 0 {
 		return nil, nil
 	}
+	var out []Backend
+	if len(weighted) > 0 {
+		merged, err := mergeWeighted(microservice, weighted)
+		if err != nil {
+			return nil, err
+		}
+		out = slices.Clone(merged)
+	}
+	for _, r := range header {
+		for _, b := range r.Backends {
+			if !slices.ContainsFunc(out, func(x Backend) bool { return x.Name == b.Name }) {
+				out = append(out, Backend{Name: b.Name, Weight: 0})
+			}
+		}
+	}
+	return out, nil
+}
+
+func mergeWeighted(microservice string, routes []RouteBackends) ([]Backend, error) {
 	first := routes[0]
 	for _, r := range routes[1:] {
 		if !SameWeights(first.Backends, r.Backends) {

@@ -16,6 +16,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/eks-canary/platform/lambdas/spec"
 )
 
 // Backend is one version of a microservice and its share of traffic.
@@ -37,6 +39,12 @@ type Router interface {
 	// Weights reads the backends and weights of the live route objects of a
 	// microservice. A missing route returns no backends and no error.
 	Weights(ctx context.Context, client dynamic.Interface, namespace, microservice string) ([]Backend, error)
+	// HeaderRoute adds to a rendered route object, ahead of every rule that
+	// sends traffic to canary, a copy that also requires headers and sends
+	// what matches to canary alone: the A/B stage. The default rules keep
+	// their weights. It refuses what the data plane cannot match. Weights
+	// reads past the rules it adds (see HeaderRulePrefix).
+	HeaderRoute(route *unstructured.Unstructured, headers []spec.HeaderMatch, canary string, port int) error
 	// SettleTime is how long a weight change takes to reach the data plane
 	// (VPC Lattice needs about 90 s); the engine never analyses sooner.
 	SettleTime() time.Duration

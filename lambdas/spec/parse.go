@@ -49,6 +49,7 @@ func ParseInput(data []byte, skip ...string) (Spec, error) {
 	present := map[string]bool{}
 	problems, mistyped := decodeObject(raw, reflect.ValueOf(&s).Elem(), "", present)
 	problems = append(problems, duplicateKeys(data)...)
+	problems = append(problems, abUnknownFields(raw)...)
 	problems = append(problems, relevant(explicitZeros(s, present), present, mistyped)...)
 	s.applyDefaults()
 	problems = append(problems, relevant(s.problems(), present, mistyped)...)
@@ -69,6 +70,7 @@ var derived = map[string]string{
 	"wait_time":                   "router",
 	"analysis.no_data":            "strategy",
 	"analysis.pod_check_interval": "analysis.interval",
+	"ab.duration":                 "wait_time",
 }
 
 // dependsOn names, for each field, the fields its checks read: a problem
@@ -89,6 +91,9 @@ var dependsOn = map[string][]string{
 	"analysis.pod_check_interval":        {"analysis.interval", "wait_time", "router", "analysis"},
 	"analysis.alarms":                    {"analysis"},
 	"analysis.consecutive_failure_limit": {"analysis"},
+	"ab":                                 {"strategy", "router"},
+	"ab.headers":                         {"strategy", "router", "ab"},
+	"ab.duration":                        {"wait_time", "router", "strategy", "ab"},
 }
 
 // relevant drops the problems a user could not act on: those about a field
@@ -453,6 +458,10 @@ func explicitZeros(s Spec, present map[string]bool) []FieldError {
 	check("analysis.min_request_count", s.Analysis.MinRequestCount, "use 1 or more")
 	check("analysis.consecutive_failure_limit", s.Analysis.ConsecutiveFailureLimit, "use 1..10")
 	check("analysis.pod_check_interval", s.Analysis.PodCheckInterval, fmt.Sprintf("use %d seconds or more, at most analysis.interval", MinPodCheckInterval))
+	check("ab.duration", s.AB.Duration, fmt.Sprintf("use %d..%d seconds, or leave it out to analyse the A/B stage for wait_time", MinWaitTime, MaxWaitTime))
+	if present["ab.headers"] && len(s.AB.Headers) == 0 {
+		problems = append(problems, FieldError{Field: "ab.headers", Value: "[]", Problem: "is empty", Allowed: `list the headers that select the canary, e.g. [{"name": "x-canary", "value": "always"}], or remove ab`})
+	}
 	if present["steps"] && len(s.Steps) == 0 {
 		problems = append(problems, FieldError{Field: "steps", Value: "[]", Problem: "is empty", Allowed: "list canary weights such as [5, 25, 50], or leave it out to use percentage_step"})
 	}

@@ -34,6 +34,8 @@ type Spec struct {
 	// the old version running after the bake, so that a roll back is one
 	// route write (see bluegreen.go).
 	ScaleDownDelay *int `json:"scale_down_delay,omitempty"`
+	// AB is the A/B stage ahead of the weighted steps (see ab.go).
+	AB AB `json:"ab"`
 }
 
 // Analysis says how a canary is judged at every interval.

@@ -155,6 +155,7 @@ func (s *Spec) applyDefaults() {
 	}
 	s.applyScaleDefaults()
 	s.applyBlueGreenDefaults()
+	s.applyABDefaults()
 	a := &s.Analysis
 	if a.Interval == 0 {
 		a.Interval = min(DefaultInterval, s.WaitTime)
@@ -201,6 +202,7 @@ func (s Spec) WithDefaults() Spec {
 	s.Steps = append([]int(nil), s.Steps...)
 	s.Analysis.Alarms = append([]string(nil), s.Analysis.Alarms...)
 	s.Hooks = slices.Clone(s.Hooks)
+	s.AB.Headers = append([]HeaderMatch(nil), s.AB.Headers...)
 	s.applyDefaults()
 	return s
 }
@@ -333,6 +335,7 @@ func (s Spec) problems() []FieldError {
 
 	out = append(out, s.scaleProblems()...)
 	out = append(out, s.blueGreenProblems()...)
+	out = append(out, s.abProblems()...)
 
 	a := s.Analysis
 	if highest := min(s.WaitTime, MaxInterval); a.Interval < MinInterval || a.Interval > highest {

@@ -91,6 +91,9 @@ type Status struct {
 	Replicas *Replicas `json:"replicas,omitempty"`
 	// BlueGreen is set while a blue-green rollout with a stable version runs.
 	BlueGreen *BlueGreen `json:"blueGreen,omitempty"`
+	// Stage names the A/B stage while the route carries it:
+	// "ab: x-canary=always → shop-2"; empty at the weighted steps.
+	Stage string `json:"stage,omitempty"`
 	// Timeline is this execution's weight, phase and analysis figures over
 	// time, oldest first, at most TimelineLimit points. The store carries it
 	// from write to write; a written Status's own Timeline is ignored.

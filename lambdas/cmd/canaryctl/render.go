@@ -145,6 +145,9 @@ func StatusTable(snaps []status.Snapshot, now time.Time, withNamespace bool) str
 		if st := snap.Status; (st.Replicas != nil || st.BlueGreen != nil) && !status.Terminal(st.Phase) {
 			fmt.Fprintf(&buf, "%s: %s\n", st.Microservice, Strategy(st))
 		}
+		if st := snap.Status; st.Stage != "" && !status.Terminal(st.Phase) {
+			fmt.Fprintf(&buf, "%s: %s, %s\n", st.Microservice, dash(st.Strategy), st.Stage)
+		}
 	}
 	// Each rollout's latest hook result, under the table.
 	for _, snap := range snaps {
@@ -226,6 +229,9 @@ func Frame(snap status.Snapshot, width int) []string {
 	}
 	if st.Replicas != nil || st.BlueGreen != nil {
 		lines = append(lines, "strategy  "+Strategy(st))
+	}
+	if st.Stage != "" {
+		lines = append(lines, fmt.Sprintf("stage     %s (%s)", st.Stage, dash(st.Strategy)))
 	}
 	if len(st.Verdicts) == 0 {
 		lines = append(lines, "analysis  no results yet")
@@ -325,6 +331,9 @@ func Line(snap status.Snapshot) string {
 		if bg.OldKeptUntil != nil {
 			line += " until " + clock(*bg.OldKeptUntil)
 		}
+	}
+	if st.Stage != "" {
+		line += " " + st.Stage
 	}
 	if len(st.Verdicts) > 0 {
 		v := st.Verdicts[0]

@@ -77,7 +77,7 @@ func routeBackends(vr *unstructured.Unstructured) ([]router.RouteBackends, error
 			if err != nil {
 				return nil, fmt.Errorf("VirtualRouter %s/%s route %d: %w", vr.GetNamespace(), vr.GetName(), i, err)
 			}
-			out = append(out, router.RouteBackends{At: fmt.Sprintf("VirtualRouter %s route %q", vr.GetName(), route["name"]), Backends: backends})
+			out = append(out, router.RouteBackends{At: fmt.Sprintf("VirtualRouter %s route %q", vr.GetName(), route["name"]), Backends: backends, Header: isHeaderRoute(route)})
 		}
 	}
 	return out, nil

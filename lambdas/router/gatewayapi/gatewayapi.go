@@ -82,7 +82,7 @@ func ruleBackends(hr *unstructured.Unstructured) ([]router.RouteBackends, error)
 			}
 			backends = append(backends, router.Backend{Name: name, Weight: int(weight)})
 		}
-		out = append(out, router.RouteBackends{At: fmt.Sprintf("HTTPRoute %s rule %d", hr.GetName(), i), Backends: backends})
+		out = append(out, router.RouteBackends{At: fmt.Sprintf("HTTPRoute %s rule %d", hr.GetName(), i), Backends: backends, Header: isHeaderRule(rule)})
 	}
 	return out, nil
 }
