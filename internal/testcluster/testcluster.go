@@ -175,6 +175,10 @@ func (c *Cluster) boot(opts Options, crds []*unstructured.Unstructured) error {
 			// minutes. The tests exercise the engine, not this safeguard.
 			"--feature-gates=StaleControllerConsistencyReplicaSet=false,StaleControllerConsistencyStatefulSet=false," +
 				"StaleControllerConsistencyDaemonSet=false,StaleControllerConsistencyJob=false",
+			// kwok renews the fake node's lease about as often as the default
+			// 50 s grace; every late renewal marked the node NotReady, so
+			// new pods stayed unscheduled and ready ones turned unready.
+			"--node-monitor-grace-period=1h",
 		}},
 		{"kube-scheduler", []string{
 			"--kubeconfig=" + c.Kubeconfig,
