@@ -121,10 +121,19 @@ func TestParity(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("the scenario ran no rollout")
 			}
-			a, _ := json.MarshalIndent(want, "", "  ")
-			b, _ := json.MarshalIndent(got, "", "  ")
-			if string(a) != string(b) {
-				t.Errorf("the local runner differs from the definition\ndefinition: %s\nlocal: %s", a, b)
+			if len(want) != len(got) {
+				t.Fatalf("the definition built %d harnesses, the local runner %d", len(want), len(got))
+			}
+			// Parallel subtests build their harnesses in any order.
+			byTest := func(a, b *harnessRecord) int { return strings.Compare(a.Test, b.Test) }
+			slices.SortStableFunc(want, byTest)
+			slices.SortStableFunc(got, byTest)
+			for i := range want {
+				a, _ := json.MarshalIndent(want[i], "", "  ")
+				b, _ := json.MarshalIndent(got[i], "", "  ")
+				if string(a) != string(b) {
+					t.Errorf("%s: the local runner differs from the definition\ndefinition: %s\nlocal: %s", want[i].Test, a, b)
+				}
 			}
 		})
 	}
@@ -153,7 +162,9 @@ func (p *parityRecorder) local() bool { return p != nil && p.isLocal }
 
 // harnessRecord is what one harness's rollouts did and left.
 type harnessRecord struct {
-	mu   sync.Mutex
+	mu sync.Mutex
+	// Test is the test that built the harness, without the runner's name.
+	Test string
 	Runs map[int64]runRecord // by execution number within the harness
 	// Left is, per microservice, its live objects when the scenario ended.
 	Left     map[string]leftRecord
@@ -178,7 +189,9 @@ func (p *parityRecorder) harness(h *harness) *harnessRecord {
 	if p == nil {
 		return nil
 	}
-	r := &harnessRecord{Runs: map[int64]runRecord{}, Left: map[string]leftRecord{}, touchedS: map[string]string{}}
+	parts := strings.Split(h.t.Name(), "/")
+	parts = slices.DeleteFunc(parts, func(p string) bool { return p == "definition" || p == "local" })
+	r := &harnessRecord{Test: strings.Join(parts, "/"), Runs: map[int64]runRecord{}, Left: map[string]leftRecord{}, touchedS: map[string]string{}}
 	p.mu.Lock()
 	p.harnesses = append(p.harnesses, r)
 	p.mu.Unlock()
