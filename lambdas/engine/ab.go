@@ -38,13 +38,7 @@ func (e *Engine) abRoutes(st *State) (objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	var routes objects
-	for _, o := range objs {
-		if o.route {
-			routes = append(routes, o)
-		}
-	}
-	return routes, nil
+	return objs.routes(), nil
 }
 
 // stage names the A/B stage while the route carries it, for the status:

@@ -101,13 +101,8 @@ func (e *Engine) applyPreviewedRoute(ctx context.Context, sess *Session, st *Sta
 	if err != nil {
 		return err
 	}
-	var routes objects
-	for _, o := range objs {
-		if o.route {
-			routes = append(routes, o)
-		}
-	}
-	if routes, err = e.withPreview(st, routes); err != nil {
+	routes, err := e.withPreview(st, objs.routes())
+	if err != nil {
 		return err
 	}
 	for _, o := range routes {

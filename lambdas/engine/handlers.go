@@ -689,13 +689,7 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 		if err != nil {
 			return err
 		}
-		var routes objects
-		for _, o := range objs {
-			if o.route {
-				routes = append(routes, o)
-			}
-		}
-		return deleteObjects(ctx, sess, routes)
+		return deleteObjects(ctx, sess, objs.routes())
 	}
 	if err := e.endPreview(ctx, sess, s); err != nil {
 		return err

@@ -38,6 +38,17 @@ func (o object) workload() bool {
 
 type objects []object
 
+// routes are the route objects among os.
+func (os objects) routes() objects {
+	var out objects
+	for _, o := range os {
+		if o.route {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // workloadsFirst orders objects for applying: everything a route points at
 // exists before the route does.
 func (os objects) workloadsFirst() objects {
