@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
@@ -106,8 +105,8 @@ func (e *Engine) applyPreviewedRoute(ctx context.Context, sess *Session, st *Sta
 		return err
 	}
 	for _, o := range routes {
-		if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
-			return fmt.Errorf("apply %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
+		if err := writeRoute(ctx, sess, o.obj, routeWrite{execution: st.Rollout.Execution}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -122,29 +121,6 @@ func (e *Engine) endPreview(ctx context.Context, sess *Session, s spec.Spec) err
 	selector := fmt.Sprintf("%s=%s,%s=%s,%s", naming.LabelManagedBy, naming.ManagedByValue, naming.LabelMicroservice, s.Microservice, naming.LabelPreview)
 	if err := deleteByLabels(ctx, sess, s.Namespace, selector); err != nil {
 		return fmt.Errorf("remove the preview of %s: %w", s.Microservice, err)
-	}
-	return nil
-}
-
-// previewConflicts refuses to take over a preview object's name that
-// another microservice's object holds, before anything is written.
-func (e *Engine) previewConflicts(ctx context.Context, sess *Session, st *State, objs objects) error {
-	for _, o := range objs {
-		if !o.preview {
-			continue
-		}
-		live, err := sess.Kube.Get(ctx, o.obj)
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			return fmt.Errorf("deploy %s version %d: read %s %s: %w", st.Microservice, st.Rollout.Version, o.obj.GetKind(), o.obj.GetName(), err)
-		}
-		if owner := live.GetLabels()[naming.LabelMicroservice]; owner != st.Microservice {
-			return e.invalid(ctx, sess, st, fmt.Sprintf(
-				"the preview route %s %s already exists and belongs to %q; nothing was written: rename the route object of %s or of %q",
-				o.obj.GetKind(), o.obj.GetName(), owner, st.Microservice, owner))
-		}
 	}
 	return nil
 }

@@ -100,6 +100,11 @@ type Engine struct {
 	HookFunctions []string
 	// HookClient calls HTTP hooks; nil uses http.DefaultClient.
 	HookClient *http.Client
+	// PipelineExecutions refuses an execution that the microservice's own
+	// pipeline did not start (its name is "<microservice>-<action execution
+	// id>"). The Lambda sets it; the local runner, run with an operator's
+	// own credentials, has no pipeline to check against.
+	PipelineExecutions bool
 
 	renders template.Cache
 }

@@ -447,7 +447,7 @@ func (h *harness) refusedLock(input map[string]any) error {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	exec := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-by-hand-%d", h.ns, h.seq.Add(1))
+	exec := h.executionArn(input, h.seq.Add(1))
 	st, err := h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: exec, State: raw})
 	if err != nil {
 		h.t.Fatal(err)

@@ -48,7 +48,7 @@ func (e *Engine) promote(ctx context.Context, st *State) error {
 	}
 	canary := naming.VersionName(st.Microservice, r.Version)
 	if st.Versioned() {
-		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, []router.Backend{{Name: canary, Weight: 100}}); err != nil {
+		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, []router.Backend{{Name: canary, Weight: 100}}, routeWrite{execution: r.Execution}); err != nil {
 			return fmt.Errorf("promote %s version %d: %w", st.Microservice, r.Version, err)
 		}
 		if err := e.endPreview(ctx, sess, st.Spec); err != nil {
@@ -133,6 +133,15 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	}
 	r.Plan = rollout.Plan(s, !r.firstDeployment())
 	log = log.With("version", r.Version, "stable_version", r.StableVersion)
+	// The stable template and image are read back from the status: they are
+	// applied only if they pass every rule Validate applies today.
+	if !r.firstDeployment() && cur.StableTemplate != "" {
+		readBack := stableSpec
+		readBack.ContainerImage = r.StableImage
+		if err := e.checkReadBack(readBack, fmt.Sprintf("the template of stable version %d", r.StableVersion)); err != nil {
+			return err
+		}
+	}
 
 	canary, err := e.render(s, r.Version, nil)
 	if err != nil {
@@ -146,12 +155,20 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	switch {
 	case r.firstDeployment():
 		// Nothing to go back to: leave no half-deployed microservice behind.
-		if err := deleteObjects(ctx, sess, canary); err != nil {
+		if err := deleteObjects(ctx, sess, s.Microservice, canary); err != nil {
+			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
+		}
+		// Read once more: a first shift in flight may have written the
+		// route after it was deleted.
+		if err := deleteObjects(ctx, sess, s.Microservice, canary.routes()); err != nil {
 			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
 		}
 	case s.Strategy == spec.StrategyInPlace:
 		stable, err := e.renderImage(stableSpec, r.StableVersion, r.StableImage, []router.Backend{{Name: s.Microservice, Weight: 100}})
 		if err != nil {
+			return err
+		}
+		if err := ownedOrNew(ctx, sess, s.Microservice, stable); err != nil {
 			return err
 		}
 		for _, o := range stable.workloadsFirst() {
@@ -167,21 +184,32 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	default:
 		stable := naming.VersionName(s.Microservice, r.StableVersion)
 		backends := []router.Backend{{Name: stable, Weight: 100}}
-		// Shared objects the canary's template changed go back first.
 		objs, err := e.renderImage(stableSpec, r.StableVersion, r.StableImage, backends)
 		if err != nil {
 			return err
 		}
+		var shared objects
 		for _, o := range objs {
-			if o.perVersion || o.route {
+			if !o.perVersion {
+				shared = append(shared, o)
+			}
+		}
+		if err := ownedOrNew(ctx, sess, s.Microservice, shared); err != nil {
+			return err
+		}
+		// The route first: its write marks it, so a shift of this
+		// execution still in flight stops instead of undoing it.
+		if err := e.applyRoute(ctx, sess, stableSpec, r.StableVersion, backends, routeWrite{execution: execution, rollingBack: true}); err != nil {
+			return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
+		}
+		// Shared objects the canary's template changed go back next.
+		for _, o := range shared {
+			if o.route {
 				continue
 			}
 			if err := e.restore(ctx, sess, o); err != nil {
 				return fmt.Errorf("roll back %s: restore %s %s: %w", s.Microservice, o.obj.GetKind(), o.obj.GetName(), err)
 			}
-		}
-		if err := e.applyRoute(ctx, sess, stableSpec, r.StableVersion, backends); err != nil {
-			return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
 		}
 		if err := e.routeOnly(ctx, sess, stableSpec, stable); err != nil {
 			return err
@@ -192,6 +220,11 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 		// By label: the canary's objects as deployed, whatever the template says now.
 		if err := deleteByLabels(ctx, sess, s.Namespace, kube.VersionSelector(s.Microservice, r.Version)); err != nil {
 			return fmt.Errorf("roll back %s: remove version %d: %w", s.Microservice, r.Version, err)
+		}
+		// Read once more after the deletes: the route must reach only
+		// versions that still exist.
+		if err := e.routeOnly(ctx, sess, stableSpec, stable); err != nil {
+			return err
 		}
 	}
 	r.Weight = 0

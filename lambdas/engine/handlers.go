@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/kube"
@@ -31,6 +31,11 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	s, err := spec.ParseInput(raw, "rollout", "error")
 	if err != nil {
 		return State{}, e.withTemplateProblems(s, err)
+	}
+	if e.PipelineExecutions {
+		if err := pipelineExecution(s.Microservice, execution); err != nil {
+			return State{}, &Error{Name: statemachine.ErrValidation, Err: err}
+		}
 	}
 	if _, err := e.router(s.Router); err != nil {
 		return State{}, err
@@ -182,9 +187,6 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	if write, err = e.withPreview(st, write); err != nil {
 		return e.refuse(ctx, sess, st, err)
 	}
-	if err := e.previewConflicts(ctx, sess, st, write); err != nil {
-		return err
-	}
 	check := write
 	if backends == nil {
 		// The route a first deployment gets at its first shift is checked now.
@@ -220,14 +222,23 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 
 // dryRun sends every object with dryRun=All before anything is written, so
 // a schema violation, an unknown field, a quota or an admission policy
-// refuses the version while the cluster is untouched. A refusal ends the
-// rollout as invalid input: the status and history record it and the lock
-// is released. Transient errors are returned for the state machine to retry.
+// refuses the version while the cluster is untouched; so does an object that
+// already exists and belongs to another microservice or to the platform. A
+// refusal ends the rollout as invalid input: the status and history record
+// it and the lock is released. Transient errors are returned for the state
+// machine to retry.
 func (e *Engine) dryRun(ctx context.Context, sess *Session, st *State, objs objects) error {
-	var refusals []string
-	for _, o := range objs {
-		if o.route {
-			refusal, err := e.routeUpdateRefusal(ctx, sess, st, o)
+	refusals, live, err := foreignObjects(ctx, sess, st.Microservice, objs)
+	if err != nil {
+		return fmt.Errorf("deploy %s version %d: %w", st.Microservice, st.Rollout.Version, err)
+	}
+	if len(refusals) > 0 {
+		return e.invalid(ctx, sess, st, fmt.Sprintf("version %d would change objects that are not its microservice's; nothing was written:\n  - %s",
+			st.Rollout.Version, strings.Join(refusals, "\n  - ")))
+	}
+	for i, o := range objs {
+		if o.route && live[i] != nil {
+			refusal, err := e.routeUpdateRefusal(st, live[i], o)
 			if err != nil {
 				return fmt.Errorf("deploy %s version %d: %w", st.Microservice, st.Rollout.Version, err)
 			}
@@ -253,9 +264,8 @@ func (e *Engine) dryRun(ctx context.Context, sess *Session, st *State, objs obje
 }
 
 // routeUpdateRefusal asks the router whether the live route may become o
-// (VPC Lattice cannot rename a service's custom domain). A route not yet
-// written has nothing to compare with.
-func (e *Engine) routeUpdateRefusal(ctx context.Context, sess *Session, st *State, o object) (string, error) {
+// (VPC Lattice cannot rename a service's custom domain).
+func (e *Engine) routeUpdateRefusal(st *State, live *unstructured.Unstructured, o object) (string, error) {
 	rt, err := e.router(st.Router)
 	if err != nil {
 		return "", err
@@ -263,13 +273,6 @@ func (e *Engine) routeUpdateRefusal(ctx context.Context, sess *Session, st *Stat
 	checker, ok := rt.(router.RouteChecker)
 	if !ok {
 		return "", nil
-	}
-	live, err := sess.Kube.Get(ctx, o.obj)
-	switch {
-	case apierrors.IsNotFound(err):
-		return "", nil
-	case err != nil:
-		return "", err
 	}
 	if err := checker.CheckRouteUpdate(live, o.obj); err != nil {
 		return err.Error(), nil
@@ -425,7 +428,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
 	case st.Strategy == spec.StrategyCanary:
-		if err := e.applyRouteWith(ctx, sess, st.Spec, r.Version, backendsAt(st, weight), abHeaders(st, r.NextStep)); err != nil {
+		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight), routeWrite{execution: r.Execution, headers: abHeaders(st, r.NextStep)}); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
 	}
@@ -689,16 +692,21 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 		if err != nil {
 			return err
 		}
-		return deleteObjects(ctx, sess, objs.routes())
+		return deleteObjects(ctx, sess, s.Microservice, objs.routes())
 	}
 	if err := e.endPreview(ctx, sess, s); err != nil {
 		return err
 	}
 	if rolledBack.StableTemplate != "" {
 		s.ConfigFile = rolledBack.StableTemplate
+		readBack := s
+		readBack.ContainerImage = rolledBack.StableImage
+		if err := e.checkReadBack(readBack, fmt.Sprintf("the template of stable version %d", rolledBack.StableVersion)); err != nil {
+			return err
+		}
 	}
 	stable := naming.VersionName(s.Microservice, rolledBack.StableVersion)
-	return e.applyRoute(ctx, sess, s, rolledBack.StableVersion, []router.Backend{{Name: stable, Weight: 100}})
+	return e.applyRoute(ctx, sess, s, rolledBack.StableVersion, []router.Backend{{Name: stable, Weight: 100}}, routeWrite{execution: rolledBack.Execution, rollingBack: true})
 }
 
 // checkShape refuses templates the strategy cannot roll out safely: a canary

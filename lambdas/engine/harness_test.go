@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -238,7 +239,8 @@ func newHarness(t testing.TB) *harness {
 		Now:           h.clock.Now,
 		// The rollback entry point's backoff, like the interpreter's Retry
 		// intervals, takes no real time.
-		Sleep: func(context.Context, time.Duration) error { return nil },
+		Sleep:              func(context.Context, time.Duration) error { return nil },
+		PipelineExecutions: true,
 	}
 	var err error
 	h.definition, err = statemachine.Definition(statemachine.Config{
@@ -367,7 +369,7 @@ func (h *harness) start(input map[string]any) (execution, string) {
 
 func (h *harness) startWith(local bool, input map[string]any) (execution, string) {
 	n := h.seq.Add(1)
-	id := fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%d", h.ns, n)
+	id := h.executionArn(input, n)
 	h.touched(input)
 	if local {
 		return h.recorded(startLocal(h, input, id), n), id
@@ -377,6 +379,14 @@ func (h *harness) startWith(local bool, input map[string]any) (execution, string
 		h.t.Fatal(err)
 	}
 	return h.recorded(x, n), id
+}
+
+// executionArn names the execution as the microservice's pipeline does,
+// "<microservice>-<action execution id>", unique per test namespace.
+func (h *harness) executionArn(input map[string]any, n int64) string {
+	svc, _ := input["microservice_name"].(string)
+	sum := sha256.Sum256([]byte(h.ns))
+	return fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%x-0000-4000-8000-%012d", svc, sum[:4], n)
 }
 
 func (h *harness) run(input map[string]any) asl.Result {

@@ -290,6 +290,11 @@ func (e *Engine) jobHook(ctx context.Context, sess *Session, st *State, h spec.H
 		job.LabelHook: h.Name, job.LabelPoint: strings.ReplaceAll(h.Point, "_", "-"),
 	}, h.Timeout)
 	if run.Job == "" {
+		if refusals, _, err := foreignObjects(ctx, sess, st.Microservice, objects{{obj: obj}}); err != nil {
+			return hooks.Result{}, false, fmt.Errorf("hook %s: read Job %s: %w", h.Name, obj.GetName(), err)
+		} else if len(refusals) > 0 {
+			return hooks.Result{Output: hooks.Excerpt(refusals[0])}, true, nil
+		}
 		if err := applyErr(sess.Kube.Apply(ctx, obj)); err != nil {
 			return hooks.Result{}, false, fmt.Errorf("hook %s: create Job %s: %w", h.Name, obj.GetName(), err)
 		}

@@ -40,7 +40,7 @@ const hookJobDocument = `
 apiVersion: batch/v1
 kind: Job
 metadata:
-  name: smoke
+  name: ${MICROSERVICE_NAME}-smoke
   namespace: ${KUBERNETES_NAMESPACE}
 spec:
   managedBy: canary.test/hook-runner
@@ -272,7 +272,7 @@ func rolloutHooks(t *testing.T) {
 				case spec.HookLambda:
 					hk["function"] = hookFunctionArn
 				case spec.HookJob:
-					hk["job"] = "smoke"
+					hk["job"] = "shop-smoke"
 				}
 				if spec.IsConfirmPoint(point) {
 					hk["hold"] = 2 * h.deployJSON(router, "shop", "x", nil)["analysis"].(map[string]any)["interval"].(int)
@@ -415,7 +415,7 @@ func abortedDuringAHookJobRemovesIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	input := h.deployJSON("appmesh", "shop", "registry.local/shop:2", func(d map[string]any) {
-		d["hooks"] = []map[string]any{{"name": "pre-traffic", "point": spec.HookPreTraffic, "kind": spec.HookJob, "job": "smoke"}}
+		d["hooks"] = []map[string]any{{"name": "pre-traffic", "point": spec.HookPreTraffic, "kind": spec.HookJob, "job": "shop-smoke"}}
 		d["config_file"] = base64.StdEncoding.EncodeToString(append(tmpl, hookJobDocument...))
 	})
 	x, id := h.start(input)

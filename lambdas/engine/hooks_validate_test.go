@@ -14,7 +14,7 @@ import (
 
 const validateJob = `apiVersion: batch/v1
 kind: Job
-metadata: {name: smoke}
+metadata: {name: shop-smoke}
 spec:
   template:
     spec:
@@ -28,7 +28,7 @@ spec:
 // policy refuses. Nothing is written: Validate runs without a cluster.
 func TestValidateRefusesHooksTheEnvironmentCannotRun(t *testing.T) {
 	lambdaHook := map[string]any{"name": "approve", "point": "confirm_promotion", "kind": "lambda", "function": "arn:aws:lambda:us-west-2:123456789012:function:approve"}
-	jobHook := map[string]any{"name": "smoke", "point": "pre_traffic", "kind": "job", "job": "smoke"}
+	jobHook := map[string]any{"name": "smoke", "point": "pre_traffic", "kind": "job", "job": "shop-smoke"}
 	tests := []struct {
 		name    string
 		allowed []string
@@ -45,12 +45,12 @@ func TestValidateRefusesHooksTheEnvironmentCannotRun(t *testing.T) {
 		{name: "the function allowed by prefix", allowed: []string{"arn:aws:lambda:us-west-2:123456789012:function:app*"}, hook: lambdaHook, ok: true},
 		{name: "the function allowed exactly", allowed: []string{"arn:aws:lambda:us-west-2:123456789012:function:approve"}, hook: lambdaHook, ok: true},
 		{name: "job not in the template", hook: jobHook, want: []string{
-			`hooks[0].job: "smoke" is not a Job of kubernetes_template.yml (it holds no Job): add a document with apiVersion batch/v1, kind Job and metadata.name "smoke"`}},
+			`hooks[0].job: "shop-smoke" is not a Job of kubernetes_template.yml (it holds no Job): add a document with apiVersion batch/v1, kind Job and metadata.name "shop-smoke"`}},
 		{name: "job in the template", hook: jobHook, doc: validateJob, ok: true},
 		{name: "another job in the template", hook: map[string]any{"name": "smoke", "point": "pre_traffic", "kind": "job", "job": "acceptance"}, doc: validateJob,
-			want: []string{`hooks[0].job: "acceptance" is not a Job of kubernetes_template.yml (its Jobs are smoke)`}},
+			want: []string{`hooks[0].job: "acceptance" is not a Job of kubernetes_template.yml (its Jobs are shop-smoke)`}},
 		{name: "the template policy applies to the Job's pod", hook: jobHook, doc: strings.Replace(validateJob, "      restartPolicy: Never\n", "      restartPolicy: Never\n      hostNetwork: true\n", 1),
-			want: []string{"Job/smoke: spec.template.spec.hostNetwork: true is refused"}},
+			want: []string{"Job/shop-smoke: spec.template.spec.hostNetwork: true is refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/eks-canary/platform/lambdas/hooks/job"
 	"github.com/eks-canary/platform/lambdas/naming"
@@ -177,33 +179,88 @@ func backendsAt(st *State, weight int) []router.Backend {
 	return []router.Backend{{Name: canary, Weight: weight}, {Name: stable, Weight: 100 - weight}}
 }
 
-// applyRoute writes the route objects with the given backends.
-func (e *Engine) applyRoute(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend) error {
-	return e.applyRouteWith(ctx, sess, s, version, backends, nil)
+// routeWrite says who writes a route and how.
+type routeWrite struct {
+	// execution is the rollout writing. Its writes stop once its roll back
+	// has begun (fence).
+	execution string
+	// rollingBack marks the roll back's own writes, which always go
+	// through and put the mark on the route.
+	rollingBack bool
+	// headers are the A/B stage's header rule, written ahead of the
+	// weighted one in the same object.
+	headers []spec.HeaderMatch
 }
 
-// applyRouteWith is applyRoute with the A/B stage's header rule when
-// headers are given. Each route object is one write, so the header rule
-// comes and goes with the weights beside it.
-func (e *Engine) applyRouteWith(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend, headers []spec.HeaderMatch) error {
-	objs, err := e.renderRoute(s, version, s.ContainerImage, backends, headers)
+// applyRoute writes the route objects with the given backends. Each route
+// object is one write, so the header rule comes and goes with the weights
+// beside it.
+func (e *Engine) applyRoute(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend, w routeWrite) error {
+	objs, err := e.renderRoute(s, version, s.ContainerImage, backends, w.headers)
 	if err != nil {
 		return err
 	}
-	applied := 0
-	for _, o := range objs {
-		if !o.route {
-			continue
-		}
-		if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
-			return fmt.Errorf("apply %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
-		}
-		applied++
-	}
-	if applied == 0 {
+	routes := objs.routes()
+	if len(routes) == 0 {
 		return &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("the template of %s has no %s route object to carry the weights", s.Microservice, s.Router)}
 	}
+	for _, o := range routes {
+		if err := writeRoute(ctx, sess, o.obj, w); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// writeRoute is the fence between a roll back and a shift still in flight.
+// The roll back's first write marks the route with its execution
+// (naming.AnnotationRollingBack). Every other write of that execution reads
+// the route and writes at the resourceVersion it read: a route marked for
+// it, or changed since the read by the roll back, refuses the write, so
+// traffic never goes back to a version the roll back is deleting. Writes of
+// a later rollout drop the mark (the same field manager stops sending it).
+func writeRoute(ctx context.Context, sess *Session, obj *unstructured.Unstructured, w routeWrite) error {
+	ref := obj.GetKind() + " " + obj.GetName()
+	if w.rollingBack {
+		marked := obj.DeepCopy()
+		annotations := marked.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		annotations[naming.AnnotationRollingBack] = w.execution
+		marked.SetAnnotations(annotations)
+		if err := applyErr(sess.Kube.Apply(ctx, marked)); err != nil {
+			return fmt.Errorf("apply %s: %w", ref, err)
+		}
+		return nil
+	}
+	existed := false
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		live, err := sess.Kube.Get(ctx, obj)
+		switch {
+		case apierrors.IsNotFound(err) && existed:
+			return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s was deleted while execution %s wrote it: its roll back has begun; not touching traffic", ref, w.execution)}
+		case apierrors.IsNotFound(err):
+			// Not written yet: the first shift of a first deployment.
+			if err := applyErr(sess.Kube.Apply(ctx, obj)); err != nil {
+				return fmt.Errorf("apply %s: %w", ref, err)
+			}
+			return nil
+		case err != nil:
+			return fmt.Errorf("read %s before writing it: %w", ref, err)
+		}
+		existed = true
+		if by := live.GetAnnotations()[naming.AnnotationRollingBack]; by != "" && by == w.execution {
+			return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("the roll back of execution %s has begun (%s is marked %s): not touching traffic", w.execution, ref, naming.AnnotationRollingBack)}
+		}
+		if err := applyErr(sess.Kube.ApplyAt(ctx, obj, live.GetResourceVersion())); err != nil {
+			if apierrors.IsNotFound(err) {
+				return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s was deleted while execution %s wrote it: its roll back has begun; not touching traffic", ref, w.execution)}
+			}
+			return fmt.Errorf("apply %s: %w", ref, err)
+		}
+		return nil
+	})
 }
 
 // routeOnly checks that the live route sends traffic to backends named in
@@ -225,12 +282,22 @@ func (e *Engine) routeOnly(ctx context.Context, sess *Session, s spec.Spec, keep
 	return nil
 }
 
-// deleteObjects removes objects in reverse apply order: the route first,
-// then what it referenced.
-func deleteObjects(ctx context.Context, sess *Session, objs objects) error {
+// deleteObjects removes the microservice's own objects among objs in
+// reverse apply order: the route first, then what it referenced. An object
+// of the same name that belongs to someone else is left alone.
+func deleteObjects(ctx context.Context, sess *Session, microservice string, objs objects) error {
 	ordered := objs.workloadsFirst()
 	slices.Reverse(ordered)
 	for _, o := range ordered {
+		live, err := sess.Kube.Get(ctx, o.obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return fmt.Errorf("read %s %s before deleting it: %w", o.obj.GetKind(), o.obj.GetName(), err)
+		case foreignOwner(live, microservice) != "":
+			continue
+		}
 		if err := sess.Kube.Delete(ctx, o.obj); err != nil {
 			return fmt.Errorf("delete %s %s: %w", o.obj.GetKind(), o.obj.GetName(), err)
 		}
@@ -252,25 +319,14 @@ const MaxStateBytes = 200 << 10
 const reservedErrorBytes = 32 << 10
 
 // admit refuses a template the engine must not roll out: objects of another
-// router, anything the template policy refuses, or a state too large for
-// Step Functions. Only Validate calls it: a roll back must still render a
-// stable version accepted under older rules.
+// router or another microservice, anything the template policy refuses, or
+// a state too large for Step Functions. Validate calls it on deploy.json's
+// template; checkReadBack applies the same rules to a template read back
+// from the status before a roll back applies it.
 func (e *Engine) admit(s spec.Spec) error {
-	tmpl, err := s.Template()
+	problems, err := e.templateProblems(s)
 	if err != nil {
 		return &Error{Name: statemachine.ErrValidation, Err: err}
-	}
-	var problems []template.Problem
-	open, err := template.Admit(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: 1, ServiceDomain: e.ServiceDomain}, e.Policy)
-	var refused *template.Error
-	switch {
-	case errors.As(err, &refused):
-		problems = append(problems, refused.Problems...)
-	case err != nil:
-		return &Error{Name: statemachine.ErrValidation, Err: err}
-	default:
-		problems = append(problems, e.routerMismatch(s.Router, open)...)
-		problems = append(problems, e.routeRules(s.Router, open)...)
 	}
 	if size := ProjectedStateBytes(s); size > MaxStateBytes {
 		problems = append(problems, template.Problem{Message: fmt.Sprintf(
@@ -281,6 +337,30 @@ func (e *Engine) admit(s spec.Spec) error {
 		return &Error{Name: statemachine.ErrValidation, Err: &template.Error{Problems: problems}}
 	}
 	return nil
+}
+
+// templateProblems are the template's problems under every rule of the
+// environment: YAML, kinds, namespace, the template policy, ownership and
+// the router's own rules. An error means the template could not be read.
+func (e *Engine) templateProblems(s spec.Spec) ([]template.Problem, error) {
+	tmpl, err := s.Template()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.router(s.Router); err != nil {
+		return nil, err
+	}
+	open, err := template.Admit(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: 1, ServiceDomain: e.ServiceDomain}, e.Policy)
+	var refused *template.Error
+	switch {
+	case errors.As(err, &refused):
+		return refused.Problems, nil
+	case err != nil:
+		return nil, err
+	}
+	problems := templateOwnership(s.Microservice, open)
+	problems = append(problems, e.routerMismatch(s.Router, open)...)
+	return append(problems, e.routeRules(s.Router, open)...), nil
 }
 
 // withTemplateProblems adds the template's problems to deploy.json's when

@@ -114,7 +114,17 @@ func (c *Client) resource(obj *unstructured.Unstructured) (dynamic.ResourceInter
 // engine does not send (an HPA's replicas, annotations of other controllers)
 // keep their owners.
 func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	return c.apply(ctx, obj, false)
+	return c.apply(ctx, obj, "", false)
+}
+
+// ApplyAt is Apply guarded by the resourceVersion the caller read: if
+// anything wrote the object since (or deleted it), the API server refuses
+// the write with a conflict (apierrors.IsConflict) and nothing changes.
+func (c *Client) ApplyAt(ctx context.Context, obj *unstructured.Unstructured, resourceVersion string) (*unstructured.Unstructured, error) {
+	if resourceVersion == "" {
+		return nil, fmt.Errorf("apply %s at a resourceVersion: the resourceVersion is empty; use Apply for an object not yet written", ref(obj))
+	}
+	return c.apply(ctx, obj, resourceVersion, false)
 }
 
 // DryRunApply sends obj as Apply would with dryRun=All: the API server runs
@@ -123,15 +133,18 @@ func (c *Client) Apply(ctx context.Context, obj *unstructured.Unstructured) (*un
 // refusal is returned as such (see IsRefusal), a dropped field as
 // *DroppedFieldsError.
 func (c *Client) DryRunApply(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	return c.apply(ctx, obj, true)
+	return c.apply(ctx, obj, "", true)
 }
 
-func (c *Client) apply(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
+func (c *Client) apply(ctx context.Context, obj *unstructured.Unstructured, resourceVersion string, dryRun bool) (*unstructured.Unstructured, error) {
 	ri, _, err := c.resource(obj)
 	if err != nil {
 		return nil, err
 	}
 	desired := forApply(obj)
+	if resourceVersion != "" {
+		desired.SetResourceVersion(resourceVersion)
+	}
 	body, err := desired.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", ref(obj), err)

@@ -10,14 +10,30 @@ const (
 	// ControlFieldManager owns the operator's requests written by canaryctl.
 	ControlFieldManager = "canaryctl"
 
-	LabelManagedBy    = "app.kubernetes.io/managed-by"
-	ManagedByValue    = "canary-engine"
-	LabelMicroservice = "canary.eks-canary.dev/microservice"
-	LabelVersion      = "canary.eks-canary.dev/version" // set on objects that belong to one version only
-	LabelStatus       = "canary.eks-canary.dev/status"  // marks rollout status ConfigMaps
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedByValue = "canary-engine"
+	// LabelPrefix starts every label the engine gives out; templates may
+	// not set any of them, so a label always says what the engine decided.
+	LabelPrefix       = "canary.eks-canary.dev/"
+	LabelMicroservice = LabelPrefix + "microservice"
+	LabelVersion      = LabelPrefix + "version" // set on objects that belong to one version only
+	LabelStatus       = LabelPrefix + "status"  // marks rollout status ConfigMaps
 	// LabelPreview marks a blue-green preview route object: it reaches one
 	// version for testing and carries no production traffic.
-	LabelPreview = "canary.eks-canary.dev/preview"
+	LabelPreview = LabelPrefix + "preview"
+
+	// AnnotationRollingBack on a route names the execution whose roll back
+	// has begun: a shift of that execution still in flight sees it and
+	// stops instead of sending traffic to a version being deleted.
+	AnnotationRollingBack = LabelPrefix + "rolling-back"
+
+	// StatusSuffix and LockSuffix end the names of the engine's own
+	// objects; no template object may end in them.
+	StatusSuffix = "-rollout"
+	LockSuffix   = "-rollout-lock"
+	// PreviewSuffix ends the name of a blue-green preview route
+	// ("<route>-preview") on routers that keep it as an object of its own.
+	PreviewSuffix = "-preview"
 )
 
 // VersionName is the name of a version's objects: "<microservice>-<version>".
@@ -26,7 +42,14 @@ func VersionName(microservice string, version int) string {
 }
 
 // StatusConfigMap is the ConfigMap holding a microservice's rollout status.
-func StatusConfigMap(microservice string) string { return microservice + "-rollout" }
+func StatusConfigMap(microservice string) string { return microservice + StatusSuffix }
 
 // LockLease is the Lease that allows one rollout per microservice at a time.
-func LockLease(microservice string) string { return microservice + "-rollout-lock" }
+func LockLease(microservice string) string { return microservice + LockSuffix }
+
+// Owned reports whether labels mark an object the engine made for
+// microservice. Objects of other microservices, of the platform and made by
+// hand are not the engine's to change on this microservice's behalf.
+func Owned(labels map[string]string, microservice string) bool {
+	return labels[LabelManagedBy] == ManagedByValue && labels[LabelMicroservice] == microservice
+}

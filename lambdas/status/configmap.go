@@ -20,7 +20,14 @@ type Snapshot struct {
 
 // Decode reads a status ConfigMap. A ConfigMap the engine has not written a
 // status into yet decodes to a Status carrying only the microservice name.
+// What it reads is untrusted: a ConfigMap that the engine did not label as
+// this microservice's status, or whose status names another microservice
+// or namespace, is refused, so a status planted under the name of another
+// microservice's status is never acted on.
 func Decode(cm *corev1.ConfigMap) (Snapshot, error) {
+	if err := checkProvenance(cm); err != nil {
+		return Snapshot{}, err
+	}
 	snap := Snapshot{ResourceVersion: cm.ResourceVersion}
 	if raw := cm.Data[KeyStatus]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &snap.Status); err != nil {
@@ -45,13 +52,34 @@ func Decode(cm *corev1.ConfigMap) (Snapshot, error) {
 	default:
 		return Snapshot{}, fmt.Errorf("decode key %q of ConfigMap %s/%s: want %q or %q, got %q", KeyRequest, cm.Namespace, cm.Name, RequestPromote, RequestAbort, req)
 	}
-	if snap.Status.Microservice == "" {
-		snap.Status.Microservice = cm.Labels[naming.LabelMicroservice]
+	owner := cm.Labels[naming.LabelMicroservice]
+	switch {
+	case snap.Status.Microservice == "":
+		snap.Status.Microservice = owner
+	case snap.Status.Microservice != owner:
+		return Snapshot{}, fmt.Errorf("status ConfigMap %s/%s says microservice %q, but it is the status of %q: it was not written by the canary engine; delete it (the engine never trusts it)",
+			cm.Namespace, cm.Name, snap.Status.Microservice, owner)
 	}
-	if snap.Status.Namespace == "" {
+	switch snap.Status.Namespace {
+	case "":
 		snap.Status.Namespace = cm.Namespace
+	case cm.Namespace:
+	default:
+		return Snapshot{}, fmt.Errorf("status ConfigMap %s/%s says namespace %q: it was not written by the canary engine; delete it (the engine never trusts it)",
+			cm.Namespace, cm.Name, snap.Status.Namespace)
 	}
 	return snap, nil
+}
+
+// checkProvenance refuses a ConfigMap that does not carry the labels the
+// engine gives its status ConfigMaps, for the microservice its name says.
+func checkProvenance(cm *corev1.ConfigMap) error {
+	owner := cm.Labels[naming.LabelMicroservice]
+	if cm.Labels[naming.LabelStatus] == "true" && naming.Owned(cm.Labels, owner) && cm.Name == naming.StatusConfigMap(owner) {
+		return nil
+	}
+	return fmt.Errorf("ConfigMap %s/%s is not a rollout status written by the canary engine (labels %s=true, %s=%s and %s=<microservice> missing or not matching its name): the engine does not trust it; delete it, and the next rollout writes a fresh status",
+		cm.Namespace, cm.Name, naming.LabelStatus, naming.LabelManagedBy, naming.ManagedByValue, naming.LabelMicroservice)
 }
 
 // engineData is every data key the engine owns, from a status and a history.

@@ -17,9 +17,45 @@ func statusCM(data map[string]string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "yelb-appserver-rollout", Namespace: "yelb", ResourceVersion: "42",
-			Labels: map[string]string{naming.LabelStatus: "true", naming.LabelMicroservice: "yelb-appserver"},
+			Labels: map[string]string{naming.LabelStatus: "true", naming.LabelMicroservice: "yelb-appserver", naming.LabelManagedBy: naming.ManagedByValue},
 		},
 		Data: data,
+	}
+}
+
+// A status is read back from the cluster, where a template or a person may
+// have written it: only the engine's own, for the microservice its name
+// says, is trusted.
+func TestDecodeRefusesAStatusTheEngineDidNotWrite(t *testing.T) {
+	valid := map[string]string{KeyStatus: `{"microservice":"yelb-appserver","namespace":"yelb","phase":"Progressing"}`}
+	tests := []struct {
+		name    string
+		change  func(*corev1.ConfigMap)
+		wantErr string
+	}{
+		{"no status label", func(cm *corev1.ConfigMap) { delete(cm.Labels, naming.LabelStatus) }, "is not a rollout status written by the canary engine"},
+		{"not managed by the engine", func(cm *corev1.ConfigMap) { cm.Labels[naming.LabelManagedBy] = "Helm" }, "is not a rollout status written by the canary engine"},
+		{"labelled for another microservice", func(cm *corev1.ConfigMap) { cm.Labels[naming.LabelMicroservice] = "yelb-ui" }, "is not a rollout status written by the canary engine"},
+		{"a template's ConfigMap under another name", func(cm *corev1.ConfigMap) { cm.Name = "yelb-appserver-config" }, "is not a rollout status written by the canary engine"},
+		{"status of another microservice", func(cm *corev1.ConfigMap) {
+			cm.Data[KeyStatus] = `{"microservice":"yelb-ui","phase":"Progressing","stableTemplate":"cHJpdmlsZWdlZA=="}`
+		}, `says microservice "yelb-ui", but it is the status of "yelb-appserver"`},
+		{"status of another namespace", func(cm *corev1.ConfigMap) {
+			cm.Data[KeyStatus] = `{"microservice":"yelb-appserver","namespace":"other","phase":"Progressing"}`
+		}, `says namespace "other"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cm := statusCM(map[string]string{KeyStatus: valid[KeyStatus]})
+			tt.change(cm)
+			_, err := Decode(cm)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "delete it") {
+				t.Fatalf("error = %v, want one containing %q and the fix", err, tt.wantErr)
+			}
+		})
+	}
+	if _, err := Decode(statusCM(valid)); err != nil {
+		t.Fatalf("the engine's own status is refused: %v", err)
 	}
 }
 

@@ -72,6 +72,9 @@ type Object struct {
 	line   int  // where the object starts in the template; set by Open
 }
 
+// Line is where the object starts in the template (0 when unknown).
+func (o Object) Line() int { return o.line }
+
 // Rendered is a rendered template, objects in template order.
 type Rendered struct {
 	Objects []Object

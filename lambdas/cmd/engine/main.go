@@ -70,6 +70,8 @@ func main() {
 		Policy:        policy,
 		HookFunctions: hookFunctions,
 		HookClient:    &http.Client{},
+		// Every execution comes from a microservice's pipeline.
+		PipelineExecutions: true,
 	}
 	if topic := os.Getenv(contract.EnvNotifyTopicArn); topic != "" {
 		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}

@@ -17,7 +17,7 @@ import (
 // (shop.team.example.internal becomes shop-preview.team.example.internal)
 // and whose rules send everything to the new version. VPC Lattice makes it
 // a service of its own, so production traffic never reaches it by chance.
-const PreviewSuffix = "-preview"
+const PreviewSuffix = naming.PreviewSuffix
 
 var _ router.Previewer = Router{}
 
