@@ -501,42 +501,85 @@ func inPlace(t *testing.T, router string) {
 // rollBackDuringAShiftWins stops an execution while its shift is on the
 // wire: the rollback entry point finishes first, then the shift's route
 // write lands. The shift must notice and put the stable route back.
+// rollBackDuringAShiftWins reproduces the race between a roll back from
+// outside and a shift in flight: the shift's route write leaves the engine,
+// the whole roll back runs (canary deleted), then the write reaches the API
+// server. The roll back's fence refuses it, so no route the API server
+// accepts after the roll back sends traffic to the deleted canary.
 func rollBackDuringAShiftWins(t *testing.T) {
+	for _, router := range []string{"appmesh", "gatewayapi"} {
+		t.Run(router, func(t *testing.T) { rollBackDuringAShift(t, router) })
+	}
+}
+
+func rollBackDuringAShift(t *testing.T, router string) {
 	h := newHarness(t)
-	h.bystander("appmesh")
-	h.stable("appmesh", "shop")
+	h.bystander(router)
+	h.stable(router, "shop")
 	h.metrics.set("shop-2", "healthy")
-	input := h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil)
+	input := h.deployJSON(router, "shop", "registry.local/shop:2", nil)
 	raw, err := json.Marshal(input)
 	if err != nil {
 		t.Fatal(err)
 	}
+	route := map[string]string{"appmesh": "/virtualrouters/shop", "gatewayapi": "/httproutes/shop"}[router]
+	isRouteWrite := func(req *http.Request) bool {
+		return req.Method == "PATCH" && strings.HasSuffix(req.URL.Path, route) && req.URL.Query().Get("dryRun") == ""
+	}
 	ids := make(chan string, 1)
-	shifts := 0
-	rolledBack := make(chan error, 1)
+	writes := 0
+	var mu sync.Mutex
+	rolledBack, refused := false, 0
+	var afterRollBack []string // route writes the API server accepted once the roll back had ended
 	h.faults.before = func(req *http.Request) bool {
-		if req.Method != "PATCH" || !strings.Contains(req.URL.Path, "/virtualrouters/shop") {
+		if !isRouteWrite(req) {
 			return false
 		}
-		if shifts++; shifts != 3 { // the route at 0%, then the first step
+		if writes++; writes != 2 { // the route at 0%, then the first step
 			return false
 		}
 		id := <-ids
-		// Runs inside the shift's request, before it reaches the API server;
-		// the rollback's own requests pass (before is cleared first).
+		// Runs inside the shift's request, before it reaches the API server.
+		done := make(chan error, 1)
 		go func() {
-			rolledBack <- h.eng.RollBackEnded(context.Background(), engine.ExecutionEnded{ExecutionArn: id, Status: "ABORTED", Input: string(raw)})
+			done <- h.eng.RollBackEnded(context.Background(), engine.ExecutionEnded{ExecutionArn: id, Status: "ABORTED", Input: string(raw)})
 		}()
-		if err := <-rolledBack; err != nil {
+		if err := <-done; err != nil {
 			t.Errorf("roll back: %v", err)
 		}
+		mu.Lock()
+		rolledBack = true
+		mu.Unlock()
 		return true
+	}
+	h.faults.seen = func(req *http.Request, code int, body []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !rolledBack || !isRouteWrite(req) {
+			return
+		}
+		switch {
+		case code == http.StatusConflict:
+			refused++
+		case code < 300:
+			afterRollBack = append(afterRollBack, string(body))
+		}
 	}
 	x, id := h.start(input)
 	ids <- id
 	res := x.Wait()
 	requireStatus(t, res, "FAILED", statemachine.ErrEnded)
-	h.assertRolledBack("appmesh", "shop", "ABORTED")
+	h.assertRolledBack(router, "shop", "ABORTED")
+	mu.Lock()
+	defer mu.Unlock()
+	if refused == 0 {
+		t.Error("the shift's route write never reached the API server after the roll back: the race was not reproduced")
+	}
+	for _, b := range afterRollBack {
+		if strings.Contains(b, `"name":"shop-2"`) {
+			t.Errorf("after the roll back deleted shop-2, the API server accepted a route that sends traffic to it: %s", b)
+		}
+	}
 }
 
 func lostStatusIsNotAFirstDeployment(t *testing.T) {

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -127,6 +128,8 @@ type faults struct {
 	rules []fault
 	// before runs once, ahead of the first request it matches.
 	before func(*http.Request) bool
+	// seen, when set, is shown every answer of the API server.
+	seen func(req *http.Request, code int, body []byte)
 }
 
 type fault struct {
@@ -169,8 +172,20 @@ func (f *faults) wrap(next http.RoundTripper) http.RoundTripper {
 					Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
 			}
 		}
+		seen := f.seen
 		f.mu.Unlock()
-		return next.RoundTrip(req)
+		res, err := next.RoundTrip(req)
+		if err != nil || seen == nil {
+			return res, err
+		}
+		body, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		res.Body = io.NopCloser(bytes.NewReader(body))
+		seen(req, res.StatusCode, body)
+		return res, nil
 	})
 }
 
