@@ -447,7 +447,8 @@ func (h *harness) refusedLock(input map[string]any) error {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	exec := h.executionArn(input, h.seq.Add(1))
+	svc, _ := input["microservice_name"].(string)
+	exec := h.executionArn(svc, h.seq.Add(1))
 	st, err := h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: exec, State: raw})
 	if err != nil {
 		h.t.Fatal(err)

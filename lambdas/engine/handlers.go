@@ -87,6 +87,13 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 		return fmt.Errorf("lock %s: %w", st.Microservice, err)
 	}
 	snap, found, err := sess.Status.Load(ctx, st.Microservice)
+	var untrusted *status.UntrustedError
+	if errors.As(err, &untrusted) {
+		if rel := sess.Locks.Release(ctx, st.Microservice, r.Execution); rel != nil {
+			return errors.Join(err, rel)
+		}
+		return &Error{Name: statemachine.ErrRefused, Err: fmt.Errorf("%s: no rollout starts: %w", st.Microservice, err)}
+	}
 	if err != nil {
 		return err
 	}

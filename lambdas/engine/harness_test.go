@@ -383,8 +383,19 @@ func (h *harness) start(input map[string]any) (execution, string) {
 }
 
 func (h *harness) startWith(local bool, input map[string]any) (execution, string) {
+	svc, _ := input["microservice_name"].(string)
+	return h.startNamed(local, svc, input)
+}
+
+// startFromPipelineOf starts deploy.json as the pipeline of microservice
+// svc would, whatever microservice deploy.json names.
+func (h *harness) startFromPipelineOf(svc string, input map[string]any) (execution, string) {
+	return h.startNamed(parity.local(), svc, input)
+}
+
+func (h *harness) startNamed(local bool, pipeline string, input map[string]any) (execution, string) {
 	n := h.seq.Add(1)
-	id := h.executionArn(input, n)
+	id := h.executionArn(pipeline, n)
 	h.touched(input)
 	if local {
 		return h.recorded(startLocal(h, input, id), n), id
@@ -396,10 +407,9 @@ func (h *harness) startWith(local bool, input map[string]any) (execution, string
 	return h.recorded(x, n), id
 }
 
-// executionArn names the execution as the microservice's pipeline does,
+// executionArn names the execution as the pipeline of svc does,
 // "<microservice>-<action execution id>", unique per test namespace.
-func (h *harness) executionArn(input map[string]any, n int64) string {
-	svc, _ := input["microservice_name"].(string)
+func (h *harness) executionArn(svc string, n int64) string {
 	sum := sha256.Sum256([]byte(h.ns))
 	return fmt.Sprintf("arn:aws:states:us-west-2:123456789012:execution:canary:%s-%x-0000-4000-8000-%012d", svc, sum[:4], n)
 }

@@ -42,6 +42,7 @@ var scenarios = []struct {
 	{"invalid input", invalidInputChangesNothing},
 	{"in place", inPlaceReplacesTheStatefulSet},
 	{"roll back during a shift", rollBackDuringAShiftWins},
+	{"another team's objects are never touched", anotherTeamsObjectsAreNeverTouched},
 	{"lost status", lostStatusIsNotAFirstDeployment},
 	{"dry run refusals", apiServerRefusalsInTheDryRunWriteNothing},
 	{"stale lock takeover", staleLockTakeoverRollsTheAbandonedRolloutBackFirst},

@@ -57,16 +57,16 @@ func Decode(cm *corev1.ConfigMap) (Snapshot, error) {
 	case snap.Status.Microservice == "":
 		snap.Status.Microservice = owner
 	case snap.Status.Microservice != owner:
-		return Snapshot{}, fmt.Errorf("status ConfigMap %s/%s says microservice %q, but it is the status of %q: it was not written by the canary engine; delete it (the engine never trusts it)",
-			cm.Namespace, cm.Name, snap.Status.Microservice, owner)
+		return Snapshot{}, &UntrustedError{Reason: fmt.Sprintf("status ConfigMap %s/%s says microservice %q, but it is the status of %q: it was not written by the canary engine; delete it (the engine never trusts it)",
+			cm.Namespace, cm.Name, snap.Status.Microservice, owner)}
 	}
 	switch snap.Status.Namespace {
 	case "":
 		snap.Status.Namespace = cm.Namespace
 	case cm.Namespace:
 	default:
-		return Snapshot{}, fmt.Errorf("status ConfigMap %s/%s says namespace %q: it was not written by the canary engine; delete it (the engine never trusts it)",
-			cm.Namespace, cm.Name, snap.Status.Namespace)
+		return Snapshot{}, &UntrustedError{Reason: fmt.Sprintf("status ConfigMap %s/%s says namespace %q: it was not written by the canary engine; delete it (the engine never trusts it)",
+			cm.Namespace, cm.Name, snap.Status.Namespace)}
 	}
 	return snap, nil
 }
@@ -78,9 +78,15 @@ func checkProvenance(cm *corev1.ConfigMap) error {
 	if cm.Labels[naming.LabelStatus] == "true" && naming.Owned(cm.Labels, owner) && cm.Name == naming.StatusConfigMap(owner) {
 		return nil
 	}
-	return fmt.Errorf("ConfigMap %s/%s is not a rollout status written by the canary engine (labels %s=true, %s=%s and %s=<microservice> missing or not matching its name): the engine does not trust it; delete it, and the next rollout writes a fresh status",
-		cm.Namespace, cm.Name, naming.LabelStatus, naming.LabelManagedBy, naming.ManagedByValue, naming.LabelMicroservice)
+	return &UntrustedError{Reason: fmt.Sprintf("ConfigMap %s/%s is not a rollout status written by the canary engine (labels %s=true, %s=%s and %s=<microservice> missing or not matching its name): the engine does not trust it; delete it, and the next rollout writes a fresh status",
+		cm.Namespace, cm.Name, naming.LabelStatus, naming.LabelManagedBy, naming.ManagedByValue, naming.LabelMicroservice)}
 }
+
+// UntrustedError is a status ConfigMap the engine did not write: nothing in
+// it is acted on.
+type UntrustedError struct{ Reason string }
+
+func (e *UntrustedError) Error() string { return e.Reason }
 
 // engineData is every data key the engine owns, from a status and a history.
 // The engine's apply always carries all of them: under server-side apply a
