@@ -6,7 +6,9 @@ package awsiam
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -62,13 +64,103 @@ func Document(statements ...Statement) pulumi.StringOutput {
 	}).(pulumi.StringOutput)
 }
 
-// ServiceTrust lets AWS services assume a role.
-func ServiceTrust(services ...string) string {
+// Environment is the partition, region and account the stack deploys to,
+// as the AWS provider reports them.
+type Environment struct {
+	Partition, Region, Account pulumi.StringOutput
+}
+
+// LookupEnvironment asks the AWS provider for the stack's partition, region
+// and account (three invokes, answered without touching any resource).
+func LookupEnvironment(ctx *pulumi.Context, opts ...pulumi.InvokeOption) Environment {
+	return Environment{
+		Partition: aws.GetPartitionOutput(ctx, aws.GetPartitionOutputArgs{}, opts...).Partition(),
+		Region:    aws.GetRegionOutput(ctx, aws.GetRegionOutputArgs{}, opts...).Name(),
+		Account:   aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{}, opts...).AccountId(),
+	}
+}
+
+// Arn is arn:<partition>:<service>:<region>:<account>:<resource> in the
+// stack's environment; resource may hold IAM wildcards ("*", "?").
+func (e Environment) Arn(service, resource string) pulumi.StringOutput {
+	return pulumi.All(e.Partition, e.Region, e.Account).ApplyT(func(v []any) (string, error) {
+		partition, region, account := v[0].(string), v[1].(string), v[2].(string)
+		if partition == "" || region == "" || account == "" {
+			return "", fmt.Errorf("%s ARN of %q: partition %q, region %q or account %q is unknown", service, resource, partition, region, account)
+		}
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", partition, service, region, account, resource), nil
+	}).(pulumi.StringOutput)
+}
+
+// AccountSource admits a service acting for any resource of the stack's
+// account.
+func (e Environment) AccountSource() Source {
+	return Source{Account: e.Account}
+}
+
+// ResourceSource admits a service acting for the stack's account and for
+// the resources Arn(service, resource) matches. Callers name the resource
+// from its known physical name: a role cannot take the ARN output of a
+// resource that needs the role first.
+func (e Environment) ResourceSource(service, resource string) Source {
+	return Source{Account: e.Account, Arn: e.Arn(service, resource)}
+}
+
+// Source is on whose behalf a service may assume a role, the guard against
+// the cross-service confused deputy: the service must act for Account
+// (aws:SourceAccount) and, when Arn is set, for a resource matching it
+// (aws:SourceArn with ArnLike, so "*" and "?" are wildcards).
+type Source struct {
+	Account pulumi.StringInput // required
+	Arn     pulumi.StringInput // optional: nil conditions on the account only
+}
+
+// ServiceTrust lets one AWS service principal assume a role, only on behalf
+// of source.
+func ServiceTrust(service string, source Source) pulumi.StringOutput {
+	account, arn := source.Account, source.Arn
+	if account == nil {
+		account = pulumi.String("")
+	}
+	if arn == nil {
+		arn = pulumi.String("")
+	}
+	return pulumi.All(account, arn).ApplyT(func(v []any) (string, error) {
+		account, arn := v[0].(string), v[1].(string)
+		if account == "" {
+			return "", fmt.Errorf("trust of %s: the source account is unknown", service)
+		}
+		cond := map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": account}}
+		if source.Arn != nil {
+			if !strings.HasPrefix(arn, "arn:") {
+				return "", fmt.Errorf("trust of %s: source ARN %q is not an ARN", service, arn)
+			}
+			cond["ArnLike"] = map[string]any{"aws:SourceArn": arn}
+		}
+		return mustJSON(map[string]any{
+			"Version": "2012-10-17",
+			"Statement": []any{map[string]any{
+				"Effect":    "Allow",
+				"Principal": map[string]any{"Service": service},
+				"Action":    []string{"sts:AssumeRole"},
+				"Condition": cond,
+			}},
+		}), nil
+	}).(pulumi.StringOutput)
+}
+
+// EC2InstanceTrust lets EC2 hand the role to instances through an instance
+// profile (the EKS nodes). It has no source condition: AWS documents neither
+// aws:SourceAccount nor aws:SourceArn for the role EC2 assumes for an
+// instance profile, and a condition on a key the request lacks denies, so
+// the nodes would get no credentials and never join the cluster. Who may
+// pass the role (iam:PassRole) bounds it instead.
+func EC2InstanceTrust() string {
 	return mustJSON(map[string]any{
 		"Version": "2012-10-17",
 		"Statement": []any{map[string]any{
 			"Effect":    "Allow",
-			"Principal": map[string]any{"Service": services},
+			"Principal": map[string]any{"Service": "ec2.amazonaws.com"},
 			"Action":    []string{"sts:AssumeRole"},
 		}},
 	})
@@ -111,8 +203,8 @@ func IRSATrust(providerArn, issuer pulumi.StringInput, namespace, serviceAccount
 	}).(pulumi.StringOutput)
 }
 
-// mustJSON renders the static trust documents above; maps of strings and
-// string slices always marshal.
+// mustJSON renders the trust documents above; maps of strings and string
+// slices always marshal.
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -82,7 +82,7 @@ func TestTrustDocuments(t *testing.T) {
 		name, doc, principal string
 		actions              []string
 	}{
-		{"service", awsiam.ServiceTrust("lambda.amazonaws.com"), `{"Service":["lambda.amazonaws.com"]}`, []string{"sts:AssumeRole"}},
+		{"ec2", awsiam.EC2InstanceTrust(), `{"Service":"ec2.amazonaws.com"}`, []string{"sts:AssumeRole"}},
 		{"pod identity", awsiam.PodIdentityTrust(), `{"Service":"pods.eks.amazonaws.com"}`, []string{"sts:AssumeRole", "sts:TagSession"}},
 	} {
 		st := decode(t, tc.doc)
@@ -90,6 +90,10 @@ func TestTrustDocuments(t *testing.T) {
 		if len(st) != 1 || string(p) != tc.principal || strings.Join(st[0].Action, ",") != strings.Join(tc.actions, ",") {
 			t.Errorf("%s trust %s: want principal %s and actions %v", tc.name, tc.doc, tc.principal, tc.actions)
 		}
+	}
+
+	if st := decode(t, awsiam.EC2InstanceTrust()); st[0].Condition != nil {
+		t.Errorf("EC2 instance trust has conditions %v: EC2 sends no source keys for instance profiles", st[0].Condition)
 	}
 
 	doc, err := await(t, awsiam.IRSATrust(pulumi.String("arn:aws:iam::1:oidc-provider/oidc.example/id/X"), pulumi.String("oidc.example/id/X"), "appmesh-system", "appmesh-controller"))
@@ -104,5 +108,76 @@ func TestTrustDocuments(t *testing.T) {
 	}
 	if _, err := await(t, awsiam.IRSATrust(pulumi.String(""), pulumi.String("oidc.example/id/X"), "ns", "sa")); err == nil || !strings.Contains(err.Error(), "ns/sa") {
 		t.Errorf("an unknown OIDC provider gave %v, want an error naming the service account", err)
+	}
+}
+
+func env() awsiam.Environment {
+	return awsiam.Environment{
+		Partition: pulumi.String("aws-cn").ToStringOutput(),
+		Region:    pulumi.String("cn-north-1").ToStringOutput(),
+		Account:   pulumi.String("111122223333").ToStringOutput(),
+	}
+}
+
+func TestServiceTrustConditionsOnTheSource(t *testing.T) {
+	const machine = "arn:aws-cn:states:cn-north-1:111122223333:stateMachine:canary-rollout"
+	for _, tc := range []struct {
+		name    string
+		source  awsiam.Source
+		arnLike any // nil: no ArnLike condition
+	}{
+		{"account only", env().AccountSource(), nil},
+		{"named resource", env().ResourceSource("states", "stateMachine:canary-rollout"), machine},
+		{"resource output", awsiam.Source{Account: pulumi.String("111122223333"), Arn: pulumi.String(machine).ToStringOutput()}, machine},
+	} {
+		doc, err := await(t, awsiam.ServiceTrust("states.amazonaws.com", tc.source))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		st := decode(t, doc)
+		if len(st) != 1 || st[0].Effect != "Allow" || st[0].Principal["Service"] != "states.amazonaws.com" ||
+			strings.Join(st[0].Action, ",") != "sts:AssumeRole" {
+			t.Errorf("%s: trust %s, want Step Functions allowed sts:AssumeRole", tc.name, doc)
+			continue
+		}
+		c := st[0].Condition
+		if c["StringEquals"]["aws:SourceAccount"] != "111122223333" || len(c["StringEquals"]) != 1 {
+			t.Errorf("%s: trust %s, want StringEquals aws:SourceAccount 111122223333 only", tc.name, doc)
+		}
+		if got := c["ArnLike"]["aws:SourceArn"]; got != tc.arnLike {
+			t.Errorf("%s: trust %s, ArnLike aws:SourceArn = %v, want %v", tc.name, doc, got, tc.arnLike)
+		}
+		operators := 1
+		if tc.arnLike != nil {
+			operators = 2
+		}
+		if len(c) != operators {
+			t.Errorf("%s: trust %s has conditions beyond the source's", tc.name, doc)
+		}
+	}
+}
+
+func TestServiceTrustRefusesAnUnknownSource(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		source awsiam.Source
+		want   string
+	}{
+		{"no account", awsiam.Source{}, "source account is unknown"},
+		{"empty account", awsiam.Source{Account: pulumi.String("")}, "source account is unknown"},
+		{"not an ARN", awsiam.Source{Account: pulumi.String("111122223333"), Arn: pulumi.String("canary-rollout")}, `"canary-rollout" is not an ARN`},
+		{"unknown region", awsiam.Environment{Partition: env().Partition, Region: pulumi.String("").ToStringOutput(), Account: env().Account}.ResourceSource("states", "stateMachine:x"), "region"},
+	} {
+		_, err := await(t, awsiam.ServiceTrust("states.amazonaws.com", tc.source))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one containing %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestEnvironmentArn(t *testing.T) {
+	got, err := await(t, env().Arn("codebuild", "project/canary-dev-shop-build"))
+	if want := "arn:aws-cn:codebuild:cn-north-1:111122223333:project/canary-dev-shop-build"; err != nil || got != want {
+		t.Errorf("Arn = %q, %v; want %q", got, err, want)
 	}
 }

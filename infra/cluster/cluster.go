@@ -128,7 +128,8 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 
 	nodeRole, err := iam.NewRole(ctx, name+"-node-role", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.ServiceTrust("ec2.amazonaws.com")),
+		// No source condition: see EC2InstanceTrust.
+		AssumeRolePolicy: pulumi.String(awsiam.EC2InstanceTrust()),
 		Description:      pulumi.String("EKS managed nodes of " + args.ClusterName),
 		Tags:             args.Tags,
 	}, pulumi.Parent(c))

@@ -181,7 +181,10 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		}
 	}
 
-	lambdaTrust := pulumi.String(awsiam.ServiceTrust("lambda.amazonaws.com"))
+	env := awsiam.LookupEnvironment(ctx, pulumi.Parent(d))
+	// Lambda documents aws:SourceArn for functions' resource policies, not
+	// for the execution role it assumes: the account is the condition here.
+	lambdaTrust := awsiam.ServiceTrust("lambda.amazonaws.com", env.AccountSource())
 	stepRole, err := iam.NewRole(ctx, name+"-step-role", &iam.RoleArgs{
 		AssumeRolePolicy: lambdaTrust,
 		Description:      pulumi.String("Canary engine step handler"),
@@ -251,7 +254,8 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 	}
 
 	machineRole, err := iam.NewRole(ctx, name+"-state-machine-role", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.ServiceTrust("states.amazonaws.com")),
+		// Only this state machine, named ahead: the machine needs the role.
+		AssumeRolePolicy: awsiam.ServiceTrust("states.amazonaws.com", env.ResourceSource("states", "stateMachine:"+machineName)),
 		Description:      pulumi.String("Canary rollout state machine"),
 		Tags:             args.Tags,
 	}, pulumi.Parent(d))

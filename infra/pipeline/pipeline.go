@@ -149,15 +149,16 @@ func (p *MicroservicePipeline) build(ctx *pulumi.Context, name string, args *Mic
 		return fmt.Errorf("image lifecycle: %w", err)
 	}
 
-	project, err := p.buildProject(ctx, name, args, bucket, images)
+	env := awsiam.LookupEnvironment(ctx, pulumi.Parent(p))
+	project, err := p.buildProject(ctx, name, args, env, bucket, images)
 	if err != nil {
 		return err
 	}
-	pipeline, err := p.pipeline(ctx, name, args, bucket, repo, project)
+	pipeline, err := p.pipeline(ctx, name, args, env, bucket, repo, project)
 	if err != nil {
 		return err
 	}
-	if err := p.trigger(ctx, name, args, repo, pipeline); err != nil {
+	if err := p.trigger(ctx, name, args, env, repo, pipeline); err != nil {
 		return err
 	}
 	if args.PrometheusLogGroup != "" {
@@ -203,7 +204,7 @@ const imageLifecycle = `{"rules":[` +
 	`{"rulePriority":1,"description":"drop untagged images after 7 days","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}},` +
 	`{"rulePriority":2,"description":"keep the last 30 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":30},"action":{"type":"expire"}}]}`
 
-func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs, bucket *artifactBucket, images *ecr.Repository) (*codebuild.Project, error) {
+func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs, env awsiam.Environment, bucket *artifactBucket, images *ecr.Repository) (*codebuild.Project, error) {
 	projectName := args.Prefix + "-" + args.Microservice + "-build"
 	logs, err := cloudwatch.NewLogGroup(ctx, name+"-build-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String("/aws/codebuild/" + projectName),
@@ -214,7 +215,8 @@ func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, ar
 		return nil, fmt.Errorf("build log group: %w", err)
 	}
 	role, err := iam.NewRole(ctx, name+"-build-role", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.ServiceTrust("codebuild.amazonaws.com")),
+		// Only builds of this project, named ahead: the project needs the role.
+		AssumeRolePolicy: awsiam.ServiceTrust("codebuild.amazonaws.com", env.ResourceSource("codebuild", "project/"+projectName)),
 		Description:      pulumi.String("Build of " + args.Microservice),
 		Tags:             args.Tags,
 	}, pulumi.Parent(p))
@@ -281,20 +283,26 @@ func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, ar
 	return project, nil
 }
 
-func (p *MicroservicePipeline) pipeline(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs, bucket *artifactBucket, repo *sourceRepository, project *codebuild.Project) (*codepipeline.Pipeline, error) {
+func (p *MicroservicePipeline) pipeline(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs, env awsiam.Environment, bucket *artifactBucket, repo *sourceRepository, project *codebuild.Project) (*codepipeline.Pipeline, error) {
+	pipelineName := args.Prefix + "-" + args.Microservice
 	role, err := iam.NewRole(ctx, name+"-pipeline-role", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.ServiceTrust("codepipeline.amazonaws.com")),
+		// Only this pipeline, named ahead: the pipeline needs the role.
+		AssumeRolePolicy: awsiam.ServiceTrust("codepipeline.amazonaws.com", env.ResourceSource("codepipeline", pipelineName)),
 		Description:      pulumi.String("Pipeline of " + args.Microservice),
 		Tags:             args.Tags,
 	}, pulumi.Parent(p))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline role: %w", err)
 	}
+	// The rollout action names its executions <ExecutionNamePrefix>-<action
+	// execution id>, so the pipeline may follow and stop only executions
+	// named after its microservice. A prefix is no exact match: shop-* also
+	// covers shop-api's executions; the engine checks the exact name.
 	executions := pulumi.StringInput(args.StateMachineArn.ToStringOutput().ApplyT(func(arn string) (string, error) {
 		if !strings.Contains(arn, ":stateMachine:") {
 			return "", fmt.Errorf("unexpected state machine ARN %q", arn)
 		}
-		return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":*", nil
+		return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" + executionNamePrefix(args) + "-*", nil
 	}).(pulumi.StringOutput))
 	statements := []awsiam.Statement{
 		{Sid: "ReadWriteArtifacts", Actions: []string{"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"},
@@ -361,12 +369,12 @@ func (p *MicroservicePipeline) pipeline(ctx *pulumi.Context, name string, args *
 			"StateMachineArn":     args.StateMachineArn,
 			"InputType":           pulumi.String("FilePath"),
 			"Input":               pulumi.String("deploy.json"),
-			"ExecutionNamePrefix": pulumi.String(args.Microservice),
+			"ExecutionNamePrefix": pulumi.String(executionNamePrefix(args)),
 		},
 	})})
 
 	pipeline, err := codepipeline.NewPipeline(ctx, name+"-pipeline", &codepipeline.PipelineArgs{
-		Name:         pulumi.String(args.Prefix + "-" + args.Microservice),
+		Name:         pulumi.String(pipelineName),
 		PipelineType: pulumi.String("V2"),
 		// One rollout after another, in commit order; the engine's lock
 		// would refuse a second concurrent one anyway.
@@ -385,8 +393,12 @@ func (p *MicroservicePipeline) pipeline(ctx *pulumi.Context, name string, args *
 	return pipeline, nil
 }
 
+// executionNamePrefix starts the name of every rollout execution the
+// pipeline starts.
+func executionNamePrefix(args *MicroservicePipelineArgs) string { return args.Microservice }
+
 // trigger starts the pipeline when the branch is created or updated.
-func (p *MicroservicePipeline) trigger(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs, repo *sourceRepository, pipeline *codepipeline.Pipeline) error {
+func (p *MicroservicePipeline) trigger(ctx *pulumi.Context, name string, args *MicroservicePipelineArgs, env awsiam.Environment, repo *sourceRepository, pipeline *codepipeline.Pipeline) error {
 	pattern := repo.arn.ToStringOutput().ApplyT(func(arn string) (string, error) {
 		b, err := json.Marshal(map[string]any{
 			"source":      []string{"aws.codecommit"},
@@ -409,7 +421,8 @@ func (p *MicroservicePipeline) trigger(ctx *pulumi.Context, name string, args *M
 		return fmt.Errorf("push rule: %w", err)
 	}
 	role, err := iam.NewRole(ctx, name+"-push-role", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.ServiceTrust("events.amazonaws.com")),
+		// Only this rule; the rule does not need the role, its target does.
+		AssumeRolePolicy: awsiam.ServiceTrust("events.amazonaws.com", awsiam.Source{Account: env.Account, Arn: rule.Arn}),
 		Description:      pulumi.String("Starts the " + args.Microservice + " pipeline"),
 		Tags:             args.Tags,
 	}, pulumi.Parent(p))

@@ -118,6 +118,20 @@ func Len(n int) Matcher {
 	}}
 }
 
+// InJSON matches a string holding a JSON document (a policy, an event
+// pattern) whose value at path (see Row) is want, a value or a Matcher.
+func InJSON(path string, want any) Matcher {
+	return matcher{fmt.Sprintf("a JSON document with %s = %s", path, show(want)), func(got any) bool {
+		s, ok := got.(string)
+		var doc any
+		if !ok || json.Unmarshal([]byte(s), &doc) != nil {
+			return false
+		}
+		v, err := Get(doc, path)
+		return err == nil && Equal(v, want)
+	}}
+}
+
 // Row is one expected property: the resource (type and logical name), the
 // path into its recorded inputs, the value or a Matcher, and why it matters.
 // Paths are dotted keys with list indexes and quoted keys where a key holds

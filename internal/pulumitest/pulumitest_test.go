@@ -57,6 +57,10 @@ func TestEqualNormalisesGoValues(t *testing.T) {
 		{"x", pt.Absent, false},
 		{"a long string", pt.Contains("long"), true},
 		{[]any{1.0, 2.0}, pt.Len(2), true},
+		{`{"Statement":[{"Condition":{"StringEquals":{"aws:SourceAccount":"1"}}}]}`, pt.InJSON(`Statement[0].Condition.StringEquals["aws:SourceAccount"]`, "1"), true},
+		{`{"Statement":[{"Condition":{"StringEquals":{"aws:SourceAccount":"2"}}}]}`, pt.InJSON(`Statement[0].Condition.StringEquals["aws:SourceAccount"]`, "1"), false},
+		{`{"Statement":[{}]}`, pt.InJSON(`Statement[0].Condition`, pt.Absent), true},
+		{`not json`, pt.InJSON(`Statement`, pt.Absent), false},
 	} {
 		if got := pt.Equal(tc.got, tc.want); got != tc.equal {
 			t.Errorf("Equal(%#v, %#v) = %v, want %v", tc.got, tc.want, got, tc.equal)

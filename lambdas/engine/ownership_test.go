@@ -75,8 +75,10 @@ func anotherTeamsObjectsAreNeverTouched(t *testing.T) {
 			input: func(d map[string]any) {
 				d["hooks"] = []map[string]any{{"name": "smoke", "point": spec.HookPreTraffic, "kind": spec.HookJob, "job": victim + "-smoke"}}
 			},
-			prepare: func(h *harness, _ string) { h.victimHookJob(job.Name(victim+"-smoke", h.nextVersion(attacker), spec.HookPreTraffic)) },
-			want:    `-pre-traffic already exists and belongs to microservice "shop-api"`},
+			prepare: func(h *harness, _ string) {
+				h.victimHookJob(job.Name(victim+"-smoke", h.nextVersion(attacker), spec.HookPreTraffic))
+			},
+			want: `-pre-traffic already exists and belongs to microservice "shop-api"`},
 		{name: "deploy.json of another microservice from the attacker's pipeline", pipelineOf: attacker,
 			input: func(d map[string]any) { d["microservice_name"] = victim },
 			want:  `did not come from the pipeline of microservice "shop-api"`},

@@ -1,12 +1,18 @@
 package template
 
 import (
+	"cmp"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/eks-canary/platform/lambdas/contract"
@@ -32,8 +38,9 @@ type Policy struct {
 var AllowedCapabilities = []string{"NET_BIND_SERVICE"}
 
 // Check refuses a rendered template whose objects would reach beyond the
-// microservice: pods with host access or extra privileges, images a roll
-// back could not bring back, Services that take traffic from outside the
+// microservice: pods with host access or extra privileges (every pod
+// template must meet Pod Security baseline, see podsecurity.go), images a
+// roll back could not bring back, Services that take traffic from outside the
 // cluster, pods running as another workload's identity. It returns an
 // *Error listing every problem, or nil. Render does not call it: a roll
 // back must still render a stable version accepted under older rules, so
@@ -54,12 +61,10 @@ func (r *Rendered) check(p Policy) []Problem {
 		}
 		switch {
 		case o.Obj.GroupVersionKind().Group == "apps" && (o.Obj.GetKind() == "Deployment" || o.Obj.GetKind() == "StatefulSet"):
-			pod, _, _ := unstructured.NestedMap(o.Obj.Object, "spec", "template", "spec")
-			checkPod(pod, "spec.template.spec", r.image, p, add)
+			checkWorkload(o.Obj.Object, r.image, p, add)
 		case o.Obj.GroupVersionKind().Group == "batch" && o.Obj.GetKind() == "Job":
 			// A hook's Job runs in the namespace like the workload: the same rules.
-			pod, _, _ := unstructured.NestedMap(o.Obj.Object, "spec", "template", "spec")
-			checkPod(pod, "spec.template.spec", r.image, p, add)
+			checkWorkload(o.Obj.Object, r.image, p, add)
 		case o.Obj.GroupVersionKind().Group == "" && o.Obj.GetKind() == "Service":
 			checkService(o.Obj.Object, p, add)
 		}
@@ -69,18 +74,107 @@ func (r *Rendered) check(p Policy) []Problem {
 
 type addFunc func(format string, args ...any)
 
-func checkPod(pod map[string]any, path string, image string, p Policy, add addFunc) {
-	for _, field := range []struct{ name, why string }{
-		{"hostNetwork", "the pod would share the node's network and see its traffic"},
-		{"hostPID", "the pod would see and signal every process on the node"},
-		{"hostIPC", "the pod would share the node's shared memory"},
-	} {
-		if v, _ := pod[field.name].(bool); v {
-			add("%s.%s: true is refused: %s; remove %s", path, field.name, field.why, field.name)
+// checkWorkload checks the pod template of a Deployment, StatefulSet or
+// Job (spec.template) against Pod Security baseline and the platform's own
+// rules: one problem for each field at most, in the order of the fields.
+func checkWorkload(obj map[string]any, image string, p Policy, add addFunc) {
+	const path = "spec.template"
+	raw, found, err := unstructured.NestedMap(obj, "spec", "template")
+	if !found && err == nil {
+		return
+	}
+	var tmpl corev1.PodTemplateSpec
+	if err == nil {
+		err = runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &tmpl)
+	}
+	if err != nil {
+		add("%s cannot be read as a pod template: %s", path, conversionProblem(raw, err))
+		return
+	}
+	problems := append(checkPodSecurity(&tmpl, path), checkPod(&tmpl.Spec, path+".spec", image, p)...)
+	slices.SortStableFunc(problems, func(a, b fieldProblem) int { return comparePaths(a.field, b.field) })
+	reported := map[string]bool{}
+	for _, fp := range problems {
+		if !reported[fp.field] {
+			reported[fp.field] = true
+			add("%s", fp.message)
 		}
 	}
-	for _, field := range []string{"serviceAccountName", "serviceAccount"} {
-		sa, _ := pod[field].(string)
+}
+
+// conversionProblem says which field of a pod template has a value of the
+// wrong type, where encoding/json can tell, or else why it was not read.
+func conversionProblem(raw map[string]any, err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if b, jerr := json.Marshal(raw); jerr == nil && errors.As(json.Unmarshal(b, &corev1.PodTemplateSpec{}), &typeErr) && typeErr.Field != "" {
+		given := map[string]string{"string": "a string", "number": "a number", "bool": "a boolean", "array": "a list", "object": "an object"}[typeErr.Value]
+		if given == "" {
+			given = typeErr.Value
+		}
+		var want string
+		switch typeErr.Type.Kind() {
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.String:
+			want = "a string (quote the value)"
+		case reflect.Int, reflect.Int32, reflect.Int64:
+			want = "a whole number"
+		case reflect.Slice:
+			want = "a list"
+		case reflect.Struct, reflect.Map, reflect.Pointer:
+			want = "an object"
+		default:
+			want = typeErr.Type.String()
+		}
+		return fmt.Sprintf("%s has the wrong type (%s): use %s", typeErr.Field, given, want)
+	}
+	return err.Error() + ": give each field the type Kubernetes gives it (kubectl explain pod.spec)"
+}
+
+// comparePaths orders field paths as they read, list indexes by number:
+// containers[2] before containers[10].
+func comparePaths(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			if c := cmp.Compare(len(strings.TrimLeft(a[:da], "0")), len(strings.TrimLeft(b[:db], "0"))); c != 0 {
+				return c
+			}
+			if c := strings.Compare(strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return cmp.Compare(a[0], b[0])
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// digits is how many decimal digits s starts with.
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// checkPod applies the platform's rules that Pod Security baseline does
+// not have, or that are stricter than baseline's.
+func checkPod(pod *corev1.PodSpec, path string, image string, p Policy) []fieldProblem {
+	var problems []fieldProblem
+	add := func(field, format string, args ...any) {
+		problems = append(problems, fieldProblem{field: field, message: fmt.Sprintf(format, args...)})
+	}
+	for _, account := range []struct{ field, name string }{
+		{"serviceAccountName", pod.ServiceAccountName},
+		{"serviceAccount", pod.DeprecatedServiceAccount},
+	} {
+		sa := account.name
 		if sa == "" || sa == "default" || slices.Contains(p.ServiceAccounts, sa) {
 			continue
 		}
@@ -88,87 +182,60 @@ func checkPod(pod map[string]any, path string, image string, p Policy, add addFu
 		if len(p.ServiceAccounts) > 0 {
 			allowed = "the namespace's default ServiceAccount or " + strings.Join(p.ServiceAccounts, ", ")
 		}
-		add("%s.%s: %s is refused: pods would run with another workload's permissions; this environment allows %s (%s); remove %s or use one of those",
-			path, field, spec.QuoteValue(sa), allowed, contract.EnvAllowedServiceAccounts, field)
+		field := path + "." + account.field
+		add(field, "%s: %s is refused: pods would run with another workload's permissions; this environment allows %s (%s); remove %s or use one of those",
+			field, spec.QuoteValue(sa), allowed, contract.EnvAllowedServiceAccounts, account.field)
 	}
-	volumes, _ := pod["volumes"].([]any)
-	for i, v := range volumes {
-		vol, _ := v.(map[string]any)
-		if _, ok := vol["hostPath"]; ok {
-			add("%s.volumes[%d] (%s).hostPath is refused: it mounts the node's own files into the pod; use emptyDir, a ConfigMap or a StatefulSet volumeClaimTemplate",
-				path, i, spec.QuoteValue(fmt.Sprint(vol["name"])))
+	for _, c := range containers(pod, path) {
+		field := c.path + ".image"
+		switch ref := c.c.Image; {
+		case ref == "":
+			add(field, "%s%s is missing: name the image, e.g. ${CONTAINER_IMAGE}", field, c.name)
+		case ref == image:
+			// deploy.json's container_image: judged there, under its own name.
+		default:
+			if err := spec.CheckImage(ref); err != nil {
+				add(field, "%s%s: %s is not a valid image reference: use [registry[:port]/]repository[:tag][@sha256:digest]", field, c.name, spec.QuoteValue(ref))
+			} else if why := spec.ImagePinProblem(ref); why != "" {
+				add(field, "%s%s: %s %s: pin a version tag or a digest (@sha256:...), so that a roll back brings the same image back", field, c.name, spec.QuoteValue(ref), why)
+			}
 		}
-	}
-	if sc, _ := pod["securityContext"].(map[string]any); sc != nil {
-		checkSecurityContext(sc, path+".securityContext", "", add)
-	}
-	for _, list := range []string{"initContainers", "containers", "ephemeralContainers"} {
-		containers, _ := pod[list].([]any)
-		for i, c := range containers {
-			container, _ := c.(map[string]any)
-			checkContainer(container, fmt.Sprintf("%s.%s[%d]", path, list, i), image, add)
+		sc := c.c.SecurityContext
+		if sc == nil {
+			continue
 		}
-	}
-}
-
-func checkContainer(c map[string]any, path string, image string, add addFunc) {
-	name := fmt.Sprintf(" (container %s)", spec.QuoteValue(fmt.Sprint(c["name"])))
-	ref, _ := c["image"].(string)
-	switch {
-	case ref == "":
-		add("%s.image%s is missing: name the image, e.g. ${CONTAINER_IMAGE}", path, name)
-	case ref == image:
-		// deploy.json's container_image: judged there, under its own name.
-	default:
-		if err := spec.CheckImage(ref); err != nil {
-			add("%s.image%s: %s is not a valid image reference: use [registry[:port]/]repository[:tag][@sha256:digest]", path, name, spec.QuoteValue(ref))
-		} else if why := spec.ImagePinProblem(ref); why != "" {
-			add("%s.image%s: %s %s: pin a version tag or a digest (@sha256:...), so that a roll back brings the same image back", path, name, spec.QuoteValue(ref), why)
+		scPath := c.path + ".securityContext"
+		if v := sc.AllowPrivilegeEscalation; v != nil && *v {
+			field := scPath + ".allowPrivilegeEscalation"
+			add(field, "%s%s: true is refused: a process could gain more privileges than its parent; set allowPrivilegeEscalation: false", field, c.name)
 		}
-	}
-	ports, _ := c["ports"].([]any)
-	for j, pt := range ports {
-		port, _ := pt.(map[string]any)
-		if hp, ok := port["hostPort"]; ok && fmt.Sprint(hp) != "0" {
-			add("%s.ports[%d].hostPort%s: %v is refused: it binds a port on the node itself; remove hostPort, the Services carry the traffic", path, j, name, hp)
-		}
-	}
-	if sc, _ := c["securityContext"].(map[string]any); sc != nil {
-		checkSecurityContext(sc, path+".securityContext", name, add)
-	}
-}
-
-// checkSecurityContext covers both the pod's and a container's
-// securityContext; fields that only one of them has are simply absent in
-// the other.
-func checkSecurityContext(sc map[string]any, path, name string, add addFunc) {
-	if v, _ := sc["privileged"].(bool); v {
-		add("%s.privileged%s: true is refused: a privileged container has full access to the node; remove privileged", path, name)
-	}
-	if v, _ := sc["allowPrivilegeEscalation"].(bool); v {
-		add("%s.allowPrivilegeEscalation%s: true is refused: a process could gain more privileges than its parent; set allowPrivilegeEscalation: false", path, name)
-	}
-	if caps, _ := sc["capabilities"].(map[string]any); caps != nil {
-		added, _ := caps["add"].([]any)
-		for k, c := range added {
-			capability := strings.TrimPrefix(strings.ToUpper(fmt.Sprint(c)), "CAP_")
-			if !slices.Contains(AllowedCapabilities, capability) {
-				add("%s.capabilities.add[%d]%s: %s is refused: templates may add only %s (the App Mesh proxy's NET_ADMIN is injected by the mesh, never written in a template); remove it",
-					path, k, name, spec.QuoteValue(fmt.Sprint(c)), strings.Join(AllowedCapabilities, ", "))
+		if sc.Capabilities != nil {
+			for k, capability := range sc.Capabilities.Add {
+				if !slices.Contains(AllowedCapabilities, normalCapability(capability)) {
+					problems = append(problems, capabilityProblem(scPath, c.name, k, capability))
+				}
 			}
 		}
 	}
-	if seccomp, _ := sc["seccompProfile"].(map[string]any); seccomp != nil && seccomp["type"] == "Unconfined" {
-		add("%s.seccompProfile.type%s: \"Unconfined\" is refused: it lifts the system-call filter; use RuntimeDefault", path, name)
+	return problems
+}
+
+// normalCapability is a capability's name as Kubernetes writes it: in
+// capitals, without CAP_.
+func normalCapability(c corev1.Capability) string {
+	return strings.TrimPrefix(strings.ToUpper(string(c)), "CAP_")
+}
+
+// capabilityProblem refuses securityContext.capabilities.add[k], for the
+// platform's rule or for Pod Security baseline's: one message either way.
+func capabilityProblem(path, name string, k int, c corev1.Capability) fieldProblem {
+	field := fmt.Sprintf("%s.capabilities.add[%d]", path, k)
+	if n := normalCapability(c); slices.Contains(AllowedCapabilities, n) {
+		return fieldProblem{field, fmt.Sprintf("%s%s: %s is refused: Pod Security matches capabilities by their exact names, in capitals and without CAP_; write %s",
+			field, name, spec.QuoteValue(string(c)), n)}
 	}
-	if pm, _ := sc["procMount"].(string); pm == "Unmasked" {
-		add("%s.procMount%s: \"Unmasked\" is refused: it exposes the node's /proc; remove procMount", path, name)
-	}
-	if win, _ := sc["windowsOptions"].(map[string]any); win != nil {
-		if v, _ := win["hostProcess"].(bool); v {
-			add("%s.windowsOptions.hostProcess%s: true is refused: it runs the container as a process of the node; remove it", path, name)
-		}
-	}
+	return fieldProblem{field, fmt.Sprintf("%s%s: %s is refused: templates may add only %s (the App Mesh proxy's NET_ADMIN is injected by the mesh, never written in a template); remove it",
+		field, name, spec.QuoteValue(string(c)), strings.Join(AllowedCapabilities, ", "))}
 }
 
 func checkService(svc map[string]any, p Policy, add addFunc) {

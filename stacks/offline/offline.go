@@ -475,6 +475,14 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"accountId": Account, "arn": "arn:aws:iam::" + Account + ":user/deployer", "userId": "AIDAEXAMPLE", "id": Account,
 		}), nil
+	case "aws:index/getPartition:getPartition":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws",
+		}), nil
+	case "aws:index/getRegion:getRegion":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name": m.region, "description": m.region, "endpoint": "ec2." + m.region + ".amazonaws.com", "id": m.region,
+		}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
 		var names, ids []any
 		for i, s := range []string{"a", "b", "c", "d"} {
