@@ -441,7 +441,8 @@ func TestHubClosesASlowStream(t *testing.T) {
 	defer cancel()
 	cm := func(weight int) *corev1.ConfigMap {
 		raw, _ := json.Marshal(status.Status{Microservice: "shop", Namespace: "ns", Phase: status.PhaseProgressing, Weight: weight})
-		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.StatusConfigMap("shop"), Namespace: "ns"},
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: naming.StatusConfigMap("shop"), Namespace: "ns", Labels: map[string]string{
+			naming.LabelStatus: "true", naming.LabelManagedBy: naming.ManagedByValue, naming.LabelMicroservice: "shop"}},
 			Data: map[string]string{status.KeyStatus: string(raw)}}
 	}
 	<-fast // the snapshot
