@@ -275,7 +275,7 @@ func abStageRefused(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: "x", State: raw})
+			_, err = h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: h.executionArn("shop", h.seq.Add(1)), State: raw})
 			if engine.ErrorName(err) != statemachine.ErrValidation {
 				t.Fatalf("Validate: %v, want %s", err, statemachine.ErrValidation)
 			}

@@ -206,7 +206,7 @@ func alarmGates(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: "x", State: raw})
+			_, err = h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: h.executionArn("shop", h.seq.Add(1)), State: raw})
 			if err == nil || engine.ErrorName(err) != statemachine.ErrValidation ||
 				!strings.Contains(err.Error(), `analysis.alarms[1]: "shop-5XX" is not a CloudWatch alarm in the cluster's account and region: create the alarm first, or correct the name`) ||
 				strings.Contains(err.Error(), "analysis.alarms[0]") {

@@ -21,6 +21,8 @@ import (
 // that canary-run uses: a first deployment, a promotion and a roll back.
 func TestLocalRunnerSequencesLikeTheStateMachine(t *testing.T) {
 	h := newHarness(t)
+	// canary-run's engine: run with the operator's credentials, no pipeline.
+	h.eng.PipelineExecutions = false
 	waited := time.Duration(0)
 	local := &engine.Local{
 		Engine: h.eng,
