@@ -178,8 +178,10 @@ func TestEngineIAM(t *testing.T) {
 				t.Errorf("state machine policy: statement InvokeHookFunctions %+v present without HookFunctions", s)
 			}
 			pt.Check(t, res, []pt.Row{
-				pt.R(pt.TypeRole, "deployer-step-role", "assumeRolePolicy", pt.Contains(`"Service":["lambda.amazonaws.com"]`), "Lambda assumes the step role"),
-				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.Contains(`"Service":["states.amazonaws.com"]`), "Step Functions assumes its role"),
+				pt.R(pt.TypeRole, "deployer-step-role", "assumeRolePolicy", pt.Contains(`"Service":"lambda.amazonaws.com"`), "Lambda assumes the step role"),
+				pt.R(pt.TypeRole, "deployer-step-role", "assumeRolePolicy", pt.Contains(`"StringEquals":{"aws:SourceAccount":"123456789012"}`), "only for functions of this account"),
+				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.Contains(`"Service":"states.amazonaws.com"`), "Step Functions assumes its role"),
+				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.Contains(`"aws:SourceArn":"arn:aws:states:us-west-2:123456789012:stateMachine:canary-dev-canary-rollout"`), "only for the rollout state machine"),
 			})
 		})
 	}

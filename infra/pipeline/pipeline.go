@@ -244,7 +244,7 @@ func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, ar
 		return nil, fmt.Errorf("build policy: %w", err)
 	}
 	img := buildImages[args.Architecture]
-	env := func(k string, v pulumi.StringInput) codebuild.ProjectEnvironmentEnvironmentVariableInput {
+	variable := func(k string, v pulumi.StringInput) codebuild.ProjectEnvironmentEnvironmentVariableInput {
 		return codebuild.ProjectEnvironmentEnvironmentVariableArgs{Name: pulumi.String(k), Value: v, Type: pulumi.String("PLAINTEXT")}
 	}
 	project, err := codebuild.NewProject(ctx, name+"-build", &codebuild.ProjectArgs{
@@ -262,13 +262,13 @@ func (p *MicroservicePipeline) buildProject(ctx *pulumi.Context, name string, ar
 			// Docker builds need a privileged build container; nothing else does.
 			PrivilegedMode: pulumi.Bool(true),
 			EnvironmentVariables: codebuild.ProjectEnvironmentEnvironmentVariableArray{
-				env("DOCKER_REGISTRY_URI", images.RepositoryUrl),
-				env("AWS_ACCOUNT_ID", images.RegistryId),
-				env("EKS_CLUSTER_NAME", args.ClusterName),
-				env("KUBERNETES_NAMESPACE", pulumi.String(args.Namespace)),
-				env("TRAFFIC_ROUTER", pulumi.String(args.TrafficLayer)),
+				variable("DOCKER_REGISTRY_URI", images.RepositoryUrl),
+				variable("AWS_ACCOUNT_ID", images.RegistryId),
+				variable("EKS_CLUSTER_NAME", args.ClusterName),
+				variable("KUBERNETES_NAMESPACE", pulumi.String(args.Namespace)),
+				variable("TRAFFIC_ROUTER", pulumi.String(args.TrafficLayer)),
 				// The platform of the nodes the image will run on.
-				env("IMAGE_PLATFORM", pulumi.String(img.platform)),
+				variable("IMAGE_PLATFORM", pulumi.String(img.platform)),
 			},
 		},
 		Cache: buildCache(args.BuildComputeType, bucket),
