@@ -58,6 +58,7 @@ func TestClusterNodesAndAccess(t *testing.T) {
 		pt.R(pt.TypeNodeGroup, "cluster-nodes", "scalingConfig.minSize", 2, "nodeMinCount"),
 		pt.R(pt.TypeNodeGroup, "cluster-nodes", "scalingConfig.maxSize", 5, "nodeMaxCount"),
 		pt.R(pt.TypeRole, "cluster-node-role", "assumeRolePolicy", pt.Contains(`"Service":"ec2.amazonaws.com"`), "nodes assume the node role"),
+		pt.R(pt.TypeRole, "cluster-node-role", "assumeRolePolicy", pt.InJSON("Statement[0].Condition", pt.Absent), "AWS documents no source keys for instance profiles: a condition would keep nodes from joining"),
 		pt.R(pt.TypeAddon, "cluster-pod-identity-agent", "addonName", "eks-pod-identity-agent", "Pod Identity for the controllers"),
 		pt.R(pt.TypeAddon, "cluster-pod-identity-agent", "clusterName", "canary-dev", "the agent runs in this cluster"),
 		pt.R(pt.TypeK8sProvider, "cluster-k8s", "kubeconfig", pt.Contains("get-token"), "the provider signs in with aws eks get-token"),

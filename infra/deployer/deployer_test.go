@@ -182,7 +182,19 @@ func TestEngineIAM(t *testing.T) {
 				pt.R(pt.TypeRole, "deployer-step-role", "assumeRolePolicy", pt.Contains(`"StringEquals":{"aws:SourceAccount":"123456789012"}`), "only for functions of this account"),
 				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.Contains(`"Service":"states.amazonaws.com"`), "Step Functions assumes its role"),
 				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.Contains(`"aws:SourceArn":"arn:aws:states:us-west-2:123456789012:stateMachine:canary-dev-canary-rollout"`), "only for the rollout state machine"),
+				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.InJSON(`Statement[0].Condition.StringEquals["aws:SourceAccount"]`, offline.Account), "in this account"),
+				pt.R(pt.TypeRole, "deployer-state-machine-role", "assumeRolePolicy", pt.InJSON("Statement[1]", pt.Absent), "no other statement widens the trust"),
 			})
+			// Lambda documents aws:SourceArn for functions' resource policies,
+			// not for execution roles: both engine roles name the account only.
+			for _, role := range []string{"deployer-step-role", "deployer-rollback-role"} {
+				pt.Check(t, res, []pt.Row{
+					pt.R(pt.TypeRole, role, "assumeRolePolicy", pt.InJSON("Statement[0].Principal.Service", "lambda.amazonaws.com"), "Lambda assumes it"),
+					pt.R(pt.TypeRole, role, "assumeRolePolicy", pt.InJSON(`Statement[0].Condition.StringEquals["aws:SourceAccount"]`, offline.Account), "only for functions of this account"),
+					pt.R(pt.TypeRole, role, "assumeRolePolicy", pt.InJSON("Statement[0].Condition.ArnLike", pt.Absent), "no source ARN Lambda does not document"),
+					pt.R(pt.TypeRole, role, "assumeRolePolicy", pt.InJSON("Statement[1]", pt.Absent), "no other statement widens the trust"),
+				})
+			}
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -187,6 +188,71 @@ func TestPipelineBuildAndDeploy(t *testing.T) {
 	if !slices.Equal(pattern.Detail.Event, []string{"referenceCreated", "referenceUpdated"}) || !slices.Equal(pattern.Detail.ReferenceName, []string{"main"}) ||
 		!slices.Equal(pattern.Resources, []string{"arn:aws:codecommit:us-west-2:" + offline.Account + ":yelb-appserver"}) {
 		t.Errorf("%s %q: eventPattern %+v, want pushes to main of this repository", pt.TypeEventRule, "yelb-appserver-push-rule", pattern)
+	}
+}
+
+// iamMatch reports whether an IAM resource pattern ("*" any run, "?" one
+// character) matches arn.
+func iamMatch(pattern, arn string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(arn)
+}
+
+// The service roles trust their service only on behalf of this pipeline's
+// own resources in the stack's account (confused-deputy conditions).
+func TestPipelineRolesTrustOnlyTheirOwnResources(t *testing.T) {
+	res, _ := run(t, args(t), false)
+	arnOf := func(typ, name string) string {
+		arn, _ := res.Outputs[pt.Find(t, res, typ, name).URN]["arn"].(string)
+		return arn
+	}
+	trust := "Statement[0]."
+	var rows []pt.Row
+	for _, r := range []struct {
+		role, service, sourceArn, why string
+	}{
+		{"yelb-appserver-build-role", "codebuild.amazonaws.com", "arn:aws:codebuild:us-west-2:" + offline.Account + ":project/canary-dev-yelb-appserver-build", "builds of this project only"},
+		{"yelb-appserver-pipeline-role", "codepipeline.amazonaws.com", "arn:aws:codepipeline:us-west-2:" + offline.Account + ":canary-dev-yelb-appserver", "this pipeline only"},
+		{"yelb-appserver-push-role", "events.amazonaws.com", arnOf(pt.TypeEventRule, "yelb-appserver-push-rule"), "the push rule only"},
+	} {
+		rows = append(rows,
+			pt.R(pt.TypeRole, r.role, "assumeRolePolicy", pt.InJSON(trust+"Principal.Service", r.service), "the service assumes it"),
+			pt.R(pt.TypeRole, r.role, "assumeRolePolicy", pt.InJSON(trust+`Condition.StringEquals["aws:SourceAccount"]`, offline.Account), "for the stack's account only"),
+			pt.R(pt.TypeRole, r.role, "assumeRolePolicy", pt.InJSON(trust+`Condition.ArnLike["aws:SourceArn"]`, r.sourceArn), r.why),
+			pt.R(pt.TypeRole, r.role, "assumeRolePolicy", pt.InJSON("Statement[1]", pt.Absent), "no other statement widens the trust"),
+		)
+	}
+	pt.Check(t, res, rows)
+	// The names written ahead are the ARNs the resources get.
+	for _, r := range []struct{ typ, name, role string }{
+		{pt.TypeCodeBuild, "yelb-appserver-build", "yelb-appserver-build-role"},
+		{pt.TypeCodePipeline, "yelb-appserver-pipeline", "yelb-appserver-pipeline-role"},
+	} {
+		doc := pt.Str(pt.Find(t, res, pt.TypeRole, r.role).Inputs, "assumeRolePolicy")
+		if want := arnOf(r.typ, r.name); want == "" || !strings.Contains(doc, `"aws:SourceArn":"`+want+`"`) {
+			t.Errorf("%s %q: trust %s does not name %q, the ARN of %s %q", pt.TypeRole, r.role, doc, want, r.typ, r.name)
+		}
+	}
+}
+
+// The pipeline follows and stops only its own microservice's executions:
+// those the rollout action names <ExecutionNamePrefix>-<action execution id>.
+func TestPipelineFollowsOnlyItsOwnExecutions(t *testing.T) {
+	res, _ := run(t, args(t), false)
+	st := pt.Statements(t, pt.Str(pt.Find(t, res, pt.TypeRolePolicy, "yelb-appserver-pipeline-policy").Inputs, "policy"))["FollowRollout"]
+	executions := "arn:aws:states:us-west-2:" + offline.Account + ":execution:canary-dev-canary-rollout:"
+	if !slices.Equal(st.Action, []string{"states:DescribeExecution", "states:StopExecution"}) || !slices.Equal(st.Resource, []string{executions + "yelb-appserver-*"}) {
+		t.Fatalf("statement FollowRollout %+v, want Describe/StopExecution on this microservice's executions of the state machine", st)
+	}
+	for name, allowed := range map[string]bool{
+		executions + "yelb-appserver-3f1e2c4d-5a6b-4c7d-8e9f-0a1b2c3d4e5f":                  true,
+		executions + "yelb-ui-3f1e2c4d-5a6b-4c7d-8e9f-0a1b2c3d4e5f":                         false,
+		executions + "manual-rollback":                                                      false,
+		"arn:aws:states:us-west-2:" + offline.Account + ":execution:other:yelb-appserver-1": false,
+	} {
+		if got := iamMatch(st.Resource[0], name); got != allowed {
+			t.Errorf("FollowRollout on %s: allowed %v, want %v", name, got, allowed)
+		}
 	}
 }
 
