@@ -288,14 +288,12 @@ func (e *Engine) routeOnly(ctx context.Context, sess *Session, s spec.Spec, keep
 func deleteObjects(ctx context.Context, sess *Session, microservice string, objs objects) error {
 	ordered := objs.workloadsFirst()
 	slices.Reverse(ordered)
-	for _, o := range ordered {
-		live, err := sess.Kube.Get(ctx, o.obj)
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			return fmt.Errorf("read %s %s before deleting it: %w", o.obj.GetKind(), o.obj.GetName(), err)
-		case foreignOwner(live, microservice) != "":
+	_, live, err := foreignObjects(ctx, sess, microservice, ordered)
+	if err != nil {
+		return fmt.Errorf("read the objects of %s before deleting them: %w", microservice, err)
+	}
+	for i, o := range ordered {
+		if live[i] == nil || foreignOwner(live[i], microservice) != "" {
 			continue
 		}
 		if err := sess.Kube.Delete(ctx, o.obj); err != nil {
