@@ -225,6 +225,8 @@ type harness struct {
 	seq      atomic.Int64
 	// rec collects what the parity test compares; nil outside it.
 	rec *harnessRecord
+	// local: the parity test chose the local runner for this harness.
+	local bool
 }
 
 var routerSet = routers.All()
@@ -264,7 +266,8 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.rec = parity.harness(h)
+	runner := parityRunnerOf(t)
+	h.rec, h.local = runner.harness(h), runner.local()
 	// App Mesh pods run as this account in the environment.
 	_, err = plane.Clientset.CoreV1().ServiceAccounts(h.ns).Create(context.Background(),
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "appmesh-envoy"}}, metav1.CreateOptions{})
@@ -379,7 +382,7 @@ type execution interface {
 // start begins an execution of deploy.json with the runner the parity test
 // chose: the definition in the ASL interpreter, or the local runner.
 func (h *harness) start(input map[string]any) (execution, string) {
-	return h.startWith(parity.local(), input)
+	return h.startWith(h.local, input)
 }
 
 func (h *harness) startWith(local bool, input map[string]any) (execution, string) {
@@ -390,7 +393,7 @@ func (h *harness) startWith(local bool, input map[string]any) (execution, string
 // startFromPipelineOf starts deploy.json as the pipeline of microservice
 // svc would, whatever microservice deploy.json names.
 func (h *harness) startFromPipelineOf(svc string, input map[string]any) (execution, string) {
-	return h.startNamed(parity.local(), svc, input)
+	return h.startNamed(h.local, svc, input)
 }
 
 func (h *harness) startNamed(local bool, pipeline string, input map[string]any) (execution, string) {

@@ -113,10 +113,12 @@ func buildsHarness(fn *ast.FuncDecl) bool {
 }
 
 // TestParity asserts that the local runner and the definition take the same
-// states, end the same way and leave the same live objects.
+// states, end the same way and leave the same live objects. Scenarios run
+// in parallel: each harness has its own namespace and clock.
 func TestParity(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
 			want := record(t, "definition", false, sc.run)
 			got := record(t, "local", true, sc.run)
 			if len(want) == 0 {
@@ -142,16 +144,32 @@ func TestParity(t *testing.T) {
 
 func record(t *testing.T, name string, local bool, scenario func(*testing.T)) []*harnessRecord {
 	rec := &parityRecorder{isLocal: local}
-	parity = rec
-	defer func() { parity = nil }()
+	prefix := t.Name() + "/" + name
+	parityRunners.Store(prefix, rec)
+	defer parityRunners.Delete(prefix)
 	if !t.Run(name, scenario) {
 		t.Fatalf("the scenario failed through the %s runner", name)
 	}
 	return rec.harnesses
 }
 
-// parity is set while TestParity runs a scenario; tests run one at a time.
-var parity *parityRecorder
+// parityRunners holds, by the name of the subtest that runs a scenario
+// through one runner, what TestParity records there.
+var parityRunners sync.Map
+
+// parityRunnerOf is the recorder of the TestParity subtest t runs in; nil
+// outside TestParity.
+func parityRunnerOf(t testing.TB) *parityRecorder {
+	var found *parityRecorder
+	parityRunners.Range(func(k, v any) bool {
+		if name := k.(string); t.Name() == name || strings.HasPrefix(t.Name(), name+"/") {
+			found = v.(*parityRecorder)
+			return false
+		}
+		return true
+	})
+	return found
+}
 
 type parityRecorder struct {
 	isLocal   bool

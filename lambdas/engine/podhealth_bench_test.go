@@ -44,7 +44,7 @@ func BenchmarkPodRestartToStable(b *testing.B) {
 				return nil
 			},
 		}
-		out, err := local.Run(context.Background(), input, "bench-restart")
+		out, err := local.Run(context.Background(), input, h.executionArn("shop", 2))
 		if err != nil {
 			b.Fatal(err)
 		}
