@@ -4,9 +4,14 @@ SHELL := /bin/bash
 STACK ?= dev
 BUILD := build
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# Engine scenarios wait on the local API server more than they compute:
+# run this many at once.
+TEST_PARALLEL ?= 4
+# The root module's packages with benchmarks (the others need no test binary for them).
+BENCH_PACKAGES = $(addprefix ./,$(sort $(dir $(shell git grep -l '^func Benchmark' -- '*_test.go' ':!microservices'))))
 GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
 
-.PHONY: up preview destroy graph test test-unit lint test-deps vet bench demo build lambda tools control-plane checks aws-models
+.PHONY: up preview destroy graph test test-unit bench-smoke lint test-deps vet bench demo build lambda tools control-plane checks aws-models
 
 ## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
 up:
@@ -23,10 +28,14 @@ destroy:
 graph:
 	go run ./stacks/cmd/graph --stack $(STACK)
 
-## test: every test, against the real things that run here (the fast lane first)
-test: test-deps lint test-unit
-	go test -timeout 40m ./...
-	for m in $(GO_MODULES); do (cd $$m && go test -timeout 20m ./...); done
+## test: every test, against the real things that run here (the fast lane first); each phase prints its time
+test:
+	scripts/phase.sh deps -- scripts/install-test-deps.sh
+	scripts/phase.sh lint -- $(MAKE) --no-print-directory lint
+	scripts/phase.sh unit --log $(BUILD)/logs/test-unit.log -- $(MAKE) --no-print-directory test-unit
+	scripts/phase.sh integration --log $(BUILD)/logs/test.log -- go test -timeout 40m -parallel $(TEST_PARALLEL) ./...
+	scripts/phase.sh modules --log $(BUILD)/logs/test-modules.log -- bash -c 'for m in $(GO_MODULES); do (cd $$m && go test -timeout 20m ./...) || exit 1; done'
+	scripts/phase.sh bench-smoke -- $(MAKE) --no-print-directory bench-smoke
 
 test-deps:
 	scripts/install-test-deps.sh
@@ -55,9 +64,14 @@ vet:
 
 ## bench: speed and size figures (handler time per step, overhead, rollback latency, Lambda zip and cold start)
 bench: test-deps
-	go test -run '^$$' -bench . -benchtime 20x ./lambdas/...
+	go test -run '^$$' -bench . -benchtime 20x -benchmem ./lambdas/...
 	go run ./lambdas/cmd/lambdabench
-	for m in $(GO_MODULES); do (cd $$m && go test -run '^$$' -bench . ./...); done
+	for m in $(GO_MODULES); do (cd $$m && go test -run '^$$' -bench . -benchmem ./...); done
+
+## bench-smoke: every benchmark once, to prove each one ends (part of test; asserts nothing about speed)
+bench-smoke:
+	go test -run '^$$' -bench . -benchtime 1x $(BENCH_PACKAGES)
+	for m in $(GO_MODULES); do (cd $$m && go test -run '^$$' -bench . -benchtime 1x ./...); done
 
 ## demo: a canary rollout and a roll back on a local control plane, watched live
 demo: test-deps tools
