@@ -30,12 +30,7 @@ graph:
 
 ## test: every test, against the real things that run here (the fast lane first); each phase prints its time
 test:
-	scripts/phase.sh deps -- scripts/install-test-deps.sh
-	scripts/phase.sh lint -- $(MAKE) --no-print-directory lint
-	scripts/phase.sh unit --log $(BUILD)/logs/test-unit.log -- $(MAKE) --no-print-directory test-unit
-	scripts/phase.sh integration --log $(BUILD)/logs/test.log -- go test -timeout 40m -parallel $(TEST_PARALLEL) ./...
-	scripts/phase.sh modules --log $(BUILD)/logs/test-modules.log -- bash -c 'for m in $(GO_MODULES); do (cd $$m && go test -timeout 20m ./...) || exit 1; done'
-	scripts/phase.sh bench-smoke -- $(MAKE) --no-print-directory bench-smoke
+	TEST_PARALLEL=$(TEST_PARALLEL) scripts/test.sh
 
 test-deps:
 	scripts/install-test-deps.sh

@@ -40,4 +40,5 @@ if ! command -v cfn-lint >/dev/null; then
   python3 -m pip install --quiet cfn-lint >&2 || echo "could not install cfn-lint: run \`pip install cfn-lint\`" >&2
 fi
 
-scripts/phase.sh control-plane -- scripts/build-control-plane.sh >/dev/null
+# scripts/test.sh builds it in the background instead.
+[[ ${1:-} == --no-control-plane ]] || scripts/phase.sh control-plane -- scripts/build-control-plane.sh >/dev/null
