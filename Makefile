@@ -26,7 +26,8 @@ destroy:
 
 ## graph: the resource tree the stack config would create, offline, no credentials
 graph:
-	go run ./stacks/cmd/graph --stack $(STACK)
+	scripts/build-program.sh $(BUILD)/bin/graph ./stacks/cmd/graph
+	$(BUILD)/bin/graph --stack $(STACK)
 
 ## test: every test, against the real things that run here (the fast lane first); each phase prints its time
 test:

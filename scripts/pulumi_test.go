@@ -26,6 +26,17 @@ case "$1" in
 esac
 `
 
+// stubAWS answers get-caller-identity, or fails as the CLI does without
+// credentials when $STUB_AWS_FAIL is set.
+const stubAWS = `#!/usr/bin/env bash
+echo "aws $*" >>"$STUB_DIR/calls"
+if [[ -n ${STUB_AWS_FAIL-} ]]; then
+  echo "Unable to locate credentials. You can configure credentials by running \"aws configure\"." >&2
+  exit 255
+fi
+echo "arn:aws:iam::123456789012:user/dev"
+`
+
 type run struct {
 	out   string
 	calls string
@@ -41,7 +52,7 @@ func pulumiSh(t *testing.T, cmd, backend, existing string, env []string, termina
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for name, body := range map[string]string{"pulumi": stubPulumi, "aws": "#!/bin/sh\nexit 0\n"} {
+	for name, body := range map[string]string{"pulumi": stubPulumi, "aws": stubAWS} {
 		if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +82,9 @@ func pulumiSh(t *testing.T, cmd, backend, existing string, env []string, termina
 	} else {
 		c = exec.Command(script, cmd, "dev")
 	}
-	c.Env = append([]string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + dir, "STUB_DIR=" + dir}, env...)
+	// The program itself is not built: that is the Pulumi-linked build the
+	// stacks tests cover.
+	c.Env = append([]string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + dir, "STUB_DIR=" + dir, "CANARY_BUILD_PROGRAM=true"}, env...)
 	out, err := c.CombinedOutput()
 	calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
 	return run{out: string(out), calls: string(calls), err: err}
@@ -149,19 +162,56 @@ func TestLocalBackendPassesThePassphrase(t *testing.T) {
 }
 
 func TestTerminalRefusesAnEmptyOrMistypedPassphrase(t *testing.T) {
-	for name, typed := range map[string]string{
-		"empty":                "\n",
-		"differs on new stack": "one\ntwo\n",
+	for name, c := range map[string]struct{ typed, want string }{
+		"empty":                {"\n", "run make up again and type a passphrase"},
+		"differs on new stack": {"one\ntwo\n", "the two passphrases differ"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			r := pulumiSh(t, "up", "", "", nil, typed)
+			r := pulumiSh(t, "up", "", "", nil, c.typed)
 			if r.err == nil {
 				t.Fatalf("pulumi.sh up succeeded:\n%s", r.out)
 			}
-			if strings.Contains(r.calls, "pulumi up") {
-				t.Errorf("pulumi up ran:\n%s", r.calls)
+			if !strings.Contains(r.out, c.want) || strings.Contains(r.out, "in a terminal") {
+				t.Errorf("output does not say %q (or tells a user at a terminal to use one):\n%s", c.want, r.out)
+			}
+			if strings.Contains(r.calls, "pulumi up") || strings.Contains(r.calls, "login") {
+				t.Errorf("pulumi up or a login ran:\n%s", r.calls)
 			}
 		})
+	}
+}
+
+// The checks that need no build come first: a missing credential or region
+// is reported in seconds, before any login, build or stack change.
+func TestPreflightRefusesBeforeAnythingRuns(t *testing.T) {
+	r := pulumiSh(t, "up", "", "dev", []string{"STUB_AWS_FAIL=1", "PULUMI_CONFIG_PASSPHRASE=s3cret", "CANARY_BUILD_PROGRAM=touch $STUB_DIR/built"}, "")
+	if r.err == nil {
+		t.Fatalf("pulumi.sh up succeeded without credentials:\n%s", r.out)
+	}
+	for _, want := range []string{"no usable AWS credentials for region us-west-2", "Unable to locate credentials", "aws configure"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	if strings.Contains(r.calls, "pulumi") {
+		t.Errorf("pulumi ran before the credentials were checked:\n%s", r.calls)
+	}
+	if !strings.Contains(r.calls, "aws sts get-caller-identity --region us-west-2") {
+		t.Errorf("the credentials were not checked for the stack's region:\n%s", r.calls)
+	}
+}
+
+func TestPreflightNamesTheIdentityAndBuildsBeforePulumiRuns(t *testing.T) {
+	r := pulumiSh(t, "preview", "https://api.pulumi.com", "dev", []string{"CANARY_BUILD_PROGRAM=bash -c 'echo build >>$STUB_DIR/calls'"}, "")
+	if r.err != nil {
+		t.Fatalf("pulumi.sh preview: %v\n%s", r.err, r.out)
+	}
+	if !strings.Contains(r.out, "AWS identity: arn:aws:iam::123456789012:user/dev, region us-west-2") {
+		t.Errorf("output does not name the identity:\n%s", r.out)
+	}
+	build, preview := strings.Index(r.calls, "build\n"), strings.Index(r.calls, "pulumi preview")
+	if build < 0 || preview < build {
+		t.Errorf("the program was not built before pulumi preview:\n%s", r.calls)
 	}
 }
 

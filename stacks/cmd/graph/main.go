@@ -26,13 +26,18 @@ import (
 )
 
 func main() {
-	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is read")
-	trafficLayer := flag.String("traffic", "", "override trafficLayer: "+strings.Join(contract.Routers(), " or "))
-	dir := flag.String("dir", ".", "project directory (holds Pulumi.yaml)")
-	flat := flag.Bool("flat", false, "print type<TAB>name<TAB>parent lines instead of a tree")
+	// Its own flag set: dependencies register logging flags on the
+	// default one, which -h would list.
+	fs := flag.NewFlagSet("graph", flag.ExitOnError)
+	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is read")
+	trafficLayer := fs.String("traffic", "", "override trafficLayer: "+strings.Join(contract.Routers(), " or "))
+	dir := fs.String("dir", ".", "project directory (holds Pulumi.yaml)")
+	flat := fs.Bool("flat", false, "print type<TAB>name<TAB>parent lines instead of a tree")
 	var sets setFlags
-	flag.Var(&sets, "set", "override a configuration key, e.g. -set nodeInstanceType=m7g.large (repeatable)")
-	flag.Parse()
+	fs.Var(&sets, "set", "override a configuration key, e.g. -set nodeInstanceType=m7g.large (repeatable)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
 	if err := run(os.Stdout, *dir, *stack, *trafficLayer, sets, *flat); err != nil {
 		fmt.Fprintln(os.Stderr, "graph:", err)
 		os.Exit(1)
