@@ -69,8 +69,8 @@ bench-smoke:
 	go test -run '^$$' -bench . -benchtime 1x $(BENCH_PACKAGES)
 	for m in $(GO_MODULES); do (cd $$m && go test -run '^$$' -bench . -benchtime 1x ./...); done
 
-## demo: a canary rollout and a roll back on a local control plane, watched live
-demo: test-deps tools
+## demo: a canary rollout and a roll back on a local control plane, watched live (needs only Go and the control plane)
+demo: control-plane tools
 	scripts/demo.sh
 
 ## tools: the operator CLI and the local runner, in $(BUILD)/bin

@@ -11,17 +11,23 @@
 # schedule sped up DEMO_SPEED times.
 #
 # Settings (environment):
-#   DEMO_ROUTER  appmesh (default) or gatewayapi: which template and router to use
+#   DEMO_ROUTER  gatewayapi (default, the environment's default layer) or appmesh: which template and router to use
 #   DEMO_SERVICE_DOMAIN  the stack domain of the VPC Lattice names (default canary.internal)
 #   DEMO_SPEED   how many times faster than deploy.json's schedule (default 10)
 #   DEMO_DIR     working folder for the kubeconfig and logs (default: a new temporary folder, removed at the end)
 #   BIN          where the commands are built (default build/bin)
-#   DEMO_HOLD    if set, keep the control plane running at the end to try canaryctl by hand
+#   DEMO_HOLD    1: keep the control plane and the dashboard running at the end until Ctrl-C (the default
+#                in a terminal); 0: stop at the end (the default without a terminal)
 #   DEMO_DASHBOARD_ADDR  where canaryctl dashboard listens (default 127.0.0.1:8080; a free port if that is taken)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-router=${DEMO_ROUTER:-appmesh}
+router=${DEMO_ROUTER:-gatewayapi}
+hold=${DEMO_HOLD:-}
+if [[ -z $hold ]]; then
+  hold=0
+  [[ -t 0 && -t 1 ]] && hold=1
+fi
 speed=${DEMO_SPEED:-10}
 bin=${BIN:-build/bin}
 ns=yelb
@@ -104,8 +110,11 @@ if [[ ! -s $kubeconfig ]]; then
 fi
 plain "Ready. kubeconfig: $kubeconfig"
 
-say "Preparing namespace $ns as the environment program does on EKS: mesh labels, the Mesh,"
-plain "the envoy ServiceAccount and the database Secret."
+case $router in
+  appmesh) prepared="the mesh labels, the Mesh, the envoy ServiceAccount and the database Secret" ;;
+  gatewayapi) prepared="the Gateway API Gateway canary-gateway and the database Secret" ;;
+esac
+say "Preparing namespace $ns as the environment program does on EKS: $prepared."
 "$bin/demo-prepare" --kubeconfig "$kubeconfig" --namespace "$ns" --router "$router"
 
 ctl() { "$bin/canaryctl" --kubeconfig "$kubeconfig" -n "$ns" "$@"; }
@@ -143,7 +152,11 @@ plain "  p99, request count and p-value of every analysis, growing live (no relo
 plain "- \"Gates and verdicts\": each analysis with its pod-health check, result and reason;"
 plain "- \"History\": every finished rollout; the Pause, Resume, Promote and Abort buttons act as"
 plain "  the canaryctl commands do and show their messages."
-plain "It stops with the demo; DEMO_HOLD=1 keeps it and the control plane running at the end."
+if [[ $hold == 1 ]]; then
+  plain "It keeps running after the demo until Ctrl-C (DEMO_HOLD=0 stops it with the demo)."
+else
+  plain "It stops with the demo (DEMO_HOLD=1 keeps it and the control plane running until Ctrl-C)."
+fi
 if [[ -n ${DISPLAY:-}${WAYLAND_DISPLAY:-} ]] && command -v xdg-open >/dev/null; then
   xdg-open "$dashboard_url" >/dev/null 2>&1 || true
 fi
@@ -231,8 +244,8 @@ ctl status
 say "What happened to $svc (canaryctl history $svc):"
 ctl history "$svc"
 
-if [[ -n ${DEMO_HOLD:-} ]]; then
-  say "The control plane keeps running until Ctrl-C. In another terminal:"
+if [[ $hold == 1 ]]; then
+  say "The control plane and the dashboard keep running until Ctrl-C. In another terminal:"
   plain "export KUBECONFIG=$kubeconfig"
   plain "$bin/canary-run --deploy $work/deploy-1.1.0.json --image $registry/$svc:1.3.0 --speed 2 &"
   plain "$bin/canaryctl -n $ns watch $svc    # and pause, resume, promote or abort it"
