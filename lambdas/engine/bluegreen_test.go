@@ -316,7 +316,7 @@ func blueGreenRollBackWhileTheOldVersionIsKept(t *testing.T) {
 			_, writes = h.watchBlueGreen(router, "shop", func(s bgSample) {
 				if s.stage == status.StageOldKept && before < 0 {
 					before, keptAtAbort = writes.sum(), s.oldExists
-					if err := operator.RequestAbort(ctx, h.ns, "shop"); err != nil {
+					if _, err := operator.Request(ctx, h.ns, "shop", status.ActionAbort); err != nil {
 						t.Errorf("abort: %v", err)
 					}
 				}

@@ -33,7 +33,7 @@ func operatorRequests(t *testing.T) {
 			switch {
 			case analyses == 1:
 				heldAt = weight
-				if err := operator.RequestPause(ctx, h.ns, "shop"); err != nil {
+				if _, err := operator.Request(ctx, h.ns, "shop", status.ActionPause); err != nil {
 					problems = append(problems, "pause: "+err.Error())
 				}
 			case analyses <= 8:
@@ -44,7 +44,7 @@ func operatorRequests(t *testing.T) {
 					if phase := h.status("shop").Status.Phase; phase != status.PhasePaused {
 						problems = append(problems, "phase while paused: "+phase)
 					}
-					if err := operator.RequestResume(ctx, h.ns, "shop"); err != nil {
+					if _, err := operator.Request(ctx, h.ns, "shop", status.ActionResume); err != nil {
 						problems = append(problems, "resume: "+err.Error())
 					}
 				}
@@ -69,7 +69,7 @@ func operatorRequests(t *testing.T) {
 		h.metrics.set("shop-2", "healthy")
 		h.hook = func(state string, _ json.RawMessage) {
 			if state == statemachine.StateAnalyse && h.weights("appmesh", "shop")["shop-2"] == 25 {
-				_ = operator.RequestPromote(ctx, h.ns, "shop")
+				_, _ = operator.Request(ctx, h.ns, "shop", status.ActionPromote)
 			}
 		}
 		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil))
@@ -84,7 +84,7 @@ func operatorRequests(t *testing.T) {
 		if snap.Control.Request != "" || !strings.Contains(snap.Status.Reason, "promoted") {
 			t.Errorf("request %q left pending or reason %q", snap.Control.Request, snap.Status.Reason)
 		}
-		if err := operator.RequestPromote(ctx, h.ns, "shop"); err == nil {
+		if _, err := operator.Request(ctx, h.ns, "shop", status.ActionPromote); err == nil {
 			t.Error("a promote on a finished rollout was accepted")
 		}
 	})
@@ -95,14 +95,14 @@ func operatorRequests(t *testing.T) {
 		h.metrics.set("shop-2", "healthy")
 		h.hook = func(state string, _ json.RawMessage) {
 			if state == statemachine.StateAnalyse && h.weights("appmesh", "shop")["shop-2"] == 50 {
-				_ = operator.RequestAbort(ctx, h.ns, "shop")
+				_, _ = operator.Request(ctx, h.ns, "shop", status.ActionAbort)
 			}
 		}
 		res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", nil))
 		requireStatus(t, res, "FAILED", "RolledBack")
 		h.assertRolledBack("appmesh", "shop", "aborted")
 		before := h.fingerprint("shop")
-		if err := operator.RequestAbort(ctx, h.ns, "shop"); err == nil {
+		if _, err := operator.Request(ctx, h.ns, "shop", status.ActionAbort); err == nil {
 			t.Error("a second abort was accepted")
 		}
 		if after := h.fingerprint("shop"); !maps.Equal(before, after) {

@@ -172,18 +172,6 @@ func (e *Engine) WriteIfUnchanged(ctx context.Context, snap Snapshot, st Status)
 	return true, nil
 }
 
-// ConsumeRequest returns the operator's control and removes a pending
-// one-shot request in the same step, so that the caller honours it exactly
-// once. The removal is an Update guarded by resourceVersion: a request
-// written in between makes it retry with the fresh value instead of losing it.
-func (e *Engine) ConsumeRequest(ctx context.Context, microservice string) (Control, error) {
-	control, _, err := e.clearRequest(ctx, microservice, "")
-	if err != nil {
-		return Control{}, fmt.Errorf("consume operator request for %s/%s: %w", e.namespace, microservice, err)
-	}
-	return control, nil
-}
-
 // Acknowledge removes the pending request only if it is still request, for
 // an engine that decided on the control it read with Load. A request the
 // operator replaced in between (an abort over a promote) stays for the next
@@ -193,21 +181,19 @@ func (e *Engine) Acknowledge(ctx context.Context, microservice, request string) 
 	if request == "" {
 		return false, fmt.Errorf("acknowledge operator request for %s/%s: request is empty; want %q or %q", e.namespace, microservice, RequestPromote, RequestAbort)
 	}
-	_, cleared, err := e.clearRequest(ctx, microservice, request)
+	cleared, err := e.clearRequest(ctx, microservice, request)
 	if err != nil {
 		return false, fmt.Errorf("acknowledge %s request for %s/%s: %w", request, e.namespace, microservice, err)
 	}
 	return cleared, nil
 }
 
-// clearRequest reads the control and removes the pending request when it
-// equals only (any request when only is empty).
-func (e *Engine) clearRequest(ctx context.Context, microservice, only string) (Control, bool, error) {
+// clearRequest removes the pending request when it equals only.
+func (e *Engine) clearRequest(ctx context.Context, microservice, only string) (bool, error) {
 	cms := e.client.CoreV1().ConfigMaps(e.namespace)
-	var control Control
 	var cleared bool
 	err := retry.RetryOnConflict(conflictBackoff, func() error {
-		control, cleared = Control{}, false
+		cleared = false
 		cm, err := cms.Get(ctx, naming.StatusConfigMap(microservice), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -219,8 +205,7 @@ func (e *Engine) clearRequest(ctx context.Context, microservice, only string) (C
 		if err != nil {
 			return err
 		}
-		control = snap.Control
-		if control.Request == "" || (only != "" && control.Request != only) {
+		if snap.Control.Request != only {
 			return nil
 		}
 		without := cm.DeepCopy()
@@ -231,5 +216,5 @@ func (e *Engine) clearRequest(ctx context.Context, microservice, only string) (C
 		cleared = true
 		return nil
 	})
-	return control, cleared, err
+	return cleared, err
 }

@@ -14,7 +14,7 @@ func TestWriteIfUnchangedLosesToAnyWriteInBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := status.NewOperator(c.Clientset).RequestPause(ctx, ns, "shop"); err != nil {
+	if _, err := status.NewOperator(c.Clientset).Request(ctx, ns, "shop", status.ActionPause); err != nil {
 		t.Fatal(err)
 	}
 	ok, err := store.WriteIfUnchanged(ctx, snap, running("shop", 20))

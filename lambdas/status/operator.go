@@ -87,30 +87,6 @@ func (o *Operator) History(ctx context.Context, namespace, microservice string) 
 	return snap.History, nil
 }
 
-// RequestPause asks the engine to hold the current weight.
-func (o *Operator) RequestPause(ctx context.Context, namespace, microservice string) error {
-	_, err := o.Request(ctx, namespace, microservice, ActionPause)
-	return err
-}
-
-// RequestResume lets a paused rollout continue.
-func (o *Operator) RequestResume(ctx context.Context, namespace, microservice string) error {
-	_, err := o.Request(ctx, namespace, microservice, ActionResume)
-	return err
-}
-
-// RequestPromote asks the engine to skip the remaining steps and promote.
-func (o *Operator) RequestPromote(ctx context.Context, namespace, microservice string) error {
-	_, err := o.Request(ctx, namespace, microservice, ActionPromote)
-	return err
-}
-
-// RequestAbort asks the engine to roll back.
-func (o *Operator) RequestAbort(ctx context.Context, namespace, microservice string) error {
-	_, err := o.Request(ctx, namespace, microservice, ActionAbort)
-	return err
-}
-
 // Request validates action against the state it read and applies the
 // operator's keys guarded by that state's resourceVersion: if the engine
 // moved on or consumed a request in between, the apply fails with a conflict

@@ -135,14 +135,14 @@ func TestEngineAndOperatorOwnSeparateKeys(t *testing.T) {
 	ctx := context.Background()
 	ops := status.NewOperator(c.Clientset)
 
-	if err := ops.RequestPause(ctx, ns, "yelb-ui"); err != nil {
+	if _, err := ops.Request(ctx, ns, "yelb-ui", status.ActionPause); err != nil {
 		t.Fatal(err)
 	}
 	// The engine's next write must neither remove nor fight over the pause.
 	if err := eng.Write(ctx, running("yelb-ui", 20)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ops.RequestAbort(ctx, ns, "yelb-ui"); err != nil {
+	if _, err := ops.Request(ctx, ns, "yelb-ui", status.ActionAbort); err != nil {
 		t.Fatal(err)
 	}
 	if err := eng.Finish(ctx, status.Record{Microservice: "yelb-ui", CanaryVersion: 3, Phase: status.PhaseSucceeded}); err != nil {
@@ -238,7 +238,7 @@ func TestListAndUnknownMicroservice(t *testing.T) {
 
 	for _, svc := range []string{"yelb-app", "redis-server"} {
 		before := getCMs(t, c.Clientset, ns)
-		err = ops.RequestPause(ctx, ns, svc)
+		_, err = ops.Request(ctx, ns, svc, status.ActionPause)
 		if !errors.As(err, &nf) {
 			t.Fatalf("pause %s: error = %v, want NotFoundError", svc, err)
 		}
@@ -299,10 +299,10 @@ func TestRequestsAreValidatedAndChangeNothingWhenRefused(t *testing.T) {
 			t.Fatalf("after %s: paused=%q request=%q, want %q %q", name, cm.Data[status.KeyPaused], cm.Data[status.KeyRequest], paused, request)
 		}
 	}
-	pause := func() error { return ops.RequestPause(ctx, ns, svc) }
-	resume := func() error { return ops.RequestResume(ctx, ns, svc) }
-	promote := func() error { return ops.RequestPromote(ctx, ns, svc) }
-	abort := func() error { return ops.RequestAbort(ctx, ns, svc) }
+	pause := func() error { _, err := ops.Request(ctx, ns, svc, status.ActionPause); return err }
+	resume := func() error { _, err := ops.Request(ctx, ns, svc, status.ActionResume); return err }
+	promote := func() error { _, err := ops.Request(ctx, ns, svc, status.ActionPromote); return err }
+	abort := func() error { _, err := ops.Request(ctx, ns, svc, status.ActionAbort); return err }
 
 	refused("resume while running", resume, "yelb-appserver is not paused")
 	accepted("pause", pause, "true", "")
@@ -320,7 +320,7 @@ func TestRequestsAreValidatedAndChangeNothingWhenRefused(t *testing.T) {
 	if err := eng.Write(ctx, done); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := eng.ConsumeRequest(ctx, svc); err != nil {
+	if _, err := eng.Acknowledge(ctx, svc, status.RequestAbort); err != nil {
 		t.Fatal(err)
 	}
 	refused("promote when finished", promote, "yelb-appserver has no rollout in progress (last: Succeeded at 2026-11-25T18:45:00Z)")
@@ -328,29 +328,41 @@ func TestRequestsAreValidatedAndChangeNothingWhenRefused(t *testing.T) {
 	refused("pause when finished", pause, "has no rollout in progress")
 }
 
-func TestConsumeRequestHonoursARequestOnce(t *testing.T) {
+// The engine reads the control with Load and acknowledges the request it
+// acted on: each request is honoured exactly once.
+func TestAcknowledgeHonoursARequestOnce(t *testing.T) {
 	c, ns, eng := seed(t)
 	ctx := context.Background()
 	ops := status.NewOperator(c.Clientset)
 	const svc = "yelb-ui"
+	consume := func() (status.Control, error) {
+		snap, _, err := eng.Load(ctx, svc)
+		if err != nil || snap.Control.Request == "" {
+			return snap.Control, err
+		}
+		if cleared, err := eng.Acknowledge(ctx, svc, snap.Control.Request); err != nil || !cleared {
+			return snap.Control, fmt.Errorf("acknowledge %q: cleared=%v, %v", snap.Control.Request, cleared, err)
+		}
+		return snap.Control, nil
+	}
 
-	if got, err := eng.ConsumeRequest(ctx, svc); err != nil || got != (status.Control{}) {
+	if got, err := consume(); err != nil || got != (status.Control{}) {
 		t.Fatalf("consume before any status = %+v, %v", got, err)
 	}
 	if err := eng.Write(ctx, running(svc, 10)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ops.RequestPause(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionPause); err != nil {
 		t.Fatal(err)
 	}
-	if err := ops.RequestPromote(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionPromote); err != nil {
 		t.Fatal(err)
 	}
-	got, err := eng.ConsumeRequest(ctx, svc)
+	got, err := consume()
 	if err != nil || got != (status.Control{Request: status.RequestPromote}) {
 		t.Fatalf("first consume = %+v, %v; want the promote (which ended the pause)", got, err)
 	}
-	if got, err := eng.ConsumeRequest(ctx, svc); err != nil || got != (status.Control{}) {
+	if got, err := consume(); err != nil || got != (status.Control{}) {
 		t.Fatalf("second consume = %+v, %v; want nothing", got, err)
 	}
 	cm := getCM(t, c.Clientset, ns, svc)
@@ -359,20 +371,20 @@ func TestConsumeRequestHonoursARequestOnce(t *testing.T) {
 	}
 	// After the engine removed the key, canaryctl writes it again without a
 	// field manager conflict, and pausing does not need to carry it.
-	if err := ops.RequestPause(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionPause); err != nil {
 		t.Fatal(err)
 	}
-	if err := ops.RequestAbort(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionAbort); err != nil {
 		t.Fatalf("abort after a consumed promote: %v", err)
 	}
-	if err := ops.RequestPause(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionPause); err != nil {
 		t.Fatal(err)
 	}
-	got, err = eng.ConsumeRequest(ctx, svc)
+	got, err = consume()
 	if err != nil || got != (status.Control{Paused: true, Request: status.RequestAbort}) {
 		t.Fatalf("consume = %+v, %v; want paused with the abort", got, err)
 	}
-	if got, err := eng.ConsumeRequest(ctx, svc); err != nil || got != (status.Control{Paused: true}) {
+	if got, err := consume(); err != nil || got != (status.Control{Paused: true}) {
 		t.Fatalf("consume after the abort = %+v, %v; want paused only", got, err)
 	}
 }
@@ -383,7 +395,7 @@ func TestAcknowledgeKeepsAReplacedRequest(t *testing.T) {
 	ctx := context.Background()
 	ops := status.NewOperator(c.Clientset)
 
-	if err := ops.RequestPromote(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionPromote); err != nil {
 		t.Fatal(err)
 	}
 	// The engine decides on the promote it loaded; meanwhile the operator aborts.
@@ -391,7 +403,7 @@ func TestAcknowledgeKeepsAReplacedRequest(t *testing.T) {
 	if err != nil || snap.Control.Request != status.RequestPromote {
 		t.Fatalf("load = %+v, %v", snap.Control, err)
 	}
-	if err := ops.RequestAbort(ctx, ns, svc); err != nil {
+	if _, err := ops.Request(ctx, ns, svc, status.ActionAbort); err != nil {
 		t.Fatal(err)
 	}
 	cleared, err := eng.Acknowledge(ctx, svc, status.RequestPromote)
@@ -457,7 +469,7 @@ func TestRequestIsDecidedAgainWhenTheEngineMovesOn(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	err := ops.RequestAbort(ctx, ns, svc)
+	_, err := ops.Request(ctx, ns, svc, status.ActionAbort)
 	var refused *status.RefusedError
 	if !errors.As(err, &refused) || !strings.Contains(err.Error(), "has no rollout in progress (last: Succeeded") {
 		t.Fatalf("abort racing the end of the rollout: error = %v, want a refusal", err)
@@ -476,7 +488,7 @@ func TestRequestDoesNotRecreateADeletedStatus(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	err := ops.RequestPause(ctx, ns, svc)
+	_, err := ops.Request(ctx, ns, svc, status.ActionPause)
 	var nf *status.NotFoundError
 	if !errors.As(err, &nf) {
 		t.Fatalf("pause racing a deletion: error = %v, want NotFoundError", err)
@@ -505,7 +517,7 @@ func TestRequestsUnderContention(t *testing.T) {
 		defer wg.Done()
 		defer close(operatorDone)
 		for accepted < requests && ctx.Err() == nil {
-			err := ops.RequestAbort(ctx, ns, svc)
+			_, err := ops.Request(ctx, ns, svc, status.ActionAbort)
 			var r *status.RefusedError
 			switch {
 			case err == nil:
@@ -521,12 +533,12 @@ func TestRequestsUnderContention(t *testing.T) {
 		defer wg.Done()
 		weight := 10
 		for {
-			got, err := eng.ConsumeRequest(ctx, svc)
+			cleared, err := eng.Acknowledge(ctx, svc, status.RequestAbort)
 			if err != nil {
 				engErr = err
 				return
 			}
-			if got.Request == status.RequestAbort {
+			if cleared {
 				consumed++
 			}
 			// Step writes make the operator's resourceVersion stale often.
@@ -537,8 +549,8 @@ func TestRequestsUnderContention(t *testing.T) {
 			}
 			select {
 			case <-operatorDone:
-				if got.Request == "" {
-					if last, err := eng.ConsumeRequest(ctx, svc); err != nil || last.Request == "" {
+				if !cleared {
+					if last, err := eng.Acknowledge(ctx, svc, status.RequestAbort); err != nil || !last {
 						engErr = err
 						return
 					}

@@ -145,7 +145,7 @@ func TestStatusCommand(t *testing.T) {
 	done := rollout("yelb-ui", status.PhaseSucceeded, 100, 100, 3)
 	done.StableVersion = 4
 	s.write(t, done)
-	if err := status.NewOperator(s.Clientset).RequestPause(context.Background(), s.ns, "yelb-appserver"); err != nil {
+	if _, err := status.NewOperator(s.Clientset).Request(context.Background(), s.ns, "yelb-appserver", status.ActionPause); err != nil {
 		t.Fatal(err)
 	}
 
@@ -230,8 +230,8 @@ func TestRequestCommands(t *testing.T) {
 	refusedUnchanged(exitRefused, "an abort is already pending for yelb-appserver; promote refused", "promote", svc)
 
 	// The engine honours the abort and finishes the rollout.
-	if got, err := s.eng.ConsumeRequest(context.Background(), svc); err != nil || got.Request != status.RequestAbort {
-		t.Fatalf("consume = %+v, %v", got, err)
+	if cleared, err := s.eng.Acknowledge(context.Background(), svc, status.RequestAbort); err != nil || !cleared {
+		t.Fatalf("acknowledge the abort: cleared=%v, %v", cleared, err)
 	}
 	rolledBack := rollout(svc, status.PhaseRolledBack, 0, 0, 1)
 	rolledBack.Reason = "aborted by an operator"
