@@ -65,10 +65,17 @@ type LambdaAnswer struct {
 	Message json.RawMessage `json:"message,omitempty"`
 }
 
+// ErrDataLimitExceeded is the error Step Functions raises when a
+// function's answer is larger than the 256 KiB it carries between states.
+const ErrDataLimitExceeded = "States.DataLimitExceeded"
+
 // JudgeLambda judges a Lambda hook from the function's result (the
 // lambda:invoke integration's Payload) or, when the function failed, from
 // the error and cause Step Functions caught.
 func JudgeLambda(result json.RawMessage, errName, cause string) Result {
+	if errName == ErrDataLimitExceeded {
+		return Result{Output: Excerpt(`the function's answer is larger than the 256 KiB Step Functions carries between states: return {"ok": true} or {"ok": false, "message": "why"} with a message of a few lines`)}
+	}
 	if errName != "" {
 		return Result{Output: Excerpt(fmt.Sprintf("the function failed: %s: %s", errName, causeMessage(cause)))}
 	}

@@ -59,6 +59,8 @@ func TestJudgeLambda(t *testing.T) {
 		{`{"ok": false, "message": {"failed": 3}}`, "", "", false, `{"failed": 3}`},
 		{`{"status": "fine"}`, "", "", false, `the function returned {"status": "fine"}: return {"ok": true} to pass`},
 		{"", "Sandbox.Timedout", `{"errorMessage":"Task timed out after 30.00 seconds"}`, false, "the function failed: Sandbox.Timedout: Task timed out after 30.00 seconds"},
+		{"", ErrDataLimitExceeded, "The state/task 'lambda' returned a result with a size exceeding the maximum number of bytes service limit.", false,
+			"the function's answer is larger than the 256 KiB Step Functions carries between states: return {\"ok\": true}"},
 	}
 	for _, tt := range tests {
 		got := JudgeLambda([]byte(tt.result), tt.errName, tt.cause)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -11,6 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/hooks"
 )
 
 // Hook points, in the order a rollout reaches them.
@@ -46,7 +50,6 @@ const (
 	MaxHTTPTimeout     = 60
 	DefaultHTTPRetries = 2
 	MaxHTTPRetries     = 5
-	MaxHTTPCallSeconds = 100 // timeout × (retries+1): one call fits in the engine's 120 s step
 	MaxLambdaTimeout   = 900 // Lambda's own limit: how long "Invoke hook function" waits
 	DefaultJobTimeout  = 600
 	MaxJobTimeout      = 86400
@@ -190,23 +193,18 @@ func (s Spec) hookProblems() []FieldError {
 		kinds := []string{HookLambda, HookHTTP, HookJob}
 		switch h.Kind {
 		case HookHTTP:
-			u, err := url.Parse(h.URL)
-			switch {
-			case h.URL == "":
+			if h.URL == "" {
 				add(".url", "", "is missing", "give the webhook's address, e.g. \"http://loadtester.test/gate\"")
-			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-				add(".url", QuoteValue(h.URL), "is not an http(s) URL", "give an absolute URL such as \"https://hooks.example.com/canary\"")
+			} else if problem, fix := webhookURLProblem(h.URL); problem != "" {
+				add(".url", shownURL(h.URL), problem, fix)
 			}
 			if h.Timeout < 1 || h.Timeout > MaxHTTPTimeout {
 				add(".timeout", strconv.Itoa(h.Timeout), "is not allowed", fmt.Sprintf("use 1..%d seconds per request", MaxHTTPTimeout))
 			}
-			retries := *h.Retries
-			switch {
-			case retries < 0 || retries > MaxHTTPRetries:
+			// The whole call's budget (every attempt and pause) is
+			// checked with the plan's other limits, in budget.go.
+			if retries := *h.Retries; retries < 0 || retries > MaxHTTPRetries {
 				add(".retries", strconv.Itoa(retries), "is not allowed", fmt.Sprintf("use 0..%d", MaxHTTPRetries))
-			case h.Timeout >= 1 && h.Timeout*(retries+1) > MaxHTTPCallSeconds:
-				add(".timeout", strconv.Itoa(h.Timeout), fmt.Sprintf("with %d retries can take %d s", retries, h.Timeout*(retries+1)),
-					fmt.Sprintf("keep timeout × (retries + 1) at most %d s, so that one call fits in an engine step", MaxHTTPCallSeconds))
 			}
 		case HookLambda:
 			switch {
@@ -236,7 +234,7 @@ func (s Spec) hookProblems() []FieldError {
 			add(".kind", QuoteValue(h.Kind), "is not a known hook kind", quoteAll(kinds))
 		}
 		if h.Kind != HookHTTP && h.URL != "" {
-			add(".url", QuoteValue(h.URL), "is only for kind \"http\"", "remove url or set kind \"http\"")
+			add(".url", shownURL(h.URL), "is only for kind \"http\"", "remove url or set kind \"http\"")
 		}
 		if h.Kind != HookLambda && h.Function != "" {
 			add(".function", QuoteValue(h.Function), "is only for kind \"lambda\"", "remove function or set kind \"lambda\"")
@@ -264,4 +262,75 @@ func (s Spec) hookProblems() []FieldError {
 		}
 	}
 	return out
+}
+
+// numericHost is a name made only of numbers, which some resolvers read as
+// an IPv4 address in octal, hex or as one integer (0177.1, 2130706433).
+var numericHost = regexp.MustCompile(`^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$`)
+
+// webhookURLProblem judges a webhook URL by itself: what the environment
+// allows (private networks) is judged by WebhookAddressProblem. The dialer
+// applies the same address rules to what a name resolves to.
+func webhookURLProblem(raw string) (problem, fix string) {
+	const absolute = "give an absolute URL such as \"https://hooks.example.com/canary\""
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return "is not an http(s) URL", absolute
+	case u.User != nil:
+		return "carries credentials (user:password@)",
+			"remove them: the URL travels in the execution's input and history; use a webhook that needs no credentials in its URL, or one that authenticates by a token in its path (the engine never shows a path)"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("has port %s", p), "use a port 1..65535, or none for the scheme's default"
+		}
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if why := hooks.AddressProblem(ip, hooks.PrivateRanges()); why != "" {
+			return why, "give the webhook's own address: the engine's host, its metadata and credentials services are never reachable"
+		}
+		return "", ""
+	}
+	switch {
+	case host == "localhost" || strings.HasSuffix(host, ".localhost"):
+		return "names the host itself", "give the webhook's own address: the engine's host is never reachable"
+	case host == "kubernetes" || strings.HasPrefix(host, "kubernetes.default") || strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local"):
+		return "is a cluster-internal name (the API server, *.svc, *.svc.cluster.local)",
+			"call the webhook by a name outside the cluster's DNS, e.g. an internal load balancer's, and allow its network with the stack configuration key " + contract.ConfigHookAllowedCIDRs
+	case numericHost.MatchString(host):
+		return "is a number that resolvers may read as an IP address", "write an IP address as a.b.c.d, or use a name"
+	}
+	return "", ""
+}
+
+// WebhookAddressProblem judges a webhook URL whose host is a literal IP
+// address against the environment's allowed private networks (allowed);
+// the engine's Validate calls it with contract.EnvHookAllowedCIDRs. A name
+// is judged when the dialer connects to what it resolves to.
+func WebhookAddressProblem(field, raw string, allowed []netip.Prefix) (FieldError, bool) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return FieldError{}, false // Parse has refused it
+	}
+	ip, err := netip.ParseAddr(strings.TrimSuffix(u.Hostname(), "."))
+	if err != nil {
+		return FieldError{}, false
+	}
+	why := hooks.AddressProblem(ip, allowed)
+	if why == "" {
+		return FieldError{}, false
+	}
+	return FieldError{Field: field, Value: shownURL(raw), Problem: why,
+		Allowed: fmt.Sprintf("allow the network with the stack configuration key %s (`pulumi config set --path '%s[0]' 10.20.0.0/16`), which sets %s, then run pulumi up; canary-run takes --hook-allow",
+			contract.ConfigHookAllowedCIDRs, contract.ConfigHookAllowedCIDRs, contract.EnvHookAllowedCIDRs)}, true
+}
+
+// shownURL is a hook URL as a refusal may show it: scheme://host:port.
+func shownURL(raw string) string {
+	if shown := hooks.RedactURL(raw); shown != "" {
+		return QuoteValue(shown)
+	}
+	return ""
 }

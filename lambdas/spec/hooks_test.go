@@ -52,7 +52,7 @@ func TestBadHooksNameFieldAndFix(t *testing.T) {
 		{"unknown kind", map[string]any{"name": "a", "point": "pre_traffic", "kind": "webhook"},
 			[]string{`hooks[0].kind: "webhook" is not a known hook kind: use "lambda", "http" or "job"`}},
 		{"missing url", map[string]any{"name": "a", "point": "pre_traffic", "kind": "http"}, []string{"hooks[0].url: is missing: give the webhook's address"}},
-		{"not an http url", map[string]any{"name": "a", "point": "pre_traffic", "kind": "http", "url": "ftp://x.test/"}, []string{`hooks[0].url: "ftp://x.test/" is not an http(s) URL`}},
+		{"not an http url", map[string]any{"name": "a", "point": "pre_traffic", "kind": "http", "url": "ftp://x.test/"}, []string{`hooks[0].url: "ftp://x.test" is not an http(s) URL`}},
 		{"missing arn", map[string]any{"name": "a", "point": "pre_traffic", "kind": "lambda"}, []string{"hooks[0].function: is missing: give the Lambda function's ARN"}},
 		{"not an arn", map[string]any{"name": "a", "point": "pre_traffic", "kind": "lambda", "function": "approve"},
 			[]string{`hooks[0].function: "approve" is not a Lambda function ARN: use arn:aws:lambda:<region>:<account>:function:<name>`}},
@@ -60,7 +60,7 @@ func TestBadHooksNameFieldAndFix(t *testing.T) {
 		{"http timeout out of range", map[string]any{"name": "a", "point": "pre_traffic", "kind": "http", "url": "http://x.test/", "timeout": 61},
 			[]string{"hooks[0].timeout: 61 is not allowed: use 1..60 seconds per request"}},
 		{"http call too long", map[string]any{"name": "a", "point": "pre_traffic", "kind": "http", "url": "http://x.test/", "timeout": 40, "retries": 2},
-			[]string{"hooks[0].timeout: 40 with 2 retries can take 120 s: keep timeout × (retries + 1) at most 100 s"}},
+			[]string{"hooks[0].timeout: 40 with hooks[0].retries 2 can take 122 s (3 requests of 40 s, 1 s apart): keep one call within 60 s", "lower hooks[0].timeout to at most 19 or hooks[0].retries to at most 0"}},
 		{"job timeout out of range", map[string]any{"name": "a", "point": "pre_traffic", "kind": "job", "job": "smoke", "timeout": 90000},
 			[]string{"hooks[0].timeout: 90000 is not allowed: use 1..86400 seconds the Job may take to succeed"}},
 		{"negative timeout", map[string]any{"name": "a", "point": "pre_traffic", "kind": "job", "job": "smoke", "timeout": -1},
@@ -74,7 +74,7 @@ func TestBadHooksNameFieldAndFix(t *testing.T) {
 		{"misspelt field", map[string]any{"name": "a", "point": "pre_traffic", "kind": "http", "urll": "http://x.test/"},
 			[]string{`hooks[0].urll: is not a known field: did you mean "hooks[0].url"?`, "hooks[0].url: is missing"}},
 		{"field of another kind", map[string]any{"name": "a", "point": "pre_traffic", "kind": "job", "job": "smoke", "url": "http://x.test/"},
-			[]string{`hooks[0].url: "http://x.test/" is only for kind "http": remove url or set kind "http"`}},
+			[]string{`hooks[0].url: "http://x.test" is only for kind "http": remove url or set kind "http"`}},
 		{"bad name", map[string]any{"name": "Smoke Tests", "point": "pre_traffic", "kind": "job", "job": "smoke"},
 			[]string{`hooks[0].name: "Smoke Tests" is not allowed: use at most 30 lower-case letters`}},
 	}
@@ -99,5 +99,60 @@ func TestDuplicateHookNames(t *testing.T) {
 	_, err := Parse(encode(t, withHooks(h, h)))
 	if err == nil || !strings.Contains(err.Error(), `hooks[1].name: "smoke" is already used by hooks[0]: give every hook its own name`) {
 		t.Errorf("Parse = %v", err)
+	}
+}
+
+// TestWebhookURLRefusals: addresses that reach the engine's own host, its
+// metadata and credentials services or the cluster's internals are refused
+// whatever the environment; a refusal shows scheme://host:port at most.
+func TestWebhookURLRefusals(t *testing.T) {
+	tests := []struct {
+		url  string
+		want string // "" accepted
+	}{
+		{"https://hooks.example.com/canary", ""},
+		{"http://10.20.0.5:8080/gate", ""}, // private: judged with the environment's allow-list
+		{"http://[fd12:3456::1]/gate", ""},
+		{"http://169.254.169.254/latest/meta-data/", `hooks[0].url: "http://169.254.169.254" is the EC2 instance metadata service`},
+		{"http://[fd00:ec2::254]/latest/api/token", `"http://[fd00:ec2::254]" is the EC2 instance metadata service`},
+		{"http://169.254.170.2/v2/credentials/abc", `is the ECS task metadata and credentials endpoint`},
+		{"http://169.254.170.23/v1/credentials", `is the EKS Pod Identity agent`},
+		{"http://[::ffff:169.254.169.254]/", `is the EC2 instance metadata service`},
+		{"http://localhost:9001/2018-06-01/runtime/invocation/next", `hooks[0].url: "http://localhost:9001" names the host itself`},
+		{"http://api.localhost./x", `names the host itself`},
+		{"http://127.0.0.1:8080/", `is a loopback address`},
+		{"http://[::1]/", `is a loopback address`},
+		{"http://0.0.0.0:80/", `is the unspecified address`},
+		{"http://[::]/", `is the unspecified address`},
+		{"http://[fe80::1%25eth0]/", `is link-local`},
+		{"https://kubernetes.default.svc/api", `is a cluster-internal name`},
+		{"http://loadtester.test.svc.cluster.local/gate", `is a cluster-internal name`},
+		{"http://flagger-loadtester.test.svc/", `is a cluster-internal name`},
+		{"http://2130706433/", `is a number that resolvers may read as an IP address`},
+		{"http://0x7f.1/", `is a number that resolvers may read as an IP address`},
+		{"https://deploy:s3cret@hooks.example.com/canary", `hooks[0].url: "https://hooks.example.com" carries credentials (user:password@): remove them`},
+		{"https://hooks.example.com:0/x", `"https://hooks.example.com:0" has port 0: use a port 1..65535`},
+		{"https://hooks.example.com:70000/x", `has port 70000`},
+		{"file:///etc/passwd", `hooks[0].url: is not an http(s) URL`},
+		{"gopher://hooks.example.com/x", `"gopher://hooks.example.com" is not an http(s) URL`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			_, err := Parse(encode(t, withHooks(map[string]any{"name": "a", "point": "pre_traffic", "kind": "http", "url": tt.url})))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Parse refused %s: %v", tt.url, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse = %v, want %q", err, tt.want)
+			}
+			for _, secret := range []string{"s3cret", "meta-data", "credentials/abc", "runtime/invocation", "svc/api"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the refusal shows %q of the URL: %v", secret, err)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,9 @@
 package statemachine
 
-import "github.com/eks-canary/platform/lambdas/spec"
+import (
+	"github.com/eks-canary/platform/lambdas/hooks"
+	"github.com/eks-canary/platform/lambdas/spec"
+)
 
 // hookFunctionTransient are the Lambda service errors worth invoking a hook
 // function again for. A hook that timed out or failed is not retried: it
@@ -40,7 +43,13 @@ func (cfg Config) hookStates() object {
 			"Default": StateRollBack,
 		},
 		// The function's answer (or its error, caught) goes back to the
-		// engine to judge; the rest of the state passes through.
+		// engine to judge; the rest of the state passes through. JSONPath
+		// cannot cut a string, so the answer is kept whole for the one
+		// transition to "Run hooks", which keeps a verdict and an excerpt
+		// (hooks.OutputLimit) and drops it. An answer over the 256 KiB
+		// Step Functions carries fails the integration itself with
+		// States.DataLimitExceeded, which States.ALL does not take: it is
+		// caught by name and judged as the hook failing.
 		StateInvokeHook: object{
 			"Type":     "Task",
 			"Resource": "arn:aws:states:::lambda:invoke",
@@ -55,8 +64,11 @@ func (cfg Config) hookStates() object {
 			"Retry": []object{{
 				"ErrorEquals": hookFunctionTransient, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2,
 			}},
-			"Catch": []object{{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.rollout.hook.error", "Next": StateRunHooks}},
-			"Next":  StateRunHooks,
+			"Catch": []object{
+				{"ErrorEquals": []string{hooks.ErrDataLimitExceeded}, "ResultPath": "$.rollout.hook.error", "Next": StateRunHooks},
+				{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.rollout.hook.error", "Next": StateRunHooks},
+			},
+			"Next": StateRunHooks,
 		},
 		StateWaitHook: object{"Type": "Wait", "SecondsPath": "$.rollout.wait_seconds", "Next": StateRunHooks},
 		StateHookError: object{

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // Labels on every hook Job.
@@ -99,4 +100,27 @@ func counts(live *unstructured.Unstructured) string {
 		return ""
 	}
 	return " (pods " + strings.Join(parts, ", ") + ")"
+}
+
+// LabelProblems lists the labels of a template's Job, its own and its
+// pods', that the API server would refuse: the Job is created only when
+// its hook runs, mid-rollout, so they are refused at Validate instead.
+func LabelProblems(obj *unstructured.Unstructured) []string {
+	var out []string
+	for _, path := range [][]string{{"metadata", "labels"}, {"spec", "template", "metadata", "labels"}} {
+		labels, _, err := unstructured.NestedStringMap(obj.Object, path...)
+		if err != nil {
+			continue // not strings: the template's own checks refuse them
+		}
+		field := strings.Join(path, ".")
+		for _, k := range sortedKeys(labels) {
+			if len(validation.IsQualifiedName(k)) > 0 {
+				out = append(out, fmt.Sprintf("%s key %q is not a label key: a key is a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit, after an optional DNS prefix and '/' (example.com/team)", field, k))
+			}
+			if v := labels[k]; len(validation.IsValidLabelValue(v)) > 0 {
+				out = append(out, fmt.Sprintf("%s %s: %q (%d bytes) is not a label value: a value is empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", field, k, v, len(v)))
+			}
+		}
+	}
+	return out
 }
