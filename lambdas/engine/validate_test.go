@@ -172,7 +172,7 @@ func TestValidateRefusesBadInput(t *testing.T) {
 		{name: "mistyped required field is not missing", change: func(d map[string]any) { d["container_image"] = 42 },
 			want: []string{"container_image: 42 has the wrong type: use a string"}, absent: []string{"is missing"}},
 		{name: "mistyped list", change: func(d map[string]any) { d["steps"] = []any{10, "x"}; d["manual_promotion"] = true },
-			want: []string{`steps: [10,"x"] has the wrong type: use a list of whole numbers`}, absent: []string{"manual_promotion", "is empty"}},
+			want: []string{`steps[1]: "x" has the wrong type: use a whole-number weight 1..100, e.g. 25`}, absent: []string{"manual_promotion", "is empty"}},
 		{name: "default derived from a bad wait_time", router: contract.RouterAppMesh, change: func(d map[string]any) { d["wait_time"] = 5 },
 			want: []string{"wait_time: 5 is not allowed: use 10..86400 seconds"}, absent: []string{"analysis.interval"}},
 		{name: "default derived from a bad threshold", change: func(d map[string]any) { d["failure_threshold_value"] = -1 },

@@ -117,16 +117,15 @@ func parseObject(doc document) (*unstructured.Unstructured, *Problem) {
 	}
 	js, err := yaml.YAMLToJSONStrict(doc.text)
 	if err != nil {
-		line := doc.line
-		msg := err.Error()
+		n, msg := 1, err.Error()
 		if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
-			n, _ := strconv.Atoi(msg[m[2]:m[3]])
-			line = doc.line + n - 1
-			msg = strings.TrimSpace(msg[m[1]:])
-			msg = strings.TrimPrefix(msg, ": ")
+			n, _ = strconv.Atoi(msg[m[2]:m[3]])
+			msg = strings.TrimPrefix(strings.TrimSpace(msg[m[1]:]), ": ")
 		}
 		msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-		return nil, problem(line, "invalid YAML: %s", msg)
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		n, fix := yamlFix(strings.Split(string(doc.text), "\n"), n, msg)
+		return nil, problem(doc.line+n-1, "invalid YAML: %s: %s", msg, fix)
 	}
 	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
 		return nil, nil
@@ -163,12 +162,101 @@ func parseObject(doc document) (*unstructured.Unstructured, *Problem) {
 func describeJSON(js []byte) string {
 	switch bytes.TrimSpace(js)[0] {
 	case '[':
-		return "a list"
+		return "a list: write each object as its own document, separated by lines of ---, without a leading '- '"
 	case '"':
-		return "a string"
+		return "a string: write apiVersion, kind and metadata as keys, each followed by ': ' (a colon and a space), at the start of the line"
 	default:
-		return "a scalar"
+		return "a scalar: write apiVersion, kind and metadata as keys, each followed by ': ' (a colon and a space)"
 	}
+}
+
+var (
+	// missingSpace is "key:value", a key without the space YAML needs
+	// after its colon ("http://" is left alone).
+	missingSpace = regexp.MustCompile(`^\s*(?:-\s+)?([A-Za-z0-9_.\-/]+):([^\s:/].*)$`)
+	// textAfterQuote is a quoted value followed by more text on its line.
+	textAfterQuote = regexp.MustCompile(`:\s+("[^"]*"|'[^']*')\s*[^\s#,\]}]`)
+	// unclosedQuote is a value that opens a quote and does not close it.
+	unclosedQuote = regexp.MustCompile(`^\s*(?:-\s+)?(?:[^\s"':#][^:]*:\s+)?("(?:[^"\\]|\\.)*|'[^']*)$`)
+)
+
+// yamlFix explains a YAML error in the words of the common mistake behind
+// it, with the line to fix: the parser's message names what it met, often
+// a line after the mistake. lines is the document, n the 1-based line the
+// parser named, msg its message.
+func yamlFix(lines []string, n int, msg string) (int, string) {
+	n = min(max(n, 1), len(lines))
+	text := func(k int) string { return lines[k-1] }
+	// The parser names the line of a scanner error, and the line before
+	// the one it stopped at for a parser error ("did not find expected").
+	next := min(n+1, len(lines))
+	// find returns the nearest line at most from, and no more than back
+	// lines before it, that matches.
+	find := func(from, back int, match func(string) bool) (int, bool) {
+		for k := from; k >= max(1, from-back); k-- {
+			if match(text(k)) {
+				return k, true
+			}
+		}
+		return 0, false
+	}
+	indent := func(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }
+	switch {
+	case strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token"):
+		if k, ok := find(n, n, func(l string) bool { return strings.Contains(indent(l), "\t") }); ok {
+			return k, "the line is indented with a tab: YAML indentation must use spaces, so replace the tab with spaces"
+		}
+		return n, "a plain value cannot start with @, ` or %: quote it, e.g. key: \"@value\""
+	case strings.Contains(msg, "could not find expected ':'") || strings.Contains(msg, "mapping values are not allowed"):
+		if k, ok := find(n, 2, missingSpace.MatchString); ok {
+			m := missingSpace.FindStringSubmatch(text(k))
+			return k, fmt.Sprintf("%q has no space after the colon: write %q (YAML needs a space after a key's colon)", strings.TrimSpace(text(k)), m[1]+": "+m[2])
+		}
+		if strings.Contains(msg, "mapping values") {
+			if _, value, ok := strings.Cut(text(n), ": "); ok && strings.Contains(value, ": ") {
+				return n, "a value that contains ': ' must be quoted, e.g. key: \"a: b\""
+			}
+		}
+		if k, ok := find(n, 2, func(l string) bool {
+			l = strings.TrimSpace(l)
+			return l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "-") && !strings.Contains(l, ":")
+		}); ok {
+			return k, "the line has no ':' after its key: write key: value"
+		}
+		return n, "the line is indented under a key that already has a value: indent it like the keys beside it, or quote a value that contains ': '"
+	case strings.Contains(msg, "did not find expected key"):
+		if k, ok := find(next, 1, textAfterQuote.MatchString); ok {
+			return k, "text follows the closing quote of a value: quote the whole value"
+		}
+		if k, ok := find(next, 2, unclosedQuote.MatchString); ok {
+			return k, "the quoted value is not closed: end it with the same quote on this line"
+		}
+		return next, "the line is indented differently from the lines beside it: indent the keys of one mapping, and the '-' of one list, by the same number of spaces"
+	case strings.Contains(msg, "did not find expected '-' indicator"):
+		return next, "the items of one list must start at the same column: align the '-' with the items above"
+	case strings.Contains(msg, "block sequence entries are not allowed"):
+		return n, "a list item cannot follow a key on the same line: put each '- item' on its own line, indented under the key, or write [a, b]"
+	case strings.Contains(msg, "end of stream") || strings.Contains(msg, "quoted scalar"):
+		if k, ok := find(n, n, unclosedQuote.MatchString); ok {
+			return k, "the quoted value is not closed: end it with the same quote on this line"
+		}
+		return n, "a quote, [ or { is not closed: close it"
+	case strings.Contains(msg, "did not find expected ',' or ']'"):
+		return n, "a [ list is not closed: end it with ], with commas between its items"
+	case strings.Contains(msg, "did not find expected ',' or '}'"):
+		return n, "a { mapping is not closed: end it with }, with commas between its entries"
+	case strings.Contains(msg, "unknown escape character"):
+		return n, `in a "double-quoted" value a backslash starts an escape: write \\ for a backslash, or use 'single quotes'`
+	case strings.Contains(msg, "alphabetic or numeric character") || strings.Contains(msg, "unknown anchor"):
+		return n, "& and * start YAML anchors and aliases: quote a value that starts with them, e.g. key: \"*\""
+	case strings.Contains(msg, "already set in map"):
+		return n, "a key may appear once in a mapping, and YAML would keep only one: remove the other"
+	case strings.Contains(msg, "excessive aliasing"):
+		return n, "its anchors and aliases (&name, *name) expand too far: write the values out"
+	case strings.Contains(msg, "exceeded max depth"):
+		return n, "lists and mappings nest too deeply for a Kubernetes object: remove the extra levels"
+	}
+	return n, "check the indentation and quoting there"
 }
 
 // nonStringValues lists metadata label or annotation keys whose values are
