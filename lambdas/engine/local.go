@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/statemachine/interp"
@@ -48,7 +49,7 @@ const localFunction = "local"
 func (l *Local) Run(ctx context.Context, deployJSON []byte, execution string) (Outcome, error) {
 	timeout := l.Timeout
 	if timeout <= 0 {
-		timeout = 2 * time.Hour
+		timeout = contract.DefaultRolloutTimeout
 	}
 	def, err := statemachine.Definition(statemachine.Config{FunctionArn: localFunction, TimeoutSeconds: int(timeout / time.Second)})
 	if err != nil {

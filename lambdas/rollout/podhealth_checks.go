@@ -1,16 +1,20 @@
 package rollout
 
-import "time"
+import (
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/contract"
+)
 
 // Between two analyses the canary's pods and alarms are checked every
 // pod_check_interval, so a crash under traffic rolls back within seconds
 // instead of at the next analysis.
 
-// MaxPodChecks bounds the checks between analyses in one execution. Each
-// costs nine Step Functions history events (Wait, Task and Choice states),
-// and an execution fails at 25,000: past the budget, pods and alarms are
-// checked at every analysis only.
-const MaxPodChecks = 1000
+// MaxPodChecks bounds the checks between analyses in one execution: each
+// costs history events (statemachine.Costs), which Validate counts against
+// the execution's 25,000. Past it, pods and alarms are checked at every
+// analysis only.
+const MaxPodChecks = contract.MaxPodChecks
 
 // CheckWait is the number of seconds to wait before the next check, with
 // remaining left until the analysis is due and checks already made.

@@ -12,6 +12,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"time"
+
+	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 // State names, readable in the Step Functions console.
@@ -129,7 +132,7 @@ var lambdaTransient = []string{
 type Config struct {
 	FunctionArn    string // the engine's step function
 	TimeoutSeconds int    // the whole execution; its expiry triggers the rollback entry point
-	TaskTimeout    int    // one handler call; defaults to 120 s
+	TaskTimeout    int    // one handler call; defaults to contract.TaskTimeout
 }
 
 type object = map[string]any
@@ -143,7 +146,7 @@ func Definition(cfg Config) (string, error) {
 		return "", fmt.Errorf("state machine: TimeoutSeconds %d must be positive", cfg.TimeoutSeconds)
 	}
 	if cfg.TaskTimeout <= 0 {
-		cfg.TaskTimeout = 120
+		cfg.TaskTimeout = int(contract.TaskTimeout / time.Second)
 	}
 	states := object{
 		StateValidate: cfg.task(ActionValidate, StateLock, []object{
