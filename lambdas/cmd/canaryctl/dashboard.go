@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -14,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,7 +30,7 @@ import (
 )
 
 // defaultDashboardAddr keeps the dashboard on this machine: it acts with the
-// caller's kubeconfig and has no login of its own.
+// caller's kubeconfig and, on loopback, asks for no token.
 const defaultDashboardAddr = "127.0.0.1:8080"
 
 // csrfHeader carries the page's token on every POST.
@@ -66,8 +63,9 @@ func checkListenAddr(addr string, allowRemote bool) error {
 		return nil
 	}
 	return fmt.Errorf("flag --addr %q is not a loopback address: the dashboard pauses, promotes and aborts rollouts "+
-		"with your kubeconfig's permissions and has no login of its own, so it listens on this machine only. "+
-		"Reach it from elsewhere through an SSH tunnel, or pass --allow-remote to listen on %q anyway", addr, host)
+		"with your kubeconfig's permissions, so it listens on this machine only. "+
+		"Reach it from elsewhere through an SSH tunnel, or pass --allow-remote and --host NAME to listen on %q anyway "+
+		"(it then asks for a token)", addr, host)
 }
 
 // isLoopback reports whether host is localhost or a loopback IP. Other names
@@ -83,6 +81,11 @@ func isLoopback(host string) bool {
 // serveDashboard serves the dashboard until ctx ends.
 func serveDashboard(ctx context.Context, ops *status.Operator, client kubernetes.Interface, namespace string, inv invocation, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	token, generated, err := dashboardToken(inv)
+	if err != nil {
+		fmt.Fprintf(stderr, "canaryctl: %v\n", err)
+		return exitUsage
+	}
 	// One list first: a kubeconfig that may not read the statuses fails
 	// here with the API server's reason, not in a retrying watch.
 	if _, err := ops.Snapshots(ctx, namespace); err != nil {
@@ -96,17 +99,13 @@ func serveDashboard(ctx context.Context, ops *status.Operator, client kubernetes
 	if err != nil {
 		return report(stderr, fmt.Errorf("listen on %s (choose another with --addr): %w", inv.addr, err))
 	}
-	d, err := newDashboard(ops, hub, namespace, ln.Addr().String(), inv.allowRemote)
+	d, err := newDashboard(ops, hub, namespace, dashboardOptions{addr: ln.Addr().String(), hosts: splitHosts(inv.hosts), token: token})
 	if err != nil {
 		ln.Close()
 		return report(stderr, err)
 	}
 	srv := &http.Server{Handler: d.handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
-	where := "namespace " + namespace
-	if namespace == "" {
-		where = "every namespace"
-	}
-	fmt.Fprintf(stdout, "Dashboard of %s: http://%s/ (Ctrl-C to stop)\n", where, ln.Addr())
+	d.announce(stdout, stderr, generated, inv.tokenFile)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -120,24 +119,65 @@ func serveDashboard(ctx context.Context, ops *status.Operator, client kubernetes
 	return exitOK
 }
 
+// announce prints where to open the dashboard; a generated token is
+// printed once, in the sign-in address, on stderr.
+func (d *dashboard) announce(stdout, stderr io.Writer, generated bool, tokenFile string) {
+	where := "namespace " + d.namespace
+	if d.namespace == "" {
+		where = "every namespace"
+	}
+	fmt.Fprintf(stdout, "Dashboard of %s: %s/ (Ctrl-C to stop)\n", where, d.home)
+	switch {
+	case generated:
+		fmt.Fprintf(stderr, "Sign in at %s%s?token=%s\n(shown once: whoever has this address can pause, promote and abort rollouts)\n", d.home, loginPath, d.bearer)
+	case d.bearer != "":
+		fmt.Fprintf(stderr, "Sign in at %s%s?token=TOKEN with the token in %s\n", d.home, loginPath, tokenFile)
+	}
+}
+
 // dashboard is the HTTP side: the page, its assets, the event stream and
 // the actions.
 type dashboard struct {
 	ops       *status.Operator
 	hub       *hub
 	namespace string          // "" serves every namespace
-	token     string          // this process's CSRF token
-	hosts     map[string]bool // Host headers accepted; nil accepts any (--allow-remote)
+	csrf      string          // the page's CSRF token
+	bearer    string          // the token every request must carry; "" on loopback without --token-file
+	cookie    string          // the login cookie's name, per port: cookies are not kept apart by port
+	hosts     map[string]bool // Host headers accepted
+	origins   map[string]bool // the page's own origins, from hosts
+	home      string          // the origin printed and named in refusals
 }
 
-func newDashboard(ops *status.Operator, hub *hub, namespace, listenAddr string, allowRemote bool) (*dashboard, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
-		return nil, fmt.Errorf("make the dashboard's CSRF token: %w", err)
+// dashboardOptions are who may use a dashboard.
+type dashboardOptions struct {
+	addr  string   // where it listens
+	hosts []string // --host names; none: the loopback names of addr
+	token string   // bearer token; "" asks for none
+}
+
+func newDashboard(ops *status.Operator, hub *hub, namespace string, opt dashboardOptions) (*dashboard, error) {
+	_, port, err := net.SplitHostPort(opt.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard address %q: %w", opt.addr, err)
 	}
-	d := &dashboard{ops: ops, hub: hub, namespace: namespace, token: hex.EncodeToString(raw)}
-	if host, _, _ := net.SplitHostPort(listenAddr); !allowRemote || isLoopback(host) {
-		d.hosts = loopbackHosts(listenAddr)
+	d := &dashboard{ops: ops, hub: hub, namespace: namespace, bearer: opt.token, cookie: "canaryctl-dashboard-" + port,
+		hosts: loopbackHosts(opt.addr), home: "http://" + canonicalHost(opt.addr)}
+	if len(opt.hosts) > 0 {
+		if d.hosts, err = allowedHosts(opt.hosts, port); err != nil {
+			return nil, err
+		}
+		first, _ := allowedHost(opt.hosts[0], port)
+		d.home = "http://" + first
+	}
+	d.origins = map[string]bool{}
+	for h := range d.hosts {
+		d.origins["http://"+h] = true
+	}
+	if opt.token != "" {
+		d.csrf = csrfFor(opt.token)
+	} else if d.csrf, err = randomHex(); err != nil {
+		return nil, fmt.Errorf("make the dashboard's CSRF token: %w", err)
 	}
 	return d, nil
 }
@@ -146,11 +186,13 @@ func newDashboard(ops *status.Operator, hub *hub, namespace, listenAddr string, 
 // Any other Host header is a DNS rebinding attempt.
 func loopbackHosts(addr string) map[string]bool {
 	host, port, _ := net.SplitHostPort(addr)
-	hosts := map[string]bool{net.JoinHostPort(host, port): true, net.JoinHostPort("localhost", port): true}
+	names := []string{host, "localhost", "::1"}
 	if ip := net.ParseIP(host); ip != nil && ip.To4() != nil {
-		hosts[net.JoinHostPort("127.0.0.1", port)] = true
-	} else {
-		hosts[net.JoinHostPort("::1", port)] = true
+		names[2] = "127.0.0.1"
+	}
+	hosts := map[string]bool{}
+	for _, n := range names {
+		hosts[canonicalHost(net.JoinHostPort(n, port))] = true
 	}
 	return hosts
 }
@@ -163,22 +205,30 @@ func (d *dashboard) handler() http.Handler {
 	mux.HandleFunc("GET /api/rollouts", d.rollouts)
 	mux.HandleFunc("GET /events", d.events)
 	mux.HandleFunc("POST /api/rollouts/{namespace}/{microservice}/{action}", d.act)
+	if d.bearer != "" {
+		mux.HandleFunc("GET "+loginPath, d.login)
+	}
 	// Go's own check of Sec-Fetch-Site and Origin against Host, under ours.
 	return d.guard(http.NewCrossOriginProtection().Handler(mux))
 }
 
-// guard refuses foreign Host headers (DNS rebinding) and changes asked
-// from another origin, and sets the headers that keep the
-// page from being framed or fed other scripts.
+// guard refuses foreign Host headers (DNS rebinding), requests without
+// the token where one is asked for, and changes asked from another origin,
+// and sets the headers that keep the page from being framed or fed other
+// scripts.
 func (d *dashboard) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if d.hosts != nil && !d.hosts[r.Host] {
-			http.Error(w, fmt.Sprintf("host %q is not this dashboard's address; open http://%s/", r.Host, firstHost(d.hosts)), http.StatusMisdirectedRequest)
+		if !d.hosts[canonicalHost(r.Host)] {
+			http.Error(w, fmt.Sprintf("host %q is not this dashboard's address; open %s/", r.Host, d.home), http.StatusMisdirectedRequest)
 			return
 		}
-		if origin := r.Header.Get("Origin"); r.Method != http.MethodGet && r.Method != http.MethodHead && origin != "" {
-			if u, err := url.Parse(origin); err != nil || u.Host != r.Host {
-				http.Error(w, fmt.Sprintf("cross-origin request from %q refused: only this dashboard's own page may act", origin), http.StatusForbidden)
+		if d.bearer != "" && r.URL.Path != loginPath && !d.signedIn(r) {
+			d.unauthorized(w)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if why := d.crossOrigin(r); why != "" {
+				http.Error(w, why, http.StatusForbidden)
 				return
 			}
 		}
@@ -193,27 +243,13 @@ func (d *dashboard) guard(next http.Handler) http.Handler {
 	})
 }
 
-func firstHost(hosts map[string]bool) string {
-	names := make([]string, 0, len(hosts))
-	for h := range hosts {
-		names = append(names, h)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if !strings.HasPrefix(n, "localhost:") {
-			return n
-		}
-	}
-	return names[0]
-}
-
 func (d *dashboard) page(w http.ResponseWriter, _ *http.Request) {
 	scope := "namespace " + d.namespace
 	if d.namespace == "" {
 		scope = "all namespaces"
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = dashboardPage.Execute(w, map[string]string{"Token": d.token, "Scope": scope})
+	_ = dashboardPage.Execute(w, map[string]string{"Token": d.csrf, "Scope": scope})
 }
 
 func (d *dashboard) rollouts(w http.ResponseWriter, _ *http.Request) {
@@ -266,7 +302,7 @@ var dashboardActions = []status.Action{status.ActionPause, status.ActionResume, 
 // act runs an operator request through the same code as the CLI commands.
 func (d *dashboard) act(w http.ResponseWriter, r *http.Request) {
 	got := r.Header.Get(csrfHeader)
-	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(d.token)) != 1 {
+	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(d.csrf)) != 1 {
 		writeJSON(w, http.StatusForbidden, actionResult{Message: "refused: the request lacks this dashboard's CSRF token; reload the page", ExitCode: exitUsage})
 		return
 	}

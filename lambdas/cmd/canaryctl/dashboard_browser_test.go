@@ -8,9 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,9 +56,9 @@ func chromium(t *testing.T) string {
 
 // browser starts headless Chromium with a fresh profile and collects the
 // page's errors (exceptions and console, network or CSP errors).
-func browser(t *testing.T) (context.Context, func() []string) {
+func browser(t *testing.T, options ...chromedp.ExecAllocatorOption) (context.Context, func() []string) {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append([]chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium(t)),
 		chromedp.Flag("headless", true),
 		chromedp.NoSandbox,
@@ -67,7 +71,7 @@ func browser(t *testing.T) (context.Context, func() []string) {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 1000),
-	)
+	}, options...)...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
 	var mu sync.Mutex
@@ -137,6 +141,24 @@ func until(expr string) chromedp.Action[chromedp.Void] {
 			err = fmt.Errorf("waiting for %s: %w", expr, err)
 		}
 		return chromedp.Void{}, err
+	}
+}
+
+// untilLanded is until for a tab that is navigating to another site: it
+// asks again while the old page's script context is gone.
+func untilLanded(expr string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			_, err := until(expr)(ctx, t)
+			if err == nil || !strings.Contains(err.Error(), "Cannot find context") {
+				return chromedp.Void{}, err
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, err
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
 	}
 }
 
@@ -346,4 +368,139 @@ func TestDashboardInChromium(t *testing.T) {
 	if got := unexpected; len(got) > 0 {
 		t.Fatalf("the page reported errors: %q", got)
 	}
+}
+
+// attackPage is a page of another site that tries to promote a rollout on
+// the dashboard behind the user's back: a fetch without CORS, then a form.
+const attackPage = `<!doctype html>
+<title>elsewhere</title>
+<form id="attack" method="POST" action="{{TARGET}}"><input name="x" value="1"></form>
+<script>
+fetch("{{TARGET}}", {method: "POST", mode: "no-cors", credentials: "include", body: "x"})
+  .then(() => { document.title = "fetched"; }, (e) => { document.title = "fetch failed: " + e; });
+</script>`
+
+// TestRemoteDashboardInChromium: a remote dashboard, opened in the browser
+// through its sign-in address, works; pages of other origins on this
+// machine, in the same browser, cannot promote through it, by fetch or by
+// form, and the rollout's status is unchanged afterwards.
+func TestRemoteDashboardInChromium(t *testing.T) {
+	const svc = "yelb-appserver"
+	s := seed(t, rollout(svc, status.PhaseProgressing, 30, 60, 1))
+	token, err := randomHex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	promotePath := "/api/rollouts/" + s.ns + "/" + svc + "/promote"
+	var mu sync.Mutex
+	var answered []int // what the dashboard answered each promote
+	record := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || r.URL.Path != promotePath {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
+			next.ServeHTTP(rec, r)
+			mu.Lock()
+			answered = append(answered, rec.code)
+			mu.Unlock()
+		})
+	}
+	promotes := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(answered)
+	}
+	srv, _ := serveTestDashboard(t, s, s.ns, dashboardOptions{hosts: []string{"dash.test"}, token: token}, record)
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	origin := "http://dash.test:" + port
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, strings.ReplaceAll(attackPage, "{{TARGET}}", origin+promotePath))
+	}))
+	t.Cleanup(attacker.Close)
+	_, attackerPort, _ := net.SplitHostPort(attacker.Listener.Addr().String())
+	_, rv := cmData(t, s.Cluster, s.ns, svc)
+
+	// dash.test stands for the name the dashboard is reached by; every name
+	// here resolves to this machine.
+	bctx, problems := browser(t, chromedp.Flag("host-resolver-rules", "MAP dash.test 127.0.0.1"),
+		chromedp.Flag("disable-features", "HttpsUpgrades"))
+	p := tab{t: t, ctx: bctx}
+	section := `section.rollout[data-key="` + s.ns + "/" + naming.StatusConfigMap(svc) + `"]`
+	loaded := until(`document.body.dataset.loaded === "true" && document.querySelector('#conn').dataset.state === "live"` +
+		` && document.querySelector('` + section + `') !== null`)
+
+	p.do("open the dashboard without the token", chromedp.Navigate(origin+"/"),
+		until(`document.body.innerText.includes("this dashboard needs its token")`))
+	p.do("sign in", chromedp.Navigate(origin+loginPath+"?token="+token), loaded)
+	if at := eval[string](p, "address", `location.href`); at != origin+"/" {
+		t.Fatalf("after sign-in the address bar shows %s, want %s", at, origin+"/")
+	}
+	if n := eval[int](p, "readable cookies", `document.cookie.length`); n != 0 {
+		t.Fatalf("the page's scripts can read %d characters of cookies", n)
+	}
+
+	// The user, signed in, opens other sites on this machine in new tabs:
+	// another site (cross-site: the cookie stays home) and another port of
+	// the dashboard's own name (same site: the cookie goes, the origin does
+	// not match).
+	for i, page := range []struct{ url, shows string }{
+		{"http://127.0.0.1:" + attackerPort + "/", "this dashboard needs its token"},
+		{"http://dash.test:" + attackerPort + "/", "cross-origin request from \"http://dash.test:" + attackerPort + "\" refused"},
+	} {
+		tctx, closeTab := chromedp.NewContext(bctx)
+		// The tab lives as long as the context of its first call.
+		if err := chromedp.Do(tctx); err != nil {
+			t.Fatalf("open a tab: %v", err)
+		}
+		other := tab{t: t, ctx: tctx}
+		other.do("visit "+page.url, chromedp.Navigate(page.url), until(`document.title === "fetched"`))
+		waitFor(t, func() bool { return len(promotes()) == 2*i+1 })
+		eval[bool](other, "submit the form of "+page.url, `setTimeout(() => document.getElementById("attack").submit()), true`)
+		waitFor(t, func() bool { return len(promotes()) == 2*i+2 })
+		other.do("see the refusal of the form of "+page.url, untilLanded(`location.origin === "`+origin+`" && document.body.innerText.includes(`+strconv.Quote(page.shows)+`)`))
+		closeTab()
+	}
+	if got, want := promotes(), []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusForbidden, http.StatusForbidden}; !slices.Equal(got, want) {
+		t.Fatalf("the dashboard answered the other pages' promotes %v, want %v", got, want)
+	}
+	if data, rv2 := cmData(t, s.Cluster, s.ns, svc); rv2 != rv || data[status.KeyRequest] != "" {
+		t.Fatalf("the other pages changed the status: request %q, resource version %s → %s", data[status.KeyRequest], rv, rv2)
+	}
+
+	// The dashboard itself still promotes.
+	p.do("promote from the dashboard", chromedp.Navigate(origin+"/"), loaded,
+		ask(section+` button[data-action="promote"]`), click(`#confirm-ok`),
+		until(`document.querySelector('`+section+` .message[data-ok="true"]') !== null`))
+	if msg := eval[string](p, "promote answer", `document.querySelector('`+section+` .message').textContent`); !strings.HasPrefix(msg, "Promote requested for "+svc) {
+		t.Fatalf("promote answer %q", msg)
+	}
+	if data, _ := cmData(t, s.Cluster, s.ns, svc); data[status.KeyRequest] != status.RequestPromote {
+		t.Fatalf("after the dashboard's promote the request is %q", data[status.KeyRequest])
+	}
+	if got := promotes(); len(got) != 5 || got[4] != http.StatusOK {
+		t.Fatalf("promotes answered %v, want the dashboard's own one answered 200", got)
+	}
+	var unexpected []string
+	for _, problem := range problems() {
+		if !strings.Contains(problem, "status of 401 (Unauthorized)") && !strings.Contains(problem, "status of 403 (Forbidden)") {
+			unexpected = append(unexpected, problem)
+		}
+	}
+	if len(unexpected) > 0 {
+		t.Fatalf("the pages reported errors: %q", unexpected)
+	}
+}
+
+// codeRecorder notes the status code a handler answered.
+type codeRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *codeRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
 }

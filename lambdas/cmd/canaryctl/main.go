@@ -40,6 +40,7 @@ Usage:
   canaryctl [flags] abort NAME             roll back to the stable version
   canaryctl [flags] recover NAME           finish a roll back that failed, once its cause is fixed
   canaryctl [flags] dashboard [-A] [--addr HOST:PORT]
+            [--allow-remote --host NAME] [--token-file PATH]
                                            live web page of every rollout, with pause, resume,
                                            promote and abort
 
@@ -54,9 +55,14 @@ Flags (anywhere on the line):
   -A, --all-namespaces  status, dashboard: every namespace
   --next                watch: if the last rollout has finished, wait for the next one
   --timeout D           watch: give up after D (for example 30m); 0 waits forever
-  --addr HOST:PORT      dashboard: where to listen (default 127.0.0.1:8080; a loopback address)
-  --allow-remote        dashboard: allow a non-loopback --addr; anyone who reaches it acts
-                        with your kubeconfig's permissions
+  --addr HOST:PORT      dashboard: where to listen (default 127.0.0.1:8080; a loopback address,
+                        which answers to localhost, 127.0.0.1 and [::1] only and asks for no token)
+  --allow-remote        dashboard: allow a non-loopback --addr; it then needs --host and asks
+                        every request for a token (prefer an SSH tunnel to a loopback one)
+  --host NAME[:PORT]    dashboard: a name browsers reach a non-loopback dashboard by; repeat or
+                        separate with commas. Any other Host is refused
+  --token-file PATH     dashboard: the token to ask for, from a file only you may read (chmod 600);
+                        without it a non-loopback dashboard prints a new sign-in address on stderr
 
 Exit codes:
   0  done; watch: the rollout succeeded; recover: rolled back, lock released
@@ -86,6 +92,8 @@ type invocation struct {
 	timeout       time.Duration
 	addr          string
 	allowRemote   bool
+	hosts         string // --host names, comma-separated
+	tokenFile     string
 }
 
 // commandFlags lists the command-specific flags each command accepts.
@@ -98,7 +106,7 @@ var commandFlags = map[string][]string{
 	"promote":   nil,
 	"abort":     nil,
 	"recover":   nil,
-	"dashboard": {"A", "all-namespaces", "addr", "allow-remote"},
+	"dashboard": {"A", "all-namespaces", "addr", "allow-remote", "host", "token-file"},
 }
 
 var globalFlags = []string{"kubeconfig", "context", "n", "namespace"}
@@ -119,6 +127,8 @@ func parseArgs(args []string) (invocation, error) {
 	fs.DurationVar(&inv.timeout, "timeout", 0, "")
 	fs.StringVar(&inv.addr, "addr", "", "")
 	fs.BoolVar(&inv.allowRemote, "allow-remote", false, "")
+	fs.Var(hostsFlag{&inv.hosts}, "host", "")
+	fs.StringVar(&inv.tokenFile, "token-file", "", "")
 
 	var positional []string
 	for {
@@ -173,7 +183,7 @@ func parseArgs(args []string) (invocation, error) {
 		if inv.addr == "" {
 			inv.addr = defaultDashboardAddr
 		}
-		if err := checkListenAddr(inv.addr, inv.allowRemote); err != nil {
+		if err := checkDashboardFlags(inv); err != nil {
 			return inv, err
 		}
 	}

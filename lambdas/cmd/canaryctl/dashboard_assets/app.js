@@ -324,7 +324,9 @@ document.getElementById("confirm").addEventListener("close", async (e) => {
     const res = await fetch(`/api/rollouts/${encodeURIComponent(v.namespace)}/${encodeURIComponent(v.microservice)}/${action}`, {
       method: "POST", headers: { "X-CSRF-Token": token }, credentials: "same-origin",
     });
-    result = await res.json();
+    // The dashboard's own refusals (no token, another host) are plain text.
+    result = (res.headers.get("Content-Type") || "").startsWith("application/json")
+      ? await res.json() : { ok: false, message: (await res.text()).trim() };
   } catch (err) {
     result = { ok: false, message: "canaryctl dashboard: no answer from the dashboard: " + err };
   }
