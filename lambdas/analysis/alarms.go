@@ -21,6 +21,7 @@ type AlarmState struct {
 	Reason    string // StateReason: why the alarm is in its state
 	Since     time.Time
 	Composite bool
+	Log       bool // a log alarm: a CloudWatch Logs query against a threshold
 }
 
 // Alarms reads the state of named CloudWatch alarms. Alarms that do not
@@ -60,8 +61,11 @@ func JudgeAlarms(names []string, states []AlarmState) AlarmVerdict {
 		case s.State == AlarmAlarm:
 			v.Alarms = append(v.Alarms, name)
 			kind := "alarm"
-			if s.Composite {
+			switch {
+			case s.Composite:
 				kind = "composite alarm"
+			case s.Log:
+				kind = "log alarm"
 			}
 			failed = append(failed, fmt.Sprintf("%s %q is in ALARM since %s: %s", kind, name, s.Since.UTC().Format(time.RFC3339), cut(s.Reason)))
 		default:

@@ -14,9 +14,11 @@ import (
 	cw "github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
+	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/statemachine"
+	"github.com/eks-canary/platform/lambdas/template"
 )
 
 // cloudWatchAlarms is CloudWatch's DescribeAlarms over the alarms a test
@@ -25,6 +27,7 @@ type cloudWatchAlarms struct {
 	mu        sync.Mutex
 	metric    map[string]types.MetricAlarm
 	composite map[string]types.CompositeAlarm
+	log       map[string]types.LogAlarm
 	calls     int
 }
 
@@ -40,6 +43,9 @@ func (c *cloudWatchAlarms) DescribeAlarms(_ context.Context, in *cw.DescribeAlar
 		if a, ok := c.composite[name]; ok && slices.Contains(in.AlarmTypes, types.AlarmTypeCompositeAlarm) {
 			out.CompositeAlarms = append(out.CompositeAlarms, a)
 		}
+		if a, ok := c.log[name]; ok && slices.Contains(in.AlarmTypes, types.AlarmTypeLogAlarm) {
+			out.LogAlarms = append(out.LogAlarms, a)
+		}
 	}
 	return out, nil
 }
@@ -52,6 +58,16 @@ func (c *cloudWatchAlarms) set(name string, state types.StateValue, reason strin
 		return
 	}
 	c.metric[name] = types.MetricAlarm{AlarmName: aws.String(name), StateValue: state, StateReason: aws.String(reason), StateUpdatedTimestamp: aws.Time(since)}
+}
+
+// setLog sets a log alarm: a CloudWatch Logs query against a threshold.
+func (c *cloudWatchAlarms) setLog(name string, state types.StateValue, reason string, since time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.log == nil {
+		c.log = map[string]types.LogAlarm{}
+	}
+	c.log[name] = types.LogAlarm{AlarmName: aws.String(name), StateValue: state, StateReason: aws.String(reason), StateUpdatedTimestamp: aws.Time(since)}
 }
 
 func (c *cloudWatchAlarms) count() int {
@@ -168,7 +184,8 @@ func alarmGates(t *testing.T) {
 			cw := h.alarms()
 			cw.set("shop-5xx", types.StateValueOk, "ok", firedAt, false)
 			cw.set("shop-p99", types.StateValueInsufficientData, "no datapoints yet", firedAt, false)
-			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", withAlarms("shop-5xx", "shop-p99")))
+			cw.setLog("shop-panics", types.StateValueOk, "no panics logged", firedAt)
+			res := h.run(h.deployJSON(router, "shop", "registry.local/shop:2", withAlarms("shop-5xx", "shop-p99", "shop-panics")))
 			requireStatus(t, res, "SUCCEEDED", "")
 			if got := h.weights(router, "shop"); !maps.Equal(got, map[string]int{"shop-2": 100}) {
 				t.Errorf("route after promotion %v", got)
@@ -178,8 +195,8 @@ func alarmGates(t *testing.T) {
 				t.Fatal("no verdicts")
 			}
 			for _, v := range st.Verdicts {
-				if v.Result != "pass" || v.Alarms != "alarms: shop-5xx OK, shop-p99 INSUFFICIENT_DATA" {
-					t.Errorf("verdict %+v, want a pass showing both alarms", v)
+				if v.Result != "pass" || v.Alarms != "alarms: shop-5xx OK, shop-p99 INSUFFICIENT_DATA, shop-panics OK" {
+					t.Errorf("verdict %+v, want a pass showing every alarm", v)
 				}
 			}
 			entered := res.Entered()
@@ -219,6 +236,38 @@ func alarmGates(t *testing.T) {
 				t.Errorf("objects changed:\nbefore %v\nafter  %v", before, after)
 			}
 		})
+	}
+}
+
+// Validate finds every type of alarm analysis.alarms names: a log alarm
+// (its own list in DescribeAlarms' answer) is not missing, and judged like
+// the others once the rollout runs.
+func TestValidateFindsLogAlarms(t *testing.T) {
+	cw := &cloudWatchAlarms{}
+	cw.setLog("shop-panics", types.StateValueAlarm, "12 panics in 5 minutes", firedAt)
+	e := validator(t, template.Policy{})
+	e.Alarms = cloudwatch.AlarmSource{CloudWatch: cw}
+	validate := func(names ...string) error {
+		d := goodDeploy("appmesh", testTemplate(t, "appmesh"))
+		d["analysis"] = map[string]any{"alarms": names}
+		_, err := e.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: "arn:validate", State: marshal(t, d)})
+		return err
+	}
+	if err := validate("shop-panics"); err != nil {
+		t.Errorf("a log alarm refused: %v", err)
+	}
+	err := validate("shop-panics", "shop-panic")
+	if engine.ErrorName(err) != statemachine.ErrValidation || err == nil || strings.Contains(err.Error(), "analysis.alarms[0]") ||
+		!strings.Contains(err.Error(), `analysis.alarms[1]: "shop-panic" is not a CloudWatch alarm`) {
+		t.Errorf("a mistyped log alarm: %v", err)
+	}
+	got, err := e.Alarms.AlarmStates(context.Background(), []string{"shop-panics"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := analysis.JudgeAlarms([]string{"shop-panics"}, got); v.Result != analysis.ResultFail ||
+		v.Reason != `log alarm "shop-panics" is in ALARM since 2026-11-25T11:58:00Z: 12 panics in 5 minutes` {
+		t.Errorf("verdict %+v", v)
 	}
 }
 

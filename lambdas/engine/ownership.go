@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/eks-canary/platform/lambdas/hooks/job"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
@@ -69,6 +70,81 @@ func reservedName(kind, name string) (suffix, whose string) {
 		return naming.PreviewSuffix, "blue-green preview routes (HTTPRoute <route>" + naming.PreviewSuffix + ")"
 	}
 	return "", ""
+}
+
+// hookJobRules refuses a hook's Job that would run at one rollout only or
+// pass for the microservice's own pods. Validate finds a hook's Job in the
+// template rendered at version 1, while each rollout renders it at its own
+// version: a Job whose name follows ${CANARY_VERSION} is there at version 1
+// and at no later rollout, whose hook then fails with the canary deployed.
+// The template is rendered at versions 1 and 2 (job.Twin) so that names,
+// labels and selectors that follow the version are judged at every version.
+func (e *Engine) hookJobRules(s spec.Spec) ([]spec.FieldError, error) {
+	tmpl, err := s.Template()
+	if err != nil {
+		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
+	}
+	var at [2]*template.Rendered
+	for i := range at {
+		v := template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: i + 1, ServiceDomain: e.ServiceDomain}
+		if at[i], err = e.renders.Open(tmpl, v); err != nil {
+			return nil, &Error{Name: statemachine.ErrValidation, Err: err}
+		}
+	}
+	jobs := map[string]job.Twin{}
+	var others []job.Twin
+	for i, o := range at[0].Objects {
+		twin := job.Twin{V1: o.Obj, V2: at[1].Objects[i].Obj}
+		if job.IsJob(o.Obj) {
+			jobs[o.Obj.GetName()] = twin
+		} else {
+			others = append(others, twin)
+		}
+	}
+	var problems []spec.FieldError
+	for i, h := range s.Hooks {
+		j, ok := jobs[h.Job]
+		if h.Kind != spec.HookJob || !ok {
+			continue // checkHooks refuses a Job the template lacks
+		}
+		field, name := fmt.Sprintf("hooks[%d].job", i), spec.QuoteValue(h.Job)
+		add := func(problem, allowed string) {
+			problems = append(problems, spec.FieldError{Field: field, Value: name, Problem: problem, Allowed: allowed})
+		}
+		written := job.Written(j.V1.GetName(), j.V2.GetName())
+		if j.V1.GetName() != j.V2.GetName() {
+			add(fmt.Sprintf("names the Job %s, whose name follows the version (%s at version 1, %s at version 2): Validate finds it at version 1, but every later rollout renders its own version, finds no Job %s and fails the hook after the canary is deployed",
+				written, h.Job, j.V2.GetName(), h.Job),
+				fmt.Sprintf("remove ${%s} from the Job's metadata.name (e.g. %s) and name that here: the engine names each run's Job <name>-<version>-<point> itself; give the Job the version in its args or env",
+					template.PlaceholderVersion, fixedName(written)))
+		}
+		for _, p := range job.LabelProblems(j.V1) {
+			add("names a Job the API server would refuse when the hook runs: "+p,
+				"correct the label in kubernetes_template.yml; an image reference is never a label value: put ${"+template.PlaceholderImage+"} in the Job's containers or env")
+		}
+		label := fixedName(written)
+		if label == s.Microservice {
+			label += "-" + h.Name
+		}
+		for _, sel := range job.Selected(j, others) {
+			allowed := "give the Job's pods labels of their own that no Service, VirtualNode or workload of the template selects"
+			if sel.Pods["app"] != label {
+				allowed += ", e.g. app: " + label
+			}
+			add(fmt.Sprintf("names a Job whose pods %s would select: its %s matches the Job's pod labels %s (spec.template.metadata.labels), so %s",
+				sel.Object, sel.Selector, sel.Labels, sel.Effect), allowed)
+		}
+	}
+	return problems, nil
+}
+
+// fixedName is a Job name written with the version, without it.
+func fixedName(written string) string {
+	name := strings.ReplaceAll(written, "${"+template.PlaceholderVersion+"}", "")
+	for strings.Contains(name, "--") {
+		name = strings.ReplaceAll(name, "--", "-")
+	}
+	return strings.Trim(name, "-.")
 }
 
 // foreignOwner says whose a live object is when it is not microservice's

@@ -15,8 +15,9 @@ import (
 const maxAlarmNamesPerCall = 100
 
 // AlarmSource implements analysis.Alarms with DescribeAlarms. It asks for
-// metric and composite alarms alike: without AlarmTypes, DescribeAlarms
-// returns metric alarms only and a named composite alarm would look missing.
+// every alarm type the SDK knows (types.AlarmType.Values), and reads each
+// type's list: without AlarmTypes, DescribeAlarms returns metric alarms
+// only, and a named composite or log alarm would look missing.
 type AlarmSource struct {
 	CloudWatch cw.DescribeAlarmsAPIClient
 }
@@ -36,7 +37,7 @@ func (s AlarmSource) AlarmStates(ctx context.Context, names []string) ([]analysi
 		batch := names[start:min(start+maxAlarmNamesPerCall, len(names))]
 		pages := cw.NewDescribeAlarmsPaginator(s.CloudWatch, &cw.DescribeAlarmsInput{
 			AlarmNames: batch,
-			AlarmTypes: []types.AlarmType{types.AlarmTypeMetricAlarm, types.AlarmTypeCompositeAlarm},
+			AlarmTypes: types.AlarmType("").Values(),
 		})
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)
@@ -50,6 +51,10 @@ func (s AlarmSource) AlarmStates(ctx context.Context, names []string) ([]analysi
 			for _, a := range page.CompositeAlarms {
 				out = append(out, analysis.AlarmState{Name: aws.ToString(a.AlarmName), State: string(a.StateValue),
 					Reason: aws.ToString(a.StateReason), Since: aws.ToTime(a.StateUpdatedTimestamp), Composite: true})
+			}
+			for _, a := range page.LogAlarms {
+				out = append(out, analysis.AlarmState{Name: aws.ToString(a.AlarmName), State: string(a.StateValue),
+					Reason: aws.ToString(a.StateReason), Since: aws.ToTime(a.StateUpdatedTimestamp), Log: true})
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -21,6 +22,7 @@ import (
 type fakeAlarms struct {
 	metric    map[string]types.StateValue
 	composite map[string]types.StateValue
+	log       map[string]types.StateValue
 	pageSize  int
 	err       error
 	calls     []*cw.DescribeAlarmsInput
@@ -36,17 +38,20 @@ func (f *fakeAlarms) DescribeAlarms(_ context.Context, in *cw.DescribeAlarmsInpu
 		return nil, errors.New("ValidationError: AlarmNames has more than 100 members")
 	}
 	type found struct {
-		name      string
-		state     types.StateValue
-		composite bool
+		name  string
+		state types.StateValue
+		kind  types.AlarmType
 	}
 	var all []found
 	for _, n := range in.AlarmNames {
 		if s, ok := f.metric[n]; ok && (len(in.AlarmTypes) == 0 || slices.Contains(in.AlarmTypes, types.AlarmTypeMetricAlarm)) {
-			all = append(all, found{n, s, false})
+			all = append(all, found{n, s, types.AlarmTypeMetricAlarm})
 		}
 		if s, ok := f.composite[n]; ok && slices.Contains(in.AlarmTypes, types.AlarmTypeCompositeAlarm) {
-			all = append(all, found{n, s, true})
+			all = append(all, found{n, s, types.AlarmTypeCompositeAlarm})
+		}
+		if s, ok := f.log[n]; ok && slices.Contains(in.AlarmTypes, types.AlarmTypeLogAlarm) {
+			all = append(all, found{n, s, types.AlarmTypeLogAlarm})
 		}
 	}
 	start := 0
@@ -62,9 +67,12 @@ func (f *fakeAlarms) DescribeAlarms(_ context.Context, in *cw.DescribeAlarmsInpu
 	for _, a := range all[start:end] {
 		at := aws.Time(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 		reason := aws.String("reason of " + a.name)
-		if a.composite {
+		switch a.kind {
+		case types.AlarmTypeCompositeAlarm:
 			out.CompositeAlarms = append(out.CompositeAlarms, types.CompositeAlarm{AlarmName: aws.String(a.name), StateValue: a.state, StateReason: reason, StateUpdatedTimestamp: at})
-		} else {
+		case types.AlarmTypeLogAlarm:
+			out.LogAlarms = append(out.LogAlarms, types.LogAlarm{AlarmName: aws.String(a.name), StateValue: a.state, StateReason: reason, StateUpdatedTimestamp: at})
+		default:
 			out.MetricAlarms = append(out.MetricAlarms, types.MetricAlarm{AlarmName: aws.String(a.name), StateValue: a.state, StateReason: reason, StateUpdatedTimestamp: at})
 		}
 	}
@@ -74,42 +82,90 @@ func (f *fakeAlarms) DescribeAlarms(_ context.Context, in *cw.DescribeAlarmsInpu
 	return out, nil
 }
 
-func TestAlarmStatesReadsMetricAndCompositeAlarmsOverPages(t *testing.T) {
+func TestAlarmStatesReadsMetricCompositeAndLogAlarmsOverPages(t *testing.T) {
 	f := &fakeAlarms{
 		metric:    map[string]types.StateValue{"shop-5xx": types.StateValueAlarm, "shop-p99": types.StateValueOk, "shop-cpu": types.StateValueInsufficientData},
 		composite: map[string]types.StateValue{"shop-health": types.StateValueAlarm},
+		log:       map[string]types.StateValue{"shop-panics": types.StateValueAlarm},
 		pageSize:  2,
 	}
-	got, err := AlarmSource{CloudWatch: f}.AlarmStates(context.Background(), []string{"shop-5xx", "shop-p99", "shop-health", "missing", "shop-cpu"})
+	got, err := AlarmSource{CloudWatch: f}.AlarmStates(context.Background(), []string{"shop-5xx", "shop-p99", "shop-health", "missing", "shop-cpu", "shop-panics"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.calls) != 2 {
-		t.Errorf("%d DescribeAlarms calls, want 2 pages", len(f.calls))
-	}
-	for _, c := range f.calls {
-		if !slices.Equal(c.AlarmTypes, []types.AlarmType{types.AlarmTypeMetricAlarm, types.AlarmTypeCompositeAlarm}) {
-			t.Errorf("AlarmTypes %v: composite alarms would be missed", c.AlarmTypes)
-		}
+	if len(f.calls) != 3 {
+		t.Errorf("%d DescribeAlarms calls, want 3 pages", len(f.calls))
 	}
 	want := map[string]analysis.AlarmState{
 		"shop-5xx":    {Name: "shop-5xx", State: analysis.AlarmAlarm, Reason: "reason of shop-5xx"},
 		"shop-p99":    {Name: "shop-p99", State: analysis.AlarmOK, Reason: "reason of shop-p99"},
 		"shop-health": {Name: "shop-health", State: analysis.AlarmAlarm, Reason: "reason of shop-health", Composite: true},
 		"shop-cpu":    {Name: "shop-cpu", State: analysis.AlarmInsufficientData, Reason: "reason of shop-cpu"},
+		"shop-panics": {Name: "shop-panics", State: analysis.AlarmAlarm, Reason: "reason of shop-panics", Log: true},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d alarms %+v, want %d", len(got), got, len(want))
 	}
 	for _, a := range got {
 		w := want[a.Name]
-		if a.State != w.State || a.Reason != w.Reason || a.Composite != w.Composite || !a.Since.Equal(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) {
+		if a.State != w.State || a.Reason != w.Reason || a.Composite != w.Composite || a.Log != w.Log || !a.Since.Equal(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)) {
 			t.Errorf("alarm %+v, want %+v", a, w)
 		}
 	}
-	v := analysis.JudgeAlarms([]string{"shop-p99", "missing", "shop-health"}, got)
-	if v.Result != analysis.ResultFail || !slices.Equal(v.Alarms, []string{"shop-health"}) || !slices.Equal(v.Missing, []string{"missing"}) {
+	v := analysis.JudgeAlarms([]string{"shop-p99", "missing", "shop-health", "shop-panics"}, got)
+	if v.Result != analysis.ResultFail || !slices.Equal(v.Alarms, []string{"shop-health", "shop-panics"}) || !slices.Equal(v.Missing, []string{"missing"}) ||
+		!strings.Contains(v.Reason, `log alarm "shop-panics" is in ALARM since 2026-11-25T12:00:00Z: reason of shop-panics`) {
 		t.Errorf("verdict %+v", v)
+	}
+}
+
+// everyType is DescribeAlarms holding one alarm of each type, named after
+// it, in the output list named after it (LogAlarm in LogAlarms): an alarm
+// type the SDK adds is found only if AlarmSource both asks for it and
+// reads its list.
+type everyType struct{ t *testing.T }
+
+func (f everyType) DescribeAlarms(_ context.Context, in *cw.DescribeAlarmsInput, _ ...func(*cw.Options)) (*cw.DescribeAlarmsOutput, error) {
+	out := &cw.DescribeAlarmsOutput{}
+	fields := reflect.ValueOf(out).Elem()
+	asked := in.AlarmTypes
+	if len(asked) == 0 {
+		asked = []types.AlarmType{types.AlarmTypeMetricAlarm} // what CloudWatch returns without AlarmTypes
+	}
+	for _, kind := range asked {
+		list := fields.FieldByName(string(kind) + "s")
+		if !list.IsValid() {
+			f.t.Errorf("DescribeAlarmsOutput has no list %ss for alarm type %s", kind, kind)
+			continue
+		}
+		alarm := reflect.New(list.Type().Elem()).Elem()
+		alarm.FieldByName("AlarmName").Set(reflect.ValueOf(aws.String(string(kind))))
+		alarm.FieldByName("StateValue").Set(reflect.ValueOf(types.StateValueAlarm))
+		list.Set(reflect.Append(list, alarm))
+	}
+	return out, nil
+}
+
+func TestAlarmStatesAsksForEveryAlarmType(t *testing.T) {
+	var names []string
+	for _, kind := range types.AlarmType("").Values() {
+		names = append(names, string(kind))
+	}
+	got, err := AlarmSource{CloudWatch: everyType{t}}.AlarmStates(context.Background(), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]analysis.AlarmState{}
+	for _, a := range got {
+		found[a.Name] = a
+	}
+	for _, name := range names {
+		if a, ok := found[name]; !ok || a.State != analysis.AlarmAlarm {
+			t.Errorf("an alarm of type %s was not read (%+v): a deploy.json naming one would be refused as missing", name, a)
+		}
+	}
+	if !found[string(types.AlarmTypeCompositeAlarm)].Composite || !found[string(types.AlarmTypeLogAlarm)].Log {
+		t.Errorf("alarm kinds not told apart: %+v", got)
 	}
 }
 
