@@ -8,7 +8,9 @@ package deployer
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -25,10 +27,12 @@ import (
 )
 
 const (
-	DeployersGroup  = "canary-deployers"
-	lambdaRuntime   = "provided.al2023"
-	stepTimeout     = 90  // seconds; below the state machine's 120 s task timeout
-	rollbackTimeout = 300 // seconds; a roll back waits for the stable version
+	DeployersGroup = "canary-deployers"
+	lambdaRuntime  = "provided.al2023"
+	// Seconds: the state machine's Tasks outlast the step function
+	// (contract.TaskTimeout), and the engine refuses plans that do not fit.
+	stepTimeout     = int(contract.StepLambdaTimeout / time.Second)
+	rollbackTimeout = int(contract.RollbackLambdaTimeout / time.Second)
 )
 
 // DeployerArgs configures the engine.
@@ -58,6 +62,9 @@ type DeployerArgs struct {
 	// (ARNs or prefixes ending in '*'): the state machine may invoke
 	// exactly these and the engine refuses others. Empty: none.
 	HookFunctions []string
+	// HookAllowedCIDRs are the private networks webhooks may reach
+	// (contract.EnvHookAllowedCIDRs). Empty: public addresses only.
+	HookAllowedCIDRs []string
 }
 
 // Deployer is the installed engine.
@@ -220,6 +227,10 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 			contract.EnvNotifyTopicArn:          topic.Arn,
 			contract.EnvAppMeshMetricsNamespace: pulumi.String(contract.MetricsNamespaceAppMesh),
 			contract.EnvLogLevel:                pulumi.String("info"),
+			contract.EnvRolloutTimeout:          pulumi.String(strconv.Itoa(args.RolloutTimeoutSeconds)),
+		}
+		if args.TrafficLayer != "" {
+			vars[contract.EnvTrafficLayer] = pulumi.String(args.TrafficLayer)
 		}
 		if args.ServiceDomain != "" {
 			vars[contract.EnvServiceDomain] = pulumi.String(args.ServiceDomain)
@@ -232,6 +243,9 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		}
 		if len(args.HookFunctions) > 0 {
 			vars[contract.EnvHookFunctions] = pulumi.String(strings.Join(args.HookFunctions, ","))
+		}
+		if len(args.HookAllowedCIDRs) > 0 {
+			vars[contract.EnvHookAllowedCIDRs] = pulumi.String(strings.Join(args.HookAllowedCIDRs, ","))
 		}
 		return &lambda.FunctionEnvironmentArgs{Variables: vars}
 	}

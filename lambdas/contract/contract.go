@@ -39,6 +39,9 @@ const (
 	// it as ${SERVICE_DOMAIN}, and VPC Lattice services get custom domain
 	// names under it.
 	EnvServiceDomain = "CANARY_SERVICE_DOMAIN"
+	// EnvTrafficLayer is the stack's trafficLayer, one of Routers(): the
+	// router of every deploy.json that names none. Unset: Routers()[0].
+	EnvTrafficLayer = "CANARY_TRAFFIC_LAYER"
 )
 
 // Entry points of the engine Lambda, the values of EnvEntry.
@@ -101,6 +104,13 @@ const (
 	// ConfigHookFunctions is the stack configuration key that fills
 	// EnvHookFunctions; refusals of a Lambda hook name it.
 	ConfigHookFunctions = "hookFunctions"
+	// EnvHookAllowedCIDRs: the private networks (comma-separated CIDRs)
+	// webhooks of kind http may reach besides public addresses. Empty:
+	// none. Loopback, link-local and metadata addresses are never allowed.
+	EnvHookAllowedCIDRs = "CANARY_HOOK_ALLOWED_CIDRS"
+	// ConfigHookAllowedCIDRs is the stack configuration key that fills
+	// EnvHookAllowedCIDRs; refusals of a webhook's address name it.
+	ConfigHookAllowedCIDRs = "hookAllowedCIDRs"
 )
 
 // AppMeshEnvoyServiceAccount is the ServiceAccount the environment creates

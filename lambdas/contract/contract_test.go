@@ -24,7 +24,8 @@ var distinctive = []string{
 	MetricCanaryWeight, MetricCanaryRequests, MetricCanaryErrorRate,
 	GatewayName, AppMeshEnvoyServiceAccount,
 	NamespaceAppMeshController, NamespaceGatewayController, NamespaceCloudWatch, NamespaceExternalDNS, NamespaceIngress,
-	EnvAllowedServiceAccounts, EnvAllowedServiceTypes,
+	EnvAllowedServiceAccounts, EnvAllowedServiceTypes, EnvHookFunctions, ConfigHookFunctions,
+	EnvHookAllowedCIDRs, ConfigHookAllowedCIDRs, EnvTrafficLayer, EnvRolloutTimeout, ConfigRolloutTimeout,
 }
 
 // TestNoContractLiteralOutsideContract parses every Go file of the

@@ -222,6 +222,74 @@ func abStage(t *testing.T) {
 			}
 		})
 	}
+	t.Run("appmesh/waits for promotion", abStageWaitsForPromotion)
+}
+
+// With manual_promotion and nothing between the A/B stage and 100, the
+// rollout holds at the stage once ab.duration has passed, its status phase
+// WaitingPromotion and the header rule still in the route, until an
+// operator promotes it straight to 100.
+func abStageWaitsForPromotion(t *testing.T) {
+	h := newHarness(t)
+	h.bystander("appmesh")
+	h.stable("appmesh", "shop")
+	h.metrics.set("shop-2", "healthy")
+	operator := status.NewOperator(shared.Get(t).Clientset)
+	var (
+		mu        sync.Mutex
+		phases    []string // the status phase as each analysis begins
+		held      []routeRule
+		heldStage string
+		requested bool
+		problems  []string
+	)
+	h.hook = func(state string, _ json.RawMessage) {
+		if state != statemachine.StateAnalyse {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		st := h.status("shop").Status
+		phases = append(phases, st.Phase)
+		waited := len(phases) >= 2 && phases[len(phases)-2] == status.PhaseWaiting && st.Phase == status.PhaseWaiting
+		if requested || (!waited && len(phases) < 20) {
+			return
+		}
+		held, heldStage = rulesOf(t, "appmesh", h.liveRoute("appmesh", "shop")), st.Stage
+		requested = true
+		if _, err := operator.Request(context.Background(), h.ns, "shop", status.ActionPromote); err != nil {
+			problems = append(problems, "promote: "+err.Error())
+		}
+	}
+	res := h.run(h.deployJSON("appmesh", "shop", "registry.local/shop:2", withAB("appmesh", func(d map[string]any) {
+		d["percentage_step"], d["manual_promotion"] = 100, true
+	})))
+	requireStatus(t, res, "SUCCEEDED", "")
+	h.hook = nil
+	if len(problems) > 0 {
+		t.Fatal(strings.Join(problems, "; "))
+	}
+	if len(phases) < 3 || phases[0] != status.PhaseProgressing || phases[len(phases)-1] != status.PhaseWaiting {
+		t.Errorf("status phases at each analysis %q, want Progressing while the stage is analysed, then WaitingPromotion", phases)
+	}
+	want := []routeRule{
+		{Name: "canary-ab-route-to-shop", Headers: []string{"x-canary=always"}, Weights: map[string]int{"shop-2": 1}},
+		{Name: "route-to-shop", Weights: map[string]int{"shop-2": 0, "shop-1": 100}},
+	}
+	if !sameRules(held, want) || heldStage != "ab: x-canary=always → shop-2" {
+		t.Errorf("while waiting: route %+v stage %q, want %+v and the A/B stage", held, heldStage, want)
+	}
+	if n := count(res.Entered(), statemachine.StateShift); n != 1 {
+		t.Errorf("%d shifts, want 1 (into the A/B stage): the promote goes straight to 100", n)
+	}
+	final := rulesOf(t, "appmesh", h.liveRoute("appmesh", "shop"))
+	if len(final) != 1 || len(final[0].Headers) != 0 || !maps.Equal(final[0].Weights, map[string]int{"shop-2": 100}) {
+		t.Errorf("final route %+v, want one rule without headers, shop-2 at 100", final)
+	}
+	snap := h.status("shop")
+	if snap.Status.Phase != status.PhaseSucceeded || snap.Control.Request != "" || !strings.Contains(snap.Status.Reason, "promoted") {
+		t.Errorf("final status: phase %s, request %q left, reason %q", snap.Status.Phase, snap.Control.Request, snap.Status.Reason)
+	}
 }
 
 func sameRules(got, want []routeRule) bool {

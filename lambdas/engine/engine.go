@@ -13,10 +13,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/kube"
+	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/router"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
@@ -98,13 +101,23 @@ type Engine struct {
 	// HookFunctions are the Lambda functions hooks may invoke
 	// (contract.EnvHookFunctions): ARNs, or prefixes ending in '*'.
 	HookFunctions []string
-	// HookClient calls HTTP hooks; nil uses http.DefaultClient.
+	// HookAllowedCIDRs are the private networks HTTP hooks may reach
+	// (contract.EnvHookAllowedCIDRs): Validate refuses a literal address
+	// outside them, and the default client refuses to connect there.
+	HookAllowedCIDRs []netip.Prefix
+	// HookClient calls HTTP hooks; nil uses hooks.Client with
+	// HookAllowedCIDRs.
 	HookClient *http.Client
 	// PipelineExecutions refuses an execution that the microservice's own
 	// pipeline did not start (its name is "<microservice>-<action execution
 	// id>"). The Lambda sets it; the local runner, run with an operator's
 	// own credentials, has no pipeline to check against.
 	PipelineExecutions bool
+	// RolloutTimeout is the state machine's TimeoutSeconds, the stack's
+	// rolloutTimeoutSeconds (contract.EnvRolloutTimeout in the Lambda):
+	// Validate refuses a plan that cannot finish within it. Zero means
+	// contract.DefaultRolloutTimeout.
+	RolloutTimeout time.Duration
 
 	renders template.Cache
 }
@@ -161,6 +174,19 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 		return nil, err
 	}
 	return json.Marshal(st)
+}
+
+// limits are what one execution allows the plan of s, routed by rt.
+func (e *Engine) limits(s spec.Spec, rt router.Router) (spec.Limits, error) {
+	costs, err := statemachine.Costs()
+	if err != nil {
+		return spec.Limits{}, err
+	}
+	timeout := e.RolloutTimeout
+	if timeout <= 0 {
+		timeout = contract.DefaultRolloutTimeout
+	}
+	return spec.Limits{Timeout: timeout, Settle: rt.SettleTime(), Costs: costs, Plan: rollout.Plan(s, true)}, nil
 }
 
 func (e *Engine) now() time.Time {

@@ -85,11 +85,19 @@ func (e *Engine) alarmsFailed(ctx context.Context, sess *Session, st *State, v a
 	r.record(status.Verdict{At: e.now(), Weight: r.Weight, Result: analysis.ResultFail, Pods: pods, Alarms: v.Reason, Reason: "alarm gate"})
 	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
 	e.logger(st).Warn("alarm gate failed", "alarms", v.Alarms, "missing", v.Missing, "reason", v.Reason)
-	phase := status.PhaseProgressing
-	if r.Weight >= 100 {
-		phase = status.PhaseBaking
-	}
-	return e.writeStatus(ctx, sess, st, phase, "")
+	return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
+}
+
+// statusPhase is the phase the status shows for st's rollout in progress
+// (rollout.Phase); held is what the analysis just taken holds for, and
+// rollout.NotHeld in every other step.
+func statusPhase(st *State, held rollout.Held) string {
+	r := st.Rollout
+	return rollout.Phase(rollout.PhaseInput{
+		Weight:        r.Weight,
+		BeforeTraffic: r.Hook != nil && (r.Hook.Point == spec.HookPreRollout || r.Hook.Point == spec.HookPreTraffic),
+		Held:          held,
+	})
 }
 
 // check is the light Task between analyses: it reads only the canary's

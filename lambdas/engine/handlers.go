@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/lock"
 	"github.com/eks-canary/platform/lambdas/naming"
@@ -22,7 +23,7 @@ import (
 )
 
 // readyPoll is how often "Wait until ready" looks at the canary's pods.
-const readyPoll = 5
+const readyPoll = int(contract.ReadinessPoll / time.Second)
 
 // validate parses deploy.json strictly and renders its template once, so a
 // bad field or template fails before anything is written.
@@ -37,7 +38,15 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 			return State{}, &Error{Name: statemachine.ErrValidation, Err: err}
 		}
 	}
-	if _, err := e.router(s.Router); err != nil {
+	rt, err := e.router(s.Router)
+	if err != nil {
+		return State{}, err
+	}
+	limits, err := e.limits(s, rt)
+	if err != nil {
+		return State{}, err
+	}
+	if err := s.ValidateWithin(limits); err != nil {
 		return State{}, err
 	}
 	if err := e.admit(s); err != nil {
@@ -447,11 +456,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	r.scheduleChecks(now, st.Spec)
 	e.logger(st).Info("traffic shifted", "weight", weight, "wait_seconds", r.WaitSeconds)
 	e.emitMetrics(st, nil)
-	phase := status.PhaseProgressing
-	if weight >= 100 {
-		phase = status.PhaseBaking
-	}
-	return e.commit(ctx, sess, st, snap, phase)
+	return e.commit(ctx, sess, st, snap, statusPhase(st, rollout.NotHeld))
 }
 
 // analyse judges the canary, reads the operator's requests and decides what
@@ -530,17 +535,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	e.logger(st).Info("analysed", "verdict", verdict.Result, "requests", verdict.Requests, "errors", verdict.Errors,
 		"next", r.Next, "reason", d.Reason)
 	e.emitMetrics(st, &verdict)
-	phase := status.PhaseProgressing
-	atGate := r.Step+1 < len(r.Plan) && r.Plan[r.Step+1] >= 100
-	switch {
-	case d.Action == rollout.Hold && snap.Control.Paused:
-		phase = status.PhasePaused
-	case d.Action == rollout.Hold && st.ManualPromotion && atGate && verdict.Result != analysis.ResultNoData:
-		phase = status.PhaseWaiting
-	case r.Weight >= 100:
-		phase = status.PhaseBaking
-	}
-	if err := e.writeStatus(ctx, sess, st, phase, ""); err != nil {
+	if err := e.writeStatus(ctx, sess, st, statusPhase(st, d.Held), ""); err != nil {
 		return err
 	}
 	if d.RequestHandled {
@@ -562,11 +557,7 @@ func (e *Engine) podsFailed(ctx context.Context, sess *Session, st *State, healt
 	r.record(status.Verdict{At: e.now(), Weight: r.Weight, Result: analysis.ResultFail, Pods: health.Reason, Reason: "pod health"})
 	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
 	e.logger(st).Warn("pod health failed", "pod", health.Pod, "container", health.Container, "cause", health.Cause, "reason", health.Reason)
-	phase := status.PhaseProgressing
-	if r.Weight >= 100 {
-		phase = status.PhaseBaking
-	}
-	return e.writeStatus(ctx, sess, st, phase, "")
+	return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
 }
 
 // canaryPodHealth judges the canary's pods once it is ready.

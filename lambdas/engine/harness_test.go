@@ -258,6 +258,7 @@ func newHarness(t testing.TB) *harness {
 		// intervals, takes no real time.
 		Sleep:              func(context.Context, time.Duration) error { return nil },
 		PipelineExecutions: true,
+		HookClient:         webhookClient,
 	}
 	var err error
 	h.definition, err = statemachine.Definition(statemachine.Config{

@@ -16,6 +16,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/hooks/job"
 	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
@@ -23,7 +24,7 @@ import (
 )
 
 // jobPoll is how often "Run hooks" looks at a hook's Job.
-const jobPoll = 5
+const jobPoll = int(contract.JobHookPoll / time.Second)
 
 // HookRun is the hook point a rollout is at, carried in $.rollout.hook.
 type HookRun struct {
@@ -113,7 +114,11 @@ func (e *Engine) runHooks(ctx context.Context, st *State) error {
 	var res hooks.Result
 	switch h.Kind {
 	case spec.HookHTTP:
-		res = hooks.Call(ctx, e.HookClient, hooks.HTTP{URL: h.URL, Timeout: time.Duration(h.Timeout) * time.Second, Retries: *h.Retries}, e.payload(st, h))
+		client := e.HookClient
+		if client == nil {
+			client = hooks.Client(e.HookAllowedCIDRs, nil)
+		}
+		res = hooks.Call(ctx, client, hooks.HTTP{URL: h.URL, Timeout: time.Duration(h.Timeout) * time.Second, Retries: *h.Retries}, e.payload(st, h))
 	case spec.HookLambda:
 		if run.Function == "" || (run.Result == nil && run.Error == nil) {
 			p := e.payload(st, h)
@@ -164,7 +169,7 @@ func (e *Engine) judged(ctx context.Context, sess *Session, st *State, h spec.Ho
 			r.Next, r.WaitSeconds = statemachine.NextHold, st.Analysis.Interval
 			r.scheduleChecks(now, st.Spec) // the pod and alarm checks go on while the gate holds
 			r.Reason = fmt.Sprintf("held by %s (holding %s of hold %ds)", failure, held.Round(time.Second), h.Hold)
-			return e.writeStatus(ctx, sess, st, hookPhase(st), "")
+			return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
 		}
 		return e.hookFailed(ctx, sess, st, fmt.Sprintf("%s; still failing after hold %ds", failure, h.Hold))
 	default:
@@ -189,7 +194,7 @@ func (e *Engine) hookFailed(ctx context.Context, sess *Session, st *State, reaso
 		return e.finish(ctx, sess, st.Spec, r, status.PhaseRolledBack, r.Reason, nil)
 	}
 	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
-	return e.writeStatus(ctx, sess, st, hookPhase(st), "")
+	return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
 }
 
 // hooksDone ends the point: every gate passed, or every notify-only hook ran.
@@ -201,7 +206,7 @@ func (e *Engine) hooksDone(ctx context.Context, sess *Session, st *State) error 
 		if strings.HasPrefix(r.Reason, "held by ") {
 			r.Reason = ""
 		}
-		return e.writeStatus(ctx, sess, st, hookPhase(st), "")
+		return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
 	}
 	if err := e.saveHooks(ctx, sess, st); err != nil {
 		return err
@@ -227,7 +232,7 @@ func (e *Engine) hooksDone(ctx context.Context, sess *Session, st *State) error 
 // another rollout has started since.
 func (e *Engine) saveHooks(ctx context.Context, sess *Session, st *State) error {
 	if !spec.IsNotifyPoint(st.Rollout.Hook.Point) {
-		return e.writeStatus(ctx, sess, st, hookPhase(st), "")
+		return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
 	}
 	snap, found, err := sess.Status.Load(ctx, st.Microservice)
 	if err != nil {
@@ -241,19 +246,6 @@ func (e *Engine) saveHooks(ctx context.Context, sess *Session, st *State) error 
 	return sess.Status.Write(ctx, cur)
 }
 
-// hookPhase is the phase the status shows while a point's hooks run.
-func hookPhase(st *State) string {
-	r := st.Rollout
-	switch {
-	case r.Hook != nil && (r.Hook.Point == spec.HookPreRollout || r.Hook.Point == spec.HookPreTraffic):
-		return status.PhaseWaitingPods
-	case r.Weight >= 100:
-		return status.PhaseBaking
-	default:
-		return status.PhaseProgressing
-	}
-}
-
 // payload is what a hook is told about the rollout.
 func (e *Engine) payload(st *State, h spec.Hook) hooks.Payload {
 	r := st.Rollout
@@ -261,7 +253,7 @@ func (e *Engine) payload(st *State, h spec.Hook) hooks.Payload {
 	if st.Strategy == spec.StrategyInPlace {
 		canary = st.Microservice
 	}
-	phase := hookPhase(st)
+	phase := statusPhase(st, rollout.NotHeld)
 	switch h.Point {
 	case spec.HookPostRollout:
 		phase = status.PhaseSucceeded
@@ -371,8 +363,10 @@ func removeHookJobs(ctx context.Context, sess *Session, s spec.Spec) error {
 	return nil
 }
 
-// checkHooks refuses hooks the environment cannot run: a Lambda function
-// the stack does not allow, or a Job the template does not hold.
+// checkHooks refuses hooks the environment cannot run: a webhook at a
+// private address the stack does not allow, a Lambda function it does not
+// allow, a Job the template does not hold, or one that
+// hookJobRules refuses.
 func (e *Engine) checkHooks(s spec.Spec) error {
 	if len(s.Hooks) == 0 {
 		return nil
@@ -389,6 +383,10 @@ func (e *Engine) checkHooks(s spec.Spec) error {
 	slices.Sort(names)
 	for i, h := range s.Hooks {
 		switch h.Kind {
+		case spec.HookHTTP:
+			if p, refused := spec.WebhookAddressProblem(fmt.Sprintf("hooks[%d].url", i), h.URL, e.HookAllowedCIDRs); refused {
+				problems = append(problems, p)
+			}
 		case spec.HookLambda:
 			if hooks.FunctionAllowed(h.Function, e.HookFunctions) {
 				continue
@@ -414,6 +412,11 @@ func (e *Engine) checkHooks(s spec.Spec) error {
 				Allowed: "add a document with apiVersion batch/v1, kind Job and metadata.name " + spec.QuoteValue(h.Job) + " to the template, or name one of its Jobs"})
 		}
 	}
+	jobProblems, err := e.hookJobRules(s)
+	if err != nil {
+		return err
+	}
+	problems = append(problems, jobProblems...)
 	if len(problems) > 0 {
 		return &spec.ValidationError{Problems: problems}
 	}

@@ -108,6 +108,7 @@ func (g *gates) serve(t *testing.T) *httptest.Server {
 		_, _ = w.Write([]byte(msg))
 	}))
 	t.Cleanup(srv.Close)
+	srv.URL = strings.Replace(srv.URL, "127.0.0.1", gatesHost, 1) // Validate refuses loopback; webhookClient dials it
 	return srv
 }
 
@@ -244,6 +245,10 @@ func rolloutHooks(t *testing.T) {
 			points:   map[string]string{spec.HookConfirmPromotion: "hold"},
 			promoted: true, ran: map[string]bool{spec.HookConfirmPromotion: true}},
 	)
+	t.Run("job/a hook Job at every rollout", func(t *testing.T) {
+		t.Parallel()
+		jobHookAtEveryRollout(t)
+	})
 	for i, c := range cases {
 		router := []string{"appmesh", "gatewayapi"}[i%2]
 		t.Run(fmt.Sprintf("%s/%s/%s", c.kind, router, c.name), func(t *testing.T) {
@@ -385,6 +390,92 @@ func rolloutHooks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// jobHookAtEveryRollout: a hook Job runs at every rollout, each run under a
+// name of its own and rendered at its own version. A Job named after the
+// version passed Validate (which renders version 1) and failed the hook of
+// every later rollout with the canary deployed ("hook Job shop-smoke-1 is
+// not in kubernetes_template.yml", then a roll back); it is refused at
+// Validate, before anything is written.
+func jobHookAtEveryRollout(t *testing.T) {
+	h := newHarness(t)
+	g := &gates{behaviour: map[string]string{"smoke": "pass"}, checks: map[string]int{}}
+	runJobs := g.runJobs(h)
+	jobs := h.plane.Clientset.BatchV1().Jobs(h.ns)
+	var mu sync.Mutex
+	ran := map[string]string{} // hook Job -> the address its container checks
+	h.hook = func(state string, payload json.RawMessage) {
+		if state == statemachine.StateRunHooks {
+			list, err := jobs.List(context.Background(), metav1.ListOptions{LabelSelector: job.LabelHook})
+			if err != nil {
+				t.Errorf("list hook Jobs: %v", err)
+			}
+			mu.Lock()
+			for _, j := range list.Items {
+				ran[j.Name] = strings.Join(j.Spec.Template.Spec.Containers[0].Args, " ")
+			}
+			mu.Unlock()
+		}
+		runJobs(state, payload)
+	}
+	tmpl, err := os.ReadFile("testdata/appmesh.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := func(version int, jobName, doc string) map[string]any {
+		return h.deployJSON("appmesh", "shop", fmt.Sprintf("registry.local/shop:%d", version), func(d map[string]any) {
+			d["hooks"] = []map[string]any{{"name": "smoke", "point": spec.HookPreTraffic, "kind": spec.HookJob, "job": jobName}}
+			d["config_file"] = base64.StdEncoding.EncodeToString(append(slices.Clone(tmpl), doc...))
+		})
+	}
+	// The first deployment and the two rollouts after it.
+	for version := 1; version <= 3; version++ {
+		h.metrics.set(fmt.Sprintf("shop-%d", version), "healthy")
+		requireStatus(t, h.run(input(version, "shop-smoke", hookJobDocument)), "SUCCEEDED", "")
+		st := h.status("shop").Status
+		name := job.Name("shop-smoke", version, spec.HookPreTraffic)
+		if st.CanaryVersion != version || len(st.Hooks) == 0 || !st.Hooks[0].Passed || !strings.Contains(st.Hooks[0].Output, "Job "+name+" succeeded") {
+			t.Errorf("rollout of version %d: status version %d, hooks %+v: want Job %s passed", version, st.CanaryVersion, st.Hooks, name)
+		}
+	}
+	want := map[string]string{
+		"shop-smoke-1-pre-traffic": "http://shop-1:8080/",
+		"shop-smoke-2-pre-traffic": "http://shop-2:8080/",
+		"shop-smoke-3-pre-traffic": "http://shop-3:8080/",
+	}
+	mu.Lock()
+	if !maps.Equal(ran, want) {
+		t.Errorf("hook Jobs run %v, want one per rollout, each at its version: %v", ran, want)
+	}
+	mu.Unlock()
+	if left, err := jobs.List(context.Background(), metav1.ListOptions{LabelSelector: job.LabelHook}); err != nil || len(left.Items) > 0 {
+		t.Errorf("hook Jobs left behind: %v %v", left, err)
+	}
+
+	before := h.fingerprint("shop")
+	versioned := strings.Replace(hookJobDocument, "name: ${MICROSERVICE_NAME}-smoke\n", "name: ${MICROSERVICE_NAME}-smoke-${CANARY_VERSION}\n", 1)
+	h.metrics.set("shop-4", "healthy")
+	res := h.run(input(4, "shop-smoke-1", versioned))
+	requireStatus(t, res, "FAILED", statemachine.ErrValidation)
+	if entered := res.Entered(); slices.Contains(entered, statemachine.StateLock) {
+		t.Errorf("states %q: nothing may run after Validate", entered)
+	}
+	if after := h.fingerprint("shop"); !maps.Equal(before, after) {
+		t.Errorf("objects changed:\nbefore %v\nafter  %v", before, after)
+	}
+	if got := h.weights("appmesh", "shop"); !maps.Equal(got, map[string]int{"shop-3": 100}) {
+		t.Errorf("route %v, want shop-3 alone at 100", got)
+	}
+	raw, err := json.Marshal(input(4, "shop-smoke-1", versioned))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: h.executionArn("shop", h.seq.Add(1)), State: raw})
+	if err == nil || engine.ErrorName(err) != statemachine.ErrValidation ||
+		!strings.Contains(err.Error(), `hooks[0].job: "shop-smoke-1" names the Job shop-smoke-${CANARY_VERSION}, whose name follows the version`) {
+		t.Errorf("Validate error %v, want the versioned Job name refused", err)
 	}
 }
 

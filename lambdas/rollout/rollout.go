@@ -194,6 +194,7 @@ type Decision struct {
 	ConsecutiveFailures int       // to pass back as Input.ConsecutiveFailures
 	NoDataSince         time.Time // to pass back as Input.NoDataSince
 	RequestHandled      bool      // the operator's request was acted on; clear it
+	Held                Held      // what a Hold waits for; NotHeld for other actions
 	Reason              string
 }
 
@@ -264,7 +265,7 @@ func Decide(in Input) Decision {
 	}
 	if in.Control.Paused {
 		d.NoDataSince = time.Time{}
-		d.Action = Hold
+		d.Action, d.Held = Hold, HeldPaused
 		d.Reason = fmt.Sprintf("paused by an operator at %s", where)
 		return d
 	}
@@ -274,7 +275,7 @@ func Decide(in Input) Decision {
 			return d.rollBack(false, fmt.Sprintf("no data for %s at %s, reaching progress_deadline (%s): %s",
 				waited.Round(time.Second), where, p.ProgressDeadline, v.Reason))
 		}
-		d.Action = Hold
+		d.Action, d.Held = Hold, HeldForData
 		d.Reason = fmt.Sprintf("waiting for data at %s (%s of progress_deadline %s): %s",
 			where, waited.Round(time.Second), p.ProgressDeadline, v.Reason)
 		return d
@@ -306,7 +307,7 @@ func Decide(in Input) Decision {
 			return d
 		}
 		if p.ManualPromotion && in.Plan[1] >= 100 {
-			d.Action = Hold
+			d.Action, d.Held = Hold, HeldForPromotion
 			d.Reason = "waiting at the A/B stage for an operator to promote (manual_promotion)"
 			return d
 		}
@@ -318,7 +319,7 @@ func Decide(in Input) Decision {
 		return d
 	}
 	if p.ManualPromotion && in.Step+1 < len(in.Plan) && in.Plan[in.Step+1] >= 100 {
-		d.Action = Hold
+		d.Action, d.Held = Hold, HeldForPromotion
 		d.Reason = fmt.Sprintf("waiting at %d%% for an operator to promote (manual_promotion)", current)
 		return d
 	}

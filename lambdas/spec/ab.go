@@ -55,17 +55,22 @@ type headerCapability struct {
 	MaxHeaders int      // header conditions in one rule
 	MaxName    int      // characters of a header name
 	MaxValue   int      // characters of a header value
-	Why        string   // the data plane's limit, quoted in messages
+	// MaxRegexProgram is the largest RE2 program a regex may compile to
+	// (re2ProgramSize); zero where regex is not a match kind.
+	MaxRegexProgram int
+	Why             string // the data plane's limit, quoted in messages
 }
 
 // headerCapabilities are the routers' limits, judged at Validate before
 // anything is rendered: VPC Lattice (Gateway API) matches headers
-// exactly, at most five per listener rule; App Mesh takes every kind its
-// HttpRouteHeader has, at most ten per route (the CRD's maxItems).
+// exactly, at most five per listener rule, and the Lattice controller
+// takes no RegularExpression header match; App Mesh takes every kind its
+// HttpRouteHeader has, at most ten per route (the CRD's maxItems), with
+// regexes as small as its Envoy compiles.
 var headerCapabilities = map[string]headerCapability{
 	contract.RouterGatewayAPI: {Matches: []string{MatchExact}, MaxHeaders: 5, MaxName: 40, MaxValue: 128,
 		Why: "VPC Lattice matches headers exactly, at most five per rule"},
-	contract.RouterAppMesh: {Matches: HeaderMatches(), MaxHeaders: 10, MaxName: 50, MaxValue: 255,
+	contract.RouterAppMesh: {Matches: HeaderMatches(), MaxHeaders: 10, MaxName: 50, MaxValue: 255, MaxRegexProgram: MaxRegexProgramSize,
 		Why: "App Mesh matches exact, prefix, suffix, regex, range and present, at most ten headers per route"},
 }
 
@@ -193,14 +198,14 @@ func (s Spec) abProblems() []FieldError {
 				fmt.Sprintf("%s; use %s", capability.Why, strings.TrimPrefix(quoteAll(capability.Matches), "use ")))
 			continue
 		}
-		out = append(out, h.valueProblems(at, capability.MaxValue)...)
+		out = append(out, h.valueProblems(at, capability)...)
 	}
 	return out
 }
 
 // valueProblems checks the fields a match kind reads, and refuses those it
 // would silently ignore.
-func (h HeaderMatch) valueProblems(at string, maxValue int) []FieldError {
+func (h HeaderMatch) valueProblems(at string, capability headerCapability) []FieldError {
 	var out []FieldError
 	add := func(field, value, problem, allowed string) {
 		out = append(out, FieldError{Field: at + "." + field, Value: value, Problem: problem, Allowed: allowed})
@@ -212,14 +217,22 @@ func (h HeaderMatch) valueProblems(at string, maxValue int) []FieldError {
 			add("value", QuoteValue(h.Value), fmt.Sprintf("has no effect with match %q", kind), "remove value")
 		}
 	default:
+		maxValue := capability.MaxValue
+		problem, fix := headerValueProblem(kind, h.Value)
 		switch {
 		case h.Value == "":
 			add("value", "", "is missing", fmt.Sprintf("give the header value to match (match %q), 1..%d characters", kind, maxValue))
 		case len(h.Value) > maxValue:
 			add("value", QuoteValue(h.Value), "is too long", fmt.Sprintf("use at most %d characters", maxValue))
+		case problem != "":
+			add("value", QuoteValue(h.Value), problem, fix)
 		case kind == MatchRegex:
 			if _, err := regexp.Compile(h.Value); err != nil {
 				add("value", QuoteValue(h.Value), "is not a valid regular expression", "write RE2 syntax, as Envoy reads it: "+err.Error())
+			} else if size, _ := re2ProgramSize(h.Value); size > capability.MaxRegexProgram {
+				add("value", QuoteValue(h.Value), fmt.Sprintf("is too large a regular expression for Envoy: it compiles to about %d RE2 instructions, more than the %d allowed "+
+					"(Envoy refuses more than %d and rejects the route configuration that carries it)", size, capability.MaxRegexProgram, EnvoyMaxRegexProgramSize),
+					`shorten counted repetitions ([a-z0-9]{n} costs two instructions per repeat, "." eight), avoid Unicode classes such as \pL, or use match "prefix", "suffix" or "exact"`)
 			}
 		}
 	}
@@ -237,6 +250,34 @@ func (h HeaderMatch) valueProblems(at string, maxValue int) []FieldError {
 			"end is the first value above the range: use an end greater than start")
 	}
 	return out
+}
+
+// headerValueProblem reports why no request can match value with kind, or
+// "": an RFC 9110 field value holds no control character but HTAB, and
+// HTTP strips the spaces and tabs around it. A condition no request meets
+// leaves the A/B stage without traffic, which no_data "pass" passes
+// untested. Whitespace inside stays, so a prefix may end with a space and a
+// suffix start with one.
+func headerValueProblem(kind, value string) (problem, fix string) {
+	for _, r := range value {
+		if (r < 0x20 && r != '\t') || r == 0x7f {
+			return fmt.Sprintf("contains the control character %s, which no HTTP header value carries", strconv.QuoteRune(r)),
+				"remove it: header values hold visible characters, spaces and tabs only (RFC 9110)"
+		}
+	}
+	if kind == MatchRegex || value == "" {
+		return "", ""
+	}
+	blank := func(b byte) bool { return b == ' ' || b == '\t' }
+	if (kind == MatchExact || kind == MatchPrefix) && blank(value[0]) {
+		return "starts with whitespace, which HTTP strips from header values, so no request matches",
+			"remove the leading spaces and tabs"
+	}
+	if (kind == MatchExact || kind == MatchSuffix) && blank(value[len(value)-1]) {
+		return "ends with whitespace, which HTTP strips from header values, so no request matches",
+			"remove the trailing spaces and tabs"
+	}
+	return "", ""
 }
 
 // abUnknownFields reports keys of ab.headers items that HeaderMatch does not

@@ -52,6 +52,42 @@ func TestABAcceptsEveryAppMeshMatch(t *testing.T) {
 	}
 }
 
+// TestManualPromotionHoldsAtTheABStage: with nothing between the A/B stage
+// and 100, manual_promotion holds at the stage.
+func TestManualPromotionHoldsAtTheABStage(t *testing.T) {
+	ab := map[string]any{"headers": []any{header("name", "x-canary", "value", "always")}}
+	for _, changes := range []map[string]any{
+		{"percentage_step": 100, "manual_promotion": true, "ab": ab},
+		{"steps": []int{100}, "manual_promotion": true, "ab": ab},
+	} {
+		if _, err := Parse(encode(t, with(changes))); err != nil {
+			t.Errorf("%v: %v", changes, err)
+		}
+	}
+	_, err := Parse(encode(t, with(map[string]any{"percentage_step": 100, "manual_promotion": true})))
+	if err == nil || !strings.Contains(err.Error(), "manual_promotion: true has no canary weight below 100 to hold at") {
+		t.Errorf("without ab: %v, want the refusal", err)
+	}
+}
+
+// TestABAcceptsWhitespaceInside keeps what a request can carry: tabs and
+// spaces inside a value, a prefix ending in a space, a suffix starting with
+// one, and a regex within Envoy's program size.
+func TestABAcceptsWhitespaceInside(t *testing.T) {
+	s, err := Parse(encode(t, with(map[string]any{"ab": map[string]any{"headers": []any{
+		header("name", "x-a", "value", "a b\tc"),
+		header("name", "x-b", "match", "prefix", "value", "beta "),
+		header("name", "x-c", "match", "suffix", "value", " eu"),
+		header("name", "x-d", "match", "regex", "value", "^[a-f0-9]{32}$"),
+	}}})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.AB.Headers) != 4 || s.AB.Headers[1].Value != "beta " || s.AB.Headers[2].Value != " eu" {
+		t.Errorf("headers %+v, want the values as written", s.AB.Headers)
+	}
+}
+
 func TestABRejects(t *testing.T) {
 	exact := func(name string) map[string]any { return header("name", name, "value", "v") }
 	six := []any{exact("a"), exact("b"), exact("c"), exact("d"), exact("e"), exact("f")}
@@ -101,6 +137,34 @@ func TestABRejects(t *testing.T) {
 			`ab.duration: 60 has no A/B stage to time: list the headers that select the canary in ab.headers, e.g. [{"name": "x-canary", "value": "always"}], or remove ab`},
 		{"explicit zero duration", map[string]any{"ab": map[string]any{"duration": 0, "headers": []any{exact("x-canary")}}},
 			"ab.duration: 0 is not allowed: use 10..86400 seconds, or leave it out to analyse the A/B stage for wait_time"},
+		{"CR LF in a value", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "value", "always\r\n")}}},
+			`ab.headers[0].value: "always\r\n" contains the control character '\r', which no HTTP header value carries: remove it: header values hold visible characters, spaces and tabs only (RFC 9110)`},
+		{"NUL in a value on lattice", lattice(map[string]any{"headers": []any{header("name", "x-canary", "value", "al\x00ways")}}),
+			`ab.headers[0].value: "al\x00ways" contains the control character '\x00', which no HTTP header value carries: remove it: header values hold visible characters, spaces and tabs only (RFC 9110)`},
+		{"DEL in a prefix", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "match", "prefix", "value", "beta\x7f")}}},
+			`ab.headers[0].value: "beta\x7f" contains the control character '\x7f', which no HTTP header value carries: remove it: header values hold visible characters, spaces and tabs only (RFC 9110)`},
+		{"LF in a regex", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "match", "regex", "value", "^a\nb$")}}},
+			`ab.headers[0].value: "^a\nb$" contains the control character '\n', which no HTTP header value carries: remove it: header values hold visible characters, spaces and tabs only (RFC 9110)`},
+		{"leading space", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "value", " always")}}},
+			`ab.headers[0].value: " always" starts with whitespace, which HTTP strips from header values, so no request matches: remove the leading spaces and tabs`},
+		{"trailing tab on lattice", lattice(map[string]any{"headers": []any{header("name", "x-canary", "value", "always\t")}}),
+			`ab.headers[0].value: "always\t" ends with whitespace, which HTTP strips from header values, so no request matches: remove the trailing spaces and tabs`},
+		{"prefix with leading space", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "match", "prefix", "value", " beta")}}},
+			`ab.headers[0].value: " beta" starts with whitespace, which HTTP strips from header values, so no request matches: remove the leading spaces and tabs`},
+		{"suffix with trailing space", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "match", "suffix", "value", "-eu ")}}},
+			`ab.headers[0].value: "-eu " ends with whitespace, which HTTP strips from header values, so no request matches: remove the trailing spaces and tabs`},
+		{"only spaces", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary", "value", "   ")}}},
+			`ab.headers[0].value: "   " starts with whitespace, which HTTP strips from header values, so no request matches: remove the leading spaces and tabs`},
+		{"regex Envoy cannot compile", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-user", "match", "regex", "value", "^[a-z0-9]{200}$")}}},
+			`ab.headers[0].value: "^[a-z0-9]{200}$" is too large a regular expression for Envoy: it compiles to about 404 RE2 instructions, more than the 90 allowed (Envoy refuses more than 100 and rejects the route configuration that carries it): ` +
+				`shorten counted repetitions ([a-z0-9]{n} costs two instructions per repeat, "." eight), avoid Unicode classes such as \pL, or use match "prefix", "suffix" or "exact"`},
+		{"regex with a Unicode class", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-user", "match", "regex", "value", `^\pL+$`)}}},
+			`ab.headers[0].value: "^\\pL+$" is too large a regular expression for Envoy: it compiles to about 2703 RE2 instructions, more than the 90 allowed (Envoy refuses more than 100 and rejects the route configuration that carries it): ` +
+				`shorten counted repetitions ([a-z0-9]{n} costs two instructions per repeat, "." eight), avoid Unicode classes such as \pL, or use match "prefix", "suffix" or "exact"`},
+		{"CR in a name", map[string]any{"ab": map[string]any{"headers": []any{header("name", "x-canary\r", "value", "a")}}},
+			`ab.headers[0].name: "x-canary\r" is not a header name router "appmesh" matches: use 1..50 letters, digits and !#$%&'*+-.^_` + "`" + `|~`},
+		{"name with a leading space", map[string]any{"ab": map[string]any{"headers": []any{header("name", " x-canary", "value", "a")}}},
+			`ab.headers[0].name: " x-canary" is not a header name router "appmesh" matches: use 1..50 letters, digits and !#$%&'*+-.^_` + "`" + `|~`},
 		{"in place", map[string]any{"strategy": "in-place", "ab": map[string]any{"headers": []any{exact("x-canary")}}},
 			`ab: is not allowed with strategy "in-place": an in-place rollout replaces the one workload in place and has no canary to send matching requests to (stateful services such as redis-server also speak TCP, which carries no HTTP headers); remove ab or use strategy "canary"`},
 		{"blue-green", map[string]any{"strategy": "blue-green", "ab": map[string]any{"headers": []any{exact("x-canary")}}},

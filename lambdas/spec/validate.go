@@ -21,7 +21,6 @@ const (
 	DefaultWaitTime                = 60  // 90 (MinWaitTimeGatewayAPI) for router gatewayapi
 	DefaultFailureThresholdValue   = 0   // as the original Lambda
 	DefaultFailureThresholdTime    = 600 // as the original Lambda
-	DefaultRouter                  = contract.RouterAppMesh
 	DefaultStrategy                = StrategyCanary
 	DefaultMaxWeight               = 100
 	DefaultInterval                = 60
@@ -216,6 +215,19 @@ func (s Spec) Validate() error {
 	return nil
 }
 
+// ValidateWithin is Validate, and for a valid spec also refuses a plan
+// that cannot finish inside one execution's limits (budget.go).
+func (s Spec) ValidateWithin(l Limits) error {
+	p := s.problems()
+	if len(p) == 0 {
+		p = s.limitProblems(l)
+	}
+	if len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
 var (
 	dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
@@ -330,7 +342,7 @@ func (s Spec) problems() []FieldError {
 
 	if s.ManualPromotion && s.Strategy == StrategyCanary && !s.holdsBelowFull() {
 		add("manual_promotion", "true", "has no canary weight below 100 to hold at",
-			"lower percentage_step below 100, list steps below 100, or set max_weight below 100")
+			"lower percentage_step below 100, list steps below 100, set max_weight below 100, or hold at an A/B stage (ab)")
 	}
 
 	out = append(out, s.scaleProblems()...)
@@ -375,13 +387,17 @@ func (s Spec) problems() []FieldError {
 			fmt.Sprintf("use 0..%d seconds a pod may stay unready while the canary carries traffic", MaxUnreadyGrace))
 	}
 	out = append(out, gateProblems(a)...)
-	return append(out, s.hookProblems()...)
+	// The call budget judges an HTTP hook's timeout with its retries and
+	// pauses, in place of the rougher product hookProblems checks.
+	calls := s.hookCallProblems()
+	return append(append(out, withoutFields(s.hookProblems(), calls)...), calls...)
 }
 
-// holdsBelowFull reports whether the plan has a canary weight below 100,
-// where manual_promotion waits for the operator.
+// holdsBelowFull reports whether the plan has a step below 100 where
+// manual_promotion waits for the operator: a canary weight, or the A/B
+// stage when nothing lies between it and 100.
 func (s Spec) holdsBelowFull() bool {
-	if s.MaxWeight < 100 {
+	if s.HasAB() || s.MaxWeight < 100 {
 		return true
 	}
 	if len(s.Steps) > 0 {

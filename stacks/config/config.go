@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/hooks"
@@ -44,12 +45,13 @@ const (
 	KeyManualApproval    = "manualApproval"
 	KeyBuildComputeType  = "buildComputeType"
 	KeyLogRetention      = "logRetentionDays"
-	KeyRolloutTimeout    = "rolloutTimeoutSeconds"
+	KeyRolloutTimeout    = contract.ConfigRolloutTimeout
 	KeyDBPassword        = "dbPassword"
 	KeyServiceDomain     = "serviceDomain"
 	KeyHostedZoneID      = "hostedZoneId"
 	KeyPublicIngress     = "publicIngress"
 	KeyHookFunctions     = contract.ConfigHookFunctions
+	KeyHookAllowedCIDRs  = contract.ConfigHookAllowedCIDRs
 )
 
 // ServiceDomainSuffix ends the default service domain: "internal" is the
@@ -106,6 +108,9 @@ type Config struct {
 	// HookFunctions are the Lambda functions rollout hooks may invoke:
 	// ARNs, or prefixes ending in '*'. Empty: no Lambda hooks.
 	HookFunctions []string
+	// HookAllowedCIDRs are the private networks webhooks may reach, as
+	// canonical CIDRs. Empty: public addresses only.
+	HookAllowedCIDRs []string
 }
 
 // Microservice is one entry of the microservices list.
@@ -305,7 +310,7 @@ func Load(stack string, get Lookup) (Config, error) {
 		days = 14
 	}
 	c.LogRetentionDays = days
-	c.RolloutTimeoutSeconds = r.int(KeyRolloutTimeout, 7200, 300, 86400)
+	c.RolloutTimeoutSeconds = r.int(KeyRolloutTimeout, int(contract.DefaultRolloutTimeout/time.Second), 300, 86400)
 	c.DBPassword = r.string(KeyDBPassword, "")
 	if c.DBPassword != "" && (len(c.DBPassword) < 12 || strings.ContainsAny(c.DBPassword, "'\"\\ ")) {
 		r.errs = append(r.errs, fmt.Errorf("config %s: the value is not valid (not shown): use at least 12 characters without quotes, backslashes or spaces, set with --secret", KeyDBPassword))
@@ -334,6 +339,7 @@ func Load(stack string, get Lookup) (Config, error) {
 	}
 	c.PublicIngress = r.bool(KeyPublicIngress, true)
 	c.HookFunctions = r.hookFunctions()
+	c.HookAllowedCIDRs = r.hookAllowedCIDRs()
 	return c, errors.Join(r.errs...)
 }
 
@@ -416,6 +422,30 @@ func (r *reader) hookFunctions() []string {
 	if err != nil {
 		r.fail(KeyHookFunctions, raw, err.Error())
 		return nil
+	}
+	return out
+}
+
+// hookAllowedCIDRs reads a JSON list of CIDRs, refusing any that overlaps
+// loopback, link-local, unspecified or metadata addresses.
+func (r *reader) hookAllowedCIDRs() []string {
+	raw, ok := r.get(KeyHookAllowedCIDRs)
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		r.fail(KeyHookAllowedCIDRs, raw, "allowed values are a list of private networks as CIDRs, e.g. [\"10.20.0.0/16\"]")
+		return nil
+	}
+	prefixes, err := hooks.ParseCIDRs(strings.Join(list, ","))
+	if err != nil {
+		r.fail(KeyHookAllowedCIDRs, raw, err.Error())
+		return nil
+	}
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.String()
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/analysis/synthetic"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
 	"github.com/eks-canary/platform/lambdas/router/routers"
@@ -59,8 +61,14 @@ func run() int {
 		domain      = flag.String("service-domain", os.Getenv(contract.EnvServiceDomain), "the stack's private DNS domain that fills templates' ${SERVICE_DOMAIN} (default: $"+contract.EnvServiceDomain+")")
 		accounts    = flag.String("allowed-service-accounts", envOr(contract.EnvAllowedServiceAccounts, contract.AppMeshEnvoyServiceAccount),
 			"comma-separated ServiceAccounts the template's pods may run as besides default (default: $"+contract.EnvAllowedServiceAccounts+", or "+contract.AppMeshEnvoyServiceAccount+" as the environment allows with trafficLayer appmesh)")
+		router = flag.String("router", envOr(contract.EnvTrafficLayer, contract.Routers()[0]),
+			"router of a deploy.json that names none, as the stack's trafficLayer: "+strings.Join(contract.Routers(), " or ")+" (default: $"+contract.EnvTrafficLayer+", or "+contract.Routers()[0]+")")
 		types = flag.String("allowed-service-types", os.Getenv(contract.EnvAllowedServiceTypes),
 			"comma-separated Service types the template may use besides ClusterIP: NodePort, LoadBalancer, ExternalName (default: $"+contract.EnvAllowedServiceTypes+")")
+		timeout = flag.Duration("rollout-timeout", contract.DefaultRolloutTimeout,
+			"how long the rollout may run before it is rolled back, as the stack's "+contract.ConfigRolloutTimeout+"; Validate refuses a plan that cannot finish within it")
+		hookAllow = flag.String("hook-allow", os.Getenv(contract.EnvHookAllowedCIDRs),
+			"comma-separated private networks (CIDRs) webhooks may reach, e.g. 10.20.0.0/16; loopback, link-local and metadata addresses never (default: $"+contract.EnvHookAllowedCIDRs+")")
 	)
 	flag.Parse()
 	level := slog.LevelWarn
@@ -76,9 +84,22 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "canary-run: --speed %g must be positive\n", *speed)
 		return exitError
 	}
+	if *timeout < time.Second {
+		fmt.Fprintf(os.Stderr, "canary-run: --rollout-timeout %s must be at least 1s\n", *timeout)
+		return exitError
+	}
+	if err := spec.SetDefaultRouter(*router); err != nil {
+		fmt.Fprintln(os.Stderr, "canary-run: --router:", err)
+		return exitError
+	}
 	policy, err := template.ParsePolicy(*accounts, *types)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
+		return exitError
+	}
+	hookCIDRs, err := hooks.ParseCIDRs(*hookAllow)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "canary-run: --hook-allow:", err)
 		return exitError
 	}
 	deploy, err := deployJSON(*deployPath, *tmplPath, *image, *namespace)
@@ -105,12 +126,15 @@ func run() int {
 		Log:      log,
 		Now:      clock.now,
 
-		ServiceDomain: *domain,
-		Policy:        policy,
+		ServiceDomain:  *domain,
+		Policy:         policy,
+		RolloutTimeout: *timeout,
+		// Webhooks use hooks.Client: checked addresses, no redirects, no proxy.
+		HookAllowedCIDRs: hookCIDRs,
 	}
 	host, _ := os.Hostname()
 	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
-	runner := &engine.Local{Engine: eng, Sleep: clock.sleep}
+	runner := &engine.Local{Engine: eng, Sleep: clock.sleep, Timeout: *timeout}
 	fmt.Printf("rolling out (execution %s); watch it with: canaryctl watch <microservice>\n", execution)
 	out, err := runner.Run(ctx, deploy, execution)
 	if err != nil {

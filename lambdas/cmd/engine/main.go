@@ -14,8 +14,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -33,6 +34,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/kube"
 	"github.com/eks-canary/platform/lambdas/notify"
 	"github.com/eks-canary/platform/lambdas/router/routers"
+	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/template"
 )
 
@@ -53,9 +55,24 @@ func main() {
 		log.Error("read the template policy", "error", err)
 		os.Exit(1)
 	}
+	// A deploy.json without router gets the stack's traffic layer.
+	if err := spec.SetDefaultRouter(envOr(contract.EnvTrafficLayer, contract.Routers()[0])); err != nil {
+		log.Error("read the traffic layer", "error", err, "variable", contract.EnvTrafficLayer)
+		os.Exit(1)
+	}
 	hookFunctions, err := hooks.ParseFunctions(os.Getenv(contract.EnvHookFunctions))
 	if err != nil {
 		log.Error("read the allowed hook functions", "error", err)
+		os.Exit(1)
+	}
+	hookCIDRs, err := hooks.ParseCIDRs(os.Getenv(contract.EnvHookAllowedCIDRs))
+	if err != nil {
+		log.Error("read the allowed webhook networks", "error", err, "variable", contract.EnvHookAllowedCIDRs)
+		os.Exit(1)
+	}
+	timeout, err := rolloutTimeout(os.Getenv(contract.EnvRolloutTimeout))
+	if err != nil {
+		log.Error("read the rollout timeout", "error", err)
 		os.Exit(1)
 	}
 	eng := &engine.Engine{
@@ -69,9 +86,11 @@ func main() {
 		ServiceDomain: os.Getenv(contract.EnvServiceDomain),
 		Policy:        policy,
 		HookFunctions: hookFunctions,
-		HookClient:    &http.Client{},
+		// Webhooks use hooks.Client: checked addresses, no redirects, no proxy.
+		HookAllowedCIDRs: hookCIDRs,
 		// Every execution comes from a microservice's pipeline.
 		PipelineExecutions: true,
+		RolloutTimeout:     timeout,
 	}
 	if topic := os.Getenv(contract.EnvNotifyTopicArn); topic != "" {
 		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}
@@ -123,6 +142,19 @@ func rollbackHandler(eng *engine.Engine, executions ExecutionDescriber) func(con
 		}
 		return eng.RollBackEnded(ctx, ended)
 	}
+}
+
+// rolloutTimeout reads the state machine's TimeoutSeconds; unset means the
+// stack's default.
+func rolloutTimeout(v string) (time.Duration, error) {
+	if v == "" {
+		return contract.DefaultRolloutTimeout, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q: want a whole number of seconds above 0 (the stack's %s)", contract.EnvRolloutTimeout, v, contract.ConfigRolloutTimeout)
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func envOr(key, def string) string {
