@@ -55,6 +55,7 @@ func run() int {
 		tmplPath    = flag.String("template", "", "kubernetes_template.yml to use instead of deploy.json's config_file")
 		image       = flag.String("image", "", "container image to use instead of deploy.json's container_image")
 		namespace   = flag.String("namespace", "", "namespace to use instead of deploy.json's kubernetes_namespace")
+		cluster     = flag.String("cluster", "", "cluster name to use instead of deploy.json's cluster_name (the build fills both; any name works with --kubeconfig)")
 		metrics     = flag.String("metrics", synthetic.Healthy, "where analysis reads metrics: cloudwatch (needs AWS credentials), or synthetic traffic: healthy, failing, nodata")
 		speed       = flag.Float64("speed", 1, "run the schedule this many times faster than deploy.json says (demos)")
 		verbose     = flag.Bool("v", false, "log every step as JSON on stderr")
@@ -102,7 +103,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "canary-run: --hook-allow:", err)
 		return exitError
 	}
-	deploy, err := deployJSON(*deployPath, *tmplPath, *image, *namespace)
+	deploy, err := deployJSON(*deployPath, overrides{template: *tmplPath, image: *image, namespace: *namespace, cluster: *cluster})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
 		return exitError
@@ -135,7 +136,14 @@ func run() int {
 	host, _ := os.Hostname()
 	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
 	runner := &engine.Local{Engine: eng, Sleep: clock.sleep, Timeout: *timeout}
-	fmt.Printf("rolling out (execution %s); watch it with: canaryctl watch <microservice>\n", execution)
+	var named struct {
+		Microservice string `json:"microservice_name"`
+		Namespace    string `json:"kubernetes_namespace"`
+	}
+	if json.Unmarshal(deploy, &named) == nil && named.Microservice != "" && named.Namespace != "" {
+		fmt.Printf("rolling out %s in %s (execution %s); watch it with: canaryctl -n %s watch %s\n",
+			named.Microservice, named.Namespace, execution, named.Namespace, named.Microservice)
+	}
 	out, err := runner.Run(ctx, deploy, execution)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
@@ -150,8 +158,11 @@ func run() int {
 	return exitRolledBack
 }
 
+// overrides are the command-line flags that replace deploy.json's fields.
+type overrides struct{ template, image, namespace, cluster string }
+
 // deployJSON reads deploy.json and applies the command-line overrides.
-func deployJSON(path, tmplPath, image, namespace string) ([]byte, error) {
+func deployJSON(path string, o overrides) ([]byte, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read deploy.json: %w", err)
@@ -165,18 +176,17 @@ func deployJSON(path, tmplPath, image, namespace string) ([]byte, error) {
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, fmt.Errorf("%s is not a JSON object: %w", path, err)
 	}
-	if tmplPath != "" {
-		tmpl, err := os.ReadFile(tmplPath)
+	if o.template != "" {
+		tmpl, err := os.ReadFile(o.template)
 		if err != nil {
 			return nil, fmt.Errorf("read template: %w", err)
 		}
 		d["config_file"] = base64.StdEncoding.EncodeToString(tmpl)
 	}
-	if image != "" {
-		d["container_image"] = image
-	}
-	if namespace != "" {
-		d["kubernetes_namespace"] = namespace
+	for field, v := range map[string]string{"container_image": o.image, "kubernetes_namespace": o.namespace, "cluster_name": o.cluster} {
+		if v != "" {
+			d[field] = v
+		}
 	}
 	return json.Marshal(d)
 }
