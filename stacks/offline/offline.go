@@ -6,6 +6,7 @@
 package offline
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -144,17 +145,17 @@ func (m *mocks) urn(parent, typ, name string) string {
 	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(m.project), parentType, tokens.Type(typ), name))
 }
 
-// hexID is an n-character lower-case hex id, as AWS gives VPCs, subnets,
-// security groups and service networks (17 characters).
+// hexID is an n-character lower-case hex id derived from s.
 func hexID(s string, n int) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])[:n]
 }
 
-func shortHash(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])[:7]
-}
+func shortHash(s string) string { return hexID(s, 7) }
+
+// awsID is an ID as AWS gives VPCs, subnets, security groups and service
+// networks: a prefix and 17 hex characters.
+func awsID(prefix, seed string) string { return prefix + hexID(seed, 17) }
 
 // oidcIssuer is the issuer URL EKS gives a cluster: one id per cluster.
 func (m *mocks) oidcIssuer(cluster string) string {
@@ -163,6 +164,262 @@ func (m *mocks) oidcIssuer(cluster string) string {
 
 func (m *mocks) arn(service, resourcePart string) string {
 	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, m.region, Account, resourcePart)
+}
+
+// iamARN is the ARN of a global IAM resource: no region.
+func iamARN(resourcePart string) string { return "arn:aws:iam::" + Account + ":" + resourcePart }
+
+func hostedZoneARN(zoneID string) string { return "arn:aws:route53:::hostedzone/" + zoneID }
+
+// expand fills {region}, {account} and {name} in an ARN template.
+func (m *mocks) expand(template, name string) string {
+	return strings.NewReplacer("{region}", m.region, "{account}", Account, "{name}", name).Replace(template)
+}
+
+// codeCommit is what AWS answers for a CodeCommit repository, by the names
+// CloudFormation gives its attributes.
+func (m *mocks) codeCommit(name string) map[string]string {
+	return map[string]string{
+		"Name":         name,
+		"Arn":          m.arn("codecommit", name),
+		"CloneUrlHttp": "https://git-codecommit." + m.region + ".amazonaws.com/v1/repos/" + name,
+	}
+}
+
+// str is a string property, or "" when it is absent or not a string.
+func str(pm resource.PropertyMap, key string) string {
+	if v, ok := pm[resource.PropertyKey(key)]; ok && v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+// registration is one resource being answered. Its outputs start as its
+// inputs and its ID as Pulumi's auto-name, the logical name plus a hash.
+type registration struct {
+	m    *mocks
+	args pulumi.MockResourceArgs
+	urn  string
+	id   string
+	out  resource.PropertyMap
+}
+
+func (r *registration) in(key string) string { return str(r.args.Inputs, key) }
+
+func (r *registration) set(key string, v any) {
+	r.out[resource.PropertyKey(key)] = resource.NewPropertyValue(v)
+}
+
+func (r *registration) autoName() string { return r.args.Name + "-" + shortHash(r.urn) }
+
+// physical is the resource's name in AWS: the input that sets it, else the
+// auto-name.
+func (r *registration) physical(key string) string {
+	if n := r.in(key); n != "" {
+		return n
+	}
+	return r.autoName()
+}
+
+// answer fills in the computed outputs and the ID of one type.
+type answer func(r *registration) error
+
+// answers are the types whose computed properties the program reads, by
+// type token; any other type answers its inputs under the auto-named ID.
+var answers = map[string]answer{
+	"eks:index:Cluster":          (*registration).eksComponent,
+	"eks:index:ManagedNodeGroup": (*registration).noID,
+
+	"aws:eks/cluster:Cluster":            named{arn: "arn:aws:eks:{region}:{account}:cluster/{name}", then: eksClusterOutputs}.answer,
+	"aws:iam/role:Role":                  named{arn: "arn:aws:iam::{account}:role/{name}"}.answer,
+	"aws:lambda/function:Function":       named{arn: "arn:aws:lambda:{region}:{account}:function:{name}", then: lambdaOutputs}.answer,
+	"aws:sfn/stateMachine:StateMachine":  named{arn: "arn:aws:states:{region}:{account}:stateMachine:{name}", idIsARN: true}.answer,
+	"aws:sns/topic:Topic":                named{arn: "arn:aws:sns:{region}:{account}:{name}", idIsARN: true}.answer,
+	"aws:cloudwatch/logGroup:LogGroup":   named{arn: "arn:aws:logs:{region}:{account}:log-group:{name}"}.answer,
+	"aws:cloudwatch/eventRule:EventRule": named{arn: "arn:aws:events:{region}:{account}:rule/{name}"}.answer,
+	"aws:ecr/repository:Repository":      named{arn: "arn:aws:ecr:{region}:{account}:repository/{name}", then: ecrOutputs}.answer,
+	"aws:codebuild/project:Project":      named{arn: "arn:aws:codebuild:{region}:{account}:project/{name}", idIsARN: true}.answer,
+	"aws:codepipeline/pipeline:Pipeline": named{arn: "arn:aws:codepipeline:{region}:{account}:{name}"}.answer,
+	"aws:s3/bucketV2:BucketV2":           named{key: "bucket", lower: true, arn: "arn:aws:s3:::{name}"}.answer,
+
+	"aws:iam/openIdConnectProvider:OpenIdConnectProvider": (*registration).oidcProvider,
+	"aws:codecommit/repository:Repository":                (*registration).codeCommitRepository,
+	"aws:cloudformation/stack:Stack":                      (*registration).cloudFormationStack,
+	"aws:cloudwatch/dashboard:Dashboard":                  (*registration).dashboard,
+	"aws:ec2/vpc:Vpc":                                     idFromURN("vpc-"),
+	"aws:ec2/subnet:Subnet":                               idFromURN("subnet-"),
+	"aws:vpclattice/serviceNetwork:ServiceNetwork":        (*registration).serviceNetwork,
+	"aws:route53/zone:Zone":                               (*registration).zone,
+	"aws:route53/zoneAssociation:ZoneAssociation":         (*registration).zoneAssociation,
+	"aws:eks/addon:Addon":                                 (*registration).addon,
+	"kubernetes:core/v1:Service":                          (*registration).service,
+}
+
+// byPrefix apply after a type's own answer; the first prefix that matches
+// applies, nil meaning nothing more.
+var byPrefix = []struct {
+	prefix string
+	answer answer
+}{
+	// Helm releases and YAML groups are components, not named objects.
+	{"kubernetes:helm", nil},
+	{"kubernetes:yaml", nil},
+	{"kubernetes:", (*registration).kubernetesName},
+	{"pulumi:providers:", (*registration).providerID},
+}
+
+// named answers an AWS resource known by a name: the name (auto-named when
+// its input is absent) and the ARN that ends in it come back as outputs; the
+// ID is the name, or the ARN for the types whose provider uses that.
+type named struct {
+	key     string // the input that sets the name; "name" when empty
+	arn     string // ARN template, see expand
+	idIsARN bool
+	lower   bool                                    // S3 bucket names are lower case
+	then    func(r *registration, name, arn string) // outputs beyond name and ARN
+}
+
+func (n named) answer(r *registration) error {
+	key := cmp.Or(n.key, "name")
+	name := r.physical(key)
+	if n.lower {
+		name = strings.ToLower(name)
+	}
+	arn := r.m.expand(n.arn, name)
+	r.set(key, name)
+	r.set("arn", arn)
+	r.id = name
+	if n.idIsARN {
+		r.id = arn
+	}
+	if n.then != nil {
+		n.then(r, name, arn)
+	}
+	return nil
+}
+
+func eksClusterOutputs(r *registration, name, _ string) {
+	r.set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": r.m.oidcIssuer(name)}}}})
+	r.set("vpcConfig", map[string]any{"clusterSecurityGroupId": awsID("sg-", name+"cluster"), "vpcId": awsID("vpc-", r.m.stack)})
+}
+
+func lambdaOutputs(r *registration, _, arn string) {
+	r.set("invokeArn", "arn:aws:apigateway:"+r.m.region+":lambda:path/2015-03-31/functions/"+arn+"/invocations")
+}
+
+func ecrOutputs(r *registration, name, _ string) {
+	r.set("registryId", Account)
+	r.set("repositoryUrl", Account+".dkr.ecr."+r.m.region+".amazonaws.com/"+name)
+}
+
+// idFromURN answers the types AWS identifies by a prefixed hex ID.
+func idFromURN(prefix string) answer {
+	return func(r *registration) error {
+		r.id = awsID(prefix, r.urn)
+		return nil
+	}
+}
+
+// noID answers remote components, which have no ID.
+func (r *registration) noID() error {
+	r.id = ""
+	return nil
+}
+
+// eksComponent answers the pulumi-eks cluster component with the children
+// fakeCluster registers.
+func (r *registration) eksComponent() error {
+	r.id = ""
+	return r.m.fakeCluster(r)
+}
+
+// oidcProvider: IAM names the provider after its URL without the scheme,
+// which IRSA trust policies repeat in their condition keys.
+func (r *registration) oidcProvider() error {
+	r.set("arn", iamARN("oidc-provider/"+strings.TrimPrefix(r.in("url"), "https://")))
+	return nil
+}
+
+func (r *registration) codeCommitRepository() error {
+	name := r.physical("repositoryName")
+	repo := r.m.codeCommit(name)
+	r.id = name
+	r.set("arn", repo["Arn"])
+	r.set("cloneUrlHttp", repo["CloneUrlHttp"])
+	return nil
+}
+
+func (r *registration) cloudFormationStack() error {
+	outputs, err := r.m.stackOutputs(r.in("templateBody"))
+	if err != nil {
+		return err
+	}
+	r.set("outputs", outputs)
+	r.id = r.m.arn("cloudformation", "stack/"+r.physical("name")+"/"+shortHash(r.urn))
+	return nil
+}
+
+func (r *registration) dashboard() error {
+	r.id = r.in("dashboardName")
+	return nil
+}
+
+func (r *registration) serviceNetwork() error {
+	r.id = awsID("sn-", r.urn)
+	r.set("arn", r.m.arn("vpc-lattice", "servicenetwork/"+r.id))
+	return nil
+}
+
+func (r *registration) zone() error {
+	r.id = "Z0" + strings.ToUpper(shortHash(r.urn)+shortHash(r.urn+"zone"))
+	r.set("zoneId", r.id)
+	r.set("arn", hostedZoneARN(r.id))
+	r.set("nameServers", []any{"ns-0.awsdns-00.com."})
+	return nil
+}
+
+func (r *registration) zoneAssociation() error {
+	r.id = r.in("zoneId") + ":" + r.in("vpcId")
+	r.set("owningAccount", Account)
+	return nil
+}
+
+func (r *registration) addon() error {
+	r.set("arn", r.m.arn("eks", "addon/"+r.in("addonName")+"/"+shortHash(r.urn)))
+	return nil
+}
+
+// service gives LoadBalancer services the hostname the load balancer
+// controller would publish.
+func (r *registration) service() error {
+	spec := r.args.Inputs["spec"]
+	if !spec.IsObject() || str(spec.ObjectValue(), "type") != "LoadBalancer" {
+		return nil
+	}
+	r.set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{
+		"hostname": "a" + shortHash(r.urn) + "-" + shortHash(r.urn+"lb") + ".elb." + r.m.region + ".amazonaws.com",
+	}}}})
+	return nil
+}
+
+// kubernetesName gives objects without metadata.name the generated name the
+// Kubernetes provider would.
+func (r *registration) kubernetesName() error {
+	meta := resource.PropertyMap{}
+	if v, ok := r.out["metadata"]; ok && v.IsObject() {
+		meta = v.ObjectValue().Copy()
+	}
+	if str(meta, "name") != "" {
+		return nil
+	}
+	meta["name"] = resource.NewProperty(r.autoName())
+	r.out["metadata"] = resource.NewProperty(meta)
+	return nil
+}
+
+func (r *registration) providerID() error {
+	r.id = shortHash(r.urn)
+	return nil
 }
 
 // NewResource records the resource and returns its outputs: the inputs plus
@@ -185,195 +442,63 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if simulated {
 		parent = simParent
 	}
-	urn := m.urn(parent, args.TypeToken, args.Name)
-
-	out := args.Inputs.Copy()
-	in := func(k string) string {
-		if v, ok := args.Inputs[resource.PropertyKey(k)]; ok && v.IsString() {
-			return v.StringValue()
-		}
-		return ""
-	}
-	physical := func(key string) string {
-		if n := in(key); n != "" {
-			return n
-		}
-		return args.Name + "-" + shortHash(urn)
-	}
-	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
-	id := args.Name + "-" + shortHash(urn)
-
-	switch args.TypeToken {
-	case "eks:index:Cluster":
-		if err := m.fakeCluster(args, urn, out); err != nil {
-			return "", nil, err
-		}
-		id = ""
-	case "eks:index:ManagedNodeGroup":
-		id = ""
-	case "aws:eks/cluster:Cluster":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", m.arn("eks", "cluster/"+name))
-		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": m.oidcIssuer(name)}}}})
-		set("vpcConfig", map[string]any{"clusterSecurityGroupId": "sg-" + hexID(name+"cluster", 17), "vpcId": "vpc-" + hexID(m.stack, 17)})
-	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-		// IAM names the provider after its URL without the scheme, which
-		// IRSA trust policies repeat in their condition keys.
-		set("arn", "arn:aws:iam::"+Account+":oidc-provider/"+strings.TrimPrefix(in("url"), "https://"))
-	case "aws:iam/role:Role":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", "arn:aws:iam::"+Account+":role/"+name)
-	case "aws:lambda/function:Function":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", m.arn("lambda", "function:"+name))
-		set("invokeArn", "arn:aws:apigateway:"+m.region+":lambda:path/2015-03-31/functions/"+m.arn("lambda", "function:"+name)+"/invocations")
-	case "aws:sfn/stateMachine:StateMachine":
-		name := physical("name")
-		set("name", name)
-		set("arn", m.arn("states", "stateMachine:"+name))
-		id = m.arn("states", "stateMachine:"+name)
-	case "aws:sns/topic:Topic":
-		name := physical("name")
-		set("name", name)
-		set("arn", m.arn("sns", name))
-		id = m.arn("sns", name)
-	case "aws:cloudwatch/logGroup:LogGroup":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", m.arn("logs", "log-group:"+name))
-	case "aws:cloudwatch/eventRule:EventRule":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", m.arn("events", "rule/"+name))
-	case "aws:ecr/repository:Repository":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", m.arn("ecr", "repository/"+name))
-		set("registryId", Account)
-		set("repositoryUrl", Account+".dkr.ecr."+m.region+".amazonaws.com/"+name)
-	case "aws:codebuild/project:Project":
-		name := physical("name")
-		set("name", name)
-		set("arn", m.arn("codebuild", "project/"+name))
-		id = m.arn("codebuild", "project/"+name)
-	case "aws:codepipeline/pipeline:Pipeline":
-		name := physical("name")
-		id = name
-		set("name", name)
-		set("arn", m.arn("codepipeline", name))
-	case "aws:codecommit/repository:Repository":
-		name := physical("repositoryName")
-		id = name
-		set("arn", m.arn("codecommit", name))
-		set("cloneUrlHttp", "https://git-codecommit."+m.region+".amazonaws.com/v1/repos/"+name)
-	case "aws:cloudformation/stack:Stack":
-		outputs, err := m.stackOutputs(in("templateBody"))
-		if err != nil {
-			return "", nil, fmt.Errorf("mock %s: %w", args.Name, err)
-		}
-		set("outputs", outputs)
-		id = m.arn("cloudformation", "stack/"+physical("name")+"/"+shortHash(urn))
-	case "aws:s3/bucketV2:BucketV2":
-		name := strings.ToLower(physical("bucket"))
-		id = name
-		set("bucket", name)
-		set("arn", "arn:aws:s3:::"+name)
-	case "aws:cloudwatch/dashboard:Dashboard":
-		id = in("dashboardName")
-	case "aws:ec2/vpc:Vpc":
-		id = "vpc-" + hexID(urn, 17)
-	case "aws:ec2/subnet:Subnet":
-		id = "subnet-" + hexID(urn, 17)
-	case "aws:vpclattice/serviceNetwork:ServiceNetwork":
-		id = "sn-" + hexID(urn, 17)
-		set("arn", m.arn("vpc-lattice", "servicenetwork/"+id))
-	case "aws:route53/zone:Zone":
-		zoneID := "Z0" + strings.ToUpper(shortHash(urn)+shortHash(urn+"zone"))
-		id = zoneID
-		set("zoneId", zoneID)
-		set("arn", "arn:aws:route53:::hostedzone/"+zoneID)
-		set("nameServers", []any{"ns-0.awsdns-00.com."})
-	case "aws:route53/zoneAssociation:ZoneAssociation":
-		id = in("zoneId") + ":" + in("vpcId")
-		set("owningAccount", Account)
-	case "aws:eks/addon:Addon":
-		set("arn", m.arn("eks", "addon/"+in("addonName")+"/"+shortHash(urn)))
-	case "kubernetes:core/v1:Service":
-		if spec := args.Inputs["spec"]; spec.IsObject() {
-			if t := spec.ObjectValue()["type"]; t.IsString() && t.StringValue() == "LoadBalancer" {
-				set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{
-					"hostname": "a" + shortHash(urn) + "-" + shortHash(urn+"lb") + ".elb." + m.region + ".amazonaws.com",
-				}}}})
-			}
-		}
-	}
-	if strings.HasPrefix(args.TypeToken, "kubernetes:") && !strings.HasPrefix(args.TypeToken, "kubernetes:helm") &&
-		!strings.HasPrefix(args.TypeToken, "kubernetes:yaml") {
-		ensureK8sName(out, args.Name+"-"+shortHash(urn))
-	}
-	if strings.HasPrefix(args.TypeToken, "pulumi:providers:") {
-		id = shortHash(urn)
+	r := &registration{m: m, args: args, urn: m.urn(parent, args.TypeToken, args.Name), out: args.Inputs.Copy()}
+	r.id = r.autoName()
+	if err := r.answer(); err != nil {
+		return "", nil, fmt.Errorf("mock %s: %w", args.Name, err)
 	}
 
 	m.mu.Lock()
 	m.result.Resources = append(m.result.Resources, policy.Resource{
-		URN: urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: custom, ID: id,
+		URN: r.urn, Type: args.TypeToken, Name: args.Name, Parent: parent, Custom: custom, ID: r.id,
 		Inputs: plainMap(args.Inputs), Dependencies: deps, Provider: args.Provider,
 	})
 	if simulated {
-		m.result.Simulated[urn] = true
+		m.result.Simulated[r.urn] = true
 	}
-	m.result.Outputs[urn] = plainMap(out)
+	m.result.Outputs[r.urn] = plainMap(r.out)
 	m.mu.Unlock()
-	return id, out, nil
+	return r.id, r.out, nil
 }
 
-// ensureK8sName gives objects without metadata.name the generated name the
-// Kubernetes provider would.
-func ensureK8sName(out resource.PropertyMap, generated string) {
-	meta := resource.PropertyMap{}
-	if v, ok := out["metadata"]; ok && v.IsObject() {
-		meta = v.ObjectValue().Copy()
+// answer applies the type's own answer, then the first matching prefix's.
+func (r *registration) answer() error {
+	if a, ok := answers[r.args.TypeToken]; ok {
+		if err := a(r); err != nil {
+			return err
+		}
 	}
-	if n, ok := meta["name"]; ok && n.IsString() && n.StringValue() != "" {
-		return
+	for _, p := range byPrefix {
+		if strings.HasPrefix(r.args.TypeToken, p.prefix) {
+			if p.answer == nil {
+				return nil
+			}
+			return p.answer(r)
+		}
 	}
-	meta["name"] = resource.NewProperty(generated)
-	out["metadata"] = resource.NewProperty(meta)
+	return nil
 }
 
 // fakeCluster stands in for the pulumi-eks component: it registers the AWS
 // cluster and the OIDC provider the component would create and returns
 // references to them, with a kubeconfig that has the shape pulumi-eks gives.
-func (m *mocks) fakeCluster(args pulumi.MockResourceArgs, urn string, out resource.PropertyMap) error {
+func (m *mocks) fakeCluster(r *registration) error {
 	m.mu.Lock()
 	ctx := m.ctx
-	m.simParent[args.Name+"-eksCluster"] = urn
-	m.simParent[args.Name+"-oidcProvider"] = urn
+	m.simParent[r.args.Name+"-eksCluster"] = r.urn
+	m.simParent[r.args.Name+"-oidcProvider"] = r.urn
 	m.mu.Unlock()
 
-	name := args.Name
-	if v, ok := args.Inputs["name"]; ok && v.IsString() {
-		name = v.StringValue()
-	}
-	cluster, err := awseks.NewCluster(ctx, args.Name+"-eksCluster", &awseks.ClusterArgs{
+	name := cmp.Or(r.in("name"), r.args.Name)
+	cluster, err := awseks.NewCluster(ctx, r.args.Name+"-eksCluster", &awseks.ClusterArgs{
 		Name:      pulumi.String(name),
-		RoleArn:   pulumi.String("arn:aws:iam::" + Account + ":role/" + name + "-eksRole"),
+		RoleArn:   pulumi.String(iamARN("role/" + name + "-eksRole")),
 		VpcConfig: &awseks.ClusterVpcConfigArgs{SubnetIds: pulumi.StringArray{}},
 	})
 	if err != nil {
 		return err
 	}
-	oidc, err := iam.NewOpenIdConnectProvider(ctx, args.Name+"-oidcProvider", &iam.OpenIdConnectProviderArgs{
+	oidc, err := iam.NewOpenIdConnectProvider(ctx, r.args.Name+"-oidcProvider", &iam.OpenIdConnectProviderArgs{
 		Url:             pulumi.String(m.oidcIssuer(name)),
 		ClientIdLists:   pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
 		ThumbprintLists: pulumi.StringArray{},
@@ -405,18 +530,18 @@ func (m *mocks) fakeCluster(args pulumi.MockResourceArgs, urn string, out resour
 	if err != nil {
 		return err
 	}
-	out["eksCluster"] = clusterRef
-	out["kubeconfigJson"] = resource.NewProperty(string(kubeconfigJSON))
-	out["kubeconfig"] = resource.NewPropertyValue(kubeconfig)
+	r.out["eksCluster"] = clusterRef
+	r.out["kubeconfigJson"] = resource.NewProperty(string(kubeconfigJSON))
+	r.out["kubeconfig"] = resource.NewPropertyValue(kubeconfig)
 	core := resource.PropertyMap{
 		"cluster":      clusterRef,
 		"oidcProvider": oidcRef,
 		"endpoint":     resource.NewProperty(endpoint),
 	}
-	if v, ok := args.Inputs["vpcId"]; ok {
+	if v, ok := r.args.Inputs["vpcId"]; ok {
 		core["vpcId"] = v
 	}
-	out["core"] = resource.NewProperty(core)
+	r.out["core"] = resource.NewProperty(core)
 	return nil
 }
 
@@ -451,11 +576,7 @@ func (m *mocks) stackOutputs(template string) (map[string]any, error) {
 			continue
 		}
 		name, _ := r.Properties["RepositoryName"].(string)
-		values := map[string]string{
-			"Name":         name,
-			"Arn":          m.arn("codecommit", name),
-			"CloneUrlHttp": "https://git-codecommit." + m.region + ".amazonaws.com/v1/repos/" + name,
-		}
+		values := m.codeCommit(name)
 		for k := range t.Outputs {
 			if v, ok := values[k]; ok {
 				out[k] = v
@@ -465,56 +586,74 @@ func (m *mocks) stackOutputs(template string) (map[string]any, error) {
 	return out, nil
 }
 
+// invoke answers one function the program calls.
+type invoke func(m *mocks, args resource.PropertyMap) (map[string]any, error)
+
+// invokes are the functions the program calls, by token.
+var invokes = map[string]invoke{
+	"aws:index/getCallerIdentity:getCallerIdentity":       (*mocks).callerIdentity,
+	"aws:index/getPartition:getPartition":                 (*mocks).partition,
+	"aws:index/getRegion:getRegion":                       (*mocks).regionInfo,
+	"aws:index/getAvailabilityZones:getAvailabilityZones": (*mocks).availabilityZones,
+	"aws:route53/getZone:getZone":                         (*mocks).hostedZone,
+	"aws:ec2/getManagedPrefixList:getManagedPrefixList":   (*mocks).managedPrefixList,
+}
+
 // Call answers the invokes the program makes.
 func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.result.Invokes = append(m.result.Invokes, args.Token)
 	m.mu.Unlock()
-	switch args.Token {
-	case "aws:index/getCallerIdentity:getCallerIdentity":
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"accountId": Account, "arn": "arn:aws:iam::" + Account + ":user/deployer", "userId": "AIDAEXAMPLE", "id": Account,
-		}), nil
-	case "aws:index/getPartition:getPartition":
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws",
-		}), nil
-	case "aws:index/getRegion:getRegion":
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"name": m.region, "description": m.region, "endpoint": "ec2." + m.region + ".amazonaws.com", "id": m.region,
-		}), nil
-	case "aws:index/getAvailabilityZones:getAvailabilityZones":
-		var names, ids []any
-		for i, s := range []string{"a", "b", "c", "d"} {
-			names = append(names, m.region+s)
-			ids = append(ids, fmt.Sprintf("usw2-az%d", i+1))
-		}
-		return resource.NewPropertyMapFromMap(map[string]any{"names": names, "zoneIds": ids, "id": m.region}), nil
-	case "aws:route53/getZone:getZone":
-		zoneID := ""
-		if v, ok := args.Args["zoneId"]; ok && v.IsString() {
-			zoneID = v.StringValue()
-		}
-		z, ok := HostedZones[zoneID]
-		if !ok {
-			return nil, fmt.Errorf("no matching Route 53 Hosted Zone found (zone %q)", zoneID)
-		}
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"id": zoneID, "zoneId": zoneID, "name": z.Name + ".", "privateZone": z.Private,
-			"arn": "arn:aws:route53:::hostedzone/" + zoneID, "callerReference": "offline", "comment": "",
-			"nameServers": []any{}, "resourceRecordSetCount": 2, "tags": map[string]any{},
-		}), nil
-	case "aws:ec2/getManagedPrefixList:getManagedPrefixList":
-		name := ""
-		if v, ok := args.Args["name"]; ok && v.IsString() {
-			name = v.StringValue()
-		}
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"id": "pl-0721453c7ac4ec009", "name": name, "addressFamily": "IPv4",
-			"arn": m.arn("ec2", "prefix-list/pl-0721453c7ac4ec009"), "ownerId": "AWS", "entries": []any{}, "maxEntries": 10,
-		}), nil
+	f, ok := invokes[args.Token]
+	if !ok {
+		return nil, fmt.Errorf("offline evaluation has no answer for invoke %s", args.Token)
 	}
-	return nil, fmt.Errorf("offline evaluation has no answer for invoke %s", args.Token)
+	out, err := f(m, args.Args)
+	if err != nil {
+		return nil, err
+	}
+	return resource.NewPropertyMapFromMap(out), nil
+}
+
+func (m *mocks) callerIdentity(resource.PropertyMap) (map[string]any, error) {
+	return map[string]any{"accountId": Account, "arn": iamARN("user/deployer"), "userId": "AIDAEXAMPLE", "id": Account}, nil
+}
+
+func (m *mocks) partition(resource.PropertyMap) (map[string]any, error) {
+	return map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}, nil
+}
+
+func (m *mocks) regionInfo(resource.PropertyMap) (map[string]any, error) {
+	return map[string]any{"name": m.region, "description": m.region, "endpoint": "ec2." + m.region + ".amazonaws.com", "id": m.region}, nil
+}
+
+func (m *mocks) availabilityZones(resource.PropertyMap) (map[string]any, error) {
+	var names, ids []any
+	for i, s := range []string{"a", "b", "c", "d"} {
+		names = append(names, m.region+s)
+		ids = append(ids, fmt.Sprintf("usw2-az%d", i+1))
+	}
+	return map[string]any{"names": names, "zoneIds": ids, "id": m.region}, nil
+}
+
+func (m *mocks) hostedZone(args resource.PropertyMap) (map[string]any, error) {
+	zoneID := str(args, "zoneId")
+	z, ok := HostedZones[zoneID]
+	if !ok {
+		return nil, fmt.Errorf("no matching Route 53 Hosted Zone found (zone %q)", zoneID)
+	}
+	return map[string]any{
+		"id": zoneID, "zoneId": zoneID, "name": z.Name + ".", "privateZone": z.Private,
+		"arn": hostedZoneARN(zoneID), "callerReference": "offline", "comment": "",
+		"nameServers": []any{}, "resourceRecordSetCount": 2, "tags": map[string]any{},
+	}, nil
+}
+
+func (m *mocks) managedPrefixList(args resource.PropertyMap) (map[string]any, error) {
+	return map[string]any{
+		"id": "pl-0721453c7ac4ec009", "name": str(args, "name"), "addressFamily": "IPv4",
+		"arn": m.arn("ec2", "prefix-list/pl-0721453c7ac4ec009"), "ownerId": "AWS", "entries": []any{}, "maxEntries": 10,
+	}, nil
 }
 
 // plainMap converts recorded inputs to JSON-like values: secrets are
@@ -581,33 +720,35 @@ func StackConfig(dir, stack string) (project string, cfg map[string]string, secr
 		if !strings.Contains(k, ":") {
 			k = proj.Name + ":" + k
 		}
-		switch t := v.(type) {
-		case string:
-			cfg[k] = t
-		case map[string]any:
-			if _, ok := t["secure"]; ok {
+		if obj, ok := v.(map[string]any); ok {
+			if _, secure := obj["secure"]; secure {
 				secrets = append(secrets, k)
 				continue
 			}
-			b, err := json.Marshal(t)
-			if err != nil {
-				return "", nil, nil, fmt.Errorf("%s: %s: %w", file, k, err)
-			}
-			cfg[k] = string(b)
-		case []any:
-			b, err := json.Marshal(t)
-			if err != nil {
-				return "", nil, nil, fmt.Errorf("%s: %s: %w", file, k, err)
-			}
-			cfg[k] = string(b)
-		case nil:
-			cfg[k] = ""
-		default:
-			cfg[k] = fmt.Sprint(t)
 		}
+		s, err := configString(v)
+		if err != nil {
+			return "", nil, nil, fmt.Errorf("%s: %s: %w", file, k, err)
+		}
+		cfg[k] = s
 	}
 	sort.Strings(secrets)
 	return proj.Name, cfg, secrets, nil
+}
+
+// configString is a configuration value as Pulumi hands it to the program:
+// strings as they are, lists and objects as JSON.
+func configString(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case nil:
+		return "", nil
+	case map[string]any, []any:
+		b, err := json.Marshal(t)
+		return string(b), err
+	}
+	return fmt.Sprint(v), nil
 }
 
 func readYAML(path string, v any) error {
