@@ -32,7 +32,7 @@ func main() {
 	stack := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml is read")
 	trafficLayer := fs.String("traffic", "", "override trafficLayer: "+strings.Join(contract.Routers(), " or "))
 	dir := fs.String("dir", ".", "project directory (holds Pulumi.yaml)")
-	flat := fs.Bool("flat", false, "print type<TAB>name<TAB>parent lines instead of a tree")
+	flat := fs.Bool("flat", false, "print sorted type<TAB>name<TAB>parent lines instead of a tree")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a configuration key, e.g. -set nodeInstanceType=m7g.large (repeatable)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -96,8 +96,15 @@ func run(w io.Writer, dir, stack, trafficLayer string, sets setFlags, flat bool)
 	}
 	fmt.Fprintf(w, "%s/%s (trafficLayer %s)\n", project, stack, layer)
 	if flat {
+		// Sorted: resources register in a different order on each run,
+		// and flat output is for diffing.
+		lines := make([]string, 0, len(owned))
 		for _, r := range owned {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", r.Type, r.Name, parentName(result, r.Parent))
+			lines = append(lines, fmt.Sprintf("%s\t%s\t%s", r.Type, r.Name, parentName(result, r.Parent)))
+		}
+		sort.Strings(lines)
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
 		}
 	} else {
 		printTree(w, result, stackURN(result), "")
