@@ -342,28 +342,70 @@ type rolloutView struct {
 	// Phase is as canaryctl status prints it, with requests not honoured yet.
 	Phase string `json:"phase"`
 	// Outcome is canaryctl watch's last line for a finished rollout.
-	Outcome         string          `json:"outcome,omitempty"`
-	Status          status.Status   `json:"status"`
-	Control         status.Control  `json:"control"`
-	History         []status.Record `json:"history"`
-	ResourceVersion string          `json:"resourceVersion"`
+	Outcome string         `json:"outcome,omitempty"`
+	Status  status.Status  `json:"status"`
+	Control status.Control `json:"control"`
+	// Actions are the buttons the page enables, in dashboardActions order.
+	Actions         []actionView `json:"actions"`
+	History         []recordView `json:"history"`
+	ResourceVersion string       `json:"resourceVersion"`
 	// Error is why the status ConfigMap could not be read.
 	Error string `json:"error,omitempty"`
 }
 
+// actionView says whether a request would be taken now and, if not, why:
+// the answer of status.NextControl, the rule the request itself goes
+// through, so that the page offers only what the server does.
+type actionView struct {
+	Action  status.Action `json:"action"`
+	Allowed bool          `json:"allowed"`
+	Reason  string        `json:"reason,omitempty"`
+}
+
+// recordView is a finished rollout with its duration as canaryctl history
+// prints it.
+type recordView struct {
+	status.Record
+	Duration string `json:"duration"`
+}
+
+// allowedActions says, for each dashboard action, whether the rollout in
+// snap takes it now.
+func allowedActions(snap status.Snapshot) []actionView {
+	views := make([]actionView, 0, len(dashboardActions))
+	for _, a := range dashboardActions {
+		v := actionView{Action: a, Allowed: true}
+		if _, err := status.NextControl(snap, a); err != nil {
+			v.Allowed, v.Reason = false, err.Error()
+		}
+		views = append(views, v)
+	}
+	return views
+}
+
+// unreadableActions refuses every action on a status that cannot be read.
+func unreadableActions(err error) []actionView {
+	views := make([]actionView, 0, len(dashboardActions))
+	for _, a := range dashboardActions {
+		views = append(views, actionView{Action: a, Reason: "the rollout's status cannot be read: " + err.Error()})
+	}
+	return views
+}
+
 func viewOf(cm *corev1.ConfigMap) rolloutView {
-	v := rolloutView{Key: cm.Namespace + "/" + cm.Name, Namespace: cm.Namespace, ResourceVersion: cm.ResourceVersion}
+	v := rolloutView{Key: cm.Namespace + "/" + cm.Name, Namespace: cm.Namespace, ResourceVersion: cm.ResourceVersion, History: []recordView{}}
 	snap, err := status.Decode(cm)
 	if err != nil {
 		v.Microservice, v.Phase, v.Error = cm.Labels[naming.LabelMicroservice], "Unknown", err.Error()
+		v.Actions = unreadableActions(err)
 		return v
 	}
 	st := snap.Status
 	// The templates are large and the page never shows them.
 	st.StableTemplate, st.CanaryTemplate = "", ""
-	v.Microservice, v.Phase, v.Status, v.Control, v.History = st.Microservice, Phase(snap), st, snap.Control, snap.History
-	if v.History == nil {
-		v.History = []status.Record{}
+	v.Microservice, v.Phase, v.Status, v.Control, v.Actions = st.Microservice, Phase(snap), st, snap.Control, allowedActions(snap)
+	for _, r := range snap.History {
+		v.History = append(v.History, recordView{Record: r, Duration: took(r)})
 	}
 	if status.Terminal(st.Phase) {
 		v.Outcome, _ = Outcome(st)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -285,8 +286,14 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	t.Logf("the page showed the weight go from %d%% to %d%% and the weight plot from %d to %d points", w1, w2, n1, n2)
 
-	// A refused request: the page shows the command's own message.
-	p.do("ask to resume a rollout that is not paused", ask(section+` button[data-action="resume"]`), click(`#confirm-ok`),
+	// A request the rollout no longer allows, as from a page that is behind:
+	// the server refuses it and the page shows the command's own message.
+	resume := section + ` button[data-action="resume"]`
+	if title := eval[string](p, "resume button", `document.querySelector('`+resume+`').disabled ? document.querySelector('`+resume+`').title : "enabled"`); title != "shop is not paused" {
+		t.Fatalf("the resume button of a running rollout: %q, want disabled with the title %q", title, "shop is not paused")
+	}
+	eval[bool](p, "click resume as a page that is behind would", `(b => { b.disabled = false; b.click(); return true; })(document.querySelector('`+resume+`'))`)
+	p.do("ask to resume a rollout that is not paused", until(`document.querySelector('#confirm').open`), click(`#confirm-ok`),
 		until(`document.querySelector('`+section+` .message[data-ok="false"]') !== null`))
 	shown := eval[string](p, "refusal", `document.querySelector('`+section+` .message').textContent`)
 	cli := s.ctl(t, "resume", svc)
@@ -503,4 +510,132 @@ type codeRecorder struct {
 func (r *codeRecorder) WriteHeader(code int) {
 	r.code = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// TestDashboardOnAPhone opens the dashboard at a phone's size: nothing
+// scrolls sideways, a verdict's reason gets the card's width, the buttons
+// offer only what the server would do (and follow a change), the time axis
+// is labelled at round times and durations read as canaryctl history's.
+func TestDashboardOnAPhone(t *testing.T) {
+	const width = 390
+	ctx := context.Background()
+	s := seed(t)
+	// yelb-appserver runs: ten and a half minutes of climbing weight, the
+	// last analysis short of requests.
+	begin := time.Now().Add(-10*time.Minute - 30*time.Second)
+	for i, at := range []time.Duration{0, 3 * time.Minute, 6 * time.Minute, 9 * time.Minute, 10*time.Minute + 30*time.Second} {
+		st := rollout("yelb-appserver", status.PhaseProgressing, 10*(i+1), 10*(i+2), i+1)
+		st.Steps, st.UpdatedAt = 9, begin.Add(at)
+		if i == 4 {
+			st.Verdicts = []status.Verdict{{At: st.UpdatedAt, Weight: st.Weight, Result: "nodata", Requests: 3,
+				Reason: "3 requests in the look-back window, fewer than the 20 an analysis needs; the weight holds until traffic reaches the canary"}}
+		}
+		s.write(t, st)
+	}
+	s.write(t, rollout("yelb-ui", status.PhaseProgressing, 20, 30, 2))
+	ops := status.NewOperator(s.Clientset)
+	if _, err := ops.Request(ctx, s.ns, "yelb-ui", status.ActionPause); err != nil {
+		t.Fatal(err)
+	}
+	s.write(t, rollout("yelb-db", status.PhaseSucceeded, 100, 100, 3))
+	finished := status.Record{Microservice: "yelb-db", CanaryVersion: 4, CanaryImage: "repo/yelb-db:1.4", StableVersion: 3,
+		Phase: status.PhaseSucceeded, StartedAt: begin, FinishedAt: begin.Add(132 * time.Second)}
+	if err := s.eng.Finish(ctx, finished); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := testDashboard(t, s, s.ns)
+
+	bctx, problems := browser(t)
+	p := tab{t: t, ctx: bctx}
+	section := func(svc string) string {
+		return `section.rollout[data-key="` + s.ns + "/" + naming.StatusConfigMap(svc) + `"]`
+	}
+	p.do("load the dashboard on a phone", chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(srv.URL+"/"),
+		until(`document.body.dataset.loaded === "true" && document.querySelectorAll('section.rollout').length === 3`))
+	if got := eval[int](p, "viewport", `window.innerWidth`); got != width {
+		t.Errorf("the page is laid out %d px wide, want the phone's %d", got, width)
+	}
+	if got := eval[int](p, "page width", `document.documentElement.scrollWidth`); got > width {
+		t.Errorf("the page is %d px wide on a %d px phone: it scrolls sideways", got, width)
+	}
+	reason := eval[float64](p, "reason width", `document.querySelector('`+section("yelb-appserver")+` table.verdicts td.reason').getBoundingClientRect().width`)
+	if reason < 300 {
+		t.Errorf("the verdict's reason is %.0f px wide on a %d px phone, want the card's width (at least 300 px)", reason, width)
+	}
+
+	// The buttons as the server would answer each request now.
+	buttons := func(svc string) string {
+		return eval[string](p, "buttons of "+svc, `JSON.stringify([...document.querySelectorAll('`+section(svc)+` .actions button')]`+
+			`.map(b => b.dataset.action + (b.disabled ? " disabled: " + b.title : " enabled")))`)
+	}
+	want := func(svc string, allowed ...status.Action) string {
+		t.Helper()
+		snap, err := ops.Get(ctx, s.ns, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var states []string
+		for _, a := range dashboardActions {
+			_, err := status.NextControl(snap, a)
+			switch {
+			case slices.Contains(allowed, a) && err == nil:
+				states = append(states, string(a)+" enabled")
+			case !slices.Contains(allowed, a) && err != nil:
+				states = append(states, string(a)+" disabled: "+err.Error())
+			default:
+				t.Fatalf("%s of %s: the server answers %v", a, svc, err)
+			}
+		}
+		raw, _ := json.Marshal(states)
+		return string(raw)
+	}
+	for _, tt := range []struct {
+		svc     string
+		allowed []status.Action
+	}{
+		{"yelb-appserver", []status.Action{status.ActionPause, status.ActionPromote, status.ActionAbort}},
+		{"yelb-ui", []status.Action{status.ActionResume, status.ActionPromote, status.ActionAbort}},
+		{"yelb-db", nil},
+	} {
+		if got, want := buttons(tt.svc), want(tt.svc, tt.allowed...); got != want {
+			t.Errorf("buttons of %s:\n got %s\nwant %s", tt.svc, got, want)
+		}
+	}
+	if _, err := ops.Request(ctx, s.ns, "yelb-ui", status.ActionResume); err != nil {
+		t.Fatal(err)
+	}
+	running := want("yelb-ui", status.ActionPause, status.ActionPromote, status.ActionAbort)
+	p.do("see yelb-ui's buttons follow its resume", until(`JSON.stringify([...document.querySelectorAll('`+section("yelb-ui")+` .actions button')]`+
+		`.map(b => b.dataset.action + (b.disabled ? " disabled: " + b.title : " enabled"))) === `+strconv.Quote(running)))
+
+	// Ten and a half minutes: a label every two minutes, on the minute.
+	var ticks struct {
+		Step   int
+		At     []int64
+		Labels []string
+	}
+	raw := eval[string](p, "time axis", `(s => JSON.stringify({step: +s.dataset.tickStep, at: [...s.querySelectorAll('text.tick')].map(e => +e.dataset.at),`+
+		` labels: [...s.querySelectorAll('text.tick')].map(e => e.textContent)}))(document.querySelector('`+section("yelb-appserver")+` svg[data-metric="weight"]'))`)
+	if err := json.Unmarshal([]byte(raw), &ticks); err != nil {
+		t.Fatal(err)
+	}
+	if ticks.Step != 120000 || len(ticks.At) < 4 || len(ticks.At) > 6 {
+		t.Fatalf("time axis over 10m30s: %s; want 4 to 6 labels two minutes apart", raw)
+	}
+	for i, label := range ticks.Labels {
+		at := time.UnixMilli(ticks.At[i])
+		if at.Before(begin.Truncate(time.Second)) || at.After(begin.Add(10*time.Minute+31*time.Second)) || at.Second() != 0 ||
+			!regexp.MustCompile(`^\d\d:\d[02468]$`).MatchString(label) || (i > 0 && ticks.At[i]-ticks.At[i-1] != 120000) {
+			t.Errorf("time label %d %q at %s: want an even minute within the rollout, two minutes after the one before", i, label, at.Format(time.RFC3339Nano))
+		}
+	}
+
+	shown := eval[string](p, "history duration", `document.querySelector('`+section("yelb-db")+` table.history td.duration').textContent`)
+	if cli := strings.Fields(strings.Split(HistoryTable([]status.Record{finished}), "\n")[1])[6]; shown != "2m12s" || shown != cli {
+		t.Errorf("the page shows the 132 s rollout as %q, canaryctl history as %q; want both 2m12s", shown, cli)
+	}
+	if got := problems(); len(got) > 0 {
+		t.Fatalf("the page reported errors: %q", got)
+	}
 }

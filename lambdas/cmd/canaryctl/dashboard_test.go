@@ -216,6 +216,16 @@ func TestDashboardPageAndRollouts(t *testing.T) {
 	if ui.Outcome != "Rollout succeeded: yelb-ui v4 serves all traffic." {
 		t.Errorf("yelb-ui outcome %q", ui.Outcome)
 	}
+	for _, v := range views {
+		for _, a := range v.Actions {
+			if wantAllowed := v.Microservice == "yelb-appserver" && a.Action != status.ActionResume; a.Allowed != wantAllowed || (a.Reason == "") != wantAllowed {
+				t.Errorf("%s %s: allowed %v, reason %q", v.Microservice, a.Action, a.Allowed, a.Reason)
+			}
+		}
+		if len(v.Actions) != len(dashboardActions) {
+			t.Errorf("%s: actions %+v, want one per button", v.Microservice, v.Actions)
+		}
+	}
 
 	// -A: every namespace, and actions in any of them.
 	all, allD := testDashboard(t, s, "")
@@ -971,6 +981,80 @@ func TestDashboardAnnounce(t *testing.T) {
 		d.announce(&stdout, &stderr, tt.generated, tt.tokenFile)
 		if stdout.String() != tt.wantStdout || stderr.String() != tt.wantStderr {
 			t.Errorf("%s:\nstdout %q\nwant   %q\nstderr %q\nwant   %q", tt.name, stdout.String(), tt.wantStdout, stderr.String(), tt.wantStderr)
+		}
+	}
+}
+
+// TestAllowedActions: the page enables exactly the actions the request
+// would take, and a disabled one carries the refusal the request would get.
+func TestAllowedActions(t *testing.T) {
+	finishedAt := time.Date(2026, 11, 25, 18, 40, 0, 0, time.UTC)
+	running := status.Status{Microservice: "yelb-appserver", Phase: status.PhaseProgressing}
+	paused := status.Status{Microservice: "yelb-appserver", Phase: status.PhasePaused}
+	waiting := status.Status{Microservice: "yelb-appserver", Phase: status.PhaseWaiting}
+	done := status.Status{Microservice: "yelb-appserver", Phase: status.PhaseSucceeded, UpdatedAt: finishedAt}
+	rolledBack := status.Status{Microservice: "yelb-appserver", Phase: status.PhaseRolledBack, UpdatedAt: finishedAt}
+	notRunning := "yelb-appserver has no rollout in progress (last: Succeeded at 2026-11-25T18:40:00Z)"
+	tests := []struct {
+		name    string
+		snap    status.Snapshot
+		allowed []status.Action
+		refused map[status.Action]string // the title of each disabled button
+	}{
+		{name: "running", snap: status.Snapshot{Status: running},
+			allowed: []status.Action{status.ActionPause, status.ActionPromote, status.ActionAbort},
+			refused: map[status.Action]string{status.ActionResume: "yelb-appserver is not paused"}},
+		{name: "paused", snap: status.Snapshot{Status: paused, Control: status.Control{Paused: true}},
+			allowed: []status.Action{status.ActionResume, status.ActionPromote, status.ActionAbort},
+			refused: map[status.Action]string{status.ActionPause: "yelb-appserver is already paused; resume it with: canaryctl resume yelb-appserver"}},
+		{name: "waiting for a promote", snap: status.Snapshot{Status: waiting},
+			allowed: []status.Action{status.ActionPause, status.ActionPromote, status.ActionAbort},
+			refused: map[status.Action]string{status.ActionResume: "yelb-appserver is not paused"}},
+		{name: "promote pending", snap: status.Snapshot{Status: running, Control: status.Control{Request: status.RequestPromote}},
+			allowed: []status.Action{status.ActionPause, status.ActionAbort},
+			refused: map[status.Action]string{status.ActionResume: "yelb-appserver is not paused", status.ActionPromote: "a promote is already pending for yelb-appserver"}},
+		{name: "abort pending", snap: status.Snapshot{Status: running, Control: status.Control{Request: status.RequestAbort}},
+			allowed: []status.Action{status.ActionPause},
+			refused: map[status.Action]string{status.ActionResume: "yelb-appserver is not paused",
+				status.ActionPromote: "an abort is already pending for yelb-appserver; promote refused", status.ActionAbort: "an abort is already pending for yelb-appserver"}},
+		{name: "succeeded", snap: status.Snapshot{Status: done},
+			refused: map[status.Action]string{status.ActionPause: notRunning, status.ActionResume: "yelb-appserver is not paused",
+				status.ActionPromote: notRunning, status.ActionAbort: notRunning}},
+		{name: "rolled back with a stale pause", snap: status.Snapshot{Status: rolledBack, Control: status.Control{Paused: true}},
+			allowed: []status.Action{status.ActionResume},
+			refused: map[status.Action]string{status.ActionPause: "yelb-appserver has no rollout in progress (last: RolledBack at 2026-11-25T18:40:00Z)",
+				status.ActionPromote: "yelb-appserver has no rollout in progress (last: RolledBack at 2026-11-25T18:40:00Z)",
+				status.ActionAbort:   "yelb-appserver has no rollout in progress (last: RolledBack at 2026-11-25T18:40:00Z)"}},
+		{name: "no status yet", snap: status.Snapshot{Status: status.Status{Microservice: "yelb-appserver"}},
+			refused: map[status.Action]string{status.ActionPause: "yelb-appserver has no rollout in progress (the engine has not reported one yet)",
+				status.ActionResume:  "yelb-appserver is not paused",
+				status.ActionPromote: "yelb-appserver has no rollout in progress (the engine has not reported one yet)",
+				status.ActionAbort:   "yelb-appserver has no rollout in progress (the engine has not reported one yet)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := allowedActions(tt.snap)
+			if len(got) != len(dashboardActions) {
+				t.Fatalf("%d actions, want one per button: %+v", len(got), got)
+			}
+			for i, a := range got {
+				if a.Action != dashboardActions[i] {
+					t.Errorf("action %d is %s, want %s", i, a.Action, dashboardActions[i])
+				}
+				if want := slices.Contains(tt.allowed, a.Action); a.Allowed != want || a.Reason != tt.refused[a.Action] {
+					t.Errorf("%s: allowed %v with reason %q, want allowed %v with reason %q", a.Action, a.Allowed, a.Reason, want, tt.refused[a.Action])
+				}
+			}
+		})
+	}
+
+	unreadable := viewOf(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "yelb", Name: naming.StatusConfigMap("yelb-appserver")}})
+	if unreadable.Error == "" || len(unreadable.Actions) != len(dashboardActions) {
+		t.Fatalf("a ConfigMap without the engine's labels: error %q, actions %+v", unreadable.Error, unreadable.Actions)
+	}
+	for _, a := range unreadable.Actions {
+		if a.Allowed || a.Reason != "the rollout's status cannot be read: "+unreadable.Error {
+			t.Errorf("%s on an unreadable status: allowed %v, reason %q", a.Action, a.Allowed, a.Reason)
 		}
 	}
 }

@@ -171,10 +171,6 @@ func HistoryTable(records []status.Record) string {
 	w := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(w, "CANARY\tIMAGE\tFROM\tOUTCOME\tSTARTED\tDURATION\tREASON")
 	for _, r := range records {
-		took := "-"
-		if !r.StartedAt.IsZero() && !r.FinishedAt.IsZero() {
-			took = duration.HumanDuration(r.FinishedAt.Sub(r.StartedAt))
-		}
 		started := "-"
 		if !r.StartedAt.IsZero() {
 			started = r.StartedAt.UTC().Format("2006-01-02 15:04:05")
@@ -184,10 +180,19 @@ func HistoryTable(records []status.Record) string {
 			reason = "-"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			version(r.CanaryVersion), dash(r.CanaryImage), version(r.StableVersion), r.Phase, started, took, reason)
+			version(r.CanaryVersion), dash(r.CanaryImage), version(r.StableVersion), r.Phase, started, took(r), reason)
 	}
 	w.Flush()
 	return buf.String()
+}
+
+// took is how long a finished rollout ran, rounded as kubectl rounds ages;
+// the dashboard shows the same string.
+func took(r status.Record) string {
+	if r.StartedAt.IsZero() || r.FinishedAt.IsZero() {
+		return "-"
+	}
+	return duration.HumanDuration(r.FinishedAt.Sub(r.StartedAt))
 }
 
 func dash(s string) string {

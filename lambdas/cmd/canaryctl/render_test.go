@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -257,6 +262,62 @@ func TestRequested(t *testing.T) {
 	for _, tt := range tests {
 		if got := Requested(tt.action, tt.st); got != tt.want {
 			t.Errorf("Requested(%s) =\n %q\nwant\n %q", tt.action, got, tt.want)
+		}
+	}
+}
+
+// TestTook: canaryctl history and the dashboard round a rollout's duration
+// the same way, as kubectl rounds ages.
+func TestTook(t *testing.T) {
+	start := time.Date(2026, 11, 25, 18, 0, 0, 0, time.UTC)
+	tests := []struct {
+		took time.Duration
+		want string
+	}{
+		{0, "0s"},
+		{45 * time.Second, "45s"},
+		{119 * time.Second, "119s"},
+		{2 * time.Minute, "2m"},
+		{132 * time.Second, "2m12s"},
+		{9*time.Minute + 59*time.Second, "9m59s"},
+		{12*time.Minute + 30*time.Second, "12m"},
+		{3*time.Hour + 5*time.Minute, "3h5m"},
+		{30 * time.Hour, "30h"},
+		{50 * time.Hour, "2d2h"},
+	}
+	var records []status.Record
+	for _, tt := range tests {
+		r := status.Record{Microservice: "yelb-appserver", StartedAt: start, FinishedAt: start.Add(tt.took)}
+		if got := took(r); got != tt.want {
+			t.Errorf("took(%v) = %q, want %q", tt.took, got, tt.want)
+		}
+		records = append(records, r)
+	}
+	// The page shows the dashboard's strings as they are.
+	history, err := json.Marshal(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := viewOf(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "yelb", Name: naming.StatusConfigMap("yelb-appserver"), Labels: map[string]string{
+			naming.LabelStatus: "true", naming.LabelManagedBy: naming.ManagedByValue, naming.LabelMicroservice: "yelb-appserver"}},
+		Data: map[string]string{status.KeyStatus: `{"microservice":"yelb-appserver","phase":"Succeeded"}`, status.KeyHistory: string(history)},
+	})
+	if v.Error != "" || len(v.History) != len(tests) {
+		t.Fatalf("dashboard view: error %q, %d records, want %d", v.Error, len(v.History), len(tests))
+	}
+	for i, tt := range tests {
+		if got := v.History[i].Duration; got != tt.want {
+			t.Errorf("the dashboard shows %v as %q, canaryctl history as %q", tt.took, got, tt.want)
+		}
+	}
+	raw, err := json.Marshal(v.History[0])
+	if err != nil || !strings.Contains(string(raw), `"duration":"0s"`) || !strings.Contains(string(raw), `"startedAt":"2026-11-25T18:00:00Z"`) {
+		t.Errorf("a record in the page's JSON: %s, %v", raw, err)
+	}
+	for _, r := range []status.Record{{}, {StartedAt: start}, {FinishedAt: start}} {
+		if got := took(r); got != "-" {
+			t.Errorf("took(%+v) = %q, want -", r, got)
 		}
 	}
 }

@@ -52,6 +52,34 @@ function fmt(v, unit, digits) {
   if (v === undefined || v === null) return "-";
   return Number(v).toFixed(digits) + unit;
 }
+
+// cells are a row's cells, each labelled with its column's heading for the
+// card layout of narrow screens.
+function cells(headings, ...tds) {
+  tds.forEach((td, i) => td.setAttribute("data-label", headings[i]));
+  return tds;
+}
+
+// tickSteps are the round intervals the time axis may be labelled at.
+const tickSteps = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400].map((s) => s * 1000);
+
+// timeTicks are the round local times from t0 to t1 at the smallest step
+// that gives at most six labels.
+function timeTicks(t0, t1) {
+  const step = tickSteps.find((s) => (t1 - t0) / s < 6) ?? tickSteps[tickSteps.length - 1];
+  const offset = new Date(t0).getTimezoneOffset() * 60000;
+  const ticks = [];
+  for (let t = Math.ceil((t0 - offset) / step) * step + offset; t <= t1; t += step) ticks.push(t);
+  return { step, ticks };
+}
+
+function tickLabel(t, step) {
+  const d = new Date(t), two = (n) => String(n).padStart(2, "0");
+  if (step >= 86400000) return two(d.getMonth() + 1) + "-" + two(d.getDate());
+  const hm = two(d.getHours()) + ":" + two(d.getMinutes());
+  return step < 60000 ? hm + ":" + two(d.getSeconds()) : hm;
+}
+
 function digitsFor(metric) { return metric === "pValue" ? 3 : metric === "successRate" ? 2 : 0; }
 
 function lastVerdict(st) {
@@ -96,8 +124,13 @@ function drawPlot(spec, points, start, end, gate) {
   const axisDigits = spec.metric === "pValue" ? 1 : hi - lo < 5 ? 1 : 0;
   label(fmt(hi, spec.unit.trim(), axisDigits), { x: L - 4, y: T + 8, "text-anchor": "end" });
   label(fmt(lo, spec.unit.trim(), axisDigits), { x: L - 4, y: H - B, "text-anchor": "end" });
-  label(clock(t0), { x: L, y: H - 4 });
-  label(clock(t1), { x: W - R, y: H - 4, "text-anchor": "end" });
+  const { step, ticks } = timeTicks(t0, t1);
+  s.setAttribute("data-tick-step", String(step));
+  for (const t of ticks) {
+    const tx = x(t);
+    s.append(svg("line", { x1: tx.toFixed(1), y1: H - B, x2: tx.toFixed(1), y2: H - B + 3, class: "axis" }));
+    label(tickLabel(t, step), { x: tx.toFixed(1), y: H - 4, class: "tick", "data-at": String(t), "text-anchor": tx > W - R - 20 ? "end" : "middle" });
+  }
   if (gate !== undefined && gate !== null) {
     const g = svg("line", { x1: L, y1: y(gate).toFixed(1), x2: W - R, y2: y(gate).toFixed(1), class: "gate" });
     const tip = svg("title");
@@ -162,8 +195,11 @@ function gatesOf(a) {
   return el("ul", { class: "gates" }, ...gates.map((g) => el("li", { text: g })));
 }
 
+const verdictHeadings = ["Time", "Weight", "Pod health", "Result", "Requests", "Errors", "Success", "p99", "p-value", "Reason"];
+const historyHeadings = ["Canary", "Image", "From", "Outcome", "Started", "Duration", "Reason"];
+
 function verdictsOf(st) {
-  const rows = (st.verdicts || []).map((v) => el("tr", {},
+  const rows = (st.verdicts || []).map((v) => el("tr", {}, ...cells(verdictHeadings,
     el("td", { text: clock(v.at) }),
     el("td", { text: v.weight + "%" }),
     el("td", { text: v.pods || "-" }),
@@ -173,33 +209,34 @@ function verdictsOf(st) {
     el("td", { text: fmt(v.successRate, "%", 2) }),
     el("td", { text: fmt(v.latencyP99Ms, " ms", 0) }),
     el("td", { text: fmt(v.pValue, "", 3) }),
-    el("td", { class: "reason", text: v.reason || "-" })));
+    el("td", { class: "reason wide", text: v.reason || "-" }))));
   if (!rows.length) return el("p", { class: "muted", text: "No analysis yet." });
-  return el("div", { class: "scroll" }, el("table", { class: "verdicts" },
-    el("thead", {}, el("tr", {}, ...["Time", "Weight", "Pod health", "Result", "Requests", "Errors", "Success", "p99", "p-value", "Reason"].map((h) => el("th", { text: h })))),
+  return el("div", { class: "scroll" }, el("table", { class: "verdicts cards" },
+    el("thead", {}, el("tr", {}, ...verdictHeadings.map((h) => el("th", { text: h })))),
     el("tbody", {}, ...rows)));
 }
 
 function historyOf(v) {
   if (!v.history.length) return el("p", { class: "muted", text: "No finished rollouts yet." });
-  return el("div", { class: "scroll" }, el("table", { class: "history" },
-    el("thead", {}, el("tr", {}, ...["Canary", "Image", "From", "Outcome", "Started", "Duration", "Reason"].map((h) => el("th", { text: h })))),
-    el("tbody", {}, ...v.history.map((r) => el("tr", {},
+  return el("div", { class: "scroll" }, el("table", { class: "history cards" },
+    el("thead", {}, el("tr", {}, ...historyHeadings.map((h) => el("th", { text: h })))),
+    el("tbody", {}, ...v.history.map((r) => el("tr", {}, ...cells(historyHeadings,
       el("td", { text: version(r.canaryVersion) }),
-      el("td", { text: r.canaryImage || "-" }),
+      el("td", { class: "wide", text: r.canaryImage || "-" }),
       el("td", { text: version(r.stableVersion) }),
       el("td", { class: r.phase === "Succeeded" ? "result-pass" : "result-fail", text: r.phase }),
       el("td", { text: stamp(r.startedAt) }),
-      el("td", { text: duration(r.startedAt, r.finishedAt) }),
-      el("td", { class: "reason", text: r.reason || "-" }))))));
+      el("td", { class: "duration", text: r.duration }),
+      el("td", { class: "reason wide", text: r.reason || "-" })))))));
 }
 
-function duration(a, b) {
-  const s = Math.round((Date.parse(b) - Date.parse(a)) / 1000);
-  if (!isFinite(s) || s < 0) return "-";
-  if (s < 120) return s + "s";
-  if (s < 7200) return Math.round(s / 60) + "m";
-  return Math.round(s / 3600) + "h";
+// actionButtons are the action buttons as the server would answer them
+// now: one it would refuse is disabled, with its reason as the title.
+function actionButtons(v) {
+  return (v.actions || []).map((a) => el("button", {
+    "data-action": a.action, class: a.action === "abort" ? "danger" : null, disabled: !a.allowed, title: a.allowed ? null : a.reason,
+    text: a.action[0].toUpperCase() + a.action.slice(1),
+  }));
 }
 
 function section(v) {
@@ -221,7 +258,7 @@ function section(v) {
     v.outcome ? el("p", { class: "outcome" + (outcomeBad ? " bad" : ""), text: v.outcome }) : null,
     !v.outcome && st.reason ? el("p", { class: "outcome", text: "Reason: " + st.reason }) : null,
     el("div", { class: "actions" },
-      ...["pause", "resume", "promote", "abort"].map((a) => el("button", { "data-action": a, class: a === "abort" ? "danger" : null, text: a[0].toUpperCase() + a.slice(1) })),
+      ...actionButtons(v),
       msg ? el("span", { class: "message", "data-ok": String(msg.ok), text: msg.text }) : null),
     el("h3", { text: "Over time" }), plotsOf(v),
     el("h3", { text: "Gates and verdicts (newest first)" }), gatesOf(st.analysis), verdictsOf(st),
@@ -267,12 +304,18 @@ function render() {
   document.getElementById("rollouts").replaceChildren(...views.map((v) => fresh(document.getElementById(sectionID(v.key)), v)));
 }
 
-// fresh is v's new section, keeping the old section's buttons: a click
-// whose press and release straddle a live update still lands.
+// fresh is v's new section, keeping the old section's buttons with the new
+// states: a click whose press and release straddle a live update still lands.
 function fresh(old, v) {
   const s = section(v);
   const keep = old && old.querySelector(".actions"), drop = s.querySelector(".actions");
   if (keep && drop) {
+    for (const b of keep.querySelectorAll("button[data-action]")) {
+      const now = drop.querySelector(`button[data-action="${b.dataset.action}"]`);
+      b.disabled = !now || now.disabled;
+      if (now && now.title) b.title = now.title;
+      else b.removeAttribute("title");
+    }
     keep.querySelector(".message")?.remove();
     const msg = drop.querySelector(".message");
     if (msg) keep.append(msg);
@@ -283,10 +326,11 @@ function fresh(old, v) {
 
 function renderOverview(views) {
   const body = document.querySelector("#overview tbody");
+  const headings = [...document.querySelectorAll("#overview thead th")].map((th) => th.textContent);
   body.replaceChildren(...views.map((v) => {
     const st = v.status;
     const id = sectionID(v.key);
-    return el("tr", { "data-key": v.key },
+    return el("tr", { "data-key": v.key }, ...cells(headings,
       el("td", { text: v.namespace }),
       el("td", {}, el("a", { href: "#" + id, text: v.microservice })),
       el("td", {}, el("span", { class: "phase", "data-phase": st.phase || "Unknown", text: v.phase })),
@@ -295,7 +339,7 @@ function renderOverview(views) {
       el("td", { class: "weight", text: st.weight + "%" }),
       el("td", { text: st.steps ? `${st.step}/${st.steps}` : "-" }),
       el("td", { text: lastVerdict(st) }),
-      el("td", { text: clock(st.updatedAt) }));
+      el("td", { text: clock(st.updatedAt) })));
   }));
   document.getElementById("empty").hidden = views.length > 0;
 }
