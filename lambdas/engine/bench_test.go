@@ -53,44 +53,79 @@ func BenchmarkShiftStep(b *testing.B) {
 		b.Run(router, func(b *testing.B) {
 			h := newHarness(b)
 			st := prepareShift(b, h, router)
-			ctx := context.Background()
 			execution := h.executionArn("shop", 2)
-			var reads, writes atomic.Int64
-			h.faults.seen = func(req *http.Request, _ int, _ []byte) {
-				if req.Method == http.MethodGet {
-					reads.Add(1)
-				} else {
-					writes.Add(1)
-					if testing.Verbose() {
-						b.Logf("write: %s %s", req.Method, req.URL.Path)
-					}
-				}
-			}
-			cpu := processCPU()
-			b.ResetTimer()
-			for range b.N {
-				if _, err := h.eng.Handle(ctx, engine.Event{Action: statemachine.ActionShift, Execution: execution, State: st}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			// The engine's own work, apart from waiting on the API server
-			// and etcd (separate processes).
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "engine-cpu-ms/op")
-			b.ReportMetric(float64(reads.Load())/float64(b.N), "api-reads/op")
-			b.ReportMetric(float64(writes.Load())/float64(b.N), "api-writes/op")
+			benchStep(b, h, statemachine.ActionShift, execution, st, true)
 		})
 	}
 }
 
-// prepareShift brings a canary to the point of its first traffic step.
-func prepareShift(b *testing.B, h *harness, router string) json.RawMessage {
+// BenchmarkCheckStep is one healthy check between analyses that finds
+// nothing changed: the Check handler against the local API server. The
+// checks before it catch up with the shift; the last of them writes
+// nothing, so the API server's watch cache, which a list right after a
+// write waits for, has caught up as well.
+func BenchmarkCheckStep(b *testing.B) {
+	for _, router := range []string{"appmesh", "gatewayapi"} {
+		b.Run(router, func(b *testing.B) {
+			h := newHarness(b)
+			execution := h.executionArn("shop", 2)
+			st := prepareShift(b, h, router)
+			for _, action := range []string{statemachine.ActionShift, statemachine.ActionCheck, statemachine.ActionCheck} {
+				out, err := h.eng.Handle(context.Background(), engine.Event{Action: action, Execution: execution, State: st})
+				if err != nil {
+					b.Fatalf("%s: %v", action, err)
+				}
+				st = out
+			}
+			benchStep(b, h, statemachine.ActionCheck, execution, st, false)
+		})
+	}
+}
+
+// benchStep runs action b.N times and reports the engine's CPU and the API
+// server requests per run. Chained, each run starts from the state the one
+// before returned, as the state machine passes it on; otherwise every run
+// starts from st.
+func benchStep(b *testing.B, h *harness, action, execution string, st json.RawMessage, chained bool) {
 	b.Helper()
 	ctx := context.Background()
+	var reads, writes atomic.Int64
+	h.faults.seen = func(req *http.Request, _ int, _ []byte) {
+		if req.Method == http.MethodGet {
+			reads.Add(1)
+		} else {
+			writes.Add(1)
+		}
+		if testing.Verbose() {
+			b.Logf("%s %s", req.Method, req.URL.Path)
+		}
+	}
+	cpu := processCPU()
+	b.ResetTimer()
+	for range b.N {
+		out, err := h.eng.Handle(ctx, engine.Event{Action: action, Execution: execution, State: st})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if chained {
+			st = out
+		}
+	}
+	b.StopTimer()
+	// The engine's own work, apart from waiting on the API server and
+	// etcd (separate processes).
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "engine-cpu-ms/op")
+	b.ReportMetric(float64(reads.Load())/float64(b.N), "api-reads/op")
+	b.ReportMetric(float64(writes.Load())/float64(b.N), "api-writes/op")
+}
+
+// prepareShift brings a canary to the point of its first traffic step.
+func prepareShift(tb testing.TB, h *harness, router string) json.RawMessage {
+	tb.Helper()
 	h.metrics.set("shop-1", "healthy")
 	input, err := json.Marshal(h.deployJSON(router, "shop", "registry.local/shop:1", nil))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	// The engine reads the harness clock: each wait must move it, or the
 	// checks between analyses wait for a time that never comes.
@@ -98,26 +133,36 @@ func prepareShift(b *testing.B, h *harness, router string) json.RawMessage {
 		h.clock.advance(d)
 		return nil
 	}}
-	if _, err := local.Run(ctx, input, h.executionArn("shop", 1)); err != nil {
-		b.Fatal(err)
+	if _, err := local.Run(context.Background(), input, h.executionArn("shop", 1)); err != nil {
+		tb.Fatal(err)
 	}
-	state := json.RawMessage(input)
+	return readyToShift(tb, h, router, "registry.local/shop:2", h.executionArn("shop", 2))
+}
+
+// readyToShift runs a rollout of image up to its first traffic step.
+func readyToShift(tb testing.TB, h *harness, router, image, execution string) json.RawMessage {
+	tb.Helper()
+	ctx := context.Background()
+	state, err := json.Marshal(h.deployJSON(router, "shop", image, nil))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	for _, action := range []string{statemachine.ActionValidate, statemachine.ActionLock, statemachine.ActionDeploy} {
-		out, err := h.eng.Handle(ctx, engine.Event{Action: action, Execution: h.executionArn("shop", 2), State: state})
+		out, err := h.eng.Handle(ctx, engine.Event{Action: action, Execution: execution, State: state})
 		if err != nil {
-			b.Fatalf("%s: %v", action, err)
+			tb.Fatalf("%s: %v", action, err)
 		}
 		state = out
 	}
 	for {
-		out, err := h.eng.Handle(ctx, engine.Event{Action: statemachine.ActionReady, Execution: h.executionArn("shop", 2), State: state})
+		out, err := h.eng.Handle(ctx, engine.Event{Action: statemachine.ActionReady, Execution: execution, State: state})
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		state = out
 		var st engine.State
 		if err := json.Unmarshal(out, &st); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		if st.Rollout.Ready {
 			return state

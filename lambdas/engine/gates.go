@@ -103,19 +103,23 @@ func statusPhase(st *State, held rollout.Held) string {
 // check is the light Task between analyses: it reads only the canary's
 // pods and its alarms, rolls back at once on a failure, and otherwise
 // waits again or hands over to the analysis once it is due. It writes
-// nothing when all is well.
+// nothing when all is well, except the status the shift before it left
+// behind.
 func (e *Engine) check(ctx context.Context, st *State) error {
 	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
 	if err != nil {
 		return err
 	}
-	snap, err := e.ours(ctx, sess, st)
+	snap, health, err := e.ownedHealth(ctx, sess, st)
 	if err != nil {
 		return err
 	}
 	r := st.Rollout
 	r.Checks++
-	if _, _, stopped, err := e.quickGates(ctx, sess, st); stopped || err != nil {
+	if _, stopped, err := e.quickGates(ctx, sess, st, health); stopped || err != nil {
+		return err
+	}
+	if err := e.catchUpStatus(ctx, sess, st, snap); err != nil {
 		return err
 	}
 	d := rollout.NextCheck(rollout.CheckInput{
@@ -126,6 +130,25 @@ func (e *Engine) check(ctx context.Context, st *State) error {
 	if d.Analyse {
 		r.Next, r.CheckSeconds = statemachine.NextAnalyse, 0
 	}
+	return nil
+}
+
+// catchUpStatus writes the status a fenced shift left behind (shift), as
+// of the shift, guarded by the status check read: a status that changed
+// since (an operator request, a roll back) is left for the next check or
+// the analysis to write.
+func (e *Engine) catchUpStatus(ctx context.Context, sess *Session, st *State, snap status.Snapshot) error {
+	r := st.Rollout
+	if !r.StatusBehind {
+		return nil
+	}
+	out := e.statusOf(st, statusPhase(st, rollout.NotHeld), "")
+	out.UpdatedAt = r.StepStartedAt
+	written, err := sess.Status.WriteIfUnchanged(ctx, snap, out)
+	if err != nil {
+		return fmt.Errorf("check %s: %w", st.Microservice, err)
+	}
+	r.StatusBehind = !written
 	return nil
 }
 
@@ -141,21 +164,40 @@ func podCheckInterval(s spec.Spec) time.Duration {
 	return time.Duration(s.WithDefaults().Analysis.PodCheckInterval) * time.Second
 }
 
-// quickGates judges what needs no metrics, the canary's own pods and its
-// named alarms. stopped reports that one failed and the roll back has been
-// recorded (err is then that step's result, nil included).
-func (e *Engine) quickGates(ctx context.Context, sess *Session, st *State) (health rollout.PodResult, alarms analysis.AlarmVerdict, stopped bool, err error) {
-	if _, health, err = e.canaryPodHealth(ctx, sess, st); err != nil {
-		return health, alarms, false, err
-	}
+// quickGates judges what needs no metrics, the canary's own pods (health,
+// from ownedHealth) and its named alarms. stopped reports that one failed
+// and the roll back has been recorded (err is then that step's result, nil
+// included).
+func (e *Engine) quickGates(ctx context.Context, sess *Session, st *State, health rollout.PodResult) (alarms analysis.AlarmVerdict, stopped bool, err error) {
 	if !health.Healthy {
-		return health, alarms, true, e.podsFailed(ctx, sess, st, health)
+		return alarms, true, e.podsFailed(ctx, sess, st, health)
 	}
 	if alarms, err = e.alarmVerdict(ctx, st); err != nil {
-		return health, alarms, false, err
+		return alarms, false, err
 	}
 	if alarms.Result == analysis.ResultFail {
-		return health, alarms, true, e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
+		return alarms, true, e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
 	}
-	return health, alarms, false, nil
+	return alarms, false, nil
+}
+
+// ownedHealth is ours and canaryPodHealth at once: neither read depends on
+// the other, so a step waits for the slower only. The status decides
+// first: an ended rollout is refused whatever its pods say.
+func (e *Engine) ownedHealth(ctx context.Context, sess *Session, st *State) (status.Snapshot, rollout.PodResult, error) {
+	type judged struct {
+		health rollout.PodResult
+		err    error
+	}
+	pods := make(chan judged, 1)
+	go func() {
+		_, health, err := e.canaryPodHealth(ctx, sess, st)
+		pods <- judged{health, err}
+	}()
+	snap, err := e.ours(ctx, sess, st)
+	got := <-pods
+	if err != nil {
+		return snap, got.health, err
+	}
+	return snap, got.health, got.err
 }

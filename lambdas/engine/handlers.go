@@ -224,8 +224,12 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 		return err
 	}
 	for _, o := range write {
-		if err := applyErr(sess.Kube.Apply(ctx, o.obj)); err != nil {
+		live, err := sess.Kube.Apply(ctx, o.obj)
+		if err != nil {
 			return fmt.Errorf("deploy %s version %d: apply %s %s: %w", st.Microservice, r.Version, o.obj.GetKind(), o.obj.GetName(), err)
+		}
+		if o.route {
+			routeWrite{versions: r.routeVersions()}.wrote(o.obj, live)
 		}
 	}
 	if r.DeployedAt.IsZero() { // a retry keeps the progress deadline where it was
@@ -414,7 +418,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
-	snap, err := e.ours(ctx, sess, st)
+	snap, health, err := e.ownedHealth(ctx, sess, st)
 	if err != nil {
 		return err
 	}
@@ -423,9 +427,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 		return fmt.Errorf("shift %s: step %d is outside the plan %v", st.Microservice, r.NextStep, r.Plan)
 	}
 	weight := r.Plan[r.NextStep]
-	if _, health, err := e.canaryPodHealth(ctx, sess, st); err != nil {
-		return err
-	} else if !health.Healthy {
+	if !health.Healthy {
 		return &Error{Name: statemachine.ErrNotReady, Err: fmt.Errorf("%s version %d failed at %d%%, before the shift to %d%%: %s",
 			st.Microservice, r.Version, r.Weight, weight, health.Reason)}
 	}
@@ -438,15 +440,18 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	if err := e.checkScaled(ctx, sess, st, weight); err != nil {
 		return err
 	}
+	fenced, created := false, false
 	switch {
 	case st.BlueGreen():
 		if err := e.applyPreviewedRoute(ctx, sess, st, backendsAt(st, weight)); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
 	case st.Strategy == spec.StrategyCanary:
-		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight), routeWrite{execution: r.Execution, headers: abHeaders(st, r.NextStep)}); err != nil {
+		w := routeWrite{execution: r.Execution, headers: abHeaders(st, r.NextStep), versions: r.routeVersions(), created: &created}
+		if err := e.applyRoute(ctx, sess, st.Spec, r.Version, backendsAt(st, weight), w); err != nil {
 			return fmt.Errorf("shift %s to %d%%: %w", st.Microservice, weight, err)
 		}
+		fenced = !created
 	}
 	now := e.now()
 	r.Step, r.Weight, r.StepStartedAt = r.NextStep, weight, now
@@ -456,6 +461,14 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 	r.scheduleChecks(now, st.Spec)
 	e.logger(st).Info("traffic shifted", "weight", weight, "wait_seconds", r.WaitSeconds)
 	e.emitMetrics(st, nil)
+	if fenced {
+		// Every route object was written at a resourceVersion this
+		// execution had seen unmarked, so a roll back that began meanwhile
+		// refused the write: the route write is the step's commit, and the
+		// status follows at the next check.
+		r.StatusBehind = true
+		return nil
+	}
 	return e.commit(ctx, sess, st, snap, statusPhase(st, rollout.NotHeld))
 }
 
@@ -467,12 +480,12 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		return err
 	}
 	r := st.Rollout
-	snap, err := e.ours(ctx, sess, st)
+	snap, health, err := e.ownedHealth(ctx, sess, st)
 	if err != nil {
 		return err
 	}
 	now := e.now()
-	health, alarms, stopped, err := e.quickGates(ctx, sess, st)
+	alarms, stopped, err := e.quickGates(ctx, sess, st, health)
 	if stopped || err != nil {
 		return err
 	}
@@ -538,6 +551,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	if err := e.writeStatus(ctx, sess, st, statusPhase(st, d.Held), ""); err != nil {
 		return err
 	}
+	r.StatusBehind = false
 	if d.RequestHandled {
 		// Last, so a failed status write retries with the request still
 		// pending; only the request acted on is removed, one that replaced
@@ -580,7 +594,7 @@ func (e *Engine) podHealth(ctx context.Context, sess *Session, st *State, objs o
 		if !o.workload() {
 			continue
 		}
-		got, err := sess.Kube.Pods(ctx, o.obj)
+		got, err := sess.Kube.PodsOf(ctx, o.obj)
 		if err != nil {
 			return nil, rollout.PodResult{}, fmt.Errorf("pod health of %s version %d: %w", st.Microservice, st.Rollout.Version, err)
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -190,6 +191,26 @@ type routeWrite struct {
 	// headers are the A/B stage's header rule, written ahead of the
 	// weighted one in the same object.
 	headers []spec.HeaderMatch
+	// versions, when set, holds the resourceVersion this execution's last
+	// write left on each route object (routeKey). A write starts from it
+	// instead of reading the route, and records the one it leaves.
+	versions map[string]string
+	// created, when set, is set to true if a route object did not exist
+	// and was created without a precondition: only the guarded status
+	// write after it (commit) can tell whether a roll back ran meanwhile.
+	created *bool
+}
+
+// routeKey names a route object in routeWrite.versions.
+func routeKey(obj *unstructured.Unstructured) string {
+	return obj.GetKind() + " " + obj.GetName()
+}
+
+// wrote records the resourceVersion a write of obj left.
+func (w routeWrite) wrote(obj, live *unstructured.Unstructured) {
+	if w.versions != nil && live != nil {
+		w.versions[routeKey(obj)] = live.GetResourceVersion()
+	}
 }
 
 // applyRoute writes the route objects with the given backends. Each route
@@ -219,8 +240,13 @@ func (e *Engine) applyRoute(ctx context.Context, sess *Session, s spec.Spec, ver
 // it, or changed since the read by the roll back, refuses the write, so
 // traffic never goes back to a version the roll back is deleting. Writes of
 // a later rollout drop the mark (the same field manager stops sending it).
+//
+// With the resourceVersion of this execution's own last write (w.versions)
+// the read is skipped: a route still at that version carries no mark, since
+// that write dropped any. A route written since refuses with a conflict, and
+// the write starts again from a read.
 func writeRoute(ctx context.Context, sess *Session, obj *unstructured.Unstructured, w routeWrite) error {
-	ref := obj.GetKind() + " " + obj.GetName()
+	ref := routeKey(obj)
 	if w.rollingBack {
 		marked := obj.DeepCopy()
 		annotations := marked.GetAnnotations()
@@ -235,16 +261,34 @@ func writeRoute(ctx context.Context, sess *Session, obj *unstructured.Unstructur
 		return nil
 	}
 	existed := false
+	if rv := w.versions[ref]; rv != "" {
+		live, err := sess.Kube.ApplyAt(ctx, obj, rv)
+		switch {
+		case err == nil:
+			w.wrote(obj, live)
+			return nil
+		case apierrors.IsNotFound(err):
+			return deletedWhileWritten(ref, w.execution)
+		case !apierrors.IsConflict(err):
+			return fmt.Errorf("apply %s: %w", ref, err)
+		}
+		existed = true // written since: read it and decide below
+	}
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		live, err := sess.Kube.Get(ctx, obj)
 		switch {
 		case apierrors.IsNotFound(err) && existed:
-			return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s was deleted while execution %s wrote it: its roll back has begun; not touching traffic", ref, w.execution)}
+			return deletedWhileWritten(ref, w.execution)
 		case apierrors.IsNotFound(err):
 			// Not written yet: the first shift of a first deployment.
-			if err := applyErr(sess.Kube.Apply(ctx, obj)); err != nil {
+			live, err := sess.Kube.Apply(ctx, obj)
+			if err != nil {
 				return fmt.Errorf("apply %s: %w", ref, err)
 			}
+			if w.created != nil {
+				*w.created = true
+			}
+			w.wrote(obj, live)
 			return nil
 		case err != nil:
 			return fmt.Errorf("read %s before writing it: %w", ref, err)
@@ -253,14 +297,22 @@ func writeRoute(ctx context.Context, sess *Session, obj *unstructured.Unstructur
 		if by := live.GetAnnotations()[naming.AnnotationRollingBack]; by != "" && by == w.execution {
 			return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("the roll back of execution %s has begun (%s is marked %s): not touching traffic", w.execution, ref, naming.AnnotationRollingBack)}
 		}
-		if err := applyErr(sess.Kube.ApplyAt(ctx, obj, live.GetResourceVersion())); err != nil {
+		written, err := sess.Kube.ApplyAt(ctx, obj, live.GetResourceVersion())
+		if err != nil {
 			if apierrors.IsNotFound(err) {
-				return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s was deleted while execution %s wrote it: its roll back has begun; not touching traffic", ref, w.execution)}
+				return deletedWhileWritten(ref, w.execution)
 			}
 			return fmt.Errorf("apply %s: %w", ref, err)
 		}
+		w.wrote(obj, written)
 		return nil
 	})
+}
+
+// deletedWhileWritten is a route that went away under a write of
+// execution: only its roll back deletes it.
+func deletedWhileWritten(ref, execution string) error {
+	return &Error{Name: statemachine.ErrEnded, Err: fmt.Errorf("%s was deleted while execution %s wrote it: its roll back has begun; not touching traffic", ref, execution)}
 }
 
 // routeOnly checks that the live route sends traffic to backends named in
@@ -441,6 +493,14 @@ func ProjectedStateBytes(s spec.Spec) int {
 		StartedAt: time.Now(), DeployedAt: time.Now(), StepStartedAt: time.Now(), BakeStartedAt: time.Now(), NoDataSince: time.Now(),
 	}}
 	st.Rollout.Hooks, st.Rollout.Hook = worstHooks(s)
+	// Each route object's resourceVersion rides along (RouteVersions); any
+	// document of the template may be one, under the longest name allowed.
+	if tmpl, err := s.Template(); err == nil {
+		st.Rollout.RouteVersions = map[string]string{}
+		for i := range bytes.Count(tmpl, []byte("\n---")) + 1 {
+			st.Rollout.RouteVersions[fmt.Sprintf("%063d %0253d", i, i)] = strings.Repeat("9", 20)
+		}
+	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return math.MaxInt

@@ -65,6 +65,8 @@ var scenarios = []struct {
 	{"blue-green hooks gate the switch", blueGreenHooksGateTheSwitch},
 	{"ab stage", abStage},
 	{"ab stage refused", abStageRefused},
+	{"shift writes only the route", shiftWritesOnlyTheRoute},
+	{"check status loses to an operator", checkStatusLosesToAnOperator},
 }
 
 // ownRunner are the tests that drive one runner on purpose.

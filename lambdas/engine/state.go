@@ -63,6 +63,14 @@ type Rollout struct {
 	TemplateReplicas int       `json:"template_replicas,omitempty"`
 	ScalingSince     time.Time `json:"scaling_since"`
 
+	// RouteVersions is the resourceVersion each route object (routeKey)
+	// was left at by this execution's last write of it, so the next shift
+	// writes without reading the route first (writeRoute).
+	RouteVersions map[string]string `json:"route_versions,omitempty"`
+	// StatusBehind says a shift moved traffic without writing the status;
+	// the next check writes it (check).
+	StatusBehind bool `json:"status_behind,omitempty"`
+
 	// Preview says how to reach a blue-green rollout's new version through
 	// its preview route; empty without one.
 	Preview string `json:"preview,omitempty"`
@@ -89,6 +97,14 @@ type Rollout struct {
 
 // firstDeployment reports whether no version serves traffic yet.
 func (r *Rollout) firstDeployment() bool { return r.StableVersion == 0 }
+
+// routeVersions is r.RouteVersions, made on first use.
+func (r *Rollout) routeVersions() map[string]string {
+	if r.RouteVersions == nil {
+		r.RouteVersions = map[string]string{}
+	}
+	return r.RouteVersions
+}
 
 // keepVerdicts bounds the verdicts carried in the execution state and status.
 const keepVerdicts = 5

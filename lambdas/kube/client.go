@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/rollout"
 )
 
 // Client reaches any kind the cluster serves, CRDs included, through the
@@ -318,6 +321,58 @@ func (c *Client) Get(ctx context.Context, obj *unstructured.Unstructured) (*unst
 		return nil, fmt.Errorf("get %s: %w", ref(obj), err)
 	}
 	return live, nil
+}
+
+// PodsOf is Pods with the workload's selector taken from obj, the workload
+// as the caller applied it, instead of read back: the selector of a
+// Deployment or StatefulSet cannot change once it exists, so the read would
+// return the same one. An obj without a selector is read as Pods reads it.
+func (c *Client) PodsOf(ctx context.Context, obj *unstructured.Unstructured) ([]rollout.PodObservation, error) {
+	sel, ok, err := workloadSelector(obj)
+	if err != nil {
+		return nil, fmt.Errorf("pods of %s: %w", ref(obj), err)
+	}
+	if !ok {
+		return c.Pods(ctx, obj)
+	}
+	list, err := c.Clientset.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, fmt.Errorf("list pods of %s: %w", ref(obj), err)
+	}
+	out := make([]rollout.PodObservation, 0, len(list.Items))
+	for i := range list.Items {
+		if p := &list.Items[i]; p.DeletionTimestamp == nil {
+			out = append(out, PodObservation(p))
+		}
+	}
+	return out, nil
+}
+
+// workloadSelector is the pod selector of a Deployment or StatefulSet
+// object; ok is false for other kinds and for an object without one, which
+// must be read from the API server instead.
+func workloadSelector(obj *unstructured.Unstructured) (sel labels.Selector, ok bool, err error) {
+	if k := obj.GetKind(); obj.GroupVersionKind().Group != "apps" || (k != "Deployment" && k != "StatefulSet") {
+		return nil, false, nil
+	}
+	raw, found, err := unstructured.NestedMap(obj.Object, "spec", "selector")
+	if err != nil {
+		return nil, false, fmt.Errorf("spec.selector: %w", err)
+	}
+	if !found || len(raw) == 0 {
+		return nil, false, nil
+	}
+	var ls metav1.LabelSelector
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &ls); err != nil {
+		return nil, false, fmt.Errorf("spec.selector: %w", err)
+	}
+	if sel, err = metav1.LabelSelectorAsSelector(&ls); err != nil {
+		return nil, false, fmt.Errorf("spec.selector: %w", err)
+	}
+	if sel.Empty() {
+		return nil, false, nil // matches every pod: never trusted as written
+	}
+	return sel, true, nil
 }
 
 // Delete removes obj (found by kind, namespace and name). An object already
