@@ -77,14 +77,16 @@ func (e *Engine) alarmVerdict(ctx context.Context, st *State) (analysis.AlarmVer
 	return analysis.JudgeAlarms(names, states), nil
 }
 
-// alarmsFailed rolls back at once on an alarm in ALARM (or deleted), before
-// metrics are read: the verdict names the alarm, its reason and since when.
-func (e *Engine) alarmsFailed(ctx context.Context, sess *Session, st *State, v analysis.AlarmVerdict, pods string) error {
+// gateFailed rolls back at once on a gate that needs no metrics (the
+// canary's pods, its alarms), before metrics are read: verdict names what
+// failed, cause is the reason the rollout ends with, and logArgs the
+// details for the log.
+func (e *Engine) gateFailed(ctx context.Context, sess *Session, st *State, cause string, verdict status.Verdict, logArgs ...any) error {
 	r := st.Rollout
-	reason := fmt.Sprintf("%s version %d failed at %d%%: %s", st.Microservice, r.Version, r.Weight, v.Reason)
-	r.record(status.Verdict{At: e.now(), Weight: r.Weight, Result: analysis.ResultFail, Pods: pods, Alarms: v.Reason, Reason: "alarm gate"})
-	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
-	e.logger(st).Warn("alarm gate failed", "alarms", v.Alarms, "missing", v.Missing, "reason", v.Reason)
+	verdict.At, verdict.Weight, verdict.Result = e.now(), r.Weight, analysis.ResultFail
+	r.record(verdict)
+	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, fmt.Sprintf("%s version %d failed at %d%%: %s", st.Microservice, r.Version, r.Weight, cause), 0
+	e.logger(st).Warn(verdict.Reason+" failed", append(logArgs, "reason", cause)...)
 	return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
 }
 
@@ -170,13 +172,15 @@ func podCheckInterval(s spec.Spec) time.Duration {
 // included).
 func (e *Engine) quickGates(ctx context.Context, sess *Session, st *State, health rollout.PodResult) (alarms analysis.AlarmVerdict, stopped bool, err error) {
 	if !health.Healthy {
-		return alarms, true, e.podsFailed(ctx, sess, st, health)
+		return alarms, true, e.gateFailed(ctx, sess, st, health.Reason, status.Verdict{Pods: health.Reason, Reason: "pod health"},
+			"pod", health.Pod, "container", health.Container, "cause", health.Cause)
 	}
 	if alarms, err = e.alarmVerdict(ctx, st); err != nil {
 		return alarms, false, err
 	}
 	if alarms.Result == analysis.ResultFail {
-		return alarms, true, e.alarmsFailed(ctx, sess, st, alarms, health.Reason)
+		return alarms, true, e.gateFailed(ctx, sess, st, alarms.Reason, status.Verdict{Pods: health.Reason, Alarms: alarms.Reason, Reason: "alarm gate"},
+			"alarms", alarms.Alarms, "missing", alarms.Missing)
 	}
 	return alarms, false, nil
 }

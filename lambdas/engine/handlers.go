@@ -563,17 +563,6 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	return nil
 }
 
-// podsFailed rolls back at once on a pod-health failure, before metrics
-// are read: the verdict names the pod, container and cause.
-func (e *Engine) podsFailed(ctx context.Context, sess *Session, st *State, health rollout.PodResult) error {
-	r := st.Rollout
-	reason := fmt.Sprintf("%s version %d failed at %d%%: %s", st.Microservice, r.Version, r.Weight, health.Reason)
-	r.record(status.Verdict{At: e.now(), Weight: r.Weight, Result: analysis.ResultFail, Pods: health.Reason, Reason: "pod health"})
-	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, reason, 0
-	e.logger(st).Warn("pod health failed", "pod", health.Pod, "container", health.Container, "cause", health.Cause, "reason", health.Reason)
-	return e.writeStatus(ctx, sess, st, statusPhase(st, rollout.NotHeld), "")
-}
-
 // canaryPodHealth judges the canary's pods once it is ready.
 func (e *Engine) canaryPodHealth(ctx context.Context, sess *Session, st *State) ([]rollout.PodObservation, rollout.PodResult, error) {
 	objs, err := e.render(st.Spec, st.Rollout.Version, nil)
