@@ -23,7 +23,7 @@ func (e *Engine) checkAB(s spec.Spec) error {
 	if !s.HasAB() || s.Strategy == spec.StrategyInPlace {
 		return nil
 	}
-	_, err := e.renderRoute(s, 1, s.ContainerImage, nil, s.AB.Headers)
+	_, err := e.render(s, 1, nil, s.AB.Headers)
 	return err
 }
 
@@ -34,7 +34,7 @@ func (e *Engine) abRoutes(st *State) (objects, error) {
 	if len(headers) == 0 || st.Rollout.firstDeployment() {
 		return nil, nil
 	}
-	objs, err := e.renderRoute(st.Spec, st.Rollout.Version, st.ContainerImage, backendsAt(st, 0), headers)
+	objs, err := e.render(st.Spec, st.Rollout.Version, backendsAt(st, 0), headers)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func (e *Engine) withPreview(st *State, objs objects) (objects, error) {
 		return nil, err
 	}
 	// The version's own Service port, as the production route's items use.
-	rendered, err := e.render(st.Spec, r.Version, nil)
+	rendered, err := e.render(st.Spec, r.Version, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func versionPort(objs objects) int {
 
 // applyPreviewedRoute writes the route with backends and the preview.
 func (e *Engine) applyPreviewedRoute(ctx context.Context, sess *Session, st *State, backends []router.Backend) error {
-	objs, err := e.render(st.Spec, st.Rollout.Version, backends)
+	objs, err := e.render(st.Spec, st.Rollout.Version, backends, nil)
 	if err != nil {
 		return err
 	}

@@ -131,19 +131,19 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	if cur.StableTemplate != "" {
 		stableSpec.ConfigFile = cur.StableTemplate
 	}
+	stableRelease := stableSpec
+	stableRelease.ContainerImage = r.StableImage
 	r.Plan = rollout.Plan(s, !r.firstDeployment())
 	log = log.With("version", r.Version, "stable_version", r.StableVersion)
 	// The stable template and image are read back from the status: they are
 	// applied only if they pass every rule Validate applies today.
 	if !r.firstDeployment() && cur.StableTemplate != "" {
-		readBack := stableSpec
-		readBack.ContainerImage = r.StableImage
-		if err := e.checkReadBack(readBack, fmt.Sprintf("the template of stable version %d", r.StableVersion)); err != nil {
+		if err := e.checkReadBack(stableRelease, fmt.Sprintf("the template of stable version %d", r.StableVersion)); err != nil {
 			return err
 		}
 	}
 
-	canary, err := e.render(s, r.Version, nil)
+	canary, err := e.render(s, r.Version, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -164,7 +164,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
 		}
 	case s.Strategy == spec.StrategyInPlace:
-		stable, err := e.renderImage(stableSpec, r.StableVersion, r.StableImage, []router.Backend{{Name: s.Microservice, Weight: 100}})
+		stable, err := e.render(stableRelease, r.StableVersion, []router.Backend{{Name: s.Microservice, Weight: 100}}, nil)
 		if err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	default:
 		stable := naming.VersionName(s.Microservice, r.StableVersion)
 		backends := []router.Backend{{Name: stable, Weight: 100}}
-		objs, err := e.renderImage(stableSpec, r.StableVersion, r.StableImage, backends)
+		objs, err := e.render(stableRelease, r.StableVersion, backends, nil)
 		if err != nil {
 			return err
 		}

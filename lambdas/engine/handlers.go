@@ -57,7 +57,7 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	}
 	// Version 1 with a placeholder route proves the template renders; the
 	// real values come after the lock.
-	objs, err := e.render(s, 1, nil)
+	objs, err := e.render(s, 1, nil, nil)
 	if err != nil {
 		return State{}, err
 	}
@@ -186,7 +186,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	case !r.firstDeployment():
 		backends = backendsAt(st, 0)
 	}
-	objs, err := e.render(st.Spec, r.Version, backends)
+	objs, err := e.render(st.Spec, r.Version, backends, nil)
 	if err != nil {
 		return e.refuse(ctx, sess, st, err)
 	}
@@ -206,7 +206,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	check := write
 	if backends == nil {
 		// The route a first deployment gets at its first shift is checked now.
-		first, err := e.render(st.Spec, r.Version, backendsAt(st, 100))
+		first, err := e.render(st.Spec, r.Version, backendsAt(st, 100), nil)
 		if err != nil {
 			return e.refuse(ctx, sess, st, err)
 		}
@@ -362,7 +362,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 		return err
 	}
 	r := st.Rollout
-	objs, err := e.render(st.Spec, r.Version, nil)
+	objs, err := e.render(st.Spec, r.Version, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -565,7 +565,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 
 // canaryPodHealth judges the canary's pods once it is ready.
 func (e *Engine) canaryPodHealth(ctx context.Context, sess *Session, st *State) ([]rollout.PodObservation, rollout.PodResult, error) {
-	objs, err := e.render(st.Spec, st.Rollout.Version, nil)
+	objs, err := e.render(st.Spec, st.Rollout.Version, nil, nil)
 	if err != nil {
 		return nil, rollout.PodResult{}, err
 	}
@@ -689,7 +689,7 @@ func (e *Engine) restoreAfterRollBack(ctx context.Context, sess *Session, s spec
 		return nil
 	}
 	if rolledBack.StableVersion == 0 {
-		objs, err := e.render(s, rolledBack.CanaryVersion, nil)
+		objs, err := e.render(s, rolledBack.CanaryVersion, nil, nil)
 		if err != nil {
 			return err
 		}

@@ -69,21 +69,12 @@ func (os objects) workloadsFirst() objects {
 	return out
 }
 
-// render fills the template for one version, with the route's backends, and
-// labels every object so it can be found again. Without backends the route
-// gets a placeholder (the version alone) and must not be applied.
-func (e *Engine) render(s spec.Spec, version int, backends []router.Backend) (objects, error) {
-	return e.renderImage(s, version, s.ContainerImage, backends)
-}
-
-func (e *Engine) renderImage(s spec.Spec, version int, image string, backends []router.Backend) (objects, error) {
-	return e.renderRoute(s, version, image, backends, nil)
-}
-
-// renderRoute is renderImage with, when headers are given, the A/B stage's
-// header rule ahead of the weighted one, sending matching requests to this
-// version.
-func (e *Engine) renderRoute(s spec.Spec, version int, image string, backends []router.Backend, headers []spec.HeaderMatch) (objects, error) {
+// render fills s's template for one version with s's image and labels
+// every object so it can be found again. The routes carry backends;
+// without them they get a placeholder (the version alone) and must not be
+// applied. Headers, when given, put the A/B stage's header rule ahead of
+// the weighted one, sending matching requests to this version.
+func (e *Engine) render(s spec.Spec, version int, backends []router.Backend, headers []spec.HeaderMatch) (objects, error) {
 	rt, err := e.router(s.Router)
 	if err != nil {
 		return nil, err
@@ -93,7 +84,7 @@ func (e *Engine) renderRoute(s spec.Spec, version int, image string, backends []
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
 	// The YAML is parsed once per version; each step only fills the routes.
-	open, err := e.renders.Open(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: image, Version: version, ServiceDomain: e.ServiceDomain})
+	open, err := e.renders.Open(tmpl, template.Values{Namespace: s.Namespace, Microservice: s.Microservice, Image: s.ContainerImage, Version: version, ServiceDomain: e.ServiceDomain})
 	if err != nil {
 		return nil, &Error{Name: statemachine.ErrValidation, Err: err}
 	}
@@ -217,7 +208,7 @@ func (w routeWrite) wrote(obj, live *unstructured.Unstructured) {
 // object is one write, so the header rule comes and goes with the weights
 // beside it.
 func (e *Engine) applyRoute(ctx context.Context, sess *Session, s spec.Spec, version int, backends []router.Backend, w routeWrite) error {
-	objs, err := e.renderRoute(s, version, s.ContainerImage, backends, w.headers)
+	objs, err := e.render(s, version, backends, w.headers)
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func TestRenderImageFillsEachStep(t *testing.T) {
 		}
 		s := spec.Spec{Namespace: "yelb", Microservice: "shop", ContainerImage: "registry.local/shop:3", Router: c.router,
 			ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
-		objs, err := e.render(s, 3, c.backends)
+		objs, err := e.render(s, 3, c.backends, nil)
 		if err != nil {
 			t.Fatalf("%s %v: %v", c.router, c.backends, err)
 		}
@@ -103,7 +103,7 @@ func TestRenderImageWithoutRoute(t *testing.T) {
 	for _, r := range []string{contract.RouterAppMesh, contract.RouterGatewayAPI} {
 		s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: r, Strategy: spec.StrategyInPlace,
 			ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
-		objs, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}})
+		objs, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}}, nil)
 		if err != nil {
 			t.Errorf("%s: %v", r, err)
 			continue
@@ -125,7 +125,7 @@ func TestRenderImageIgnoresAPlaceholderInAComment(t *testing.T) {
 	e := &Engine{Routers: map[string]router.Router{contract.RouterGatewayAPI: gatewayapi.Router{}}, ServiceDomain: testServiceDomain}
 	s := spec.Spec{Namespace: "yelb", Microservice: "db", ContainerImage: "registry.local/db:2", Router: contract.RouterGatewayAPI, Strategy: spec.StrategyInPlace,
 		ConfigFile: base64.StdEncoding.EncodeToString(tmpl)}
-	if _, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}}); err != nil {
+	if _, err := e.render(s, 2, []router.Backend{{Name: "db", Weight: 100}}, nil); err != nil {
 		t.Error(err)
 	}
 }
@@ -135,7 +135,7 @@ func TestRenderImageRefusesARouteWithoutPort(t *testing.T) {
 	tmpl := "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: shop\nspec:\n  rules:\n    - backendRefs: [${CANARY_ROUTES}]\n"
 	s := spec.Spec{Namespace: "yelb", Microservice: "shop", ContainerImage: "registry.local/shop:3", Router: contract.RouterGatewayAPI,
 		ConfigFile: base64.StdEncoding.EncodeToString([]byte(tmpl))}
-	_, err := e.render(s, 3, nil)
+	_, err := e.render(s, 3, nil, nil)
 	if ErrorName(err) != "ValidationFailed" {
 		t.Errorf("error %v named %q, want ValidationFailed: a template without a version Service cannot carry Gateway API weights", err, ErrorName(err))
 	}

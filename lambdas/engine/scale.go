@@ -62,7 +62,7 @@ func scaleForWeight(st *State, objs objects, weight int) error {
 // reads its readiness, the same judgement "Wait until ready" makes.
 func (e *Engine) scaleCanary(ctx context.Context, sess *Session, st *State, weight int) (ready bool, reason string, err error) {
 	r := st.Rollout
-	objs, err := e.render(st.Spec, r.Version, nil)
+	objs, err := e.render(st.Spec, r.Version, nil, nil)
 	if err != nil {
 		return false, "", err
 	}
