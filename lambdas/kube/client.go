@@ -335,17 +335,7 @@ func (c *Client) PodsOf(ctx context.Context, obj *unstructured.Unstructured) ([]
 	if !ok {
 		return c.Pods(ctx, obj)
 	}
-	list, err := c.Clientset.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return nil, fmt.Errorf("list pods of %s: %w", ref(obj), err)
-	}
-	out := make([]rollout.PodObservation, 0, len(list.Items))
-	for i := range list.Items {
-		if p := &list.Items[i]; p.DeletionTimestamp == nil {
-			out = append(out, PodObservation(p))
-		}
-	}
-	return out, nil
+	return c.podsSelected(ctx, obj, sel)
 }
 
 // workloadSelector is the pod selector of a Deployment or StatefulSet

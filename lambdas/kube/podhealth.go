@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/eks-canary/platform/lambdas/rollout"
 )
@@ -44,9 +45,15 @@ func (c *Client) Pods(ctx context.Context, obj *unstructured.Unstructured) ([]ro
 	if err != nil {
 		return nil, fmt.Errorf("pods of %s %s/%s: selector: %w", obj.GetKind(), ns, name, err)
 	}
-	list, err := c.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	return c.podsSelected(ctx, obj, selector)
+}
+
+// podsSelected observes the pods selector picks in obj's namespace, those
+// being deleted left out.
+func (c *Client) podsSelected(ctx context.Context, obj *unstructured.Unstructured, selector labels.Selector) ([]rollout.PodObservation, error) {
+	list, err := c.Clientset.CoreV1().Pods(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
 	if err != nil {
-		return nil, fmt.Errorf("list pods of %s %s/%s: %w", obj.GetKind(), ns, name, err)
+		return nil, fmt.Errorf("list pods of %s %s/%s: %w", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
 	}
 	out := make([]rollout.PodObservation, 0, len(list.Items))
 	for i := range list.Items {
