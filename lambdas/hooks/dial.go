@@ -60,6 +60,13 @@ func PrivateRanges() []netip.Prefix { return slices.Clone(privateRanges) }
 // it connects to.
 func AddressProblem(ip netip.Addr, allowed []netip.Prefix) string {
 	ip = ip.Unmap().WithZone("")
+	// NAT64 and 6to4 addresses reach the IPv4 address they carry.
+	if v4, how, ok := embeddedIPv4(ip); ok {
+		if why := AddressProblem(v4, allowed); why != "" {
+			return fmt.Sprintf("carries %s (%s), which %s", v4, how, why)
+		}
+		return ""
+	}
 	if what, ok := metadataAddresses[ip]; ok {
 		return "is " + what
 	}
@@ -87,6 +94,26 @@ func AddressProblem(ip netip.Addr, allowed []netip.Prefix) string {
 		return "is in the private range " + p.String() + ", which the allowed CIDRs do not cover"
 	}
 	return ""
+}
+
+var (
+	nat64     = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour = netip.MustParsePrefix("2002::/16")
+)
+
+// embeddedIPv4 is the IPv4 address a NAT64 (RFC 6052 well-known prefix) or
+// 6to4 (RFC 3056) address sends traffic to.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, string, bool) {
+	b := ip.As16()
+	switch {
+	case !ip.Is6():
+		return netip.Addr{}, "", false
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), "NAT64", true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), "6to4", true
+	}
+	return netip.Addr{}, "", false
 }
 
 // ParseCIDRs reads an allow-list of private networks webhooks may reach:
