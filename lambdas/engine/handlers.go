@@ -188,10 +188,10 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	}
 	objs, err := e.render(st.Spec, r.Version, backends, nil)
 	if err != nil {
-		return e.refuse(ctx, sess, st, err)
+		return e.endIfInvalid(ctx, sess, st, err)
 	}
 	if err := scaleForWeight(st, objs, r.Plan[0]); err != nil {
-		return e.refuse(ctx, sess, st, err)
+		return e.endIfInvalid(ctx, sess, st, err)
 	}
 	var write objects
 	for _, o := range objs.workloadsFirst() {
@@ -201,14 +201,14 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 		write = append(write, o)
 	}
 	if write, err = e.withPreview(st, write); err != nil {
-		return e.refuse(ctx, sess, st, err)
+		return e.endIfInvalid(ctx, sess, st, err)
 	}
 	check := write
 	if backends == nil {
 		// The route a first deployment gets at its first shift is checked now.
 		first, err := e.render(st.Spec, r.Version, backendsAt(st, 100), nil)
 		if err != nil {
-			return e.refuse(ctx, sess, st, err)
+			return e.endIfInvalid(ctx, sess, st, err)
 		}
 		for _, o := range first {
 			if o.route {
@@ -218,7 +218,7 @@ func (e *Engine) deploy(ctx context.Context, st *State) error {
 	}
 	ab, err := e.abRoutes(st)
 	if err != nil {
-		return e.refuse(ctx, sess, st, err)
+		return e.endIfInvalid(ctx, sess, st, err)
 	}
 	if err := e.dryRun(ctx, sess, st, append(check, ab...)); err != nil {
 		return err
@@ -300,9 +300,9 @@ func (e *Engine) routeUpdateRefusal(st *State, live *unstructured.Unstructured, 
 	return "", nil
 }
 
-// refuse ends the rollout as invalid input when the version cannot be
+// endIfInvalid ends the rollout as invalid input when the version cannot be
 // rendered, before anything is written; other errors are returned as they are.
-func (e *Engine) refuse(ctx context.Context, sess *Session, st *State, err error) error {
+func (e *Engine) endIfInvalid(ctx context.Context, sess *Session, st *State, err error) error {
 	if ErrorName(err) != statemachine.ErrValidation {
 		return err
 	}
@@ -544,7 +544,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 		r.WaitSeconds = readyPoll // the weight has not changed: poll as "Wait until ready" does
 	}
 	r.scheduleChecks(now, st.Spec)
-	e.gate(st)
+	e.throughConfirmGates(st)
 	e.logger(st).Info("analysed", "verdict", verdict.Result, "requests", verdict.Requests, "errors", verdict.Errors,
 		"next", r.Next, "reason", d.Reason)
 	e.emitMetrics(st, &verdict)

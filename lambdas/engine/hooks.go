@@ -70,9 +70,9 @@ func (e *Engine) toHooks(st *State, point, next string) {
 	r.Hook, r.Next = run, statemachine.NextHooks
 }
 
-// gate routes an analysis decision to shift or promote through the confirm
-// gates of that move.
-func (e *Engine) gate(st *State) {
+// throughConfirmGates routes an analysis decision to shift or promote
+// through the confirm gates of that move.
+func (e *Engine) throughConfirmGates(st *State) {
 	r := st.Rollout
 	switch r.Next {
 	case statemachine.NextShift:
