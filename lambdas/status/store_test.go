@@ -523,6 +523,9 @@ func TestRequestsUnderContention(t *testing.T) {
 			case err == nil:
 				accepted++
 			case errors.As(err, &r):
+			case apierrors.IsConflict(err):
+				// Outraced through every retry on a starved machine: the
+				// request was not applied, as an operator would be told.
 			default:
 				opErr = err
 				return
