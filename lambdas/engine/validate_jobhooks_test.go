@@ -100,14 +100,7 @@ func TestValidateJobHooksWorkAtEveryVersion(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			router := c.router
-			if router == "" {
-				router = contract.RouterGatewayAPI
-			}
-			tmpl := testTemplate(t, router)
-			if c.tmpl != nil {
-				tmpl = c.tmpl(t, tmpl)
-			}
+			router, tmpl := caseTemplate(t, c.router, c.tmpl)
 			d := goodDeploy(router, tmpl+"---\n"+c.doc)
 			hook := map[string]any{"name": "smoke", "point": "pre_traffic", "kind": "job", "job": "shop-smoke"}
 			if c.job != "" {

@@ -39,6 +39,20 @@ func testTemplate(t *testing.T, router string) string {
 	return string(b)
 }
 
+// caseTemplate is a table case's router (Gateway API when the case names
+// none) and its test template, changed by edit when the case has one.
+func caseTemplate(t *testing.T, router string, edit func(*testing.T, string) string) (string, string) {
+	t.Helper()
+	if router == "" {
+		router = contract.RouterGatewayAPI
+	}
+	tmpl := testTemplate(t, router)
+	if edit != nil {
+		tmpl = edit(t, tmpl)
+	}
+	return router, tmpl
+}
+
 // goodDeploy is a deploy.json Validate accepts, with tmpl as its template.
 func goodDeploy(router, tmpl string) map[string]any {
 	d := map[string]any{
@@ -276,14 +290,7 @@ func TestValidateRefusesBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			router := c.router
-			if router == "" {
-				router = contract.RouterGatewayAPI
-			}
-			tmpl := testTemplate(t, router)
-			if c.tmpl != nil {
-				tmpl = c.tmpl(t, tmpl)
-			}
+			router, tmpl := caseTemplate(t, c.router, c.tmpl)
 			d := goodDeploy(router, tmpl)
 			if c.change != nil {
 				c.change(d)
