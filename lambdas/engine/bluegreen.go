@@ -153,6 +153,7 @@ func (e *Engine) blueGreenStatus(st *State, phase string) *status.BlueGreen {
 	})
 	out := &status.BlueGreen{Stage: stage, Preview: r.Preview}
 	if !until.IsZero() {
+		until = e.shown(until)
 		out.OldKeptUntil = &until
 	}
 	return out

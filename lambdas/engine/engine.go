@@ -87,7 +87,10 @@ type Engine struct {
 	Alarms   analysis.Alarms
 	Notifier Notifier
 	Log      *slog.Logger
-	Now      func() time.Time
+	// Now is the wall clock; tests replace it.
+	Now func() time.Time
+	// Speedup, when set, runs the schedule faster than Now (demos).
+	Speedup *Speedup
 	// ServiceDomain fills templates' ${SERVICE_DOMAIN}: the stack's private
 	// DNS domain (contract.EnvServiceDomain in the Lambda).
 	ServiceDomain string
@@ -187,13 +190,6 @@ func (e *Engine) limits(s spec.Spec, rt router.Router) (spec.Limits, error) {
 		timeout = contract.DefaultRolloutTimeout
 	}
 	return spec.Limits{Timeout: timeout, Settle: rt.SettleTime(), Costs: costs, Plan: rollout.Plan(s, true)}, nil
-}
-
-func (e *Engine) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 func (e *Engine) log() *slog.Logger {

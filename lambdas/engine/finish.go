@@ -290,7 +290,7 @@ func (e *Engine) RecordRollBackFailure(ctx context.Context, s spec.Spec, executi
 	cur.Phase = status.PhaseFailed
 	cur.Reason = fmt.Sprintf("roll back failed: %s; version %d may still have traffic and the lock stays held: fix the cause, then run `%s`",
 		cause, cur.CanaryVersion, RecoverCommand(s.Namespace, s.Microservice))
-	cur.UpdatedAt = e.now()
+	cur.UpdatedAt = e.wallNow()
 	cur.CanaryTemplate = s.ConfigFile
 	if err := sess.Status.Write(ctx, cur); err != nil {
 		return fmt.Errorf("record the failed roll back of %s: %w", s.Microservice, err)
@@ -370,7 +370,7 @@ func (e *Engine) finish(ctx context.Context, sess *Session, s spec.Spec, r *Roll
 	}
 	err := sess.Status.Finish(ctx, status.Record{
 		Microservice: s.Microservice, CanaryVersion: r.Version, CanaryImage: s.ContainerImage, StableVersion: r.StableVersion,
-		Phase: phase, Reason: reason, Execution: r.Execution, StartedAt: r.StartedAt, FinishedAt: e.now(),
+		Phase: phase, Reason: reason, Execution: r.Execution, StartedAt: r.StartedAt, FinishedAt: e.wallNow(),
 	})
 	if err != nil {
 		return err
@@ -414,7 +414,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 		CanaryVersion: r.Version, CanaryImage: st.ContainerImage,
 		Weight: r.Weight, NextWeight: next, Step: r.Step + 1, Steps: len(r.Plan),
 		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
-		StartedAt: r.StartedAt, UpdatedAt: e.now(), LastVersion: r.Version, TookOver: r.TookOver, Hooks: r.Hooks,
+		StartedAt: r.StartedAt, UpdatedAt: e.wallNow(), LastVersion: r.Version, TookOver: r.TookOver, Hooks: r.Hooks,
 	}
 	gates := st.Analysis
 	out.Analysis = &gates
@@ -445,7 +445,7 @@ func (e *Engine) emitMetrics(st *State, v *analysis.Verdict) {
 		attrs = append(attrs, contract.MetricCanaryRequests, v.Requests, contract.MetricCanaryErrorRate, 100*v.Errors/v.Requests)
 	}
 	emf := map[string]any{
-		"Timestamp": e.now().UnixMilli(),
+		"Timestamp": e.wallNow().UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
 			"Namespace":  contract.MetricsNamespaceEngine,
 			"Dimensions": [][]string{{"Namespace", "Microservice"}},

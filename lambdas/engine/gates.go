@@ -83,7 +83,7 @@ func (e *Engine) alarmVerdict(ctx context.Context, st *State) (analysis.AlarmVer
 // details for the log.
 func (e *Engine) gateFailed(ctx context.Context, sess *Session, st *State, cause string, verdict status.Verdict, logArgs ...any) error {
 	r := st.Rollout
-	verdict.At, verdict.Weight, verdict.Result = e.now(), r.Weight, analysis.ResultFail
+	verdict.At, verdict.Weight, verdict.Result = e.wallNow(), r.Weight, analysis.ResultFail
 	r.record(verdict)
 	r.Next, r.Reason, r.WaitSeconds = statemachine.NextRollBack, fmt.Sprintf("%s version %d failed at %d%%: %s", st.Microservice, r.Version, r.Weight, cause), 0
 	e.logger(st).Warn(verdict.Reason+" failed", append(logArgs, "reason", cause)...)
@@ -145,7 +145,7 @@ func (e *Engine) catchUpStatus(ctx context.Context, sess *Session, st *State, sn
 		return nil
 	}
 	out := e.statusOf(st, statusPhase(st, rollout.NotHeld), "")
-	out.UpdatedAt = r.StepStartedAt
+	out.UpdatedAt = e.shown(r.StepStartedAt)
 	written, err := sess.Status.WriteIfUnchanged(ctx, snap, out)
 	if err != nil {
 		return fmt.Errorf("check %s: %w", st.Microservice, err)

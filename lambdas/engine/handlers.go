@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if execution == "" {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: errors.New("the execution id is empty: the state machine passes $$.Execution.Id")}
 	}
-	st := State{Spec: s, Rollout: &Rollout{Execution: execution, Step: -1, StartedAt: e.now()}}
+	st := State{Spec: s, Rollout: &Rollout{Execution: execution, Step: -1, StartedAt: e.wallNow()}}
 	e.logger(&st).Info("deploy.json is valid", "image", s.ContainerImage, "router", s.Router, "strategy", s.Strategy)
 	return st, nil
 }
@@ -350,7 +351,7 @@ func (e *Engine) rollBackAbandoned(ctx context.Context, sess *Session, st *State
 			"%s: version %d of execution %s was abandoned with a stale lock and could not be rolled back (%w); nothing of this rollout was written: fix the cause and start the rollout again",
 			st.Microservice, prev.CanaryVersion, prev.Execution, err)}
 	}
-	r.TookOver = &status.TakeOver{Execution: prev.Execution, Version: prev.CanaryVersion, At: e.now()}
+	r.TookOver = &status.TakeOver{Execution: prev.Execution, Version: prev.CanaryVersion, At: e.wallNow()}
 	return nil
 }
 
@@ -492,10 +493,10 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	cfg := analysis.ConfigFromSpec(st.Spec)
 	q := analysis.Query{
 		Router: st.Router, ClusterName: st.ClusterName, Namespace: st.Namespace, Microservice: st.Microservice,
-		Canary: naming.VersionName(st.Microservice, r.Version), Start: cfg.Window(now), End: now,
+		Canary: naming.VersionName(st.Microservice, r.Version), Start: e.shown(cfg.Window(now)), End: e.shown(now),
 	}
-	if q.Start.Before(r.DeployedAt) {
-		q.Start = r.DeployedAt // the canary had no traffic before it existed
+	if deployed := e.shown(r.DeployedAt); q.Start.Before(deployed) {
+		q.Start = deployed // the canary had no traffic before it existed
 	}
 	if !r.firstDeployment() && st.Strategy == spec.StrategyCanary {
 		q.Baseline = naming.VersionName(st.Microservice, r.StableVersion)
@@ -530,7 +531,7 @@ func (e *Engine) analyse(ctx context.Context, st *State) error {
 	if err := e.scaleBeforeShift(ctx, sess, st, &d, now); err != nil {
 		return err
 	}
-	judged := verdictStatus(verdict, now, r.Weight)
+	judged := verdictStatus(verdict, e.shown(now), r.Weight)
 	judged.Pods = health.Reason
 	if len(st.Analysis.Alarms) > 0 {
 		judged.Alarms = alarms.Reason
@@ -591,9 +592,21 @@ func (e *Engine) podHealth(ctx context.Context, sess *Session, st *State, objs o
 	}
 	r := st.Rollout
 	return pods, rollout.PodVerdict(rollout.PodInput{
-		Policy: rollout.PodPolicyFromSpec(st.Spec), Stage: stage, Pods: pods,
+		Policy: rollout.PodPolicyFromSpec(st.Spec), Stage: stage, Pods: e.onSchedule(pods),
 		Baseline: r.PodRestarts, Traffic: r.Weight, Now: e.now(),
 	}), nil
+}
+
+// onSchedule puts the times the cluster reports on the decisions' clock.
+func (e *Engine) onSchedule(pods []rollout.PodObservation) []rollout.PodObservation {
+	if e.Speedup == nil {
+		return pods
+	}
+	out := slices.Clone(pods)
+	for i := range out {
+		out[i].ReadyChanged = e.Speedup.scheduled(out[i].ReadyChanged)
+	}
+	return out
 }
 
 func bakeElapsed(r *Rollout, now time.Time) time.Duration {

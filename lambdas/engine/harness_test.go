@@ -355,7 +355,7 @@ func (h *harness) invoke(ctx context.Context, state string, payload json.RawMess
 					h.settle(ctx) // a shift waits for the replicas a scale-up adds, as at "Wait until ready"
 				}
 			}
-			h.clock.advance(time.Duration(wait) * time.Second)
+			h.clock.advance(h.eng.Speedup.Wait(time.Duration(wait) * time.Second))
 		}
 	}
 	return h.eng.Handle(ctx, ev)

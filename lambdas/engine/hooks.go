@@ -151,7 +151,7 @@ func (e *Engine) runHooks(ctx context.Context, st *State) error {
 func (e *Engine) judged(ctx context.Context, sess *Session, st *State, h spec.Hook, res hooks.Result) error {
 	r, run := st.Rollout, st.Rollout.Hook
 	now := e.now()
-	r.recordHook(status.HookResult{Hook: h.Name, Point: h.Point, Kind: h.Kind, Passed: res.Passed, Output: res.Output, At: now})
+	r.recordHook(status.HookResult{Hook: h.Name, Point: h.Point, Kind: h.Kind, Passed: res.Passed, Output: res.Output, At: e.wallNow()})
 	e.logger(st).Info("hook judged", "hook", h.Name, "point", h.Point, "kind", h.Kind, "passed", res.Passed, "output", res.Output)
 	failure := fmt.Sprintf("%s hook %s (%s) failed: %s", h.Point, h.Name, h.Kind, res.Output)
 	switch {

@@ -52,6 +52,7 @@ var scenarios = []struct {
 	{"pod health", canaryPodHealth},
 	{"healthy pods", healthyCanaryPodsPromote},
 	{"timeline", rolloutLeavesItsTimelineInTheStatus},
+	{"sped-up schedule", spedUpScheduleShowsWallClockTimes},
 	{"alarm gates", alarmGates},
 	{"restart after traffic", restartAfterTrafficRollsBackWithinOneCheck},
 	{"rollout hooks", rolloutHooks},

@@ -33,3 +33,21 @@ func TestUnknownModeIsRefused(t *testing.T) {
 		t.Fatal("unknown mode accepted")
 	}
 }
+
+func TestPaceFillsASpedUpWindow(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	q := analysis.Query{Canary: "svc-2", Start: start, End: start.Add(30 * time.Second)}
+	for _, tt := range []struct {
+		pace float64
+		want int
+	}{{0, 1}, {1, 1}, {10, 5}} {
+		p := &Provider{Mode: Healthy, RequestsPerMin: 120, Pace: tt.pace}
+		m, err := p.Fetch(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(m.Canary.Requests); got != tt.want {
+			t.Errorf("pace %g: %d periods in 30 s, want %d", tt.pace, got, tt.want)
+		}
+	}
+}

@@ -110,12 +110,16 @@ func run() int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	provider, alarms, err := metricsProvider(ctx, *metrics)
+	provider, alarms, err := metricsProvider(ctx, *metrics, *speed)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
 		return exitError
 	}
-	clock := newScaledClock(*speed)
+	// Only the schedule runs faster: what the status shows stays on the wall clock.
+	var speedup *engine.Speedup
+	if *speed != 1 {
+		speedup = &engine.Speedup{From: time.Now(), Factor: *speed}
+	}
 	eng := &engine.Engine{
 		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) {
 			return kube.FromKubeconfig(*kubeconfig, *kubeContext)
@@ -125,7 +129,7 @@ func run() int {
 		Alarms:   alarms,
 		Notifier: notify.Log{Logger: log},
 		Log:      log,
-		Now:      clock.now,
+		Speedup:  speedup,
 
 		ServiceDomain:  *domain,
 		Policy:         policy,
@@ -135,7 +139,7 @@ func run() int {
 	}
 	host, _ := os.Hostname()
 	execution := fmt.Sprintf("local:%s:%d", host, time.Now().Unix())
-	runner := &engine.Local{Engine: eng, Sleep: clock.sleep, Timeout: *timeout}
+	runner := &engine.Local{Engine: eng, Sleep: interruptible(speedup), Timeout: *timeout}
 	var named struct {
 		Microservice string `json:"microservice_name"`
 		Namespace    string `json:"kubernetes_namespace"`
@@ -194,10 +198,14 @@ func deployJSON(path string, o overrides) ([]byte, error) {
 // metricsProvider also gives the alarm source: CloudWatch alarms can be
 // read only with -metrics cloudwatch; without it a deploy.json naming
 // analysis.alarms is refused at Validate.
-func metricsProvider(ctx context.Context, name string) (analysis.Provider, analysis.Alarms, error) {
+func metricsProvider(ctx context.Context, name string, speed float64) (analysis.Provider, analysis.Alarms, error) {
 	if name != "cloudwatch" {
 		p, err := synthetic.New(name)
-		return p, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Pace = speed // made-up traffic keeps up with the schedule
+		return p, nil, nil
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -206,25 +214,12 @@ func metricsProvider(ctx context.Context, name string) (analysis.Provider, analy
 	return cloudwatch.New(cfg, os.Getenv(contract.EnvAppMeshMetricsNamespace)), cloudwatch.NewAlarmSource(cfg), nil
 }
 
-// scaledClock runs the engine's time speed times faster than the wall clock.
-type scaledClock struct {
-	start time.Time
-	speed float64
-}
-
-func newScaledClock(speed float64) *scaledClock { return &scaledClock{start: time.Now(), speed: speed} }
-
-func (c *scaledClock) now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.speed))
-}
-
-func (c *scaledClock) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(time.Duration(float64(d) / c.speed))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return errors.New("interrupted: rolling back")
-	case <-t.C:
+// interruptible sleeps on the schedule and says what an interrupt does.
+func interruptible(speed *engine.Speedup) func(context.Context, time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error {
+		if err := speed.Sleep(ctx, d); err != nil {
+			return errors.New("interrupted: rolling back")
+		}
 		return nil
 	}
 }

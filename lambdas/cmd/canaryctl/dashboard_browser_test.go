@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,7 +34,6 @@ import (
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router/routers"
-	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/status"
 )
 
@@ -170,40 +168,20 @@ func ask(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(click(sel), until(`document.querySelector('#confirm').open`))
 }
 
-// scaledClock runs the engine's schedule speed times faster than real time,
-// as canary-run --speed does.
-type scaledClock struct {
-	start time.Time
-	speed float64
-}
-
-func (c scaledClock) now() time.Time {
-	return c.start.Add(time.Duration(float64(time.Since(c.start)) * c.speed))
-}
-
-func (c scaledClock) sleep(ctx context.Context, d time.Duration) error {
-	select {
-	case <-ctx.Done():
-		return errors.New("interrupted")
-	case <-time.After(time.Duration(float64(d) / c.speed)):
-		return nil
-	}
-}
-
 // localEngine runs rollouts in namespace ns in-process with synthetic
 // metrics, as canary-run does for `make demo`.
 func localEngine(s space, speed float64) *engine.Local {
-	clock := scaledClock{start: time.Now(), speed: speed}
+	speedup := &engine.Speedup{From: time.Now(), Factor: speed}
 	cfg := rest.CopyConfig(s.Config)
 	eng := &engine.Engine{
 		Connector:     &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) { return cfg, nil }},
 		Routers:       routers.All(),
-		Metrics:       &synthetic.Provider{Mode: synthetic.Healthy, RequestsPerMin: 120},
+		Metrics:       &synthetic.Provider{Mode: synthetic.Healthy, RequestsPerMin: 120, Pace: speed},
 		Log:           slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Now:           clock.now,
+		Speedup:       speedup,
 		ServiceDomain: "canary.test",
 	}
-	return &engine.Local{Engine: eng, Sleep: clock.sleep}
+	return &engine.Local{Engine: eng, Sleep: speedup.Sleep}
 }
 
 // deployJSON is deploy.json with nine steps; manual holds the canary at 90%
@@ -219,11 +197,7 @@ func deployJSON(t *testing.T, ns, svc, image string, manual bool) []byte {
 		"container_image": image, "config_file": base64.StdEncoding.EncodeToString(tmpl), "router": contract.RouterAppMesh,
 		"percentage_step": 10, "wait_time": 30, "failure_threshold_value": 0, "failure_threshold_time": 60,
 		"steps": []int{10, 20, 30, 40, 50, 60, 70, 80, 90}, "bake_time": 30,
-		"analysis": map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true,
-			// Pod conditions carry real time and the engine's clock runs
-			// ahead of it: a pod briefly unready must not look unready for
-			// minutes.
-			"unready_grace": spec.MaxUnreadyGrace},
+		"analysis": map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true},
 		"manual_promotion": manual,
 	})
 	if err != nil {
