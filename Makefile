@@ -11,7 +11,7 @@ TEST_PARALLEL ?= 4
 BENCH_PACKAGES = $(addprefix ./,$(sort $(dir $(shell git grep -l '^func Benchmark' -- '*_test.go' ':!microservices'))))
 GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
 
-.PHONY: up preview destroy graph test test-unit bench-smoke lint test-deps vet bench demo build lambda tools control-plane checks aws-models
+.PHONY: up preview destroy graph test test-unit bench-smoke lint test-deps vet bench scale demo build lambda tools control-plane checks aws-models
 
 ## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
 up:
@@ -68,6 +68,10 @@ bench: test-deps
 bench-smoke:
 	go test -run '^$$' -bench . -benchtime 1x $(BENCH_PACKAGES)
 	for m in $(GO_MODULES); do (cd $$m && go test -run '^$$' -bench . -benchtime 1x ./...); done
+
+## scale: 500 rollouts at once (100 failing) on one local control plane; minutes, so not part of test
+scale: control-plane
+	go run ./lambdas/cmd/scalebench $(SCALE_FLAGS)
 
 ## demo: a canary rollout and a roll back on a local control plane, watched live (needs only Go and the control plane)
 demo: control-plane tools

@@ -53,8 +53,9 @@ import (
 // NodeName is the fake node every pod is scheduled to.
 const NodeName = "kwok-node-0"
 
-// serviceCIDR is shared by the API server and the controller manager.
-const serviceCIDR = "10.0.0.0/24"
+// serviceCIDR is shared by the API server and the controller manager; a /16
+// holds the Services of the scale bench's thousand versions.
+const serviceCIDR = "10.0.0.0/16"
 
 // Options locate the binaries and CRDs. Empty fields take the defaults
 // described on each field.
