@@ -32,6 +32,7 @@ func (h *harness) breakPod(deployment string, change func(*corev1.ContainerStatu
 		return ""
 	}
 	name := pods.Items[0].Name
+	var updated *corev1.Pod
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		p, err := h.plane.Clientset.CoreV1().Pods(h.ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -41,11 +42,20 @@ func (h *harness) breakPod(deployment string, change func(*corev1.ContainerStatu
 			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "app"}}
 		}
 		change(&p.Status.ContainerStatuses[0], &p.Status)
-		_, err = h.plane.Clientset.CoreV1().Pods(h.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+		updated, err = h.plane.Clientset.CoreV1().Pods(h.ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 		return err
 	})
 	if err != nil {
 		h.t.Fatalf("update the status of pod %s: %v", name, err)
+	}
+	// The engine reads pods from the API server's watch cache. Real time
+	// between a pod's change and the engine's next look is far longer than
+	// the cache lags; the harness's clock takes none, so let it catch up.
+	_, err = h.plane.Clientset.CoreV1().Pods(h.ns).List(ctx, metav1.ListOptions{
+		ResourceVersion: updated.ResourceVersion, ResourceVersionMatch: metav1.ResourceVersionMatchNotOlderThan,
+	})
+	if err != nil {
+		h.t.Fatalf("wait for the watch cache to see pod %s: %v", name, err)
 	}
 	return name
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -34,6 +35,8 @@ type Client struct {
 	FieldManager string
 
 	mapper *restmapper.DeferredDiscoveryRESTMapper
+	// podsSeen is, by namespace, the resourceVersion of the newest pod list.
+	podsSeen sync.Map
 }
 
 // NewClient builds the clients for cfg.

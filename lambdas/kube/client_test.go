@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -353,5 +354,55 @@ spec:
 	svc := obj(t, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"x","namespace":"`+ns+`"}}`)
 	if _, err := c.Readiness(ctx, svc); err == nil || !strings.Contains(err.Error(), "want Deployment or StatefulSet") {
 		t.Errorf("readiness of a Service: %v", err)
+	}
+}
+
+// Pod lists after the first are served from the watch cache no older than
+// the last one; a version the cache cannot serve falls back to a
+// consistent list, so a pod is never missed for it.
+func TestPodListsAreNeverOlderThanTheLastOne(t *testing.T) {
+	c, cluster, ns := newClient(t)
+	ctx := context.Background()
+	d := obj(t, deploymentYAML(ns, "yelb-ui-3", 1, ""))
+	if _, err := c.Apply(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := c.PodsOf(ctx, d)
+		return len(pods) == 1, err
+	}); err != nil {
+		t.Fatalf("the deployment's pod never showed: %v", err)
+	}
+	seen, ok := c.podsSeen.Load(ns)
+	if !ok || seen.(string) == "" {
+		t.Fatal("the pod list's resourceVersion was not kept")
+	}
+
+	// A write after the list: the next list must include it.
+	pod, err := cluster.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=yelb-ui"})
+	if err != nil || len(pod.Items) != 1 {
+		t.Fatalf("pods: %v, %v", pod, err)
+	}
+	p := pod.Items[0]
+	p.Labels["checked"] = "yes"
+	updated, err := cluster.Clientset.CoreV1().Pods(ns).Update(ctx, &p, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.podsSeen.Store(ns, updated.ResourceVersion)
+	list, err := c.listPods(ctx, ns, labels.SelectorFromSet(labels.Set{"app": "yelb-ui"}))
+	if err != nil || len(list.Items) != 1 || list.Items[0].Labels["checked"] != "yes" {
+		t.Fatalf("list no older than the update: %+v, %v", list, err)
+	}
+
+	// A version the cache has not reached (another API server behind the
+	// endpoint): a consistent list answers.
+	c.podsSeen.Store(ns, "999999999999")
+	pods, err := c.PodsOf(ctx, d)
+	if err != nil || len(pods) != 1 {
+		t.Fatalf("with a version ahead of the cache: %d pods, %v; want the pod from a consistent list", len(pods), err)
+	}
+	if seen, _ := c.podsSeen.Load(ns); seen.(string) == "999999999999" {
+		t.Error("the version ahead of the cache was kept")
 	}
 }
