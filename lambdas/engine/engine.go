@@ -144,39 +144,67 @@ func (e *Engine) Handle(ctx context.Context, ev Event) (json.RawMessage, error) 
 		return nil, fmt.Errorf("%s: the execution state has no rollout; Validate must run first", ev.Action)
 	}
 	var err error
+	// The roll back Tasks connect themselves: they run for executions that
+	// may hold no rollout, and must not take or renew its lock.
 	switch ev.Action {
-	case statemachine.ActionLock:
-		err = e.lock(ctx, &st)
-	case statemachine.ActionDeploy:
-		err = e.deploy(ctx, &st)
-	case statemachine.ActionReady:
-		err = e.ready(ctx, &st)
-	case statemachine.ActionShift:
-		err = e.shift(ctx, &st)
-	case statemachine.ActionAnalyse:
-		err = e.analyse(ctx, &st)
-	case statemachine.ActionCheck:
-		err = e.check(ctx, &st)
-	case statemachine.ActionPromote:
-		if err = e.promote(ctx, &st); err == nil {
-			e.toHooks(&st, spec.HookPostRollout, statemachine.NextSucceeded)
-		}
 	case statemachine.ActionRollBack:
 		if err = e.rollBackState(ctx, ev.Execution, &st); err == nil && st.Rollout != nil {
 			st.Rollout.Weight = 0
 			e.toHooks(&st, spec.HookOnRollback, statemachine.NextRolledBack)
 		}
-	case statemachine.ActionHooks:
-		err = e.runHooks(ctx, &st)
 	case statemachine.ActionRollBackFailed:
 		err = e.rollBackFailedState(ctx, ev.Execution, &st)
 	default:
-		return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, check, analyse, promote, rollback, rollbackfailed, hooks", ev.Action)
+		s, ok := steps[ev.Action]
+		if !ok {
+			return nil, fmt.Errorf("unknown action %q: want one of validate, lock, deploy, ready, shift, check, analyse, promote, rollback, rollbackfailed, hooks", ev.Action)
+		}
+		var sess *Session
+		if sess, err = e.open(ctx, &st, s.renew != nil && s.renew(&st)); err == nil {
+			err = s.run(e, ctx, sess, &st)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(st)
+}
+
+// step is one Task of a rollout's definition. Handle connects for it and
+// renews the lock if it asks, so the handler holds only its decision and
+// its writes.
+type step struct {
+	// renew: the looping steps (readiness, analysis, a hook that gates the
+	// rollout) renew the lock before they run, so a long wait or pause never
+	// lets the lease lapse and a rollout whose lock was taken over stops
+	// there. The steps that follow them at once rely on the status guard
+	// (ours), which a new holder's first write would fail.
+	renew func(*State) bool
+	run   func(e *Engine, ctx context.Context, sess *Session, st *State) error
+}
+
+var steps = map[string]step{
+	statemachine.ActionLock:    {run: (*Engine).lock},
+	statemachine.ActionDeploy:  {run: (*Engine).deploy},
+	statemachine.ActionReady:   {renew: always, run: (*Engine).ready},
+	statemachine.ActionShift:   {run: (*Engine).shift},
+	statemachine.ActionAnalyse: {renew: always, run: (*Engine).analyse},
+	statemachine.ActionCheck:   {run: (*Engine).check},
+	statemachine.ActionPromote: {run: func(e *Engine, ctx context.Context, sess *Session, st *State) error {
+		if err := e.promote(ctx, sess, st); err != nil {
+			return err
+		}
+		e.toHooks(st, spec.HookPostRollout, statemachine.NextSucceeded)
+		return nil
+	}},
+	// Hooks that only notify run after the rollout ended and its lock is gone.
+	statemachine.ActionHooks: {renew: gatingHook, run: (*Engine).runHooks},
+}
+
+func always(*State) bool { return true }
+
+func gatingHook(st *State) bool {
+	return st.Rollout.Hook != nil && !spec.IsNotifyPoint(st.Rollout.Hook.Point)
 }
 
 // limits are what one execution allows the plan of s, routed by rt.

@@ -30,12 +30,8 @@ import (
 // delete a referenced VirtualNode, and a Gateway backend would 5xx), and
 // after the status says the canary is stable, so a failed clean-up can never
 // send the execution to "Roll back" with traffic on deleted objects.
-func (e *Engine) promote(ctx context.Context, st *State) error {
+func (e *Engine) promote(ctx context.Context, sess *Session, st *State) error {
 	r := st.Rollout
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	if err != nil {
-		return err
-	}
 	snap, found, err := sess.Status.Load(ctx, st.Microservice)
 	if err != nil {
 		return err

@@ -107,11 +107,7 @@ func statusPhase(st *State, held rollout.Held) string {
 // waits again or hands over to the analysis once it is due. It writes
 // nothing when all is well, except the status the shift before it left
 // behind.
-func (e *Engine) check(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	if err != nil {
-		return err
-	}
+func (e *Engine) check(ctx context.Context, sess *Session, st *State) error {
 	snap, health, err := e.ownedHealth(ctx, sess, st)
 	if err != nil {
 		return err

@@ -83,11 +83,7 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 }
 
 // lock takes the microservice's lock and picks the canary's version number.
-func (e *Engine) lock(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	if err != nil {
-		return err
-	}
+func (e *Engine) lock(ctx context.Context, sess *Session, st *State) error {
 	r := st.Rollout
 	if err := sess.Locks.Acquire(ctx, st.Microservice, r.Execution); err != nil {
 		var held *lock.HeldError
@@ -169,11 +165,7 @@ func (e *Engine) lock(ctx context.Context, st *State) error {
 
 // deploy creates the canary's objects with no traffic: the route keeps every
 // request on the stable version until the canary is ready.
-func (e *Engine) deploy(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	if err != nil {
-		return err
-	}
+func (e *Engine) deploy(ctx context.Context, sess *Session, st *State) error {
 	if _, err := e.ours(ctx, sess, st); err != nil {
 		return err
 	}
@@ -357,11 +349,7 @@ func (e *Engine) rollBackAbandoned(ctx context.Context, sess *Session, st *State
 
 // ready reports whether the canary's workload is ready; a canary that fails
 // or outlives progress_deadline is an error, which rolls back.
-func (e *Engine) ready(ctx context.Context, st *State) error {
-	sess, err := e.session(ctx, st)
-	if err != nil {
-		return err
-	}
+func (e *Engine) ready(ctx context.Context, sess *Session, st *State) error {
 	r := st.Rollout
 	objs, err := e.render(st.Spec, r.Version, nil, nil)
 	if err != nil {
@@ -414,11 +402,7 @@ func (e *Engine) ready(ctx context.Context, st *State) error {
 }
 
 // shift moves traffic to the weight the last decision chose.
-func (e *Engine) shift(ctx context.Context, st *State) error {
-	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	if err != nil {
-		return err
-	}
+func (e *Engine) shift(ctx context.Context, sess *Session, st *State) error {
 	snap, health, err := e.ownedHealth(ctx, sess, st)
 	if err != nil {
 		return err
@@ -475,11 +459,7 @@ func (e *Engine) shift(ctx context.Context, st *State) error {
 
 // analyse judges the canary, reads the operator's requests and decides what
 // comes next.
-func (e *Engine) analyse(ctx context.Context, st *State) error {
-	sess, err := e.session(ctx, st)
-	if err != nil {
-		return err
-	}
+func (e *Engine) analyse(ctx context.Context, sess *Session, st *State) error {
 	r := st.Rollout
 	snap, health, err := e.ownedHealth(ctx, sess, st)
 	if err != nil {
@@ -635,15 +615,11 @@ func nextState(a rollout.Action) string {
 	}
 }
 
-// session connects and renews the rollout's lock. The looping steps
-// (readiness, analysis) call it, so a long wait or pause never lets the
-// lease lapse and a rollout whose lock was taken over stops there. The steps
-// that follow them at once (deploy, shift, promote) rely on the status guard
-// (ours), which a new holder's first write would fail.
-func (e *Engine) session(ctx context.Context, st *State) (*Session, error) {
+// open connects for a step and, if it asks, renews the rollout's lock.
+func (e *Engine) open(ctx context.Context, st *State, renew bool) (*Session, error) {
 	sess, err := e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	if err != nil {
-		return nil, err
+	if err != nil || !renew {
+		return sess, err
 	}
 	if err := sess.Locks.Renew(ctx, st.Microservice, st.Rollout.Execution); err != nil {
 		var held HeldError

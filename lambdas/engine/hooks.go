@@ -86,26 +86,17 @@ func (e *Engine) throughConfirmGates(st *State) {
 
 // runHooks is the "Run hooks" Task: it runs or judges the current hook of
 // the point and decides what follows.
-func (e *Engine) runHooks(ctx context.Context, st *State) error {
+func (e *Engine) runHooks(ctx context.Context, sess *Session, st *State) error {
 	r := st.Rollout
 	run := r.Hook
 	if run == nil {
 		return fmt.Errorf("run hooks of %s: the state names no hook point", st.Microservice)
 	}
 	list := st.HooksAt(run.Point)
-	notify := spec.IsNotifyPoint(run.Point)
-	var sess *Session
-	var err error
-	if notify {
-		sess, err = e.Connector.Connect(ctx, st.ClusterName, st.Namespace)
-	} else {
-		sess, err = e.session(ctx, st)
-		if err == nil {
-			_, err = e.ours(ctx, sess, st)
+	if gatingHook(st) {
+		if _, err := e.ours(ctx, sess, st); err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		return err
 	}
 	if run.Index >= len(list) {
 		return e.hooksDone(ctx, sess, st)
@@ -137,6 +128,7 @@ func (e *Engine) runHooks(ctx context.Context, st *State) error {
 		run.Function, run.Payload, run.Result, run.Error = "", nil, nil, nil
 	case spec.HookJob:
 		var done bool
+		var err error
 		if res, done, err = e.jobHook(ctx, sess, st, h); err != nil || !done {
 			return err
 		}
