@@ -13,12 +13,11 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/awsiam"
+	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
@@ -71,7 +70,7 @@ type ServiceDNS struct {
 	// Release is ExternalDNS: whatever holds DNSEndpoints (the application
 	// namespace) depends on it, so on destroy the records are removed while
 	// ExternalDNS still runs.
-	Release *helmv3.Release
+	Release *kubeinstall.Release
 
 	zoneReady pulumi.Resource // the zone, or the association of an existing one
 }
@@ -154,9 +153,7 @@ func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *Service
 	if err != nil {
 		return fmt.Errorf("external-dns namespace: %w", err)
 	}
-	crd, err := yamlv2.NewConfigGroup(ctx, name+"-dnsendpoint-crd", &yamlv2.ConfigGroupArgs{
-		Yaml: pulumi.String(dnsEndpointCRD),
-	}, pulumi.Parent(d))
+	crd, err := kubeinstall.NewConfigGroup(ctx, name+"-dnsendpoint-crd", dnsEndpointCRD, pulumi.Parent(d))
 	if err != nil {
 		return fmt.Errorf("dnsendpoint crd: %w", err)
 	}
@@ -201,12 +198,12 @@ func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *Service
 		return fmt.Errorf("external-dns pod identity: %w", err)
 	}
 
-	release, err := helmv3.NewRelease(ctx, name+"-external-dns", &helmv3.ReleaseArgs{
-		Name:           pulumi.String(ExternalDNSChart),
-		Chart:          pulumi.String(ExternalDNSChart),
-		Version:        pulumi.String(ExternalDNSVersion),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ExternalDNSRepo)},
-		Namespace:      ns.Metadata.Name(),
+	release, err := kubeinstall.NewRelease(ctx, name+"-external-dns", &kubeinstall.ReleaseArgs{
+		Name:      pulumi.String(ExternalDNSChart),
+		Chart:     pulumi.String(ExternalDNSChart),
+		Version:   pulumi.String(ExternalDNSVersion),
+		Repo:      pulumi.String(ExternalDNSRepo),
+		Namespace: ns.Metadata.Name(),
 		// The program applies the CRD (above) before either controller.
 		SkipCrds: pulumi.Bool(true),
 		Values: pulumi.Map{

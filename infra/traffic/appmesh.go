@@ -9,10 +9,10 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
 
 	"github.com/eks-canary/platform/infra/awsiam"
@@ -75,12 +75,12 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 		return fmt.Errorf("app mesh controller policy: %w", err)
 	}
 
-	release, err := helmv3.NewRelease(ctx, name+"-appmesh-controller", &helmv3.ReleaseArgs{
-		Name:           pulumi.String(AppMeshChart),
-		Chart:          pulumi.String(AppMeshChart),
-		Version:        pulumi.String(AppMeshChartVersion),
-		Namespace:      sysNs.Metadata.Name(),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(AppMeshChartRepo)},
+	release, err := kubeinstall.NewRelease(ctx, name+"-appmesh-controller", &kubeinstall.ReleaseArgs{
+		Name:      pulumi.String(AppMeshChart),
+		Chart:     pulumi.String(AppMeshChart),
+		Version:   pulumi.String(AppMeshChartVersion),
+		Namespace: sysNs.Metadata.Name(),
+		Repo:      pulumi.String(AppMeshChartRepo),
 		Values: pulumi.Map{
 			"region": pulumi.String(args.Region),
 			"serviceAccount": pulumi.Map{

@@ -14,11 +14,10 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
 
 	"github.com/eks-canary/platform/infra/awsiam"
@@ -86,9 +85,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	}
 
 	// The chart does not ship the Gateway API CRDs.
-	crds, err := yamlv2.NewConfigGroup(ctx, name+"-gateway-api-crds", &yamlv2.ConfigGroupArgs{
-		Yaml: pulumi.String(gatewayAPICRDs),
-	}, pulumi.Parent(t))
+	crds, err := kubeinstall.NewConfigGroup(ctx, name+"-gateway-api-crds", gatewayAPICRDs, pulumi.Parent(t))
 	if err != nil {
 		return fmt.Errorf("gateway api crds: %w", err)
 	}
@@ -132,7 +129,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 		return fmt.Errorf("lattice ingress rule: %w", err)
 	}
 
-	release, err := helmv3.NewRelease(ctx, name+"-gateway-controller", &helmv3.ReleaseArgs{
+	release, err := kubeinstall.NewRelease(ctx, name+"-gateway-controller", &kubeinstall.ReleaseArgs{
 		Name:      pulumi.String(GatewayControllerSA),
 		Chart:     pulumi.String(GatewayControllerChart),
 		Version:   pulumi.String(GatewayControllerVersion),

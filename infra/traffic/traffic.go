@@ -10,11 +10,11 @@ import (
 	"fmt"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/edge"
+	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
@@ -73,7 +73,7 @@ type Traffic struct {
 	AppNamespace *corev1.Namespace
 	// Controller is the layer's controller release; objects it reconciles
 	// depend on it so they are deleted while it still runs.
-	Controller *helmv3.Release
+	Controller *kubeinstall.Release
 }
 
 // NewTraffic installs the configured layer.
