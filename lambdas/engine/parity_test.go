@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eks-canary/platform/internal/asl"
 	"github.com/eks-canary/platform/lambdas/engine"
-	"github.com/eks-canary/platform/lambdas/internal/asl"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/statemachine/interp"
 	"github.com/eks-canary/platform/lambdas/status"

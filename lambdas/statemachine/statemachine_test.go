@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/eks-canary/platform/lambdas/internal/asl"
+	"github.com/eks-canary/platform/internal/asl"
 	sm "github.com/eks-canary/platform/lambdas/statemachine"
 )
 

