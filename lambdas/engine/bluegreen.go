@@ -130,7 +130,7 @@ func (e *Engine) checkPreview(s spec.Spec, objs objects) error {
 	if !s.BlueGreen() {
 		return nil
 	}
-	probe := &State{Spec: s, Rollout: &Rollout{Version: 2, StableVersion: 1}}
+	probe := &State{Spec: s, Rollout: &Rollout{Versions: Versions{Version: 2, StableVersion: 1}}}
 	if _, err := e.withPreview(probe, objs); err != nil {
 		return &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("kubernetes_template.yml cannot be rolled out with strategy blue-green: %w", err)}
 	}

@@ -120,8 +120,13 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	}
 	// The status keeps what the rollout showed so far: its plan, step and
 	// the verdicts behind the roll back.
-	r := &Rollout{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
-		StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt, Step: cur.Step - 1, Weight: cur.Weight, Verdicts: cur.Verdicts, Hooks: cur.Hooks}
+	r := &Rollout{
+		Versions: Versions{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
+			StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt},
+		Progress:     Progress{Step: cur.Step - 1, Weight: cur.Weight},
+		Judgement:    Judgement{Verdicts: cur.Verdicts},
+		HookProgress: HookProgress{Hooks: cur.Hooks},
+	}
 	// The stable version comes back as its own template rendered it.
 	stableSpec := s
 	if cur.StableTemplate != "" {

@@ -34,7 +34,7 @@ func TestScheduleChecks(t *testing.T) {
 		{"budget spent", 60, 0, 1000, 60},
 	}
 	for _, tt := range tests {
-		r := &Rollout{WaitSeconds: tt.wait, Checks: tt.checks}
+		r := &Rollout{Decision: Decision{WaitSeconds: tt.wait}, Judgement: Judgement{Checks: tt.checks}}
 		s.Analysis.PodCheckInterval = tt.podInterval
 		r.scheduleChecks(now, s)
 		if !r.AnalyseAt.Equal(now.Add(time.Duration(tt.wait)*time.Second)) || r.CheckSeconds != tt.wantCheck {

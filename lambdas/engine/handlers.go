@@ -77,7 +77,7 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if execution == "" {
 		return State{}, &Error{Name: statemachine.ErrValidation, Err: errors.New("the execution id is empty: the state machine passes $$.Execution.Id")}
 	}
-	st := State{Spec: s, Rollout: &Rollout{Execution: execution, Step: -1, StartedAt: e.wallNow()}}
+	st := State{Spec: s, Rollout: &Rollout{Versions: Versions{Execution: execution, StartedAt: e.wallNow()}, Progress: Progress{Step: -1}}}
 	e.logger(&st).Info("deploy.json is valid", "image", s.ContainerImage, "router", s.Router, "strategy", s.Strategy)
 	return st, nil
 }

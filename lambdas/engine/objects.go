@@ -479,9 +479,11 @@ func ProjectedStateBytes(s spec.Spec) int {
 			SuccessRate: &rate, LatencyP99: &latency, PValue: &p, Reason: strings.Repeat("x", 200)}
 	}
 	st := State{Spec: s, Rollout: &Rollout{
-		Execution: strings.Repeat("x", 256), Version: 1 << 30, StableVersion: 1 << 30, StableImage: s.ContainerImage,
-		StableTemplate: s.ConfigFile, Plan: make([]int, 100), Verdicts: verdicts, Reason: strings.Repeat("x", 200),
-		StartedAt: time.Now(), DeployedAt: time.Now(), StepStartedAt: time.Now(), BakeStartedAt: time.Now(), NoDataSince: time.Now(),
+		Versions: Versions{Execution: strings.Repeat("x", 256), Version: 1 << 30, StableVersion: 1 << 30, StableImage: s.ContainerImage,
+			StableTemplate: s.ConfigFile, Plan: make([]int, 100), StartedAt: time.Now()},
+		Progress:  Progress{DeployedAt: time.Now(), StepStartedAt: time.Now(), BakeStartedAt: time.Now()},
+		Judgement: Judgement{Verdicts: verdicts, NoDataSince: time.Now()},
+		Decision:  Decision{Reason: strings.Repeat("x", 200)},
 	}}
 	st.Rollout.Hooks, st.Rollout.Hook = worstHooks(s)
 	// Each route object's resourceVersion rides along (RouteVersions); any
