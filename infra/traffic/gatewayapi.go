@@ -39,7 +39,7 @@ const (
 	GatewayControllerChart     = "oci://public.ecr.aws/aws-application-networking-k8s/aws-gateway-controller-chart"
 	GatewayControllerVersion   = "v2.1.3"
 	GatewayControllerSA        = "gateway-api-controller"
-	GatewayClass               = "amazon-vpc-lattice"
+	GatewayClass               = contract.GatewayClass
 	gatewayAPIv1               = "gateway.networking.k8s.io/v1"
 	latticePrefix              = "com.amazonaws.%s.vpc-lattice"
 )

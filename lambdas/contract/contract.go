@@ -69,6 +69,8 @@ const (
 const (
 	GatewayName     = "canary-gateway"
 	GatewayListener = "http"
+	// GatewayClass is VPC Lattice's, served by the AWS Gateway API Controller.
+	GatewayClass = "amazon-vpc-lattice"
 )
 
 // Platform namespaces: the environment program installs its controllers

@@ -43,7 +43,12 @@ func (s *Speedup) wall(scheduled time.Time) time.Time {
 
 // Sleep waits d of the schedule, or until ctx ends.
 func (s *Speedup) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(s.Wait(d))
+	return sleepFor(ctx, s.Wait(d))
+}
+
+// sleepFor waits d, or until ctx ends.
+func sleepFor(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

@@ -107,19 +107,7 @@ func TestValidateRefusesUnreadableInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Validate accepted it: %s", out)
 			}
-			if name := engine.ErrorName(err); name != statemachine.ErrValidation {
-				t.Errorf("error name %q, want %q: %v", name, statemachine.ErrValidation, err)
-			}
-			for _, w := range want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message lacks %q:\n%v", w, err)
-				}
-			}
-			for _, a := range c.absent {
-				if strings.Contains(err.Error(), a) {
-					t.Errorf("message mentions %q:\n%v", a, err)
-				}
-			}
+			requireRefused(t, err, want, c.absent)
 		})
 	}
 }

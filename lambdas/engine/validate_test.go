@@ -304,19 +304,7 @@ func TestValidateRefusesBadInput(t *testing.T) {
 				t.Fatalf("Validate accepted it: %s", out)
 			}
 			t.Log(err)
-			if name := engine.ErrorName(err); name != statemachine.ErrValidation {
-				t.Errorf("error name %q, want %q: %v", name, statemachine.ErrValidation, err)
-			}
-			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message lacks %q:\n%v", w, err)
-				}
-			}
-			for _, a := range c.absent {
-				if strings.Contains(err.Error(), a) {
-					t.Errorf("message mentions %q, which the input did not cause:\n%v", a, err)
-				}
-			}
+			requireRefused(t, err, c.want, c.absent)
 		})
 	}
 }
@@ -407,4 +395,23 @@ func TestLimitsKeepTheStateWithinTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("test template deploy.json %d bytes; state after Validate %d bytes; projected worst case %d bytes", len(sample), len(out), engine.ProjectedStateBytes(st.Spec))
+}
+
+// requireRefused fails unless err is a validation error whose message names
+// every want and none of absent, which the input did not cause.
+func requireRefused(t *testing.T, err error, want, absent []string) {
+	t.Helper()
+	if name := engine.ErrorName(err); name != statemachine.ErrValidation {
+		t.Errorf("error name %q, want %q: %v", name, statemachine.ErrValidation, err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("message lacks %q:\n%v", w, err)
+		}
+	}
+	for _, a := range absent {
+		if strings.Contains(err.Error(), a) {
+			t.Errorf("message mentions %q, which the input did not cause:\n%v", a, err)
+		}
+	}
 }

@@ -26,8 +26,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 
 	"github.com/eks-canary/platform/internal/testcluster"
@@ -145,16 +143,8 @@ func prepare(ctx context.Context, plane *testcluster.Cluster) error {
 	if _, err := plane.Clientset.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create namespace %s: %w", namespace, err)
 	}
-	gw := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-		"metadata": map[string]any{"name": contract.GatewayName, "namespace": namespace},
-		"spec": map[string]any{
-			"gatewayClassName": "amazon-vpc-lattice",
-			"listeners":        []any{map[string]any{"name": contract.GatewayListener, "protocol": "HTTP", "port": int64(80)}},
-		},
-	}}
-	gvr := schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-	if _, err := plane.Dynamic.Resource(gvr).Namespace(namespace).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
+	gw := testcluster.Gateway(namespace)
+	if _, err := plane.Dynamic.Resource(testcluster.GatewayResource).Namespace(namespace).Create(ctx, gw, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create Gateway %s: %w", contract.GatewayName, err)
 	}
 	return nil

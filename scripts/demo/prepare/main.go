@@ -24,15 +24,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
 const fieldManager = "canary-demo"
 
-var (
-	meshGVR    = schema.GroupVersionResource{Group: "appmesh.k8s.aws", Version: "v1beta2", Resource: "meshes"}
-	gatewayGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
-)
+var meshGVR = schema.GroupVersionResource{Group: "appmesh.k8s.aws", Version: "v1beta2", Resource: "meshes"}
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the local control plane (required)")
@@ -102,15 +100,7 @@ func prepare(ctx context.Context, kubeconfig, ns, router string) error {
 		return fmt.Errorf("apply Mesh %s: %w", ns, err)
 	}
 	if router == contract.RouterGatewayAPI {
-		gw := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-			"metadata": map[string]any{"name": contract.GatewayName, "namespace": ns},
-			"spec": map[string]any{
-				"gatewayClassName": "amazon-vpc-lattice",
-				"listeners":        []any{map[string]any{"name": contract.GatewayListener, "protocol": "HTTP", "port": int64(80)}},
-			},
-		}}
-		if _, err := dyn.Resource(gatewayGVR).Namespace(ns).Apply(ctx, contract.GatewayName, gw, apply); err != nil {
+		if _, err := dyn.Resource(testcluster.GatewayResource).Namespace(ns).Apply(ctx, contract.GatewayName, testcluster.Gateway(ns), apply); err != nil {
 			return fmt.Errorf("apply Gateway %s: %w", contract.GatewayName, err)
 		}
 	}
