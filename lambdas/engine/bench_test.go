@@ -82,8 +82,9 @@ func BenchmarkCheckStep(b *testing.B) {
 	}
 }
 
-// benchStep runs action b.N times and reports the engine's CPU and the API
-// server requests per run. Chained, each run starts from the state the one
+// benchStep runs action b.N times and reports, per run, the API server
+// requests, the time spent waiting for their answers, the rest of the time
+// (the engine's own work) and the engine's CPU. Chained, each run starts from the state the one
 // before returned, as the state machine passes it on; otherwise every run
 // starts from st.
 func benchStep(b *testing.B, h *harness, action, execution string, st json.RawMessage, chained bool) {
@@ -100,7 +101,9 @@ func benchStep(b *testing.B, h *harness, action, execution string, st json.RawMe
 			b.Logf("%s %s", req.Method, req.URL.Path)
 		}
 	}
+	waited := h.faults.serverTime()
 	cpu := processCPU()
+	began := time.Now()
 	b.ResetTimer()
 	for range b.N {
 		out, err := h.eng.Handle(ctx, engine.Event{Action: action, Execution: execution, State: st})
@@ -112,6 +115,10 @@ func benchStep(b *testing.B, h *harness, action, execution string, st json.RawMe
 		}
 	}
 	b.StopTimer()
+	took := time.Since(began)
+	server := h.faults.serverTime() - waited
+	b.ReportMetric(float64(server)/float64(b.N)/1e6, "api-wait-ms/op")
+	b.ReportMetric(float64(took-server)/float64(b.N)/1e6, "engine-ms/op")
 	// The engine's own work, apart from waiting on the API server and
 	// etcd (separate processes).
 	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N)/1e6, "engine-cpu-ms/op")

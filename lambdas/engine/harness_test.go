@@ -130,6 +130,31 @@ type faults struct {
 	before func(*http.Request) bool
 	// seen, when set, is shown every answer of the API server.
 	seen func(req *http.Request, code int, body []byte)
+	// inFlight and waited measure the time at least one request was
+	// waiting for the API server's answer: what a step spends on the
+	// server, apart from the engine's own work.
+	inFlight int
+	since    time.Time
+	waited   time.Duration
+}
+
+// wait marks a request sent (+1) or answered (-1).
+func (f *faults) wait(delta int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inFlight == 0 {
+		f.since = time.Now()
+	}
+	if f.inFlight += delta; f.inFlight == 0 {
+		f.waited += time.Since(f.since)
+	}
+}
+
+// serverTime is the total time spent waiting for the API server so far.
+func (f *faults) serverTime() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.waited
 }
 
 type fault struct {
@@ -174,17 +199,22 @@ func (f *faults) wrap(next http.RoundTripper) http.RoundTripper {
 		}
 		seen := f.seen
 		f.mu.Unlock()
+		f.wait(+1)
 		res, err := next.RoundTrip(req)
-		if err != nil || seen == nil {
+		if err != nil {
+			f.wait(-1)
 			return res, err
 		}
 		body, err := io.ReadAll(res.Body)
 		res.Body.Close()
+		f.wait(-1)
 		if err != nil {
 			return nil, err
 		}
 		res.Body = io.NopCloser(bytes.NewReader(body))
-		seen(req, res.StatusCode, body)
+		if seen != nil {
+			seen(req, res.StatusCode, body)
+		}
 		return res, nil
 	})
 }
