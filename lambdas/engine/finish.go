@@ -118,32 +118,21 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 		log.Info("nothing to roll back: this execution has no rollout in progress", "phase", cur.Phase, "owner", cur.Execution)
 		return sess.Locks.Release(ctx, s.Microservice, execution)
 	}
-	// The status keeps what the rollout showed so far: its plan, step and
-	// the verdicts behind the roll back.
-	r := &Rollout{
-		Versions: Versions{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
-			StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt},
-		Progress:     Progress{Step: cur.Step - 1, Weight: cur.Weight},
-		Judgement:    Judgement{Verdicts: cur.Verdicts},
-		HookProgress: HookProgress{Hooks: cur.Hooks},
-	}
-	// The stable version comes back as its own template rendered it.
-	stableSpec := s
+	r := rolloutFromStatus(s, execution, cur)
+	to := rollBackTarget{spec: s, version: r.StableVersion}
 	if cur.StableTemplate != "" {
-		stableSpec.ConfigFile = cur.StableTemplate
+		to.spec.ConfigFile = cur.StableTemplate
 	}
-	stableRelease := stableSpec
-	stableRelease.ContainerImage = r.StableImage
-	r.Plan = rollout.Plan(s, !r.firstDeployment())
+	to.release = to.spec
+	to.release.ContainerImage = r.StableImage
 	log = log.With("version", r.Version, "stable_version", r.StableVersion)
 	// The stable template and image are read back from the status: they are
 	// applied only if they pass every rule Validate applies today.
 	if !r.firstDeployment() && cur.StableTemplate != "" {
-		if err := e.checkReadBack(stableRelease, fmt.Sprintf("the template of stable version %d", r.StableVersion)); err != nil {
+		if err := e.checkReadBack(to.release, fmt.Sprintf("the template of stable version %d", r.StableVersion)); err != nil {
 			return err
 		}
 	}
-
 	canary, err := e.render(s, r.Version, nil, nil)
 	if err != nil {
 		return err
@@ -155,82 +144,125 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 	}
 	switch {
 	case r.firstDeployment():
-		// Nothing to go back to: leave no half-deployed microservice behind.
-		if err := deleteObjects(ctx, sess, s.Microservice, canary); err != nil {
-			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
-		}
-		// Read once more: a first shift in flight may have written the
-		// route after it was deleted.
-		if err := deleteObjects(ctx, sess, s.Microservice, canary.routes()); err != nil {
-			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
-		}
+		err = removeFirstDeployment(ctx, sess, s, canary)
 	case s.Strategy == spec.StrategyInPlace:
-		stable, err := e.render(stableRelease, r.StableVersion, []router.Backend{{Name: s.Microservice, Weight: 100}}, nil)
-		if err != nil {
-			return err
-		}
-		if err := ownedOrNew(ctx, sess, s.Microservice, stable); err != nil {
-			return err
-		}
-		for _, o := range stable.workloadsFirst() {
-			if err := e.restore(ctx, sess, o); err != nil {
-				return fmt.Errorf("roll back %s to version %d: apply %s %s: %w", s.Microservice, r.StableVersion, o.obj.GetKind(), o.obj.GetName(), err)
-			}
-			if o.obj.GetKind() == "StatefulSet" {
-				if err := replaceStuckPods(ctx, sess, s.Namespace, o.obj.GetName()); err != nil {
-					return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
-				}
-			}
-		}
+		err = e.restoreInPlace(ctx, sess, s, to)
 	default:
-		stable := naming.VersionName(s.Microservice, r.StableVersion)
-		backends := []router.Backend{{Name: stable, Weight: 100}}
-		objs, err := e.render(stableRelease, r.StableVersion, backends, nil)
-		if err != nil {
-			return err
-		}
-		var shared objects
-		for _, o := range objs {
-			if !o.perVersion {
-				shared = append(shared, o)
-			}
-		}
-		if err := ownedOrNew(ctx, sess, s.Microservice, shared); err != nil {
-			return err
-		}
-		// The route first: its write marks it, so a shift of this
-		// execution still in flight stops instead of undoing it.
-		if err := e.applyRoute(ctx, sess, stableSpec, r.StableVersion, backends, routeWrite{execution: execution, rollingBack: true}); err != nil {
-			return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, r.StableVersion, err)
-		}
-		// Shared objects the canary's template changed go back next.
-		for _, o := range shared {
-			if o.route {
-				continue
-			}
-			if err := e.restore(ctx, sess, o); err != nil {
-				return fmt.Errorf("roll back %s: restore %s %s: %w", s.Microservice, o.obj.GetKind(), o.obj.GetName(), err)
-			}
-		}
-		if err := e.routeOnly(ctx, sess, stableSpec, stable); err != nil {
-			return err
-		}
-		if err := e.endPreview(ctx, sess, s); err != nil {
-			return fmt.Errorf("roll back %s: %w", s.Microservice, err)
-		}
-		// By label: the canary's objects as deployed, whatever the template says now.
-		if err := deleteByLabels(ctx, sess, s.Namespace, kube.VersionSelector(s.Microservice, r.Version)); err != nil {
-			return fmt.Errorf("roll back %s: remove version %d: %w", s.Microservice, r.Version, err)
-		}
-		// Read once more after the deletes: the route must reach only
-		// versions that still exist.
-		if err := e.routeOnly(ctx, sess, stableSpec, stable); err != nil {
-			return err
-		}
+		err = e.restoreStable(ctx, sess, s, to, r.Version, execution)
+	}
+	if err != nil {
+		return err
 	}
 	r.Weight = 0
 	log.Warn("rolled back", "reason", reason)
 	return e.finish(ctx, sess, s, r, status.PhaseRolledBack, reason, nil)
+}
+
+// rolloutFromStatus is the rollout a roll back finishes: the status keeps
+// what it showed so far, its plan, step and the verdicts behind the roll
+// back.
+func rolloutFromStatus(s spec.Spec, execution string, cur status.Status) *Rollout {
+	r := &Rollout{
+		Versions: Versions{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
+			StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt},
+		Progress:     Progress{Step: cur.Step - 1, Weight: cur.Weight},
+		Judgement:    Judgement{Verdicts: cur.Verdicts},
+		HookProgress: HookProgress{Hooks: cur.Hooks},
+	}
+	r.Plan = rollout.Plan(s, !r.firstDeployment())
+	return r
+}
+
+// rollBackTarget is what a roll back puts back: the stable version as its
+// own template rendered it.
+type rollBackTarget struct {
+	spec    spec.Spec // deploy.json with the stable version's template
+	release spec.Spec // the same with the stable version's image
+	version int
+}
+
+// removeFirstDeployment leaves no half-deployed microservice behind: there
+// is nothing to go back to.
+func removeFirstDeployment(ctx context.Context, sess *Session, s spec.Spec, canary objects) error {
+	if err := deleteObjects(ctx, sess, s.Microservice, canary); err != nil {
+		return fmt.Errorf("roll back %s: %w", s.Microservice, err)
+	}
+	// Read once more: a first shift in flight may have written the route
+	// after it was deleted.
+	if err := deleteObjects(ctx, sess, s.Microservice, canary.routes()); err != nil {
+		return fmt.Errorf("roll back %s: %w", s.Microservice, err)
+	}
+	return nil
+}
+
+// restoreInPlace applies the stable release over the one workload, the
+// workloads first.
+func (e *Engine) restoreInPlace(ctx context.Context, sess *Session, s spec.Spec, to rollBackTarget) error {
+	stable, err := e.render(to.release, to.version, []router.Backend{{Name: s.Microservice, Weight: 100}}, nil)
+	if err != nil {
+		return err
+	}
+	if err := ownedOrNew(ctx, sess, s.Microservice, stable); err != nil {
+		return err
+	}
+	for _, o := range stable.workloadsFirst() {
+		if err := e.restore(ctx, sess, o); err != nil {
+			return fmt.Errorf("roll back %s to version %d: apply %s %s: %w", s.Microservice, to.version, o.obj.GetKind(), o.obj.GetName(), err)
+		}
+		if o.obj.GetKind() == "StatefulSet" {
+			if err := replaceStuckPods(ctx, sess, s.Namespace, o.obj.GetName()); err != nil {
+				return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, to.version, err)
+			}
+		}
+	}
+	return nil
+}
+
+// restoreStable sends all traffic back to the stable version's own
+// objects, restores the shared ones and removes the canary's.
+func (e *Engine) restoreStable(ctx context.Context, sess *Session, s spec.Spec, to rollBackTarget, canaryVersion int, execution string) error {
+	stable := naming.VersionName(s.Microservice, to.version)
+	backends := []router.Backend{{Name: stable, Weight: 100}}
+	objs, err := e.render(to.release, to.version, backends, nil)
+	if err != nil {
+		return err
+	}
+	var shared objects
+	for _, o := range objs {
+		if !o.perVersion {
+			shared = append(shared, o)
+		}
+	}
+	if err := ownedOrNew(ctx, sess, s.Microservice, shared); err != nil {
+		return err
+	}
+	// The route first: its write marks it, so a shift of this execution
+	// still in flight stops instead of undoing it.
+	if err := e.applyRoute(ctx, sess, to.spec, to.version, backends, routeWrite{execution: execution, rollingBack: true}); err != nil {
+		return fmt.Errorf("roll back %s to version %d: %w", s.Microservice, to.version, err)
+	}
+	// Shared objects the canary's template changed go back next.
+	for _, o := range shared {
+		if o.route {
+			continue
+		}
+		if err := e.restore(ctx, sess, o); err != nil {
+			return fmt.Errorf("roll back %s: restore %s %s: %w", s.Microservice, o.obj.GetKind(), o.obj.GetName(), err)
+		}
+	}
+	if err := e.routeOnly(ctx, sess, to.spec, stable); err != nil {
+		return err
+	}
+	if err := e.endPreview(ctx, sess, s); err != nil {
+		return fmt.Errorf("roll back %s: %w", s.Microservice, err)
+	}
+	// By label: the canary's objects as deployed, whatever the template says now.
+	if err := deleteByLabels(ctx, sess, s.Namespace, kube.VersionSelector(s.Microservice, canaryVersion)); err != nil {
+		return fmt.Errorf("roll back %s: remove version %d: %w", s.Microservice, canaryVersion, err)
+	}
+	// Read once more after the deletes: the route must reach only versions
+	// that still exist.
+	return e.routeOnly(ctx, sess, to.spec, stable)
 }
 
 // restore applies one object of the stable version during a roll back. A
