@@ -118,3 +118,35 @@ const (
 // AppMeshEnvoyServiceAccount is the ServiceAccount the environment creates
 // for App Mesh pods (its Envoy sidecar reads the mesh configuration).
 const AppMeshEnvoyServiceAccount = "appmesh-envoy"
+
+// Metric sources, the values of deploy.json's analysis.provider.
+const (
+	ProviderCloudWatch = "cloudwatch"
+	ProviderPrometheus = "prometheus"
+)
+
+// Providers lists every metric source, the default first.
+func Providers() []string { return []string{ProviderCloudWatch, ProviderPrometheus} }
+
+// Prometheus. EnvPrometheusURL is the query endpoint the engine reads
+// (stack key ConfigPrometheusQueryURL, or the workspace the stack creates):
+// a Prometheus server's base URL, or an Amazon Managed Service for
+// Prometheus workspace's ("https://aps-workspaces.REGION.amazonaws.com/workspaces/ID"),
+// whose queries are signed with SigV4 for service PrometheusSigningService.
+// The engine queries PromRequests (a counter by PromLabelCode) and
+// PromDuration (a histogram in seconds), the series of one version being
+// those whose PromLabelVersion is its object name ("yelb-appserver-3") in
+// PromLabelNamespace: the scrape sets both from the pod's namespace and its
+// app and version labels, so an application only counts its requests.
+const (
+	EnvPrometheusURL          = "CANARY_PROMETHEUS_URL"
+	ConfigPrometheusQueryURL  = "prometheusQueryUrl"
+	ConfigPrometheusWorkspace = "prometheusWorkspace"
+	PrometheusSigningService  = "aps"
+
+	PromRequests       = "http_requests_total"
+	PromDuration       = "http_request_duration_seconds"
+	PromLabelCode      = "code"
+	PromLabelNamespace = "namespace"
+	PromLabelVersion   = "version"
+)

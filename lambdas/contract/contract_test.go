@@ -14,8 +14,9 @@ import (
 )
 
 // distinctive are the contract values no other code has a reason to spell
-// out. Generic ones (EntryStep's "step", GatewayListener's "http") are left
-// out: they occur as ordinary words.
+// out. Generic ones (EntryStep's "step", GatewayListener's "http",
+// ProviderPrometheus, a key of the CloudWatch agent's configuration too)
+// are left out: they occur as ordinary words.
 var distinctive = []string{
 	RouterAppMesh, RouterGatewayAPI,
 	EnvEntry, EnvNotifyTopicArn, EnvAppMeshMetricsNamespace, EnvServiceDomain,
@@ -26,6 +27,7 @@ var distinctive = []string{
 	NamespaceAppMeshController, NamespaceGatewayController, NamespaceCloudWatch, NamespaceExternalDNS, NamespaceIngress,
 	EnvAllowedServiceAccounts, EnvAllowedServiceTypes, EnvHookFunctions, ConfigHookFunctions,
 	EnvHookAllowedCIDRs, ConfigHookAllowedCIDRs, EnvTrafficLayer, EnvRolloutTimeout, ConfigRolloutTimeout,
+	EnvPrometheusURL, ConfigPrometheusQueryURL, ConfigPrometheusWorkspace, PromRequests, PromDuration,
 }
 
 // TestNoContractLiteralOutsideContract parses every Go file of the

@@ -93,7 +93,7 @@ var derived = map[string]string{
 var dependsOn = map[string][]string{
 	"wait_time":                          {"router"},
 	"analysis.interval":                  {"wait_time", "router", "analysis"},
-	"analysis.max_latency_p99_ms":        {"router", "analysis"},
+	"analysis.max_latency_p99_ms":        {"router", "analysis", "analysis.provider"},
 	"analysis.max_error_count":           {"failure_threshold_value", "analysis"},
 	"analysis.no_data":                   {"strategy", "analysis"},
 	"manual_promotion":                   {"strategy", "percentage_step", "steps", "max_weight"},
@@ -549,6 +549,7 @@ func explicitZeros(s Spec, present map[string]bool) []FieldError {
 	empty("strategy", s.Strategy, fmt.Sprintf(`use "canary", "blue-green" or "in-place", or leave it out for %q`, DefaultStrategy))
 	empty("canary_scale", s.CanaryScale, fmt.Sprintf(`use "full" or "proportional", or leave it out for %q`, DefaultCanaryScale))
 	empty("analysis.no_data", s.Analysis.NoData, `use "hold", "fail" or "pass", or leave it out for the strategy's default`)
+	empty("analysis.provider", s.Analysis.Provider, quoteAll(contract.Providers())+", or leave it out for "+strconv.Quote(contract.Providers()[0]))
 	for i, h := range s.Hooks {
 		at := fmt.Sprintf("hooks[%d]", i)
 		switch h.Kind {

@@ -52,6 +52,9 @@ type Analysis struct {
 	UnreadyGrace            *int     `json:"unready_grace,omitempty"`             // seconds a pod may be unready while the canary carries traffic
 	Alarms                  []string `json:"alarms,omitempty"`                    // CloudWatch alarms whose ALARM state rolls back
 	PodCheckInterval        int      `json:"pod_check_interval,omitempty"`        // seconds between pod and alarm checks while waiting for an analysis
+	// Provider is where the figures come from: contract.ProviderCloudWatch
+	// (the default) or contract.ProviderPrometheus, the stack's endpoint.
+	Provider string `json:"provider,omitempty"`
 }
 
 // Strategy and no-data policy names.

@@ -145,6 +145,22 @@ func TestParseAcceptsEveryAddition(t *testing.T) {
 	}
 }
 
+// Prometheus measures latency behind either router.
+func TestParseAcceptsLatencyFromPrometheusWithAppMesh(t *testing.T) {
+	s, err := Parse(encode(t, with(map[string]any{"router": "appmesh",
+		"analysis": map[string]any{"provider": "prometheus", "max_latency_p99_ms": 250}})))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if s.Analysis.Provider != contract.ProviderPrometheus || *s.Analysis.MaxLatencyP99 != 250 {
+		t.Errorf("analysis not kept as given: %+v", s.Analysis)
+	}
+	s, err = Parse(encode(t, with(nil)))
+	if err != nil || s.WithDefaults().Analysis.Provider != contract.ProviderCloudWatch {
+		t.Errorf("default provider: %v, %q; want %q", err, s.WithDefaults().Analysis.Provider, contract.ProviderCloudWatch)
+	}
+}
+
 // The limits of analysis.interval and manual_promotion accept their edges.
 func TestParseAcceptsLimits(t *testing.T) {
 	for name, changes := range map[string]map[string]any{
@@ -197,6 +213,8 @@ func TestParseRejects(t *testing.T) {
 		{"interval above wait time", map[string]any{"analysis": map[string]any{"interval": 120}}, []string{"analysis.interval: 120 is not allowed: use 10..60 seconds"}},
 		{"success rate", map[string]any{"analysis": map[string]any{"min_success_rate": 101}}, []string{"analysis.min_success_rate: 101 is not allowed: use a percentage 0..100"}},
 		{"latency with app mesh", map[string]any{"analysis": map[string]any{"max_latency_p99_ms": 300}}, []string{`analysis.max_latency_p99_ms: 300 needs router "gatewayapi"`}},
+		{"provider", map[string]any{"analysis": map[string]any{"provider": "datadog"}}, []string{`analysis.provider: "datadog" is not a known metric source: use "cloudwatch" (the default) or "prometheus"`}},
+		{"provider empty", map[string]any{"analysis": map[string]any{"provider": ""}}, []string{`analysis.provider: "" is empty: use "cloudwatch" or "prometheus", or leave it out for "cloudwatch"`}},
 		{"latency not positive", map[string]any{"router": "gatewayapi", "wait_time": 90, "analysis": map[string]any{"max_latency_p99_ms": 0}}, []string{"analysis.max_latency_p99_ms: 0 is not allowed"}},
 		{"error count", map[string]any{"analysis": map[string]any{"max_error_count": -2}}, []string{"analysis.max_error_count: -2 is not allowed"}},
 		{"min requests", map[string]any{"analysis": map[string]any{"min_request_count": 0}}, []string{"analysis.min_request_count: 0 is not allowed"}},

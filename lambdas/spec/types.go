@@ -46,6 +46,7 @@ var typeDescriptions = map[string]string{
 	"analysis.max_error_count":           "a number of 5xx responses, e.g. 5",
 	"analysis.min_request_count":         "a whole number of requests, e.g. 20",
 	"analysis.no_data":                   `a string: "hold", "fail" or "pass"`,
+	"analysis.provider":                  `a string: "cloudwatch" or "prometheus"`,
 	"analysis.consecutive_failure_limit": "a whole number of analyses, e.g. 2",
 	"analysis.baseline_comparison":       "true or false",
 	"analysis.max_restarts":              "a whole number of restarts, e.g. 0",

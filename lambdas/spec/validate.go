@@ -166,6 +166,9 @@ func (s *Spec) applyDefaults() {
 	if a.MinRequestCount == 0 {
 		a.MinRequestCount = DefaultMinRequestCount
 	}
+	if a.Provider == "" {
+		a.Provider = contract.Providers()[0]
+	}
 	if a.NoData == "" {
 		a.NoData = DefaultNoData
 		if s.Strategy == StrategyInPlace {
@@ -360,9 +363,14 @@ func (s Spec) problems() []FieldError {
 	if a.MaxLatencyP99 != nil && *a.MaxLatencyP99 <= 0 {
 		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "is not allowed", "use milliseconds above 0, e.g. 500")
 	}
-	if a.MaxLatencyP99 != nil && s.Router != contract.RouterGatewayAPI {
-		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "needs router "+strconv.Quote(contract.RouterGatewayAPI),
-			"App Mesh metrics carry response counts but no latency; remove max_latency_p99_ms or use router "+strconv.Quote(contract.RouterGatewayAPI))
+	if !slices.Contains(contract.Providers(), a.Provider) {
+		add("analysis.provider", QuoteValue(a.Provider), "is not a known metric source",
+			fmt.Sprintf("use %q (the default) or %q (the stack's Prometheus or Amazon Managed Service for Prometheus endpoint)", contract.ProviderCloudWatch, contract.ProviderPrometheus))
+	}
+	if a.MaxLatencyP99 != nil && s.Router != contract.RouterGatewayAPI && a.Provider != contract.ProviderPrometheus {
+		add("analysis.max_latency_p99_ms", formatFloat(*a.MaxLatencyP99), "needs router "+strconv.Quote(contract.RouterGatewayAPI)+" or provider "+strconv.Quote(contract.ProviderPrometheus),
+			"App Mesh metrics in CloudWatch carry response counts but no latency; remove max_latency_p99_ms, use router "+strconv.Quote(contract.RouterGatewayAPI)+
+				", or set analysis.provider to "+strconv.Quote(contract.ProviderPrometheus))
 	}
 	if a.MaxErrorCount != nil && *a.MaxErrorCount < 0 {
 		add("analysis.max_error_count", formatFloat(*a.MaxErrorCount), "is not allowed", "use 0 or more")

@@ -1,0 +1,192 @@
+package prometheus_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/eks-canary/platform/internal/testprom"
+	"github.com/eks-canary/platform/lambdas/analysis"
+	prom "github.com/eks-canary/platform/lambdas/analysis/prometheus"
+	"github.com/eks-canary/platform/lambdas/contract"
+)
+
+// app is one version of a service instrumented with the standard client
+// library, under the names the engine queries.
+type app struct {
+	srv           *httptest.Server
+	sent, failed  atomic.Int64
+	errorFraction float64
+	delay         time.Duration
+}
+
+func startApp(t *testing.T, errorFraction float64, delay time.Duration) *app {
+	t.Helper()
+	a := &app{errorFraction: errorFraction, delay: delay}
+	reg := prometheus.NewRegistry()
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.PromRequests, Help: "HTTP requests by response code."},
+		[]string{contract.PromLabelCode, "method"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: contract.PromDuration, Help: "HTTP request duration.",
+		Buckets: prometheus.DefBuckets}, []string{contract.PromLabelCode, "method"})
+	reg.MustRegister(requests, duration)
+	// Series that exist from the start: increase() counts from zero.
+	for _, code := range []string{"200", "500"} {
+		requests.WithLabelValues(code, "get")
+		duration.WithLabelValues(code, "get")
+	}
+	work := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(a.delay)
+		if rand.Float64() < a.errorFraction {
+			a.failed.Add(1)
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, promhttp.InstrumentHandlerDuration(duration, work)))
+	a.srv = httptest.NewServer(mux)
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *app) address() string { return strings.TrimPrefix(a.srv.URL, "http://") }
+
+// drive sends each app steady traffic, a few requests at a time, for d.
+func drive(t *testing.T, d time.Duration, apps ...*app) {
+	t.Helper()
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for _, a := range apps {
+		for range 4 {
+			wg.Go(func() {
+				for time.Now().Before(stop) {
+					resp, err := http.Get(a.srv.URL + "/api/vote")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+					a.sent.Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// TestFetchFromARealPrometheus scrapes a healthy stable version and a
+// canary that fails 30% of its requests and answers slower, both under
+// real traffic, and judges the canary from what Prometheus stored.
+func TestFetchFromARealPrometheus(t *testing.T) {
+	stable := startApp(t, 0, 2*time.Millisecond)
+	canary := startApp(t, 0.3, 30*time.Millisecond)
+	server := testprom.Start(t, []testprom.Target{
+		{Address: stable.address(), Labels: map[string]string{contract.PromLabelNamespace: "shop", contract.PromLabelVersion: "shop-1"}},
+		{Address: canary.address(), Labels: map[string]string{contract.PromLabelNamespace: "shop", contract.PromLabelVersion: "shop-2"}},
+	})
+	time.Sleep(4 * testprom.ScrapeInterval) // first samples of each series
+	began := time.Now()
+	drive(t, 8*time.Second, stable, canary)
+	time.Sleep(2 * testprom.ScrapeInterval) // the last requests scraped
+	p, err := prom.New(server.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Period = 2 * time.Second
+	ctx := context.Background()
+	m, err := p.Fetch(ctx, analysis.Query{Namespace: "shop", Canary: "shop-2", Baseline: "shop-1", Start: began, End: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Canary.Requests); n != 4 || len(m.Canary.Errors) != n || len(m.Canary.LatencyP99) != n || len(m.Baseline.Requests) != n {
+		t.Fatalf("want 4 periods of 2 s in every series, got %+v", m)
+	}
+	for i := range 4 {
+		if m.Canary.Requests[i] == 0 || m.Baseline.Requests[i] == 0 {
+			t.Errorf("period %d has no requests: canary %v, baseline %v", i, m.Canary.Requests, m.Baseline.Requests)
+		}
+		if m.Baseline.Errors[i] != 0 {
+			t.Errorf("period %d: the stable version answered no 5xx, Prometheus says %v", i, m.Baseline.Errors[i])
+		}
+		if p99 := m.Canary.LatencyP99[i]; math.IsNaN(p99) || p99 < 25 || p99 > 50 {
+			t.Errorf("period %d: canary p99 %v ms; every request took 30 ms, in the 25..50 ms bucket", i, p99)
+		}
+		if p99 := m.Baseline.LatencyP99[i]; math.IsNaN(p99) || p99 > 10 {
+			t.Errorf("period %d: stable p99 %v ms; every request took 2 ms", i, p99)
+		}
+	}
+	reqs, errs := total(m.Canary.Requests), total(m.Canary.Errors)
+	if share := errs / reqs; share < 0.2 || share > 0.4 {
+		t.Errorf("canary error share %.2f (%v of %v); it failed %d of %d requests", share, errs, reqs, canary.failed.Load(), canary.sent.Load())
+	}
+	// The four periods end just after the traffic and cover 8 s of its
+	// 8.5 s; increase() extrapolates to each period's edges.
+	if sent := float64(canary.sent.Load()); reqs < 0.8*sent || reqs > 1.1*sent {
+		t.Errorf("canary requests %v over the 8 s of its periods; it sent %v in 8 s", reqs, sent)
+	}
+
+	rate, p99 := 95.0, 100.0
+	cfg := analysis.Config{LookBack: 8 * time.Second, MaxErrorCount: math.Inf(1), MinSuccessRate: &rate, MaxLatencyP99: &p99, MinRequestCount: 1}
+	if v := analysis.Evaluate(cfg, m); v.Result != analysis.ResultFail || v.Rule != analysis.RuleSuccessRate {
+		t.Errorf("failing canary judged %s (%s): %s", v.Result, v.Rule, v.Reason)
+	}
+	healthy := analysis.Metrics{Canary: m.Baseline}
+	if v := analysis.Evaluate(cfg, healthy); v.Result != analysis.ResultPass {
+		t.Errorf("healthy version judged %s (%s): %s", v.Result, v.Rule, v.Reason)
+	}
+
+	// A name that tries to widen the query only selects nothing.
+	hostile, err := p.Fetch(ctx, analysis.Query{Namespace: "shop", Canary: `shop-2"} or vector(1000) #`, Start: began, End: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total(hostile.Canary.Requests) != 0 {
+		t.Errorf("a hostile version name read requests %v", hostile.Canary.Requests)
+	}
+}
+
+func total(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+// A window shorter than one period has no data yet: no query is made.
+func TestFetchShorterThanAPeriod(t *testing.T) {
+	p, err := prom.New("http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	m, err := p.Fetch(context.Background(), analysis.Query{Namespace: "shop", Canary: "shop-2", Start: now.Add(-30 * time.Second), End: now})
+	if err != nil || len(m.Canary.Requests) != 0 {
+		t.Errorf("Fetch = %+v, %v; want no periods and no error", m, err)
+	}
+}
+
+// An unreachable server is an error that names the query.
+func TestFetchErrorNamesTheQuery(t *testing.T) {
+	p, err := prom.New("http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	_, err = p.Fetch(context.Background(), analysis.Query{Namespace: "shop", Canary: "shop-2", Start: now.Add(-5 * time.Minute), End: now})
+	if err == nil || !strings.Contains(err.Error(), "fetch metrics for shop-2: query sum(increase(http_requests_total{") {
+		t.Errorf("err = %v", err)
+	}
+}

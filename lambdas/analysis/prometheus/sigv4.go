@@ -1,0 +1,89 @@
+package prometheus
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/eks-canary/platform/lambdas/contract"
+)
+
+// workspaceHost is the query endpoint of Amazon Managed Service for
+// Prometheus: its region is in the name.
+var workspaceHost = regexp.MustCompile(`^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com$`)
+
+// WorkspaceRegion is the region of an Amazon Managed Service for Prometheus
+// query URL; ok is false for any other Prometheus.
+func WorkspaceRegion(address string) (region string, ok bool, err error) {
+	u, err := url.Parse(address)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return "", false, fmt.Errorf("prometheus query URL %q is not an http(s) URL: use a Prometheus base URL such as http://prometheus.monitoring:9090, "+
+			"or an Amazon Managed Service for Prometheus workspace's https://aps-workspaces.REGION.amazonaws.com/workspaces/ID", address)
+	}
+	m := workspaceHost.FindStringSubmatch(u.Hostname())
+	if m == nil {
+		return "", false, nil
+	}
+	if u.Scheme != "https" {
+		return "", false, fmt.Errorf("prometheus query URL %q: Amazon Managed Service for Prometheus answers on https only", address)
+	}
+	return m[1], true, nil
+}
+
+// SigV4 signs each request with AWS Signature Version 4, as Amazon Managed
+// Service for Prometheus requires of every query.
+type SigV4 struct {
+	Next        http.RoundTripper // nil: http.DefaultTransport
+	Credentials aws.CredentialsProvider
+	Region      string
+	// Service is the signing name; empty means
+	// contract.PrometheusSigningService.
+	Service string
+	// Now is the signing time; nil means time.Now.
+	Now func() time.Time
+}
+
+// RoundTrip signs a copy of req, its body hashed, and sends it.
+func (s *SigV4) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	signed := req.Clone(ctx)
+	var body []byte
+	if req.Body != nil {
+		var err error
+		if body, err = io.ReadAll(req.Body); err != nil {
+			return nil, fmt.Errorf("sign prometheus query: read body: %w", err)
+		}
+		req.Body.Close()
+		signed.Body = io.NopCloser(bytes.NewReader(body))
+		signed.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	sum := sha256.Sum256(body)
+	creds, err := s.Credentials.Retrieve(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sign prometheus query: credentials: %w", err)
+	}
+	service, now := s.Service, time.Now
+	if service == "" {
+		service = contract.PrometheusSigningService
+	}
+	if s.Now != nil {
+		now = s.Now
+	}
+	if err := v4.NewSigner().SignHTTP(ctx, creds, signed, hex.EncodeToString(sum[:]), service, s.Region, now()); err != nil {
+		return nil, fmt.Errorf("sign prometheus query: %w", err)
+	}
+	next := s.Next
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return next.RoundTrip(signed)
+}
