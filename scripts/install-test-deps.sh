@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests run against, when it is missing: Debian packages
-# (PostgreSQL, Redis, nginx, Chromium, tmux, jq), the state machine
+# (PostgreSQL, Redis, nginx, Chromium, tmux, jq; Prometheus's binary alone), the state machine
 # interpreter and asl-validator from npm, cfn-lint from PyPI, and the local
 # Kubernetes control plane (built from the Go module proxy into a cache
 # outside the repository).
@@ -20,6 +20,20 @@ if ((${#need[@]})); then
   SUDO=""; [[ $(id -u) -eq 0 ]] || SUDO=sudo
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Prometheus: the binary of Debian's package, unpacked into the cache, so
+# that no system service is installed or started (the tests start their
+# own on 127.0.0.1; internal/testprom finds it there).
+prometheus_dir="${CANARY_CACHE:-$HOME/.cache/canary-platform}/prometheus"
+if ! command -v prometheus >/dev/null && [[ ! -x $prometheus_dir/usr/bin/prometheus ]]; then
+  echo "unpacking Prometheus from Debian's package into $prometheus_dir" >&2
+  download=$(mktemp -d)
+  (cd "$download" && { apt-get download prometheus >/dev/null 2>&1 || { apt-get update -qq && apt-get download prometheus >/dev/null; }; })
+  dpkg-deb -x "$download"/prometheus_*.deb "$download/root"
+  mkdir -p "$prometheus_dir/usr/bin"
+  mv "$download/root/usr/bin/prometheus" "$prometheus_dir/usr/bin/prometheus"
+  rm -rf "$download"
 fi
 
 asl_validator=$(jq -r '.dependencies["asl-validator"]' internal/asl/package.json)

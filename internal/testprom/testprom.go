@@ -33,15 +33,28 @@ type Server struct {
 	URL string // base URL of the query API
 }
 
-// Binary finds Prometheus: $PROMETHEUS_BIN, or prometheus on PATH.
+// Binary finds Prometheus: $PROMETHEUS_BIN, prometheus on PATH, or the
+// binary scripts/install-test-deps.sh unpacks from Debian's package into
+// the cache ($CANARY_CACHE, by default ~/.cache/canary-platform).
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("PROMETHEUS_BIN"); p != "" {
 		return p
 	}
-	p, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus not found; run scripts/install-test-deps.sh (Debian package prometheus) or set PROMETHEUS_BIN")
+	if p, err := exec.LookPath("prometheus"); err == nil {
+		return p
+	}
+	cache := os.Getenv("CANARY_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatalf("find the cache: %v", err)
+		}
+		cache = filepath.Join(home, ".cache", "canary-platform")
+	}
+	p := filepath.Join(cache, "prometheus", "usr", "bin", "prometheus")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("prometheus not found at %s or on PATH; run scripts/install-test-deps.sh (it unpacks Debian's package) or set PROMETHEUS_BIN", p)
 	}
 	return p
 }
