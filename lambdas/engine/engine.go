@@ -82,6 +82,10 @@ type Engine struct {
 	Connector Connector
 	Routers   map[string]router.Router
 	Metrics   analysis.Provider
+	// Prometheus answers deploy.json's analysis.provider "prometheus": the
+	// stack's query endpoint (contract.EnvPrometheusURL in the Lambda); nil
+	// refuses such a deploy.json at Validate.
+	Prometheus analysis.Provider
 	// Alarms reads the CloudWatch alarms deploy.json names in
 	// analysis.alarms; nil refuses such a deploy.json at Validate.
 	Alarms   analysis.Alarms

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
@@ -24,6 +25,26 @@ func verdictStatus(v analysis.Verdict, at time.Time, weight int) status.Verdict 
 		LatencyP99:  v.LatencyP99,
 		PValue:      v.PValue,
 		Reason:      v.Reason,
+	}
+}
+
+// metricsFor is the metric source s.Analysis.Provider names. Validate
+// refuses a source this engine lacks; an analysis asks again, as the state
+// it runs from is input like deploy.json.
+func (e *Engine) metricsFor(s spec.Spec) (analysis.Provider, error) {
+	switch provider := s.WithDefaults().Analysis.Provider; {
+	case provider == contract.ProviderCloudWatch:
+		return e.Metrics, nil
+	case provider == contract.ProviderPrometheus && e.Prometheus != nil:
+		return e.Prometheus, nil
+	case provider == contract.ProviderPrometheus:
+		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
+			Problem: "cannot be used: this environment has no Prometheus query endpoint",
+			Allowed: fmt.Sprintf("remove analysis.provider to read CloudWatch, or give the stack %s (an existing endpoint) or %s: true (a new Amazon Managed Service for Prometheus workspace); canary-run: --prometheus URL",
+				contract.ConfigPrometheusQueryURL, contract.ConfigPrometheusWorkspace)}}}
+	default:
+		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
+			Problem: "is not a known metric source", Allowed: fmt.Sprintf("use %q or %q", contract.ProviderCloudWatch, contract.ProviderPrometheus)}}}
 	}
 }
 

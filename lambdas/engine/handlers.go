@@ -71,6 +71,9 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if err := e.checkAB(s); err != nil {
 		return State{}, err
 	}
+	if _, err := e.metricsFor(s); err != nil {
+		return State{}, err
+	}
 	if err := e.alarmsExist(ctx, s); err != nil {
 		return State{}, err
 	}
@@ -481,7 +484,11 @@ func (e *Engine) analyse(ctx context.Context, sess *Session, st *State) error {
 	if !r.firstDeployment() && st.Strategy == spec.StrategyCanary {
 		q.Baseline = naming.VersionName(st.Microservice, r.StableVersion)
 	}
-	m, err := e.Metrics.Fetch(ctx, q)
+	source, err := e.metricsFor(st.Spec)
+	if err != nil {
+		return err
+	}
+	m, err := source.Fetch(ctx, q)
 	if err != nil {
 		return fmt.Errorf("analyse %s version %d at %d%%: %w", st.Microservice, r.Version, r.Weight, err)
 	}

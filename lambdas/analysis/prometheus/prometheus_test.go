@@ -3,17 +3,9 @@ package prometheus_test
 import (
 	"context"
 	"math"
-	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/eks-canary/platform/internal/testprom"
 	"github.com/eks-canary/platform/lambdas/analysis"
@@ -21,84 +13,19 @@ import (
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
-// app is one version of a service instrumented with the standard client
-// library, under the names the engine queries.
-type app struct {
-	srv           *httptest.Server
-	sent, failed  atomic.Int64
-	errorFraction float64
-	delay         time.Duration
-}
-
-func startApp(t *testing.T, errorFraction float64, delay time.Duration) *app {
-	t.Helper()
-	a := &app{errorFraction: errorFraction, delay: delay}
-	reg := prometheus.NewRegistry()
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: contract.PromRequests, Help: "HTTP requests by response code."},
-		[]string{contract.PromLabelCode, "method"})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: contract.PromDuration, Help: "HTTP request duration.",
-		Buckets: prometheus.DefBuckets}, []string{contract.PromLabelCode, "method"})
-	reg.MustRegister(requests, duration)
-	// Series that exist from the start: increase() counts from zero.
-	for _, code := range []string{"200", "500"} {
-		requests.WithLabelValues(code, "get")
-		duration.WithLabelValues(code, "get")
-	}
-	work := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(a.delay)
-		if rand.Float64() < a.errorFraction {
-			a.failed.Add(1)
-			w.WriteHeader(http.StatusInternalServerError)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", promhttp.InstrumentHandlerCounter(requests, promhttp.InstrumentHandlerDuration(duration, work)))
-	a.srv = httptest.NewServer(mux)
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *app) address() string { return strings.TrimPrefix(a.srv.URL, "http://") }
-
-// drive sends each app steady traffic, a few requests at a time, for d.
-func drive(t *testing.T, d time.Duration, apps ...*app) {
-	t.Helper()
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	for _, a := range apps {
-		for range 4 {
-			wg.Go(func() {
-				for time.Now().Before(stop) {
-					resp, err := http.Get(a.srv.URL + "/api/vote")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					resp.Body.Close()
-					a.sent.Add(1)
-				}
-			})
-		}
-	}
-	wg.Wait()
-}
-
 // TestFetchFromARealPrometheus scrapes a healthy stable version and a
 // canary that fails 30% of its requests and answers slower, both under
 // real traffic, and judges the canary from what Prometheus stored.
 func TestFetchFromARealPrometheus(t *testing.T) {
-	stable := startApp(t, 0, 2*time.Millisecond)
-	canary := startApp(t, 0.3, 30*time.Millisecond)
+	stable := testprom.StartApp(t, 0, 2*time.Millisecond)
+	canary := testprom.StartApp(t, 0.3, 30*time.Millisecond)
 	server := testprom.Start(t, []testprom.Target{
-		{Address: stable.address(), Labels: map[string]string{contract.PromLabelNamespace: "shop", contract.PromLabelVersion: "shop-1"}},
-		{Address: canary.address(), Labels: map[string]string{contract.PromLabelNamespace: "shop", contract.PromLabelVersion: "shop-2"}},
+		{Address: stable.Address(), Labels: map[string]string{contract.PromLabelNamespace: "shop", contract.PromLabelVersion: "shop-1"}},
+		{Address: canary.Address(), Labels: map[string]string{contract.PromLabelNamespace: "shop", contract.PromLabelVersion: "shop-2"}},
 	})
 	time.Sleep(4 * testprom.ScrapeInterval) // first samples of each series
 	began := time.Now()
-	drive(t, 8*time.Second, stable, canary)
+	testprom.Drive(t, nil, began.Add(8*time.Second), stable, canary)
 	time.Sleep(2 * testprom.ScrapeInterval) // the last requests scraped
 	p, err := prom.New(server.URL, nil)
 	if err != nil {
@@ -129,11 +56,11 @@ func TestFetchFromARealPrometheus(t *testing.T) {
 	}
 	reqs, errs := total(m.Canary.Requests), total(m.Canary.Errors)
 	if share := errs / reqs; share < 0.2 || share > 0.4 {
-		t.Errorf("canary error share %.2f (%v of %v); it failed %d of %d requests", share, errs, reqs, canary.failed.Load(), canary.sent.Load())
+		t.Errorf("canary error share %.2f (%v of %v); it failed %d of %d requests", share, errs, reqs, canary.Failed.Load(), canary.Sent.Load())
 	}
 	// The four periods end just after the traffic and cover 8 s of its
 	// 8.5 s; increase() extrapolates to each period's edges.
-	if sent := float64(canary.sent.Load()); reqs < 0.8*sent || reqs > 1.1*sent {
+	if sent := float64(canary.Sent.Load()); reqs < 0.8*sent || reqs > 1.1*sent {
 		t.Errorf("canary requests %v over the 8 s of its periods; it sent %v in 8 s", reqs, sent)
 	}
 
