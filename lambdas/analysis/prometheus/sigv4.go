@@ -87,3 +87,22 @@ func (s *SigV4) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return next.RoundTrip(signed)
 }
+
+// ForEndpoint builds the provider for a query URL. Queries to an Amazon
+// Managed Service for Prometheus workspace are signed with the credentials
+// that credentials gives; it is called for such a URL only, so a
+// self-run Prometheus needs no AWS configuration.
+func ForEndpoint(address string, credentials func() (aws.CredentialsProvider, error)) (*Provider, error) {
+	region, workspace, err := WorkspaceRegion(address)
+	if err != nil {
+		return nil, err
+	}
+	if !workspace {
+		return New(address, nil)
+	}
+	creds, err := credentials()
+	if err != nil {
+		return nil, fmt.Errorf("credentials to sign queries to %s: %w", address, err)
+	}
+	return New(address, &SigV4{Credentials: creds, Region: region})
+}

@@ -111,3 +111,26 @@ func TestWorkspaceRegion(t *testing.T) {
 		}
 	}
 }
+
+// Only a workspace URL asks for AWS credentials; a bad URL is refused
+// before anything is asked.
+func TestForEndpointAsksCredentialsForWorkspacesOnly(t *testing.T) {
+	for _, tc := range []struct {
+		address string
+		asks    bool
+		err     string
+	}{
+		{"http://prometheus.monitoring:9090", false, ""},
+		{"https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-9", true, ""},
+		{"ftp://prometheus", false, "is not an http(s) URL"},
+	} {
+		asked := false
+		_, err := prom.ForEndpoint(tc.address, func() (aws.CredentialsProvider, error) {
+			asked = true
+			return credentials.NewStaticCredentialsProvider("AKID", "secret", ""), nil
+		})
+		if asked != tc.asks || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("ForEndpoint(%q): asked %v, err %v; want asked %v, error containing %q", tc.address, asked, err, tc.asks, tc.err)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
+	"github.com/eks-canary/platform/lambdas/analysis/prometheus"
 	"github.com/eks-canary/platform/lambdas/analysis/synthetic"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
@@ -57,6 +59,7 @@ func run() int {
 		namespace   = flag.String("namespace", "", "namespace to use instead of deploy.json's kubernetes_namespace")
 		cluster     = flag.String("cluster", "", "cluster name to use instead of deploy.json's cluster_name (the build fills both; any name works with --kubeconfig)")
 		metrics     = flag.String("metrics", synthetic.Healthy, "where analysis reads metrics: cloudwatch (needs AWS credentials), or synthetic traffic: healthy, failing, nodata")
+		promURL     = flag.String("prometheus", os.Getenv(contract.EnvPrometheusURL), "Prometheus query URL for deploy.json's analysis.provider \"prometheus\": a server's base URL, or an Amazon Managed Service for Prometheus workspace's (signed with your AWS credentials) (default: $"+contract.EnvPrometheusURL+")")
 		speed       = flag.Float64("speed", 1, "run the schedule this many times faster than deploy.json says (demos)")
 		verbose     = flag.Bool("v", false, "log every step as JSON on stderr")
 		domain      = flag.String("service-domain", os.Getenv(contract.EnvServiceDomain), "the stack's private DNS domain that fills templates' ${SERVICE_DOMAIN} (default: $"+contract.EnvServiceDomain+")")
@@ -115,6 +118,21 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
 		return exitError
 	}
+	var promSource analysis.Provider
+	if *promURL != "" {
+		p, err := prometheus.ForEndpoint(*promURL, func() (aws.CredentialsProvider, error) {
+			cfg, err := config.LoadDefaultConfig(ctx)
+			return cfg.Credentials, err
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "canary-run: --prometheus:", err)
+			return exitError
+		}
+		// Periods shrink with the schedule: under --speed 10 a window of
+		// one scheduled minute is six wall seconds.
+		p.Period = time.Duration(float64(prometheus.DefaultPeriod) / *speed)
+		promSource = p
+	}
 	// Only the schedule runs faster: what the status shows stays on the wall clock.
 	var speedup *engine.Speedup
 	if *speed != 1 {
@@ -124,12 +142,13 @@ func run() int {
 		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) {
 			return kube.FromKubeconfig(*kubeconfig, *kubeContext)
 		}},
-		Routers:  routers.All(),
-		Metrics:  provider,
-		Alarms:   alarms,
-		Notifier: notify.Log{Logger: log},
-		Log:      log,
-		Speedup:  speedup,
+		Routers:    routers.All(),
+		Metrics:    provider,
+		Prometheus: promSource,
+		Alarms:     alarms,
+		Notifier:   notify.Log{Logger: log},
+		Log:        log,
+		Speedup:    speedup,
 
 		ServiceDomain:  *domain,
 		Policy:         policy,

@@ -28,6 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/eks-canary/platform/lambdas/analysis/cloudwatch"
+	"github.com/eks-canary/platform/lambdas/analysis/prometheus"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/hooks"
@@ -91,6 +92,14 @@ func main() {
 		// Every execution comes from a microservice's pipeline.
 		PipelineExecutions: true,
 		RolloutTimeout:     timeout,
+	}
+	if address := os.Getenv(contract.EnvPrometheusURL); address != "" {
+		p, err := prometheus.ForEndpoint(address, func() (aws.CredentialsProvider, error) { return awsCfg.Credentials, nil })
+		if err != nil {
+			log.Error("read the Prometheus query endpoint", "error", err, "variable", contract.EnvPrometheusURL)
+			os.Exit(1)
+		}
+		eng.Prometheus = p
 	}
 	if topic := os.Getenv(contract.EnvNotifyTopicArn); topic != "" {
 		eng.Notifier = notify.SNS{Client: sns.NewFromConfig(awsCfg), TopicArn: topic}
