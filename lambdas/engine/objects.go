@@ -118,6 +118,9 @@ func (e *Engine) render(s spec.Spec, version int, backends []router.Backend, hea
 		labels[naming.LabelMicroservice] = s.Microservice
 		if o.PerVersion {
 			labels[naming.LabelVersion] = strconv.Itoa(version)
+			if err := stampPods(o.Obj, s.Microservice, version); err != nil {
+				return nil, &Error{Name: statemachine.ErrValidation, Err: fmt.Errorf("%s %s of %s version %d: %w", o.Obj.GetKind(), o.Obj.GetName(), s.Microservice, version, err)}
+			}
 		}
 		o.Obj.SetLabels(labels)
 		isRoute := rt.IsRoute(o.Obj)
@@ -129,6 +132,26 @@ func (e *Engine) render(s spec.Spec, version int, backends []router.Backend, hea
 		objs = append(objs, object{obj: o.Obj, perVersion: o.PerVersion, route: isRoute})
 	}
 	return objs, nil
+}
+
+// stampPods labels the pods of a version's workload with the engine's own
+// microservice and version labels, whatever the template says: the metrics
+// scrape reads a pod's version from them (contract.PromLabelVersion), so no
+// template can pass its pods off as another microservice's version.
+func stampPods(obj *unstructured.Unstructured, microservice string, version int) error {
+	if _, found, _ := unstructured.NestedMap(obj.Object, "spec", "template"); !found {
+		return nil
+	}
+	labels, _, err := unstructured.NestedStringMap(obj.Object, "spec", "template", "metadata", "labels")
+	if err != nil {
+		return fmt.Errorf("spec.template.metadata.labels: %w", err)
+	}
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[naming.LabelMicroservice] = microservice
+	labels[naming.LabelVersion] = strconv.Itoa(version)
+	return unstructured.SetNestedStringMap(obj.Object, labels, "spec", "template", "metadata", "labels")
 }
 
 // servicePort is the first port of the version's own Service, which Gateway

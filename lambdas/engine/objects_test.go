@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -143,3 +144,36 @@ func TestRenderImageRefusesARouteWithoutPort(t *testing.T) {
 
 // testServiceDomain fills the test templates' ${SERVICE_DOMAIN}.
 const testServiceDomain = "canary.test"
+
+// A version's pods carry the engine's microservice and version labels,
+// which the metrics scrape reads, over whatever the template claims.
+func TestRenderStampsThePodsOfAVersion(t *testing.T) {
+	tmpl, err := os.ReadFile("testdata/appmesh.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := `labels: {app: "${MICROSERVICE_NAME}", version: "${CANARY_VERSION}", "` + naming.LabelMicroservice + `": other, "` + naming.LabelVersion + `": "9"}`
+	hostile := strings.Replace(string(tmpl), `labels: {app: "${MICROSERVICE_NAME}", version: "${CANARY_VERSION}"}`, claim, 1)
+	if hostile == string(tmpl) {
+		t.Fatal("the test template has no pod labels to replace")
+	}
+	e := &Engine{Routers: map[string]router.Router{contract.RouterAppMesh: appmesh.Router{}}, ServiceDomain: testServiceDomain}
+	s := spec.Spec{Namespace: "yelb", Microservice: "shop", ContainerImage: "registry.local/shop:3", Router: contract.RouterAppMesh,
+		Strategy: spec.StrategyCanary, ConfigFile: base64.StdEncoding.EncodeToString([]byte(hostile))}
+	objs, err := e.render(s, 3, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.obj.GetKind() != "Deployment" {
+			continue
+		}
+		labels, _, _ := unstructured.NestedStringMap(o.obj.Object, "spec", "template", "metadata", "labels")
+		want := map[string]string{"app": "shop", "version": "3", naming.LabelMicroservice: "shop", naming.LabelVersion: "3"}
+		if !reflect.DeepEqual(labels, want) {
+			t.Errorf("pod labels %v, want %v", labels, want)
+		}
+		return
+	}
+	t.Fatal("no Deployment rendered")
+}
