@@ -240,6 +240,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		AllowedServiceAccounts: allowedServiceAccounts(cfg.TrafficLayer),
 		HookFunctions:          cfg.HookFunctions,
 		HookAllowedCIDRs:       cfg.HookAllowedCIDRs,
+		PrometheusQueryURL:     cfg.PrometheusQueryURL,
 	}, inCluster)
 	if err != nil {
 		return nil, err

@@ -65,6 +65,11 @@ type DeployerArgs struct {
 	// HookAllowedCIDRs are the private networks webhooks may reach
 	// (contract.EnvHookAllowedCIDRs). Empty: public addresses only.
 	HookAllowedCIDRs []string
+	// PrometheusQueryURL is where analysis.provider "prometheus" reads
+	// (contract.EnvPrometheusURL). For an Amazon Managed Service for
+	// Prometheus workspace of the cluster's account, the step role may
+	// query that workspace and no other. Empty: no Prometheus.
+	PrometheusQueryURL string
 }
 
 // Deployer is the installed engine.
@@ -86,6 +91,11 @@ func NewDeployer(ctx *pulumi.Context, name string, args *DeployerArgs, opts ...p
 	}
 	if args.RolloutTimeoutSeconds <= 0 || args.LogRetentionDays <= 0 {
 		return nil, fmt.Errorf("deployer %s: RolloutTimeoutSeconds and LogRetentionDays must be positive", name)
+	}
+	if args.PrometheusQueryURL != "" {
+		if _, _, _, err := contract.PrometheusWorkspace(args.PrometheusQueryURL); err != nil {
+			return nil, fmt.Errorf("deployer %s: %w", name, err)
+		}
 	}
 	d := &Deployer{}
 	if err := ctx.RegisterComponentResource("canary:infra:Deployer", name, d, opts...); err != nil {
@@ -141,13 +151,45 @@ func engineStatements(args *DeployerArgs, topic pulumi.StringInput, logGroupArn 
 // alarmArns is every CloudWatch alarm in the cluster's partition, region
 // and account, taken from the cluster's ARN.
 func alarmArns(clusterArn pulumi.StringInput) pulumi.StringOutput {
-	return clusterArn.ToStringOutput().ApplyT(func(arn string) (string, error) {
-		parts := strings.SplitN(arn, ":", 6)
+	return inClusterAccount(clusterArn, func(partition, region, account string) string {
+		return fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", partition, region, account)
+	})
+}
+
+// workspaceArn is the Amazon Managed Service for Prometheus workspace id
+// in region, of the cluster's account.
+func workspaceArn(clusterArn pulumi.StringInput, region, id string) pulumi.StringOutput {
+	return inClusterAccount(clusterArn, func(partition, _, account string) string {
+		return fmt.Sprintf("arn:%s:aps:%s:%s:workspace/%s", partition, region, account, id)
+	})
+}
+
+// inClusterAccount builds an ARN from the partition, region and account of
+// the cluster's.
+func inClusterAccount(clusterArn pulumi.StringInput, arn func(partition, region, account string) string) pulumi.StringOutput {
+	return clusterArn.ToStringOutput().ApplyT(func(cluster string) (string, error) {
+		parts := strings.SplitN(cluster, ":", 6)
 		if len(parts) != 6 || parts[0] != "arn" || parts[2] != "eks" || parts[3] == "" || parts[4] == "" {
-			return "", fmt.Errorf("cluster ARN %q is not arn:<partition>:eks:<region>:<account>:cluster/<name>", arn)
+			return "", fmt.Errorf("cluster ARN %q is not arn:<partition>:eks:<region>:<account>:cluster/<name>", cluster)
 		}
-		return fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", parts[1], parts[3], parts[4]), nil
+		return arn(parts[1], parts[3], parts[4]), nil
 	}).(pulumi.StringOutput)
+}
+
+// stepStatements are what only the step handler does: judge alarm gates
+// and query Prometheus. DescribeAlarms authorises per alarm ARN; the names
+// come from each deploy.json, so the engine may read the alarms of its own
+// account and region and nothing else.
+func stepStatements(args *DeployerArgs) []awsiam.Statement {
+	statements := []awsiam.Statement{{
+		Sid: "ReadAlarms", Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: []pulumi.StringInput{alarmArns(args.ClusterArn)},
+	}}
+	if region, id, ok, _ := contract.PrometheusWorkspace(args.PrometheusQueryURL); ok {
+		statements = append(statements, awsiam.Statement{
+			Sid: "QueryPrometheus", Actions: []string{"aps:QueryMetrics"}, Resources: []pulumi.StringInput{workspaceArn(args.ClusterArn, region, id)},
+		})
+	}
+	return statements
 }
 
 func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) error {
@@ -201,13 +243,8 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		return fmt.Errorf("step role: %w", err)
 	}
 	stepPolicy, err := iam.NewRolePolicy(ctx, name+"-step-policy", &iam.RolePolicyArgs{
-		Role: stepRole.ID(),
-		// Only the step handler judges alarm gates. DescribeAlarms authorises
-		// per alarm ARN; the names come from each deploy.json, so the engine
-		// may read the alarms of its own account and region and nothing else.
-		Policy: awsiam.Document(append(engineStatements(args, topic.Arn, stepLogs.Arn), awsiam.Statement{
-			Sid: "ReadAlarms", Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: []pulumi.StringInput{alarmArns(args.ClusterArn)},
-		})...),
+		Role:   stepRole.ID(),
+		Policy: awsiam.Document(append(engineStatements(args, topic.Arn, stepLogs.Arn), stepStatements(args)...)...),
 	}, pulumi.Parent(d))
 	if err != nil {
 		return fmt.Errorf("step policy: %w", err)
@@ -246,6 +283,9 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		}
 		if len(args.HookAllowedCIDRs) > 0 {
 			vars[contract.EnvHookAllowedCIDRs] = pulumi.String(strings.Join(args.HookAllowedCIDRs, ","))
+		}
+		if args.PrometheusQueryURL != "" {
+			vars[contract.EnvPrometheusURL] = pulumi.String(args.PrometheusQueryURL)
 		}
 		return &lambda.FunctionEnvironmentArgs{Variables: vars}
 	}

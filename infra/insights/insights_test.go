@@ -16,6 +16,7 @@ import (
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
 	pt "github.com/eks-canary/platform/internal/pulumitest"
+	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/stacks/offline"
 )
 
@@ -94,7 +95,7 @@ func TestPrometheusAgentForEnvoy(t *testing.T) {
 		pt.R(pt.TypeDeployment, "insights-prometheus-agent", pod+"containers[0].resources.limits.memory", "1000Mi", "bounded memory"),
 	})
 	scrape := pt.Str(pt.Find(t, res, pt.TypeConfigMap, "insights-prometheus-scrape").Inputs, `data["prometheus.yaml"]`)
-	for _, want := range []string{"regex: ^envoy$", "__meta_kubernetes_pod_label_app, __meta_kubernetes_pod_label_version", "target_label: Version", `names: ["yelb"]`, "/stats/prometheus"} {
+	for _, want := range []string{"regex: ^envoy$", naming.PodMetaLabel(naming.LabelMicroservice) + ", " + naming.PodMetaLabel(naming.LabelVersion), "target_label: Version", `names: ["yelb"]`, "/stats/prometheus"} {
 		if !strings.Contains(scrape, want) {
 			t.Errorf("%s %q: data[\"prometheus.yaml\"] lacks %q", pt.TypeConfigMap, "insights-prometheus-scrape", want)
 		}
@@ -104,9 +105,10 @@ func TestPrometheusAgentForEnvoy(t *testing.T) {
 	}
 }
 
-// The scrape relabels pod labels app and version into Version the way
-// Prometheus does: source labels joined by the separator, the anchored
-// regex, the replacement expanded.
+// The scrape relabels the engine's pod labels into Version the way
+// Prometheus does (source labels joined by the separator, the anchored
+// regex, the replacement expanded), and a template's own app and version
+// labels do not count.
 func TestPrometheusRelabelsVersion(t *testing.T) {
 	var cfg struct {
 		ScrapeConfigs []struct {
@@ -146,12 +148,13 @@ func TestPrometheusRelabelsVersion(t *testing.T) {
 		t.Fatal("no relabel targets Version")
 		return "", false
 	}
-	got, ok := relabel(map[string]string{"__meta_kubernetes_pod_label_app": "yelb-appserver", "__meta_kubernetes_pod_label_version": "3"})
+	got, ok := relabel(map[string]string{naming.PodMetaLabel(naming.LabelMicroservice): "yelb-appserver", naming.PodMetaLabel(naming.LabelVersion): "3",
+		"__meta_kubernetes_pod_label_app": "yelb-ui", "__meta_kubernetes_pod_label_version": "9"})
 	if !ok || got != "yelb-appserver-3" {
 		t.Errorf("Version = %q (%v), want yelb-appserver-3", got, ok)
 	}
-	if got, ok := relabel(map[string]string{"__meta_kubernetes_pod_label_app": "ingress-gw"}); ok {
-		t.Errorf("a pod without a version label got Version %q", got)
+	if got, ok := relabel(map[string]string{"__meta_kubernetes_pod_label_app": "ingress-gw", "__meta_kubernetes_pod_label_version": "1"}); ok {
+		t.Errorf("a pod the engine did not label got Version %q", got)
 	}
 
 	agent, err := insights.AgentConfig("canary-dev", "us-west-2")

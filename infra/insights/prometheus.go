@@ -11,6 +11,8 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/eks-canary/platform/lambdas/naming"
 )
 
 // Prometheus agent names.
@@ -19,8 +21,11 @@ const (
 	// AgentImage is the CloudWatch agent release the scraper runs.
 	AgentImage = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300062.0b1304"
 	// VersionLabel is the label the scrape adds to every Envoy series:
-	// "<app>-<version>" from the pod labels app and version, so one filter
-	// pattern selects one microservice and the dimension separates versions.
+	// "<microservice>-<version>" from the labels the engine writes on every
+	// version's pods (naming.LabelMicroservice, naming.LabelVersion) over
+	// the template's, so no template can pass its pods off as another
+	// version; one filter pattern selects one microservice and the
+	// dimension separates versions.
 	VersionLabel = "Version"
 )
 
@@ -64,13 +69,13 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_controller_name]
         action: replace
         target_label: pod_controller_name
-      - source_labels: [__meta_kubernetes_pod_label_app, __meta_kubernetes_pod_label_version]
+      - source_labels: [%s, %s]
         action: replace
         separator: ;
         regex: (.+);(.+)
         replacement: ${1}-${2}
         target_label: %s
-`, namespace, VersionLabel)
+`, namespace, naming.PodMetaLabel(naming.LabelMicroservice), naming.PodMetaLabel(naming.LabelVersion), VersionLabel)
 }
 
 // AgentConfig is the CloudWatch agent's configuration: EMF to the

@@ -7,7 +7,12 @@
 // it without linking the engine and the engine without linking Pulumi.
 package contract
 
-import "time"
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+)
 
 // Traffic routers: the stack's trafficLayer and deploy.json's router take
 // these values.
@@ -150,3 +155,29 @@ const (
 	PromLabelNamespace = "namespace"
 	PromLabelVersion   = "version"
 )
+
+// workspaceURL is an Amazon Managed Service for Prometheus query endpoint:
+// the region is in the host name, the workspace in the path.
+var workspaceURL = regexp.MustCompile(`^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com$`)
+var workspacePath = regexp.MustCompile(`^/workspaces/(ws-[A-Za-z0-9-]+)/?$`)
+
+// PrometheusWorkspace reads a Prometheus query URL: for an Amazon Managed
+// Service for Prometheus workspace's, its region and workspace ID (the
+// engine signs queries for that region; the stack lets the engine query
+// that workspace only); for any other http(s) URL, ok is false.
+func PrometheusWorkspace(address string) (region, workspace string, ok bool, err error) {
+	u, err := url.Parse(address)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.User != nil {
+		return "", "", false, fmt.Errorf("prometheus query URL %q is not an http(s) base URL: use a Prometheus server's such as http://prometheus.monitoring:9090, "+
+			"or an Amazon Managed Service for Prometheus workspace's https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/", address)
+	}
+	host := workspaceURL.FindStringSubmatch(u.Hostname())
+	if host == nil {
+		return "", "", false, nil
+	}
+	path := workspacePath.FindStringSubmatch(u.Path)
+	if u.Scheme != "https" || path == nil {
+		return "", "", false, fmt.Errorf("prometheus query URL %q: an Amazon Managed Service for Prometheus endpoint is https://%s/workspaces/ID/ (the workspace's prometheusEndpoint)", address, u.Hostname())
+	}
+	return host[1], path[1], true, nil
+}

@@ -27,7 +27,7 @@ var distinctive = []string{
 	NamespaceAppMeshController, NamespaceGatewayController, NamespaceCloudWatch, NamespaceExternalDNS, NamespaceIngress,
 	EnvAllowedServiceAccounts, EnvAllowedServiceTypes, EnvHookFunctions, ConfigHookFunctions,
 	EnvHookAllowedCIDRs, ConfigHookAllowedCIDRs, EnvTrafficLayer, EnvRolloutTimeout, ConfigRolloutTimeout,
-	EnvPrometheusURL, ConfigPrometheusQueryURL, ConfigPrometheusWorkspace, PromRequests, PromDuration,
+	EnvPrometheusURL, ConfigPrometheusQueryURL, PromRequests, PromDuration,
 }
 
 // TestNoContractLiteralOutsideContract parses every Go file of the
@@ -104,4 +104,54 @@ func repoRoot(t *testing.T) string {
 		t.Fatalf("repository root not found from %s: %v", file, err)
 	}
 	return root
+}
+
+func TestPrometheusWorkspace(t *testing.T) {
+	for _, tc := range []struct {
+		address, region, workspace string
+		ok                         bool
+		err                        string
+	}{
+		{"http://prometheus.monitoring:9090", "", "", false, ""},
+		{"https://aps-workspaces.us-east-2.amazonaws.com/workspaces/ws-1a2b/", "us-east-2", "ws-1a2b", true, ""},
+		{"https://aps-workspaces.us-east-2.amazonaws.com/workspaces/ws-1a2b", "us-east-2", "ws-1a2b", true, ""},
+		{"http://aps-workspaces.us-east-2.amazonaws.com/workspaces/ws-1", "", "", false, "is https://aps-workspaces.us-east-2.amazonaws.com/workspaces/ID/"},
+		{"https://aps-workspaces.us-east-2.amazonaws.com/workspaces/ws-1/../ws-2", "", "", false, "workspaces/ID/"},
+		{"https://aps-workspaces.us-east-2.amazonaws.com.evil.example/workspaces/ws-1", "", "", false, ""},
+		{"https://user:pw@prometheus:9090", "", "", false, "is not an http(s) base URL"},
+		{"prometheus:9090", "", "", false, "is not an http(s) base URL"},
+		{"", "", "", false, "is not an http(s) base URL"},
+	} {
+		region, workspace, ok, err := PrometheusWorkspace(tc.address)
+		if region != tc.region || workspace != tc.workspace || ok != tc.ok || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("PrometheusWorkspace(%q) = %q, %q, %v, %v; want %q, %q, %v, error containing %q",
+				tc.address, region, workspace, ok, err, tc.region, tc.workspace, tc.ok, tc.err)
+		}
+	}
+}
+
+// The Yelb app server, a module of its own, names its Prometheus series as
+// the engine queries them.
+func TestAppServerSeriesAreTheQueriedOnes(t *testing.T) {
+	path := filepath.Join(repoRoot(t), "microservices", "yelb-appserver", "internal", "httpapi", "metrics.go")
+	file, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	ast.Inspect(file, func(n ast.Node) bool {
+		if spec, ok := n.(*ast.ValueSpec); ok && len(spec.Values) == len(spec.Names) {
+			for i, name := range spec.Names {
+				if lit, ok := spec.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					got[name.Name], _ = strconv.Unquote(lit.Value)
+				}
+			}
+		}
+		return true
+	})
+	for name, want := range map[string]string{"MetricRequests": PromRequests, "MetricDuration": PromDuration, "LabelCode": PromLabelCode} {
+		if got[name] != want {
+			t.Errorf("%s: %s = %q, want %q (lambdas/contract)", path, name, got[name], want)
+		}
+	}
 }

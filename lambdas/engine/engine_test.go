@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/eks-canary/platform/internal/asl"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 	"github.com/eks-canary/platform/lambdas/status"
@@ -369,6 +370,9 @@ func invalidInputChangesNothing(t *testing.T) {
 				t.Fatal("test template changed: the Deployment name was not found")
 			}
 			d["config_file"] = base64.StdEncoding.EncodeToString([]byte(shared))
+		},
+		"prometheus without an endpoint": func(d map[string]any) {
+			d["analysis"] = map[string]any{"interval": 30, "provider": contract.ProviderPrometheus}
 		},
 		"template in another namespace": func(d map[string]any) {
 			d["config_file"] = base64.StdEncoding.EncodeToString([]byte(

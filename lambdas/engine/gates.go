@@ -40,8 +40,8 @@ func (e *Engine) metricsFor(s spec.Spec) (analysis.Provider, error) {
 	case provider == contract.ProviderPrometheus:
 		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
 			Problem: "cannot be used: this environment has no Prometheus query endpoint",
-			Allowed: fmt.Sprintf("remove analysis.provider to read CloudWatch, or give the stack %s (an existing endpoint) or %s: true (a new Amazon Managed Service for Prometheus workspace); canary-run: --prometheus URL",
-				contract.ConfigPrometheusQueryURL, contract.ConfigPrometheusWorkspace)}}}
+			Allowed: fmt.Sprintf("remove analysis.provider to read CloudWatch, or set the stack's %s (a Prometheus server or an Amazon Managed Service for Prometheus workspace); canary-run: --prometheus URL",
+				contract.ConfigPrometheusQueryURL)}}}
 	default:
 		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
 			Problem: "is not a known metric source", Allowed: fmt.Sprintf("use %q or %q", contract.ProviderCloudWatch, contract.ProviderPrometheus)}}}

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/router"
@@ -177,3 +178,20 @@ func TestRenderStampsThePodsOfAVersion(t *testing.T) {
 	}
 	t.Fatal("no Deployment rendered")
 }
+
+// analysis.provider "prometheus" needs the stack's endpoint; the refusal
+// names the field and the stack key.
+func TestMetricsForNeedsAnEndpoint(t *testing.T) {
+	s := spec.Spec{Analysis: spec.Analysis{Provider: contract.ProviderPrometheus}}
+	_, err := (&Engine{}).metricsFor(s)
+	if err == nil || !strings.Contains(err.Error(), `analysis.provider: "prometheus" cannot be used: this environment has no Prometheus query endpoint`) ||
+		!strings.Contains(err.Error(), contract.ConfigPrometheusQueryURL) {
+		t.Errorf("metricsFor = %v; want a refusal naming analysis.provider and %s", err, contract.ConfigPrometheusQueryURL)
+	}
+	cw := &Engine{Metrics: noMetrics{}}
+	if p, err := cw.metricsFor(spec.Spec{}); err != nil || p != cw.Metrics {
+		t.Errorf("default provider = %v, %v; want the engine's CloudWatch source", p, err)
+	}
+}
+
+type noMetrics struct{ analysis.Provider }

@@ -71,7 +71,7 @@ var scenarios = []struct {
 }
 
 // ownRunner are the tests that drive one runner on purpose.
-var ownRunner = []string{"TestLocalRunnerSequencesLikeTheStateMachine"}
+var ownRunner = []string{"TestLocalRunnerSequencesLikeTheStateMachine", "TestPrometheusJudgesRollouts"}
 
 // TestParityCoversEveryScenario fails when a test that builds a harness
 // (and so runs rollouts) is missing from the parity table.

@@ -7,15 +7,10 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/eks-canary/platform/internal/testprom"
 	"github.com/eks-canary/platform/lambdas/analysis/prometheus"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/engine"
-	"github.com/eks-canary/platform/lambdas/naming"
-	"github.com/eks-canary/platform/lambdas/statemachine"
 )
 
 // TestPrometheusJudgesRollouts runs rollouts judged by a real Prometheus
@@ -23,6 +18,8 @@ import (
 // promoted, one that fails 30% of its requests is rolled back by its
 // success rate, with the stable version's series as the baseline. The
 // schedule runs ten times faster, and the series' periods with it.
+// Prometheus stores samples at real times, so the rollouts run on the wall
+// clock, through the local runner alone (ownRunner).
 func TestPrometheusJudgesRollouts(t *testing.T) {
 	h := newHarness(t)
 	apps := map[string]*testprom.App{
@@ -94,27 +91,5 @@ func TestPrometheusJudgesRollouts(t *testing.T) {
 	}
 	if got := h.status("shop").Status.StableVersion; got != 2 {
 		t.Errorf("stable version %d after the roll back, want 2", got)
-	}
-}
-
-// A deploy.json that reads Prometheus is refused at Validate by an engine
-// the stack gave no endpoint, and nothing is written.
-func TestPrometheusWithoutAnEndpointIsRefused(t *testing.T) {
-	h := newHarness(t)
-	d := h.deployJSON("appmesh", "shop", "registry.local/shop:1", func(d map[string]any) {
-		d["analysis"] = map[string]any{"interval": 30, "provider": contract.ProviderPrometheus}
-	})
-	raw, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = h.eng.Handle(context.Background(), engine.Event{Action: statemachine.ActionValidate, Execution: h.executionArn("shop", 1), State: raw})
-	if err == nil || engine.ErrorName(err) != statemachine.ErrValidation ||
-		!strings.Contains(err.Error(), `analysis.provider: "prometheus" cannot be used: this environment has no Prometheus query endpoint`) ||
-		!strings.Contains(err.Error(), contract.ConfigPrometheusQueryURL) {
-		t.Fatalf("Validate = %v; want a validation error naming analysis.provider and the stack key", err)
-	}
-	if _, err := h.plane.Clientset.CoreV1().ConfigMaps(h.ns).Get(context.Background(), naming.StatusConfigMap("shop"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("status after the refusal: %v; want none written", err)
 	}
 }

@@ -53,3 +53,16 @@ func LockLease(microservice string) string { return microservice + LockSuffix }
 func Owned(labels map[string]string, microservice string) bool {
 	return labels[LabelManagedBy] == ManagedByValue && labels[LabelMicroservice] == microservice
 }
+
+// PodMetaLabel is how a Kubernetes scrape names the pod label label among
+// its discovery labels: Prometheus turns every character a label name may
+// not hold into '_'.
+func PodMetaLabel(label string) string {
+	b := []byte(label)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return "__meta_kubernetes_pod_label_" + string(b)
+}

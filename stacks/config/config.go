@@ -52,6 +52,7 @@ const (
 	KeyPublicIngress     = "publicIngress"
 	KeyHookFunctions     = contract.ConfigHookFunctions
 	KeyHookAllowedCIDRs  = contract.ConfigHookAllowedCIDRs
+	KeyPrometheusURL     = contract.ConfigPrometheusQueryURL
 )
 
 // ServiceDomainSuffix ends the default service domain: "internal" is the
@@ -111,6 +112,9 @@ type Config struct {
 	// HookAllowedCIDRs are the private networks webhooks may reach, as
 	// canonical CIDRs. Empty: public addresses only.
 	HookAllowedCIDRs []string
+	// PrometheusQueryURL is the query endpoint of analysis.provider
+	// "prometheus"; empty: deploy.json may not name that provider.
+	PrometheusQueryURL string
 }
 
 // Microservice is one entry of the microservices list.
@@ -340,6 +344,13 @@ func Load(stack string, get Lookup) (Config, error) {
 	c.PublicIngress = r.bool(KeyPublicIngress, true)
 	c.HookFunctions = r.hookFunctions()
 	c.HookAllowedCIDRs = r.hookAllowedCIDRs()
+	c.PrometheusQueryURL = r.string(KeyPrometheusURL, "")
+	if c.PrometheusQueryURL != "" {
+		if _, _, _, err := contract.PrometheusWorkspace(c.PrometheusQueryURL); err != nil {
+			r.fail(KeyPrometheusURL, c.PrometheusQueryURL, "allowed values are a Prometheus server's base URL (http://prometheus.monitoring:9090) or "+
+				"an Amazon Managed Service for Prometheus workspace's prometheusEndpoint (https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/), or unset")
+		}
+	}
 	return c, errors.Join(r.errs...)
 }
 

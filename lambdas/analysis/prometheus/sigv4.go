@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"regexp"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,28 +14,6 @@ import (
 
 	"github.com/eks-canary/platform/lambdas/contract"
 )
-
-// workspaceHost is the query endpoint of Amazon Managed Service for
-// Prometheus: its region is in the name.
-var workspaceHost = regexp.MustCompile(`^aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com$`)
-
-// WorkspaceRegion is the region of an Amazon Managed Service for Prometheus
-// query URL; ok is false for any other Prometheus.
-func WorkspaceRegion(address string) (region string, ok bool, err error) {
-	u, err := url.Parse(address)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", false, fmt.Errorf("prometheus query URL %q is not an http(s) URL: use a Prometheus base URL such as http://prometheus.monitoring:9090, "+
-			"or an Amazon Managed Service for Prometheus workspace's https://aps-workspaces.REGION.amazonaws.com/workspaces/ID", address)
-	}
-	m := workspaceHost.FindStringSubmatch(u.Hostname())
-	if m == nil {
-		return "", false, nil
-	}
-	if u.Scheme != "https" {
-		return "", false, fmt.Errorf("prometheus query URL %q: Amazon Managed Service for Prometheus answers on https only", address)
-	}
-	return m[1], true, nil
-}
 
 // SigV4 signs each request with AWS Signature Version 4, as Amazon Managed
 // Service for Prometheus requires of every query.
@@ -93,7 +69,7 @@ func (s *SigV4) RoundTrip(req *http.Request) (*http.Response, error) {
 // that credentials gives; it is called for such a URL only, so a
 // self-run Prometheus needs no AWS configuration.
 func ForEndpoint(address string, credentials func() (aws.CredentialsProvider, error)) (*Provider, error) {
-	region, workspace, err := WorkspaceRegion(address)
+	region, _, workspace, err := contract.PrometheusWorkspace(address)
 	if err != nil {
 		return nil, err
 	}

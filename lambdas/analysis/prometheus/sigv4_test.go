@@ -61,12 +61,8 @@ func TestSigV4MatchesTheAWSTestSuite(t *testing.T) {
 // with the body it carries hashed, and the body still sent.
 func TestSigV4SignsWorkspaceQueries(t *testing.T) {
 	address := "https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1234"
-	region, ok, err := prom.WorkspaceRegion(address)
-	if err != nil || !ok || region != "eu-west-1" {
-		t.Fatalf("WorkspaceRegion = %q, %v, %v", region, ok, err)
-	}
 	rec := &recorder{}
-	signer := &prom.SigV4{Next: rec, Region: region,
+	signer := &prom.SigV4{Next: rec, Region: "eu-west-1",
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret", SessionToken: "token"}, nil
 		})}
@@ -92,26 +88,6 @@ func TestSigV4SignsWorkspaceQueries(t *testing.T) {
 	}
 }
 
-func TestWorkspaceRegion(t *testing.T) {
-	for _, tc := range []struct {
-		address, region string
-		workspace       bool
-		err             string
-	}{
-		{"http://prometheus.monitoring:9090", "", false, ""},
-		{"https://aps-workspaces.us-east-2.amazonaws.com/workspaces/ws-1", "us-east-2", true, ""},
-		{"http://aps-workspaces.us-east-2.amazonaws.com/workspaces/ws-1", "", false, "https only"},
-		{"https://aps-workspaces.us-east-2.amazonaws.com.evil.example/workspaces/ws-1", "", false, ""},
-		{"prometheus:9090", "", false, "is not an http(s) URL"},
-		{"", "", false, "is not an http(s) URL"},
-	} {
-		region, ok, err := prom.WorkspaceRegion(tc.address)
-		if region != tc.region || ok != tc.workspace || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
-			t.Errorf("WorkspaceRegion(%q) = %q, %v, %v; want %q, %v, error containing %q", tc.address, region, ok, err, tc.region, tc.workspace, tc.err)
-		}
-	}
-}
-
 // Only a workspace URL asks for AWS credentials; a bad URL is refused
 // before anything is asked.
 func TestForEndpointAsksCredentialsForWorkspacesOnly(t *testing.T) {
@@ -122,7 +98,7 @@ func TestForEndpointAsksCredentialsForWorkspacesOnly(t *testing.T) {
 	}{
 		{"http://prometheus.monitoring:9090", false, ""},
 		{"https://aps-workspaces.us-west-2.amazonaws.com/workspaces/ws-9", true, ""},
-		{"ftp://prometheus", false, "is not an http(s) URL"},
+		{"ftp://prometheus", false, "is not an http(s) base URL"},
 	} {
 		asked := false
 		_, err := prom.ForEndpoint(tc.address, func() (aws.CredentialsProvider, error) {

@@ -53,19 +53,20 @@ type Server struct {
 	log      *slog.Logger
 	timeout  time.Duration
 	draining atomic.Bool
+	metrics  *metrics
 }
 
 // New builds a Server; timeout bounds each request's work on the stores.
 func New(v VoteStore, p PageViews, id Identity, log *slog.Logger, timeout time.Duration) *Server {
-	return &Server{votes: v, views: p, id: id, log: log, timeout: timeout}
+	return &Server{votes: v, views: p, id: id, log: log, timeout: timeout, metrics: newMetrics()}
 }
 
 // Drain makes /readyz fail so that load balancers stop sending new requests
 // while in-flight ones finish.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Handler returns the routed handler with CORS, identity headers, logging
-// and panic recovery around it.
+// Handler returns the routed handler with CORS, identity headers, logging,
+// panic recovery and the request metrics around it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/pageviews", s.pageviews)
@@ -80,10 +81,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/api/{restaurant}", methodNotAllowed)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errorBody{Error: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
-	return s.middleware(mux)
+	return s.metrics.measure(s.middleware(mux))
 }
 
 func (s *Server) pageviews(w http.ResponseWriter, r *http.Request) {
