@@ -47,11 +47,13 @@ func TestFetchFromARealPrometheus(t *testing.T) {
 		if m.Baseline.Errors[i] != 0 {
 			t.Errorf("period %d: the stable version answered no 5xx, Prometheus says %v", i, m.Baseline.Errors[i])
 		}
-		if p99 := m.Canary.LatencyP99[i]; math.IsNaN(p99) || p99 < 25 || p99 > 50 {
-			t.Errorf("period %d: canary p99 %v ms; every request took 30 ms, in the 25..50 ms bucket", i, p99)
+		// Buckets of 25, 50 and 100 ms: a loaded machine may push a 30 ms
+		// request past 50 ms, never under 25.
+		if p99 := m.Canary.LatencyP99[i]; math.IsNaN(p99) || p99 < 25 || p99 > 100 {
+			t.Errorf("period %d: canary p99 %v ms; every request took at least 30 ms", i, p99)
 		}
-		if p99 := m.Baseline.LatencyP99[i]; math.IsNaN(p99) || p99 > 10 {
-			t.Errorf("period %d: stable p99 %v ms; every request took 2 ms", i, p99)
+		if p99 := m.Baseline.LatencyP99[i]; math.IsNaN(p99) || p99 >= m.Canary.LatencyP99[i] || p99 > 25 {
+			t.Errorf("period %d: stable p99 %v ms, canary's %v ms; every stable request took 2 ms", i, p99, m.Canary.LatencyP99[i])
 		}
 	}
 	reqs, errs := total(m.Canary.Requests), total(m.Canary.Errors)
@@ -59,8 +61,9 @@ func TestFetchFromARealPrometheus(t *testing.T) {
 		t.Errorf("canary error share %.2f (%v of %v); it failed %d of %d requests", share, errs, reqs, canary.Failed.Load(), canary.Sent.Load())
 	}
 	// The four periods end just after the traffic and cover 8 s of its
-	// 8.5 s; increase() extrapolates to each period's edges.
-	if sent := float64(canary.Sent.Load()); reqs < 0.8*sent || reqs > 1.1*sent {
+	// 8.5 s; increase() extrapolates to each period's edges, and a late
+	// scrape on a loaded machine moves a few requests out of them.
+	if sent := float64(canary.Sent.Load()); reqs < 0.7*sent || reqs > 1.15*sent {
 		t.Errorf("canary requests %v over the 8 s of its periods; it sent %v in 8 s", reqs, sent)
 	}
 
