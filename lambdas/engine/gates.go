@@ -48,6 +48,26 @@ func (e *Engine) metricsFor(s spec.Spec) (analysis.Provider, error) {
 	}
 }
 
+// metricsReady refuses, at Validate, a metric source that cannot be used
+// or, for a source that can tell (Prometheus), does not answer: otherwise
+// the first analysis would roll back a rollout that had already moved
+// traffic.
+func (e *Engine) metricsReady(ctx context.Context, s spec.Spec) error {
+	source, err := e.metricsFor(s)
+	if err != nil {
+		return err
+	}
+	ready, ok := source.(interface{ Ready(context.Context) error })
+	if !ok {
+		return nil
+	}
+	if err := ready.Ready(ctx); err != nil {
+		return &Error{Name: statemachine.ErrTransient, Err: fmt.Errorf("check analysis.provider %q of %s: %w; check the stack's %s",
+			s.WithDefaults().Analysis.Provider, s.Microservice, err, contract.ConfigPrometheusQueryURL)}
+	}
+	return nil
+}
+
 // alarmsExist refuses, at Validate, alarm names CloudWatch does not know:
 // a mistyped name would otherwise leave the rollout ungated until its
 // first check rolled it back.

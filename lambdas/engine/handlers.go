@@ -71,7 +71,7 @@ func (e *Engine) validate(ctx context.Context, execution string, raw json.RawMes
 	if err := e.checkAB(s); err != nil {
 		return State{}, err
 	}
-	if _, err := e.metricsFor(s); err != nil {
+	if err := e.metricsReady(ctx, s); err != nil {
 		return State{}, err
 	}
 	if err := e.alarmsExist(ctx, s); err != nil {

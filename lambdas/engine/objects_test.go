@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"os"
 	"reflect"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/eks-canary/platform/lambdas/router/appmesh"
 	"github.com/eks-canary/platform/lambdas/router/gatewayapi"
 	"github.com/eks-canary/platform/lambdas/spec"
+	"github.com/eks-canary/platform/lambdas/statemachine"
 )
 
 // routeList reads the weighted backend list of a rendered route object.
@@ -195,3 +198,28 @@ func TestMetricsForNeedsAnEndpoint(t *testing.T) {
 }
 
 type noMetrics struct{ analysis.Provider }
+
+// answering is a metric source that tells whether it answers.
+type answering struct {
+	analysis.Provider
+	err error
+}
+
+func (a answering) Ready(context.Context) error { return a.err }
+
+// Validate stops at a Prometheus endpoint that does not answer, as a
+// transient error naming the stack key, before any traffic moves.
+func TestMetricsReadyAsksTheSource(t *testing.T) {
+	s := spec.Spec{Microservice: "shop", Analysis: spec.Analysis{Provider: contract.ProviderPrometheus}}
+	down := &Engine{Prometheus: answering{err: errors.New("connection refused")}}
+	err := down.metricsReady(context.Background(), s)
+	if ErrorName(err) != statemachine.ErrTransient || !strings.Contains(err.Error(), "connection refused") || !strings.Contains(err.Error(), contract.ConfigPrometheusQueryURL) {
+		t.Errorf("metricsReady = %v (%s); want a transient error with the cause and %s", err, ErrorName(err), contract.ConfigPrometheusQueryURL)
+	}
+	if err := (&Engine{Prometheus: answering{}}).metricsReady(context.Background(), s); err != nil {
+		t.Errorf("an answering endpoint: %v", err)
+	}
+	if err := (&Engine{Metrics: noMetrics{}}).metricsReady(context.Background(), spec.Spec{}); err != nil {
+		t.Errorf("CloudWatch, which has no readiness check: %v", err)
+	}
+}

@@ -61,6 +61,15 @@ func New(address string, rt http.RoundTripper) (*Provider, error) {
 	return &Provider{API: v1.NewAPI(client)}, nil
 }
 
+// Ready asks the endpoint one query, so that a rollout whose source does
+// not answer stops at Validate, before any traffic moves.
+func (p *Provider) Ready(ctx context.Context) error {
+	if _, _, err := p.API.Query(ctx, "vector(1)", time.Now()); err != nil {
+		return fmt.Errorf("the Prometheus query endpoint does not answer: %w", err)
+	}
+	return nil
+}
+
 // Queries are the three PromQL expressions of one version's series.
 type Queries struct {
 	Requests, Errors, LatencyP99 string

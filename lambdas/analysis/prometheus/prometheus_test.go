@@ -33,6 +33,9 @@ func TestFetchFromARealPrometheus(t *testing.T) {
 	}
 	p.Period = 2 * time.Second
 	ctx := context.Background()
+	if err := p.Ready(ctx); err != nil {
+		t.Fatalf("Ready: %v", err)
+	}
 	m, err := p.Fetch(ctx, analysis.Query{Namespace: "shop", Canary: "shop-2", Baseline: "shop-1", Start: began, End: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +111,8 @@ func TestFetchShorterThanAPeriod(t *testing.T) {
 	}
 }
 
-// An unreachable server is an error that names the query.
+// An unreachable server is an error that names the query, and is not
+// ready.
 func TestFetchErrorNamesTheQuery(t *testing.T) {
 	p, err := prom.New("http://127.0.0.1:1", nil)
 	if err != nil {
@@ -118,5 +122,8 @@ func TestFetchErrorNamesTheQuery(t *testing.T) {
 	_, err = p.Fetch(context.Background(), analysis.Query{Namespace: "shop", Canary: "shop-2", Start: now.Add(-5 * time.Minute), End: now})
 	if err == nil || !strings.Contains(err.Error(), "fetch metrics for shop-2: query sum(increase(http_requests_total{") {
 		t.Errorf("err = %v", err)
+	}
+	if err := p.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "the Prometheus query endpoint does not answer") {
+		t.Errorf("Ready = %v", err)
 	}
 }
