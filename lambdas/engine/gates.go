@@ -32,12 +32,13 @@ func verdictStatus(v analysis.Verdict, at time.Time, weight int) status.Verdict 
 // refuses a source this engine lacks; an analysis asks again, as the state
 // it runs from is input like deploy.json.
 func (e *Engine) metricsFor(s spec.Spec) (analysis.Provider, error) {
-	switch provider := s.WithDefaults().Analysis.Provider; {
-	case provider == contract.ProviderCloudWatch:
+	switch provider := s.WithDefaults().Analysis.Provider; provider {
+	case contract.ProviderCloudWatch:
 		return e.Metrics, nil
-	case provider == contract.ProviderPrometheus && e.Prometheus != nil:
-		return e.Prometheus, nil
-	case provider == contract.ProviderPrometheus:
+	case contract.ProviderPrometheus:
+		if e.Prometheus != nil {
+			return e.Prometheus, nil
+		}
 		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
 			Problem: "cannot be used: this environment has no Prometheus query endpoint",
 			Allowed: fmt.Sprintf("remove analysis.provider to read CloudWatch, or set the stack's %s (a Prometheus server or an Amazon Managed Service for Prometheus workspace); canary-run: --prometheus URL",

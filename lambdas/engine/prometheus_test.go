@@ -46,10 +46,10 @@ func TestPrometheusJudgesRollouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Period = prometheus.DefaultPeriod / factor
-	h.eng.Prometheus = p
 	h.eng.Now = time.Now
 	h.eng.Speedup = &engine.Speedup{From: time.Now(), Factor: factor}
+	p.Period = h.eng.Speedup.Wait(prometheus.DefaultPeriod)
+	h.eng.Prometheus = p
 	local := &engine.Local{Engine: h.eng, Sleep: h.eng.Speedup.Sleep}
 	var runs int64
 	run := func(image string, prom bool) engine.Outcome {

@@ -118,6 +118,11 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "canary-run:", err)
 		return exitError
 	}
+	// Only the schedule runs faster: what the status shows stays on the wall clock.
+	var speedup *engine.Speedup
+	if *speed != 1 {
+		speedup = &engine.Speedup{From: time.Now(), Factor: *speed}
+	}
 	var promSource analysis.Provider
 	if *promURL != "" {
 		p, err := prometheus.ForEndpoint(*promURL, func() (aws.CredentialsProvider, error) {
@@ -130,13 +135,8 @@ func run() int {
 		}
 		// Periods shrink with the schedule: under --speed 10 a window of
 		// one scheduled minute is six wall seconds.
-		p.Period = time.Duration(float64(prometheus.DefaultPeriod) / *speed)
+		p.Period = speedup.Wait(prometheus.DefaultPeriod)
 		promSource = p
-	}
-	// Only the schedule runs faster: what the status shows stays on the wall clock.
-	var speedup *engine.Speedup
-	if *speed != 1 {
-		speedup = &engine.Speedup{From: time.Now(), Factor: *speed}
 	}
 	eng := &engine.Engine{
 		Connector: &engine.RESTConnector{Source: func(context.Context, string) (*rest.Config, error) {
