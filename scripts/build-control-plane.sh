@@ -2,7 +2,9 @@
 # Builds a local Kubernetes control plane (kube-apiserver, kube-controller-manager,
 # kube-scheduler, etcd, kwok) from the Go module proxy into a cache folder outside
 # the repository, keyed by version. Integration tests start these on 127.0.0.1.
-# Re-running is cheap: finished binaries are reused.
+# Re-running is cheap: finished binaries are reused. kwok builds in the
+# Kubernetes binaries' module, against the same client libraries, so that it
+# compiles only its own packages (about 25 CPU-s, not 280 in a module of its own).
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-v1.37.2}"
@@ -32,8 +34,17 @@ fi
 work="$CACHE/src"
 mkdir -p "$work/kubernetes" "$work/etcd"
 
+# k8s_modules lists each module, at the version actually used, that provides
+# a package of the Kubernetes binaries.
+k8s_modules() {
+  go list -tags tools -deps -f '{{with .Module}}{{.Path}} {{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}{{end}}' \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler |
+    LC_ALL=C sort -u
+}
+
 build_kubernetes() {
   cd "$work/kubernetes"
+  rm -f kwok.go
   local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
   local staging="v0.${K8S_VERSION#v1.}"
   go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
@@ -61,12 +72,31 @@ import (
 GO
   go mod tidy -e >/dev/null 2>&1 || true
   go get "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
+  # kwok may add modules but must not move any module the Kubernetes
+  # binaries are built from, so that they are built as upstream pins them.
+  local pinned
+  pinned="$(k8s_modules)"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' > kwok.go
+  go get "sigs.k8s.io/kwok@$KWOK_VERSION" >/dev/null
+  go mod tidy -e >/dev/null 2>&1 || true
+  local moved
+  moved="$(comm -3 <(echo "$pinned") <(k8s_modules))"
+  if [[ -n $moved ]]; then
+    echo "kwok $KWOK_VERSION would change the modules Kubernetes $K8S_VERSION is built from:" >&2
+    echo "$moved" >&2
+    echo "pick a kwok release built for this Kubernetes minor (KWOK_VERSION)" >&2
+    exit 1
+  fi
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
   for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
     [[ -x $BIN/$cmd ]] && continue
     go build -tags tools -trimpath -ldflags "$ld" -o "$BIN/$cmd.partial" "k8s.io/kubernetes/cmd/$cmd"
     mv "$BIN/$cmd.partial" "$BIN/$cmd"
   done
+  if [[ ! -x $BIN/kwok ]]; then
+    go build -tags tools -trimpath -ldflags "-s -w" -o "$BIN/kwok.partial" sigs.k8s.io/kwok/cmd/kwok
+    mv "$BIN/kwok.partial" "$BIN/kwok"
+  fi
 }
 
 build_etcd() {
@@ -102,22 +132,16 @@ GO
   mv "$BIN/etcd.partial" "$BIN/etcd"
 }
 
-build_kwok() {
-  if [[ ! -x $BIN/kwok ]]; then
-    local tmp="$BIN/kwok.partial.d"
-    rm -rf "$tmp" && mkdir -p "$tmp"
-    GOBIN="$tmp" go install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
-    mv "$tmp/kwok" "$BIN/kwok" && rmdir "$tmp"
-  fi
+# kwok's stage configs ship in its module; keep a copy beside the binary.
+copy_kwok_stages() {
   [[ -d $BIN/kwok-stages ]] && return
-  # kwok's stage configs ship in its module; keep a copy beside the binary.
   local dir
-  dir="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  dir="$(cd "$work/kubernetes" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
   rm -rf "$BIN/kwok-stages.partial" && cp -r "$dir" "$BIN/kwok-stages.partial" && chmod -R u+w "$BIN/kwok-stages.partial"
   mv "$BIN/kwok-stages.partial" "$BIN/kwok-stages"
 }
 
 (build_etcd) >&2
-(build_kwok) >&2
 (build_kubernetes) >&2
+(copy_kwok_stages) >&2
 echo "$BIN"

@@ -42,12 +42,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/eks-canary/platform/internal/upstream"
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 )
 
 // NodeName is the fake node every pod is scheduled to.
@@ -78,7 +78,7 @@ type Cluster struct {
 	Config     *rest.Config
 	Kubeconfig string // path of a kubeconfig file for kubectl, canaryctl or clientcmd
 	Dynamic    dynamic.Interface
-	Clientset  kubernetes.Interface
+	Clientset  typed.Interface
 	// StartupTime is how long New took, from the first process to a pod running.
 	StartupTime time.Duration
 
@@ -365,7 +365,7 @@ func (c *Cluster) connect(server string, certs *pki) error {
 	// Client-side throttling would only slow tests down on a private plane.
 	restCfg.QPS, restCfg.Burst = 200, 400
 	c.Config = restCfg
-	if c.Clientset, err = kubernetes.NewForConfig(restCfg); err != nil {
+	if c.Clientset, err = typed.NewForConfig(restCfg); err != nil {
 		return fmt.Errorf("build clientset: %w", err)
 	}
 	if c.Dynamic, err = dynamic.NewForConfig(restCfg); err != nil {

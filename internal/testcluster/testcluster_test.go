@@ -13,8 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 )
 
 var plane Shared
@@ -103,7 +104,7 @@ func TestKubeconfigFileIsUsableByClientcmd(t *testing.T) {
 	if !strings.HasPrefix(cfg.Host, "https://127.0.0.1:") {
 		t.Errorf("server %s is not on loopback", cfg.Host)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	admissionclient "k8s.io/client-go/kubernetes/typed/admissionregistration/v1"
 
 	"github.com/eks-canary/platform/lambdas/engine"
 	"github.com/eks-canary/platform/lambdas/lock"
@@ -198,6 +199,17 @@ func (h *harness) quota(hard corev1.ResourceList) {
 	}
 }
 
+// admission is the admission policy client; the engine's own clients
+// (kube/typed) have no need of it.
+func (h *harness) admission() *admissionclient.AdmissionregistrationV1Client {
+	h.t.Helper()
+	c, err := admissionclient.NewForConfig(h.plane.Config)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c
+}
+
 // mutatingPolicy strips the memory request from Deployments in the test's
 // namespace, as a cluster's own policy might, and waits until the API
 // server applies it.
@@ -205,7 +217,7 @@ func (h *harness) mutatingPolicy() {
 	h.t.Helper()
 	ctx := context.Background()
 	name := "strip-" + h.ns
-	admission := h.plane.Clientset.AdmissionregistrationV1()
+	admission := h.admission()
 	never := admissionv1.NeverReinvocationPolicy
 	fail := admissionv1.Fail
 	policy := &admissionv1.MutatingAdmissionPolicy{
@@ -292,7 +304,7 @@ func (h *harness) admissionPolicy(expression, message string) {
 			Validations: []admissionv1.Validation{{Expression: expression, Message: message}},
 		},
 	}
-	admission := h.plane.Clientset.AdmissionregistrationV1()
+	admission := h.admission()
 	if _, err := admission.ValidatingAdmissionPolicies().Create(ctx, policy, metav1.CreateOptions{}); err != nil {
 		h.t.Fatal(err)
 	}

@@ -17,10 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
 )
@@ -28,7 +28,7 @@ import (
 // Client reaches any kind the cluster serves, CRDs included, through the
 // dynamic client and a discovery-backed REST mapper.
 type Client struct {
-	Clientset kubernetes.Interface
+	Clientset typed.Interface
 	Dynamic   dynamic.Interface
 	// FieldManager owns the fields Apply writes; naming.FieldManager unless
 	// the caller is the operator CLI.
@@ -41,7 +41,7 @@ type Client struct {
 
 // NewClient builds the clients for cfg.
 func NewClient(cfg *rest.Config) (*Client, error) {
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build Kubernetes clientset for %s: %w", cfg.Host, err)
 	}
@@ -53,7 +53,7 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 }
 
 // New wraps existing clients; discovery goes through cs.
-func New(cs kubernetes.Interface, dyn dynamic.Interface) *Client {
+func New(cs typed.Interface, dyn dynamic.Interface) *Client {
 	return &Client{
 		Clientset:    cs,
 		Dynamic:      dyn,

@@ -20,7 +20,8 @@ import (
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 )
 
 func staticSTS(region string) *sts.PresignClient {
@@ -175,7 +176,7 @@ func TestEKSConfigSendsAFreshBearerTokenToTheEndpoint(t *testing.T) {
 	if describer.got != "blogpost" {
 		t.Errorf("described cluster %q", describer.got)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 )
 
 // Readiness of a version's workload.
@@ -29,7 +30,7 @@ func (c *Client) Readiness(ctx context.Context, obj *unstructured.Unstructured) 
 }
 
 // WorkloadReadiness reads a Deployment or StatefulSet and judges it.
-func WorkloadReadiness(ctx context.Context, cs kubernetes.Interface, namespace, kind, name string) (Readiness, error) {
+func WorkloadReadiness(ctx context.Context, cs typed.Interface, namespace, kind, name string) (Readiness, error) {
 	switch kind {
 	case "Deployment":
 		d, err := cs.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})

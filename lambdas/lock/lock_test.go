@@ -14,7 +14,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/kubernetes/scheme"
+	fakecoordination "k8s.io/client-go/kubernetes/typed/coordination/v1/fake"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/eks-canary/platform/internal/testcluster"
@@ -176,11 +177,25 @@ func TestRenewRecreatesALeaseDeletedByHand(t *testing.T) {
 }
 
 func TestEmptyHolderIsRefused(t *testing.T) {
-	locks := New(fake.NewClientset().CoordinationV1(), "yelb")
+	locks := New(fakeLeases(), "yelb")
 	err := locks.Acquire(context.Background(), "yelb-ui", "")
 	if err == nil || !strings.Contains(err.Error(), "holder is empty") {
 		t.Fatalf("error %v", err)
 	}
+}
+
+// fakeLeases is client-go's fake coordination/v1 client over an object
+// tracker that holds objs.
+func fakeLeases(objs ...runtime.Object) *fakecoordination.FakeCoordinationV1 {
+	tracker := k8stesting.NewObjectTracker(scheme.Scheme, scheme.Codecs.UniversalDecoder())
+	for _, o := range objs {
+		if err := tracker.Add(o); err != nil {
+			panic(err)
+		}
+	}
+	f := &k8stesting.Fake{}
+	f.AddReactor("*", "*", k8stesting.ObjectReaction(tracker))
+	return &fakecoordination.FakeCoordinationV1{Fake: f}
 }
 
 // race starts one goroutine per contender, each with its own Locks (as
@@ -271,7 +286,7 @@ func TestConcurrentTakeoverOfAStaleLockHasOneWinner(t *testing.T) {
 }
 
 func TestEndlessConflictsEndInATransientError(t *testing.T) {
-	cs := fake.NewClientset(&coordinationv1.Lease{
+	cs := fakeLeases(&coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: naming.LockLease("yelb-ui"), Namespace: "yelb"},
 	})
 	updates := 0
@@ -279,7 +294,7 @@ func TestEndlessConflictsEndInATransientError(t *testing.T) {
 		updates++
 		return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), "yelb-ui-rollout-lock", errors.New("modified"))
 	})
-	err := New(cs.CoordinationV1(), "yelb").Acquire(context.Background(), "yelb-ui", "exec-1")
+	err := New(cs, "yelb").Acquire(context.Background(), "yelb-ui", "exec-1")
 	if err == nil || !kube.IsTransient(err) {
 		t.Fatalf("error %v: want a transient conflict", err)
 	}

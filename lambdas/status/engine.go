@@ -10,9 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/naming"
 )
 
@@ -24,13 +24,13 @@ var conflictBackoff = wait.Backoff{Steps: 10, Duration: 10 * time.Millisecond, F
 // the status, summary and history keys (field manager naming.FieldManager)
 // and never sends the operator's keys, so the two sides never conflict.
 type Engine struct {
-	client    kubernetes.Interface
+	client    typed.Interface
 	namespace string
 	now       func() time.Time
 }
 
 // NewEngine returns the engine's store for the application namespace.
-func NewEngine(client kubernetes.Interface, namespace string) *Engine {
+func NewEngine(client typed.Interface, namespace string) *Engine {
 	return &Engine{client: client, namespace: namespace, now: time.Now}
 }
 

@@ -9,9 +9,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/naming"
 )
 
@@ -19,11 +19,11 @@ import (
 // and writes requests under field manager naming.ControlFieldManager, which
 // owns only the paused and request keys.
 type Operator struct {
-	client kubernetes.Interface
+	client typed.Interface
 }
 
 // NewOperator returns the operator's store.
-func NewOperator(client kubernetes.Interface) *Operator {
+func NewOperator(client typed.Interface) *Operator {
 	return &Operator{client: client}
 }
 

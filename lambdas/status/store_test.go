@@ -16,10 +16,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/eks-canary/platform/internal/testcluster"
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/status"
 )
@@ -52,7 +52,7 @@ func seed(t *testing.T, statuses ...status.Status) (*testcluster.Cluster, string
 	return c, ns, eng
 }
 
-func getCM(t *testing.T, cs kubernetes.Interface, ns, svc string) *corev1.ConfigMap {
+func getCM(t *testing.T, cs typed.Interface, ns, svc string) *corev1.ConfigMap {
 	t.Helper()
 	cm, err := cs.CoreV1().ConfigMaps(ns).Get(context.Background(), naming.StatusConfigMap(svc), metav1.GetOptions{})
 	if err != nil {
@@ -255,7 +255,7 @@ func TestListAndUnknownMicroservice(t *testing.T) {
 // getCMs fingerprints every ConfigMap in the namespace but kube-root-ca.crt,
 // which the controller manager publishes into each new namespace whenever
 // it gets to it.
-func getCMs(t *testing.T, cs kubernetes.Interface, ns string) string {
+func getCMs(t *testing.T, cs typed.Interface, ns string) string {
 	t.Helper()
 	list, err := cs.CoreV1().ConfigMaps(ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
@@ -444,7 +444,7 @@ func raceOnRead(t *testing.T, c *testcluster.Cluster, meanwhile func()) *status.
 			return resp, err
 		})
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

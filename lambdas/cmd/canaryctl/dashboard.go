@@ -21,10 +21,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/status"
 )
@@ -79,7 +78,7 @@ func isLoopback(host string) bool {
 }
 
 // serveDashboard serves the dashboard until ctx ends.
-func serveDashboard(ctx context.Context, ops *status.Operator, client kubernetes.Interface, namespace string, inv invocation, stdout, stderr io.Writer) int {
+func serveDashboard(ctx context.Context, ops *status.Operator, client typed.Interface, namespace string, inv invocation, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	token, generated, err := dashboardToken(inv)
 	if err != nil {
@@ -433,10 +432,10 @@ func newHub() *hub {
 
 // follow starts an informer on the status ConfigMaps and returns once it
 // holds all of them; it stops with ctx.
-func (h *hub) follow(ctx context.Context, client kubernetes.Interface, namespace string, log *slog.Logger) error {
-	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = status.Selector }))
-	inf := factory.Core().V1().ConfigMaps().Informer()
+func (h *hub) follow(ctx context.Context, client typed.Interface, namespace string, log *slog.Logger) error {
+	lw := cache.NewFilteredListWatchFromClient(client.CoreV1().RESTClient(), "configmaps", namespace,
+		func(o *metav1.ListOptions) { o.LabelSelector = status.Selector })
+	inf := cache.NewSharedIndexInformer(lw, &corev1.ConfigMap{}, 0, cache.Indexers{})
 	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 		log.Warn("watch rollout statuses; retrying", "namespace", namespace, "error", err.Error())
 	})
@@ -455,7 +454,7 @@ func (h *hub) follow(ctx context.Context, client kubernetes.Interface, namespace
 	if err != nil {
 		return fmt.Errorf("follow rollout statuses: %w", err)
 	}
-	factory.Start(ctx.Done())
+	go inf.RunWithContext(ctx)
 	synced, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if !cache.WaitForCacheSync(synced.Done(), inf.HasSynced) {

@@ -18,11 +18,11 @@ import (
 	"time"
 
 	"golang.org/x/term"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/eks-canary/platform/lambdas/engine"
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/router/routers"
 	"github.com/eks-canary/platform/lambdas/status"
 )
@@ -191,7 +191,7 @@ func parseArgs(args []string) (invocation, error) {
 }
 
 // connect builds a client from the kubeconfig with kubectl's loading rules.
-func connect(inv invocation) (kubernetes.Interface, *rest.Config, string, error) {
+func connect(inv invocation) (typed.Interface, *rest.Config, string, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = inv.kubeconfig
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: inv.context}
@@ -206,7 +206,7 @@ func connect(inv invocation) (kubernetes.Interface, *rest.Config, string, error)
 			return nil, nil, "", fmt.Errorf("read the context's namespace from the kubeconfig: %w", err)
 		}
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := typed.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("build client for %s: %w", cfg.Host, err)
 	}

@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/status"
 )
@@ -79,7 +79,7 @@ func identityOf(st status.Status) identity {
 
 // watchRollout follows one status ConfigMap with a watch (re-listing after
 // any watch error) until the rollout reaches a terminal phase.
-func watchRollout(ctx context.Context, client kubernetes.Interface, namespace string, inv invocation, out *screen, stderr io.Writer) int {
+func watchRollout(ctx context.Context, client typed.Interface, namespace string, inv invocation, out *screen, stderr io.Writer) int {
 	parent := ctx
 	if inv.timeout > 0 {
 		var cancel context.CancelFunc

@@ -21,11 +21,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/eks-canary/platform/internal/testcluster"
 	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 )
 
 const fieldManager = "canary-demo"
@@ -58,7 +58,7 @@ func prepare(ctx context.Context, kubeconfig, ns, router string) error {
 	if err != nil {
 		return fmt.Errorf("read kubeconfig %s: %w", kubeconfig, err)
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
