@@ -5,6 +5,8 @@ package analysis
 import (
 	"context"
 	"time"
+
+	"github.com/eks-canary/platform/lambdas/spec"
 )
 
 // Query names the versions to measure and the window to measure them over.
@@ -16,6 +18,9 @@ type Query struct {
 	Canary       string // object name of the canary version, e.g. "yelb-appserver-3"
 	Baseline     string // object name of the stable version; empty on a first deployment
 	Start, End   time.Time
+	// Queries are deploy.json's custom queries (analysis.queries), asked
+	// of the canary only; providers without PromQL refuse them.
+	Queries []spec.Query
 }
 
 // Series is one version's traffic per period (one minute in CloudWatch).
@@ -31,6 +36,15 @@ type Series struct {
 type Metrics struct {
 	Canary   Series
 	Baseline Series
+	Queries  []QueryValue // one per custom query, in the order asked
+}
+
+// QueryValue is a custom query's answer for the canary at the window's end.
+type QueryValue struct {
+	Name    string
+	Value   float64
+	Found   bool   // false: the query returned no series
+	Problem string // why the answer cannot be judged, e.g. several series where one is needed
 }
 
 // Provider fetches metrics for a query.

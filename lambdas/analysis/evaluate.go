@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ const (
 	RuleSuccessRate = "success-rate"
 	RuleLatencyP99  = "latency-p99"
 	RuleBaseline    = "baseline" // Mann-Whitney U, canary vs stable
+	RuleQuery       = "query"    // a custom query of analysis.queries out of its bounds
 )
 
 // Statistical comparison settings. The effect floor keeps a significant but
@@ -47,6 +49,7 @@ type Config struct {
 	Alpha           float64       // significance level of the comparison
 	MinEffect       float64       // error-rate difference (percentage points) below which a significant result still passes
 	MinPeriods      int           // periods with traffic each version needs for the comparison
+	Queries         []spec.Query  // custom queries and their bounds
 }
 
 // ConfigFromSpec derives the analysis settings from a spec, applying the
@@ -64,6 +67,7 @@ func ConfigFromSpec(s spec.Spec) Config {
 		Alpha:           DefaultAlpha,
 		MinEffect:       DefaultMinEffectPoints,
 		MinPeriods:      DefaultMinPeriods,
+		Queries:         a.Queries,
 	}
 }
 
@@ -75,14 +79,15 @@ func (c Config) Window(end time.Time) time.Time { return end.Add(-c.LookBack) }
 // figures are the canary's own: the stable version's traffic is only ever
 // used for the comparison, never summed in.
 type Verdict struct {
-	Result      string   // ResultPass, ResultFail or ResultNoData
-	Rule        string   // the rule that decided a fail or no data; empty on a pass
-	Requests    float64  // canary requests over the window
-	Errors      float64  // canary 5xx over the window
-	SuccessRate *float64 // percent; nil without requests
-	LatencyP99  *float64 // milliseconds; nil without latency data
-	PValue      *float64 // of the baseline comparison; nil when it did not run
-	Reason      string   // one sentence naming the rule and the numbers
+	Result      string       // ResultPass, ResultFail or ResultNoData
+	Rule        string       // the rule that decided a fail or no data; empty on a pass
+	Requests    float64      // canary requests over the window
+	Errors      float64      // canary 5xx over the window
+	SuccessRate *float64     // percent; nil without requests
+	LatencyP99  *float64     // milliseconds; nil without latency data
+	PValue      *float64     // of the baseline comparison; nil when it did not run
+	Queries     []QueryValue // the custom queries' answers, as fetched
+	Reason      string       // one sentence naming the rule and the numbers
 }
 
 // Evaluate judges the canary. Rules, in order:
@@ -95,14 +100,16 @@ type Verdict struct {
 //  3. success-rate: the canary's non-5xx share below MinSuccessRate fails.
 //  4. latency-p99: the canary's p99 above MaxLatencyP99 fails; no latency
 //     series (App Mesh) is no data.
-//  5. baseline: when both versions carried traffic in at least MinPeriods
+//  5. query: each custom query of analysis.queries must answer with a
+//     value within its min and max; a query without an answer is no data.
+//  6. baseline: when both versions carried traffic in at least MinPeriods
 //     periods, a one-sided Mann-Whitney U test on the per-period error rates
 //     (as Kayenta) fails the canary if its rates are higher with p < Alpha
 //     and its error rate exceeds the stable one by at least MinEffect points.
 func Evaluate(cfg Config, m Metrics) Verdict {
 	window := formatDuration(cfg.LookBack)
 	reqs, errs := sum(m.Canary.Requests), sum(m.Canary.Errors)
-	v := Verdict{Requests: reqs, Errors: errs}
+	v := Verdict{Requests: reqs, Errors: errs, Queries: m.Queries}
 	if reqs > 0 {
 		rate := 100 * (reqs - math.Min(errs, reqs)) / reqs
 		v.SuccessRate = &rate
@@ -146,6 +153,11 @@ func Evaluate(cfg Config, m Metrics) Verdict {
 		}
 	}
 
+	if bad, ok := judgeQueries(cfg.Queries, m.Queries, window); ok {
+		v.Result, v.Rule, v.Reason = bad.result, RuleQuery, bad.reason
+		return v
+	}
+
 	var compared string
 	if cfg.Baseline {
 		canaryRates, canaryRate := errorRates(m.Canary)
@@ -171,8 +183,32 @@ func Evaluate(cfg Config, m Metrics) Verdict {
 	if v.LatencyP99 != nil {
 		figures = append(figures, fmt.Sprintf("p99 %s ms", num(*v.LatencyP99)))
 	}
+	for _, q := range m.Queries {
+		figures = append(figures, fmt.Sprintf("%s %s", q.Name, num(q.Value)))
+	}
 	v.Reason = fmt.Sprintf("pass: the canary served %s in the last %s%s", strings.Join(figures, ", "), window, compared)
 	return v
+}
+
+type queryJudgement struct{ result, reason string }
+
+// judgeQueries finds the first custom query the canary's answers break:
+// out of bounds or unusable fails, no answer is no data.
+func judgeQueries(queries []spec.Query, answers []QueryValue, window string) (queryJudgement, bool) {
+	for _, q := range queries {
+		i := slices.IndexFunc(answers, func(a QueryValue) bool { return a.Name == q.Name })
+		switch {
+		case i < 0 || (!answers[i].Found && answers[i].Problem == ""):
+			return queryJudgement{ResultNoData, fmt.Sprintf("query %s: no series for the canary in the last %s, so its bounds cannot be checked (analysis.queries)", q.Name, window)}, true
+		case answers[i].Problem != "":
+			return queryJudgement{ResultFail, fmt.Sprintf("query %s: %s (analysis.queries)", q.Name, answers[i].Problem)}, true
+		case q.Min != nil && answers[i].Value < *q.Min:
+			return queryJudgement{ResultFail, fmt.Sprintf("query %s: the canary's value %s is below the min %s (analysis.queries)", q.Name, num(answers[i].Value), num(*q.Min))}, true
+		case q.Max != nil && answers[i].Value > *q.Max:
+			return queryJudgement{ResultFail, fmt.Sprintf("query %s: the canary's value %s is above the max %s (analysis.queries)", q.Name, num(answers[i].Value), num(*q.Max))}, true
+		}
+	}
+	return queryJudgement{}, false
 }
 
 // sum adds a series, skipping NaN and negative values that a broken metric

@@ -253,3 +253,39 @@ func BenchmarkEvaluateDay(b *testing.B) {
 		Evaluate(cfg, m)
 	}
 }
+
+func TestEvaluateJudgesCustomQueries(t *testing.T) {
+	low, high := 0.5, 2.0
+	queries := []spec.Query{{Name: "queue-errors", Max: &high}, {Name: "hit-ratio", Min: &low}}
+	cfg := Config{LookBack: 2 * time.Minute, MaxErrorCount: 10, MinRequestCount: 1, Queries: queries}
+	traffic := Series{Requests: []float64{50, 50}, Errors: []float64{0, 0}}
+	answers := func(errs, ratio QueryValue) Metrics {
+		errs.Name, ratio.Name = "queue-errors", "hit-ratio"
+		return Metrics{Canary: traffic, Queries: []QueryValue{errs, ratio}}
+	}
+	tests := []struct {
+		name       string
+		m          Metrics
+		result     string
+		reasonPart string
+	}{
+		{"within bounds", answers(QueryValue{Value: 1, Found: true}, QueryValue{Value: 0.9, Found: true}), ResultPass, "queue-errors 1, hit-ratio 0.9"},
+		{"at the bounds", answers(QueryValue{Value: 2, Found: true}, QueryValue{Value: 0.5, Found: true}), ResultPass, "pass"},
+		{"above max", answers(QueryValue{Value: 2.5, Found: true}, QueryValue{Value: 0.9, Found: true}), ResultFail, "query queue-errors: the canary's value 2.5 is above the max 2"},
+		{"below min", answers(QueryValue{Value: 0, Found: true}, QueryValue{Value: 0.1, Found: true}), ResultFail, "query hit-ratio: the canary's value 0.1 is below the min 0.5"},
+		{"no series", answers(QueryValue{Value: 0, Found: true}, QueryValue{}), ResultNoData, "query hit-ratio: no series for the canary in the last 2 min"},
+		{"several series", answers(QueryValue{Problem: "the query returned 2 series"}, QueryValue{Value: 1, Found: true}), ResultFail, "query queue-errors: the query returned 2 series"},
+		{"not asked", Metrics{Canary: traffic}, ResultNoData, "query queue-errors: no series"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := Evaluate(cfg, tt.m)
+			if v.Result != tt.result || !strings.Contains(v.Reason, tt.reasonPart) {
+				t.Fatalf("Evaluate = %s: %s; want %s containing %q", v.Result, v.Reason, tt.result, tt.reasonPart)
+			}
+			if tt.result != ResultPass && v.Rule != RuleQuery {
+				t.Errorf("rule %q, want %q", v.Rule, RuleQuery)
+			}
+		})
+	}
+}

@@ -25,7 +25,23 @@ func verdictStatus(v analysis.Verdict, at time.Time, weight int) status.Verdict 
 		LatencyP99:  v.LatencyP99,
 		PValue:      v.PValue,
 		Reason:      v.Reason,
+		Queries:     queryResults(v.Queries),
 	}
+}
+
+// queryResults are the custom queries' answers as the status shows them;
+// a query without an answer shows no value.
+func queryResults(answers []analysis.QueryValue) []status.QueryResult {
+	var out []status.QueryResult
+	for _, a := range answers {
+		r := status.QueryResult{Name: a.Name, Problem: a.Problem}
+		if a.Found {
+			value := a.Value
+			r.Value = &value
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // metricsFor is the metric source s.Analysis.Provider names. Validate

@@ -477,6 +477,7 @@ func (e *Engine) analyse(ctx context.Context, sess *Session, st *State) error {
 	q := analysis.Query{
 		Router: st.Router, ClusterName: st.ClusterName, Namespace: st.Namespace, Microservice: st.Microservice,
 		Canary: naming.VersionName(st.Microservice, r.Version), Start: e.shown(cfg.Window(now)), End: e.shown(now),
+		Queries: st.Analysis.Queries,
 	}
 	if deployed := e.shown(r.DeployedAt); q.Start.Before(deployed) {
 		q.Start = deployed // the canary had no traffic before it existed

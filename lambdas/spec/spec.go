@@ -55,6 +55,20 @@ type Analysis struct {
 	// Provider is where the figures come from: contract.ProviderCloudWatch
 	// (the default) or contract.ProviderPrometheus, the stack's endpoint.
 	Provider string `json:"provider,omitempty"`
+	// Queries are the team's own PromQL gates, judged beside the built-in
+	// figures; they need provider prometheus.
+	Queries []Query `json:"queries,omitempty"`
+}
+
+// Query is a named PromQL expression whose value must stay within Min and
+// Max, as Flagger's MetricTemplate with a threshold range. The query may use
+// the placeholders of lambdas/analysis/promql, which take the canary's own
+// names; it must yield one number (a scalar or a single series).
+type Query struct {
+	Name  string   `json:"name"`
+	Query string   `json:"query"`
+	Min   *float64 `json:"min,omitempty"`
+	Max   *float64 `json:"max,omitempty"`
 }
 
 // Strategy and no-data policy names.

@@ -376,3 +376,55 @@ func TestReadmeListsEveryField(t *testing.T) {
 	check(reflect.TypeOf(Spec{}), "")
 	check(reflect.TypeOf(Analysis{}), "analysis.")
 }
+
+// Custom queries are named, bounded PromQL for the Prometheus provider; each
+// problem names its field, and a good query is kept as written.
+func TestParseChecksCustomQueries(t *testing.T) {
+	good := map[string]any{"name": "queue-errors", "max": 1,
+		"query": `sum(rate(queue_errors_total{namespace="{{namespace}}",version="{{version}}"}[{{interval}}]))`}
+	s, err := Parse(encode(t, with(map[string]any{"analysis": map[string]any{"provider": "prometheus", "queries": []any{good}}})))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if q := s.Analysis.Queries; len(q) != 1 || q[0].Name != "queue-errors" || *q[0].Max != 1 || q[0].Min != nil {
+		t.Errorf("queries not kept as given: %+v", q)
+	}
+	query := func(changes map[string]any) map[string]any {
+		q := map[string]any{}
+		for k, v := range good {
+			q[k] = v
+		}
+		for k, v := range changes {
+			if v == nil {
+				delete(q, k)
+			} else {
+				q[k] = v
+			}
+		}
+		return q
+	}
+	cases := []struct {
+		name     string
+		analysis map[string]any
+		want     string
+	}{
+		{"without prometheus", map[string]any{"queries": []any{good}}, `analysis.queries: 1 queries need provider "prometheus"`},
+		{"bad name", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"name": "Queue_Errors"})}}, `analysis.queries[0].name: "Queue_Errors" is not a query name`},
+		{"same name twice", map[string]any{"provider": "prometheus", "queries": []any{good, good}}, `analysis.queries[1].name: "queue-errors" is used by an earlier query`},
+		{"not PromQL", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"query": "sum(rate(x[5m])"})}}, "analysis.queries[0].query: \"sum(rate(x[5m])\" is not PromQL"},
+		{"a range", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"query": "x[{{interval}}]"})}}, "yields a range vector"},
+		{"unknown placeholder", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"query": `up{v="{{canary}}"}`})}}, "{{canary}} is not a placeholder"},
+		{"no bounds", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"max": nil})}}, `analysis.queries[0]: "queue-errors" has no bounds`},
+		{"min above max", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"min": 2})}}, "analysis.queries[0].min: 2 is above max 1"},
+		{"too long", map[string]any{"provider": "prometheus", "queries": []any{query(map[string]any{"query": "up" + strings.Repeat(" ", MaxQueryBytes)})}}, "analysis.queries[0].query: 1.0 KiB (1026 bytes) is too long"},
+		{"too many", map[string]any{"provider": "prometheus", "queries": []any{good, good, good, good, good, good}}, "analysis.queries: 6 queries are too many"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(encode(t, with(map[string]any{"analysis": c.analysis})))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Parse = %v, want %q", err, c.want)
+			}
+		})
+	}
+}

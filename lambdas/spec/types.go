@@ -54,6 +54,12 @@ var typeDescriptions = map[string]string{
 	"analysis.alarms":                    `a list of CloudWatch alarm names, e.g. ["shop-5xx"]`,
 	"analysis.alarms[]":                  `a string: a CloudWatch alarm name, e.g. "shop-5xx"`,
 	"analysis.pod_check_interval":        "a whole number of seconds, e.g. 5",
+	"analysis.queries":                   `a list of named PromQL queries with bounds, e.g. [{"name": "queue-errors", "query": "sum(rate(queue_errors_total{version=\"{{version}}\"}[{{interval}}]))", "max": 1}]`,
+	"analysis.queries[]":                 `a named PromQL query with bounds, e.g. {"name": "queue-errors", "query": "...", "max": 1}`,
+	"analysis.queries[].name":            `a string: the query's name, e.g. "queue-errors"`,
+	"analysis.queries[].query":           `a string: PromQL that yields one number, e.g. "sum(rate(queue_errors_total{version=\"{{version}}\"}[{{interval}}]))"`,
+	"analysis.queries[].min":             "a number: the lowest value the canary may show, e.g. 0.5",
+	"analysis.queries[].max":             "a number: the highest value the canary may show, e.g. 1",
 
 	"ab":                 `an object with headers and duration, e.g. {"headers": [{"name": "x-canary", "value": "always"}]}`,
 	"ab.headers":         `a list of header conditions, e.g. [{"name": "x-canary", "value": "always"}]`,

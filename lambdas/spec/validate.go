@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/eks-canary/platform/lambdas/analysis/promql"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
@@ -372,6 +374,7 @@ func (s Spec) problems() []FieldError {
 			"App Mesh metrics in CloudWatch carry response counts but no latency; remove max_latency_p99_ms, use router "+strconv.Quote(contract.RouterGatewayAPI)+
 				", or set analysis.provider to "+strconv.Quote(contract.ProviderPrometheus))
 	}
+	out = append(out, s.queryProblems()...)
 	if a.MaxErrorCount != nil && *a.MaxErrorCount < 0 {
 		add("analysis.max_error_count", formatFloat(*a.MaxErrorCount), "is not allowed", "use 0 or more")
 	}
@@ -399,6 +402,74 @@ func (s Spec) problems() []FieldError {
 	// pauses, in place of the rougher product hookProblems checks.
 	calls := s.hookCallProblems()
 	return append(append(out, withoutFields(s.hookProblems(), calls)...), calls...)
+}
+
+// Custom query limits: each query's value is kept in every verdict of the
+// status and its timeline, so their number and size are bounded.
+const (
+	MaxQueries    = 5
+	MaxQueryBytes = 1024
+)
+
+var queryName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$`)
+
+// queryProblems checks analysis.queries: named, bounded, and PromQL that
+// promql.Expand accepts, the same check the provider makes before it sends
+// one.
+func (s Spec) queryProblems() []FieldError {
+	var out []FieldError
+	add := func(field, value, problem, allowed string) {
+		out = append(out, FieldError{Field: field, Value: value, Problem: problem, Allowed: allowed})
+	}
+	qs := s.Analysis.Queries
+	if len(qs) == 0 {
+		return nil
+	}
+	if s.Analysis.Provider != contract.ProviderPrometheus {
+		add("analysis.queries", fmt.Sprintf("%d queries", len(qs)), "need provider "+strconv.Quote(contract.ProviderPrometheus),
+			"set analysis.provider to "+strconv.Quote(contract.ProviderPrometheus)+" (the stack's "+contract.ConfigPrometheusQueryURL+"), or remove analysis.queries")
+	}
+	if len(qs) > MaxQueries {
+		add("analysis.queries", fmt.Sprintf("%d queries", len(qs)), "are too many", fmt.Sprintf("use at most %d", MaxQueries))
+		return out
+	}
+	vars := promql.Vars{Namespace: "namespace", Microservice: s.Microservice, Version: s.Microservice + "-1",
+		Interval: time.Duration(max(s.FailureThresholdTime, MinLookBack)) * time.Second}
+	seen := map[string]bool{}
+	for i, q := range qs {
+		field := fmt.Sprintf("analysis.queries[%d]", i)
+		switch {
+		case !queryName.MatchString(q.Name):
+			add(field+".name", QuoteValue(q.Name), "is not a query name", "use 1-32 lower-case letters, digits and '-', starting with a letter, e.g. \"queue-errors\"")
+		case seen[q.Name]:
+			add(field+".name", QuoteValue(q.Name), "is used by an earlier query", "give each query its own name")
+		}
+		seen[q.Name] = true
+		switch {
+		case len(q.Query) > MaxQueryBytes:
+			add(field+".query", FormatSize(len(q.Query)), "is too long", fmt.Sprintf("keep it at most %d bytes", MaxQueryBytes))
+		case len(s.Microservice) <= MaxMicroserviceLength && dns1035Label.MatchString(s.Microservice):
+			if _, err := promql.Expand(q.Query, vars); err != nil {
+				add(field+".query", QuoteValue(q.Query), err.Error(), "write PromQL that yields one number, e.g. "+
+					`sum(rate(jobs_failed_total{namespace="`+promql.PlaceholderNamespace+`",version="`+promql.PlaceholderVersion+`"}[`+promql.PlaceholderInterval+`]))`)
+			}
+		}
+		if q.Min == nil && q.Max == nil {
+			add(field, QuoteValue(q.Name), "has no bounds", "set min, max or both: the value the canary must stay within")
+		}
+		for _, b := range []struct {
+			name string
+			v    *float64
+		}{{"min", q.Min}, {"max", q.Max}} {
+			if b.v != nil && (math.IsNaN(*b.v) || math.IsInf(*b.v, 0)) {
+				add(field+"."+b.name, formatFloat(*b.v), "is not a number", "use a finite number")
+			}
+		}
+		if q.Min != nil && q.Max != nil && *q.Min > *q.Max {
+			add(field+".min", formatFloat(*q.Min), "is above max "+formatFloat(*q.Max), "use min at most max")
+		}
+	}
+	return out
 }
 
 // holdsBelowFull reports whether the plan has a step below 100 where

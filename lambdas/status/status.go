@@ -52,6 +52,17 @@ type Verdict struct {
 	// Alarms is the verdict of the CloudWatch alarm gates, judged before
 	// the metrics; empty when deploy.json names no alarms.
 	Alarms string `json:"alarms,omitempty"`
+	// Queries are the answers of deploy.json's custom queries
+	// (analysis.queries), whose text the status's Analysis shows.
+	Queries []QueryResult `json:"queries,omitempty"`
+}
+
+// QueryResult is one custom query's answer for the canary; Value is nil
+// when the query returned no series.
+type QueryResult struct {
+	Name    string   `json:"name"`
+	Value   *float64 `json:"value,omitempty"`
+	Problem string   `json:"problem,omitempty"`
 }
 
 // Status is what the engine reports about the current (or last) rollout.

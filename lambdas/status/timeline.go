@@ -22,6 +22,8 @@ type Point struct {
 	SuccessRate *float64  `json:"successRate,omitempty"`
 	LatencyP99  *float64  `json:"latencyP99Ms,omitempty"`
 	PValue      *float64  `json:"pValue,omitempty"`
+	// Queries are the custom queries' answers (analysis.queries).
+	Queries []QueryResult `json:"queries,omitempty"`
 }
 
 // extendTimeline is the timeline of st after the write that replaces prev.
@@ -44,6 +46,7 @@ func extendTimeline(prev, st Status) []Point {
 		if last == nil || v.At.After(last.At) {
 			requests := v.Requests
 			p.Result, p.Requests, p.SuccessRate, p.LatencyP99, p.PValue = v.Result, &requests, v.SuccessRate, v.LatencyP99, v.PValue
+			p.Queries = v.Queries
 		}
 	}
 	if last != nil && p.Result == "" && p.Weight == last.Weight && p.Phase == last.Phase {

@@ -87,6 +87,10 @@ func (p *Provider) Fetch(ctx context.Context, q analysis.Query) (analysis.Metric
 	if q.Canary == "" {
 		return analysis.Metrics{}, errors.New("fetch metrics: the query names no canary version")
 	}
+	if len(q.Queries) > 0 {
+		return analysis.Metrics{}, fmt.Errorf("fetch metrics for %s: analysis.queries are PromQL and CloudWatch cannot answer them: set analysis.provider to %q",
+			q.Canary, contract.ProviderPrometheus)
+	}
 	start := q.Start.UTC().Truncate(time.Minute)
 	end := q.End.UTC()
 	if !end.After(start) {

@@ -2,7 +2,9 @@
 // self-run Prometheus, or an Amazon Managed Service for Prometheus
 // workspace, whose queries are signed with SigV4 (sigv4.go).
 //
-// The queries come from the version's labels alone, never from deploy.json:
+// The built-in queries come from the version's labels alone, never from
+// deploy.json; a team's own queries (analysis.queries) go through
+// lambdas/analysis/promql and are asked of the canary only:
 // a version's series are those whose contract.PromLabelVersion is its object
 // name ("yelb-appserver-3") in contract.PromLabelNamespace, the labels the
 // scrape sets from the pod. Each value covers one period and is evaluated at
@@ -30,6 +32,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
+	"github.com/eks-canary/platform/lambdas/analysis/promql"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
 
@@ -115,7 +118,54 @@ func (p *Provider) Fetch(ctx context.Context, q analysis.Query) (analysis.Metric
 			return analysis.Metrics{}, fmt.Errorf("fetch metrics for %s: %w", q.Baseline, err)
 		}
 	}
+	if m.Queries, err = p.custom(ctx, q); err != nil {
+		return analysis.Metrics{}, fmt.Errorf("fetch metrics for %s: %w", q.Canary, err)
+	}
 	return m, nil
+}
+
+// custom asks each of deploy.json's queries for the canary at the window's
+// end, expanded and parsed again as at Validate: the state it comes from is
+// input too.
+func (p *Provider) custom(ctx context.Context, q analysis.Query) ([]analysis.QueryValue, error) {
+	vars := promql.Vars{Namespace: q.Namespace, Microservice: q.Microservice, Version: q.Canary, Interval: q.End.Sub(q.Start)}
+	var out []analysis.QueryValue
+	for i, cq := range q.Queries {
+		expr, err := promql.Expand(cq.Query, vars)
+		if err != nil {
+			return nil, fmt.Errorf("analysis.queries[%d] (%s) %w", i, cq.Name, err)
+		}
+		result, _, err := p.API.Query(ctx, expr, q.End)
+		if err != nil {
+			return nil, fmt.Errorf("query %s (%s): %w", cq.Name, expr, err)
+		}
+		out = append(out, answer(cq.Name, result))
+	}
+	return out, nil
+}
+
+// answer reads one number from an instant query's result: a scalar, or a
+// vector of exactly one series.
+func answer(name string, result model.Value) analysis.QueryValue {
+	a := analysis.QueryValue{Name: name}
+	switch v := result.(type) {
+	case *model.Scalar:
+		a.Value, a.Found = float64(v.Value), true
+	case model.Vector:
+		switch len(v) {
+		case 0:
+		case 1:
+			a.Value, a.Found = float64(v[0].Value), true
+		default:
+			a.Problem = fmt.Sprintf("the query returned %d series where one is needed: aggregate it, e.g. with sum(...) or max(...)", len(v))
+		}
+	default:
+		a.Problem = fmt.Sprintf("the query returned a %s, not a number", result.Type())
+	}
+	if a.Found && (math.IsNaN(a.Value) || math.IsInf(a.Value, 0)) {
+		a.Found, a.Value = false, 0 // 0/0 of a rate without traffic: no data
+	}
+	return a
 }
 
 func (p *Provider) series(ctx context.Context, qs Queries, r v1.Range, periods int) (analysis.Series, error) {

@@ -2,6 +2,7 @@ package prometheus_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -11,7 +12,10 @@ import (
 	"github.com/eks-canary/platform/lambdas/analysis"
 	prom "github.com/eks-canary/platform/lambdas/analysis/prometheus"
 	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/spec"
 )
+
+func ptr(f float64) *float64 { return &f }
 
 // TestFetchFromARealPrometheus scrapes a healthy stable version and a
 // canary that fails 30% of its requests and answers slower, both under
@@ -36,7 +40,13 @@ func TestFetchFromARealPrometheus(t *testing.T) {
 	if err := p.Ready(ctx); err != nil {
 		t.Fatalf("Ready: %v", err)
 	}
-	m, err := p.Fetch(ctx, analysis.Query{Namespace: "shop", Canary: "shop-2", Baseline: "shop-1", Start: began, End: time.Now()})
+	sel := fmt.Sprintf(`%s="{{namespace}}",%s="{{version}}"`, contract.PromLabelNamespace, contract.PromLabelVersion)
+	errorShare := spec.Query{Name: "error-share", Max: ptr(0.05), Query: fmt.Sprintf(`sum(rate(%[1]s{%[2]s,%[3]s=~"5.."}[{{interval}}])) / sum(rate(%[1]s{%[2]s}[{{interval}}]))`,
+		contract.PromRequests, sel, contract.PromLabelCode)}
+	queries := []spec.Query{errorShare,
+		{Name: "per-series", Max: ptr(1e9), Query: fmt.Sprintf(`%s{%s}`, contract.PromRequests, sel)},
+		{Name: "absent", Max: ptr(1), Query: `sum(absent_metric_total{version="{{version}}"})`}}
+	m, err := p.Fetch(ctx, analysis.Query{Namespace: "shop", Microservice: "shop", Canary: "shop-2", Baseline: "shop-1", Start: began, End: time.Now(), Queries: queries})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +78,24 @@ func TestFetchFromARealPrometheus(t *testing.T) {
 	// scrape on a loaded machine moves a few requests out of them.
 	if sent := float64(canary.Sent.Load()); reqs < 0.7*sent || reqs > 1.15*sent {
 		t.Errorf("canary requests %v over the 8 s of its periods; it sent %v in 8 s", reqs, sent)
+	}
+
+	if len(m.Queries) != 3 {
+		t.Fatalf("custom queries answered %+v, want 3 answers", m.Queries)
+	}
+	if share := m.Queries[0]; !share.Found || share.Value < 0.2 || share.Value > 0.4 {
+		t.Errorf("error-share answered %+v; the canary failed 30%% of its requests", share)
+	}
+	if many := m.Queries[1]; many.Found || !strings.Contains(many.Problem, "series where one is needed") {
+		t.Errorf("a query of one series per status code answered %+v, want a problem", many)
+	}
+	if none := m.Queries[2]; none.Found || none.Problem != "" {
+		t.Errorf("a query of no series answered %+v, want no answer", none)
+	}
+	gated := analysis.Config{LookBack: 8 * time.Second, MaxErrorCount: math.Inf(1), MinRequestCount: 1, Queries: []spec.Query{errorShare}}
+	if v := analysis.Evaluate(gated, analysis.Metrics{Canary: m.Canary, Queries: m.Queries[:1]}); v.Result != analysis.ResultFail || v.Rule != analysis.RuleQuery ||
+		!strings.Contains(v.Reason, "query error-share") {
+		t.Errorf("canary over its error-share max judged %s (%s): %s", v.Result, v.Rule, v.Reason)
 	}
 
 	rate, p99 := 95.0, 100.0

@@ -215,9 +215,22 @@ func verdictFigures(v status.Verdict, aligned bool) string {
 	requests := strconv.FormatFloat(v.Requests, 'f', -1, 64)
 	success, p99 := percent(v.SuccessRate), strings.ReplaceAll(millis(v.LatencyP99), " ", "")
 	if aligned {
-		return fmt.Sprintf("requests %-6s  success %-7s  p99 %-6s  p-value %s", requests, success, p99, pValue(v.PValue))
+		return fmt.Sprintf("requests %-6s  success %-7s  p99 %-6s  p-value %s", requests, success, p99, pValue(v.PValue)) + queryFigures(v.Queries, "  ", " ")
 	}
-	return fmt.Sprintf("requests=%s success=%s p99=%s p-value=%s", requests, success, p99, pValue(v.PValue))
+	return fmt.Sprintf("requests=%s success=%s p99=%s p-value=%s", requests, success, p99, pValue(v.PValue)) + queryFigures(v.Queries, " ", "=")
+}
+
+// queryFigures are the custom queries' answers, "-" for one without.
+func queryFigures(qs []status.QueryResult, sep, eq string) string {
+	var b strings.Builder
+	for _, q := range qs {
+		value := "-"
+		if q.Value != nil {
+			value = strconv.FormatFloat(*q.Value, 'g', 4, 64)
+		}
+		b.WriteString(sep + q.Name + eq + value)
+	}
+	return b.String()
 }
 
 // Frame is the live view of one rollout, as lines, each at most width runes

@@ -195,7 +195,7 @@ function gatesOf(a) {
   return el("ul", { class: "gates" }, ...gates.map((g) => el("li", { text: g })));
 }
 
-const verdictHeadings = ["Time", "Weight", "Pod health", "Result", "Requests", "Errors", "Success", "p99", "p-value", "Reason"];
+const verdictHeadings = ["Time", "Weight", "Pod health", "Result", "Requests", "Errors", "Success", "p99", "p-value", "Queries", "Reason"];
 const historyHeadings = ["Canary", "Image", "From", "Outcome", "Started", "Duration", "Reason"];
 
 function verdictsOf(st) {
@@ -209,6 +209,7 @@ function verdictsOf(st) {
     el("td", { text: fmt(v.successRate, "%", 2) }),
     el("td", { text: fmt(v.latencyP99Ms, " ms", 0) }),
     el("td", { text: fmt(v.pValue, "", 3) }),
+    el("td", { text: (v.queries || []).map((q) => q.name + " " + fmt(q.value, "", 4)).join(", ") || "-" }),
     el("td", { class: "reason wide", text: v.reason || "-" }))));
   if (!rows.length) return el("p", { class: "muted", text: "No analysis yet." });
   return el("div", { class: "scroll" }, el("table", { class: "verdicts cards" },
