@@ -153,8 +153,8 @@ func Evaluate(cfg Config, m Metrics) Verdict {
 		}
 	}
 
-	if bad, ok := judgeQueries(cfg.Queries, m.Queries, window); ok {
-		v.Result, v.Rule, v.Reason = bad.result, RuleQuery, bad.reason
+	if result, reason := judgeQueries(cfg.Queries, m.Queries, window); result != "" {
+		v.Result, v.Rule, v.Reason = result, RuleQuery, reason
 		return v
 	}
 
@@ -190,25 +190,24 @@ func Evaluate(cfg Config, m Metrics) Verdict {
 	return v
 }
 
-type queryJudgement struct{ result, reason string }
-
 // judgeQueries finds the first custom query the canary's answers break:
-// out of bounds or unusable fails, no answer is no data.
-func judgeQueries(queries []spec.Query, answers []QueryValue, window string) (queryJudgement, bool) {
+// out of bounds or unusable fails, no answer is no data. An empty result
+// means every query is within its bounds.
+func judgeQueries(queries []spec.Query, answers []QueryValue, window string) (result, reason string) {
 	for _, q := range queries {
 		i := slices.IndexFunc(answers, func(a QueryValue) bool { return a.Name == q.Name })
 		switch {
 		case i < 0 || (!answers[i].Found && answers[i].Problem == ""):
-			return queryJudgement{ResultNoData, fmt.Sprintf("query %s: no series for the canary in the last %s, so its bounds cannot be checked (analysis.queries)", q.Name, window)}, true
+			return ResultNoData, fmt.Sprintf("query %s: no series for the canary in the last %s, so its bounds cannot be checked (analysis.queries)", q.Name, window)
 		case answers[i].Problem != "":
-			return queryJudgement{ResultFail, fmt.Sprintf("query %s: %s (analysis.queries)", q.Name, answers[i].Problem)}, true
+			return ResultFail, fmt.Sprintf("query %s: %s (analysis.queries)", q.Name, answers[i].Problem)
 		case q.Min != nil && answers[i].Value < *q.Min:
-			return queryJudgement{ResultFail, fmt.Sprintf("query %s: the canary's value %s is below the min %s (analysis.queries)", q.Name, num(answers[i].Value), num(*q.Min))}, true
+			return ResultFail, fmt.Sprintf("query %s: the canary's value %s is below the min %s (analysis.queries)", q.Name, num(answers[i].Value), num(*q.Min))
 		case q.Max != nil && answers[i].Value > *q.Max:
-			return queryJudgement{ResultFail, fmt.Sprintf("query %s: the canary's value %s is above the max %s (analysis.queries)", q.Name, num(answers[i].Value), num(*q.Max))}, true
+			return ResultFail, fmt.Sprintf("query %s: the canary's value %s is above the max %s (analysis.queries)", q.Name, num(answers[i].Value), num(*q.Max))
 		}
 	}
-	return queryJudgement{}, false
+	return "", ""
 }
 
 // sum adds a series, skipping NaN and negative values that a broken metric

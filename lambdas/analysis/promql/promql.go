@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/promql/parser"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // The placeholders a query may use, in the manner of Flagger's
@@ -39,7 +40,6 @@ type Vars struct {
 }
 
 var (
-	objectName  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	placeholder = regexp.MustCompile(`\{\{[^{}]*\}\}`)
 	pql         = parser.NewParser(parser.Options{})
 )
@@ -49,7 +49,7 @@ var (
 // instant vector). The error says what to change.
 func Expand(query string, v Vars) (string, error) {
 	for _, name := range []string{v.Namespace, v.Microservice, v.Version} {
-		if !objectName.MatchString(name) {
+		if len(validation.IsDNS1123Label(name)) > 0 {
 			return "", fmt.Errorf("%q is not a Kubernetes object name, so it cannot be placed in a query", name)
 		}
 	}
