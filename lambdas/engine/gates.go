@@ -166,7 +166,7 @@ func statusPhase(st *State, held rollout.Held) string {
 // nothing when all is well, except the status the shift before it left
 // behind.
 func (e *Engine) check(ctx context.Context, sess *Session, st *State) error {
-	snap, health, err := e.ownedHealth(ctx, sess, st)
+	snap, health, err := e.ownedHealth(ctx, sess, st, e.ours)
 	if err != nil {
 		return err
 	}
@@ -239,10 +239,11 @@ func (e *Engine) quickGates(ctx context.Context, sess *Session, st *State, healt
 	return alarms, false, nil
 }
 
-// ownedHealth is ours and canaryPodHealth at once: neither read depends on
-// the other, so a step waits for the slower only. The status decides
-// first: an ended rollout is refused whatever its pods say.
-func (e *Engine) ownedHealth(ctx context.Context, sess *Session, st *State) (status.Snapshot, rollout.PodResult, error) {
+// ownedHealth is read (ours or oursCached) and canaryPodHealth at once:
+// neither read depends on the other, so a step waits for the slower only.
+// The status decides first: an ended rollout is refused whatever its pods
+// say.
+func (e *Engine) ownedHealth(ctx context.Context, sess *Session, st *State, read func(context.Context, *Session, *State) (status.Snapshot, error)) (status.Snapshot, rollout.PodResult, error) {
 	type judged struct {
 		health rollout.PodResult
 		err    error
@@ -252,7 +253,7 @@ func (e *Engine) ownedHealth(ctx context.Context, sess *Session, st *State) (sta
 		_, health, err := e.canaryPodHealth(ctx, sess, st)
 		pods <- judged{health, err}
 	}()
-	snap, err := e.ours(ctx, sess, st)
+	snap, err := read(ctx, sess, st)
 	got := <-pods
 	if err != nil {
 		return snap, got.health, err

@@ -406,7 +406,7 @@ func (e *Engine) ready(ctx context.Context, sess *Session, st *State) error {
 
 // shift moves traffic to the weight the last decision chose.
 func (e *Engine) shift(ctx context.Context, sess *Session, st *State) error {
-	snap, health, err := e.ownedHealth(ctx, sess, st)
+	snap, health, err := e.ownedHealth(ctx, sess, st, e.oursCached)
 	if err != nil {
 		return err
 	}
@@ -464,7 +464,7 @@ func (e *Engine) shift(ctx context.Context, sess *Session, st *State) error {
 // comes next.
 func (e *Engine) analyse(ctx context.Context, sess *Session, st *State) error {
 	r := st.Rollout
-	snap, health, err := e.ownedHealth(ctx, sess, st)
+	snap, health, err := e.ownedHealth(ctx, sess, st, e.ours)
 	if err != nil {
 		return err
 	}
@@ -644,8 +644,24 @@ func (e *Engine) open(ctx context.Context, st *State, renew bool) (*Session, err
 // running when the rollback entry point ran).
 func (e *Engine) ours(ctx context.Context, sess *Session, st *State) (status.Snapshot, error) {
 	snap, found, err := sess.Status.Load(ctx, st.Microservice)
+	return ownedSnapshot(snap, found, err, st)
+}
+
+// oursCached is ours read from the API server's watch cache, for a shift:
+// what it writes is fenced by the route's resourceVersion, not by the
+// status, so a status a few milliseconds old moves no traffic a fresh one
+// would not. The operator's requests are read fresh, by the analysis.
+func (e *Engine) oursCached(ctx context.Context, sess *Session, st *State) (status.Snapshot, error) {
+	snap, found, err := sess.Status.LoadNotOlderThan(ctx, st.Microservice, st.Rollout.StatusVersion)
+	return ownedSnapshot(snap, found, err, st)
+}
+
+func ownedSnapshot(snap status.Snapshot, found bool, err error, st *State) (status.Snapshot, error) {
 	if err != nil {
 		return status.Snapshot{}, err
+	}
+	if found && st.Rollout != nil {
+		st.Rollout.StatusVersion = snap.ResourceVersion
 	}
 	return snap, owned(snap, found, st)
 }

@@ -69,6 +69,10 @@ type Progress struct {
 	// was left at by this execution's last write of it, so the next shift
 	// writes without reading the route first (writeRoute).
 	RouteVersions map[string]string `json:"route_versions,omitempty"`
+	// StatusVersion is the resourceVersion of the status this execution
+	// last read, so that a shift reads it from the API server's watch
+	// cache, no older than that (oursCached).
+	StatusVersion string `json:"status_version,omitempty"`
 	// StatusBehind says a shift moved traffic without writing the status;
 	// the next check writes it (check).
 	StatusBehind bool `json:"status_behind,omitempty"`

@@ -571,3 +571,69 @@ func TestRequestsUnderContention(t *testing.T) {
 		t.Fatalf("accepted %d requests, consumed %d; want %d each", accepted, consumed, requests)
 	}
 }
+
+// A cached read asks the watch cache for a version no older than the one
+// given, is never older than it, and falls back to a quorum read for a
+// version the cache cannot serve.
+func TestLoadNotOlderThan(t *testing.T) {
+	const svc = "yelb-appserver"
+	c, ns, _ := seed(t, running(svc, 10))
+	cfg := rest.CopyConfig(c.Config)
+	var mu sync.Mutex
+	var asked []string
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(req *http.Request) (*http.Response, error) {
+			if req.Method == http.MethodGet {
+				mu.Lock()
+				asked = append(asked, req.URL.Query().Get("resourceVersion"))
+				mu.Unlock()
+			}
+			return rt.RoundTrip(req)
+		})
+	}
+	cs, err := typed.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := status.NewEngine(cs, ns)
+	ctx := context.Background()
+	if err := eng.Write(ctx, running(svc, 20)); err != nil {
+		t.Fatal(err)
+	}
+	newest := getCM(t, c.Clientset, ns, svc).ResourceVersion
+
+	cases := []struct {
+		name, version string
+		want          []string // resourceVersion of each GET
+	}{
+		{"the version read before", newest, []string{newest}},
+		{"no version", "", []string{""}},
+		{"a version the API server refuses", "not-a-version", []string{"not-a-version", ""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			asked = nil
+			mu.Unlock()
+			snap, found, err := eng.LoadNotOlderThan(ctx, svc, tc.version)
+			if err != nil || !found {
+				t.Fatalf("LoadNotOlderThan(%q) = found %v, %v", tc.version, found, err)
+			}
+			if snap.Status.Weight != 20 || snap.ResourceVersion != newest {
+				t.Fatalf("read weight %d at %s, want the newest status (20%% at %s)", snap.Status.Weight, snap.ResourceVersion, newest)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.Equal(asked, tc.want) {
+				t.Fatalf("GETs asked for resourceVersions %q, want %q", asked, tc.want)
+			}
+		})
+	}
+
+	t.Run("no status", func(t *testing.T) {
+		_, found, err := eng.LoadNotOlderThan(ctx, "yelb-ui", newest)
+		if err != nil || found {
+			t.Fatalf("LoadNotOlderThan of a microservice without a status = found %v, %v; want not found", found, err)
+		}
+	})
+}
