@@ -223,6 +223,22 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		return nil, err
 	}
 
+	var workspace *deployer.PrometheusWorkspace
+	if cfg.PrometheusWorkspace {
+		mp, err := insights.NewManagedPrometheus(ctx, "prometheus", &insights.ManagedPrometheusArgs{
+			Alias:            cfg.ClusterName,
+			ClusterArn:       cl.ClusterArn,
+			SubnetIds:        cl.PrivateSubnetIds,
+			SecurityGroupIds: pulumi.StringArray{cl.ClusterSecurityGroupId},
+			Namespace:        cfg.Namespace,
+			Tags:             tags,
+		})
+		if err != nil {
+			return nil, err
+		}
+		workspace = &deployer.PrometheusWorkspace{QueryURL: mp.QueryUrl, Arn: mp.WorkspaceArn}
+	}
+
 	dep, err := deployer.NewDeployer(ctx, "deployer", &deployer.DeployerArgs{
 		Prefix:                cfg.ClusterName,
 		LambdaArchive:         archive,
@@ -241,6 +257,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		HookFunctions:          cfg.HookFunctions,
 		HookAllowedCIDRs:       cfg.HookAllowedCIDRs,
 		PrometheusQueryURL:     cfg.PrometheusQueryURL,
+		PrometheusWorkspace:    workspace,
 	}, inCluster)
 	if err != nil {
 		return nil, err

@@ -70,6 +70,16 @@ type DeployerArgs struct {
 	// Prometheus workspace of the cluster's account, the step role may
 	// query that workspace and no other. Empty: no Prometheus.
 	PrometheusQueryURL string
+	// PrometheusWorkspace is a workspace the stack creates, queried in
+	// place of PrometheusQueryURL; the step role may query it and no
+	// other.
+	PrometheusWorkspace *PrometheusWorkspace
+}
+
+// PrometheusWorkspace is an Amazon Managed Service for Prometheus
+// workspace: its query endpoint (prometheusEndpoint) and ARN.
+type PrometheusWorkspace struct {
+	QueryURL, Arn pulumi.StringInput
 }
 
 // Deployer is the installed engine.
@@ -96,6 +106,9 @@ func NewDeployer(ctx *pulumi.Context, name string, args *DeployerArgs, opts ...p
 		if _, _, _, err := contract.PrometheusWorkspace(args.PrometheusQueryURL); err != nil {
 			return nil, fmt.Errorf("deployer %s: %w", name, err)
 		}
+	}
+	if ws := args.PrometheusWorkspace; ws != nil && (ws.QueryURL == nil || ws.Arn == nil || args.PrometheusQueryURL != "") {
+		return nil, fmt.Errorf("deployer %s: PrometheusWorkspace needs QueryURL and Arn, and excludes PrometheusQueryURL", name)
 	}
 	d := &Deployer{}
 	if err := ctx.RegisterComponentResource("canary:infra:Deployer", name, d, opts...); err != nil {
@@ -184,9 +197,16 @@ func stepStatements(args *DeployerArgs) []awsiam.Statement {
 	statements := []awsiam.Statement{{
 		Sid: "ReadAlarms", Actions: []string{"cloudwatch:DescribeAlarms"}, Resources: []pulumi.StringInput{alarmArns(args.ClusterArn)},
 	}}
+	var workspace pulumi.StringInput
 	if region, id, ok, _ := contract.PrometheusWorkspace(args.PrometheusQueryURL); ok {
+		workspace = workspaceArn(args.ClusterArn, region, id)
+	}
+	if args.PrometheusWorkspace != nil {
+		workspace = args.PrometheusWorkspace.Arn
+	}
+	if workspace != nil {
 		statements = append(statements, awsiam.Statement{
-			Sid: "QueryPrometheus", Actions: []string{"aps:QueryMetrics"}, Resources: []pulumi.StringInput{workspaceArn(args.ClusterArn, region, id)},
+			Sid: "QueryPrometheus", Actions: []string{"aps:QueryMetrics"}, Resources: []pulumi.StringInput{workspace},
 		})
 	}
 	return statements
@@ -286,6 +306,9 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 		}
 		if args.PrometheusQueryURL != "" {
 			vars[contract.EnvPrometheusURL] = pulumi.String(args.PrometheusQueryURL)
+		}
+		if args.PrometheusWorkspace != nil {
+			vars[contract.EnvPrometheusURL] = args.PrometheusWorkspace.QueryURL
 		}
 		return &lambda.FunctionEnvironmentArgs{Variables: vars}
 	}

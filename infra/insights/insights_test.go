@@ -16,6 +16,8 @@ import (
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/policy"
 	pt "github.com/eks-canary/platform/internal/pulumitest"
+	"github.com/eks-canary/platform/lambdas/analysis/prometheus/scrape"
+	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/stacks/offline"
 )
@@ -186,5 +188,44 @@ func TestPrometheusRelabelsVersion(t *testing.T) {
 		!regexp.MustCompile(p.EMF.Declarations[0].LabelMatcher).MatchString("envoy;ingress") ||
 		regexp.MustCompile(p.EMF.Declarations[0].LabelMatcher).MatchString("envoy;egress") {
 		t.Errorf("agent configuration %+v", p)
+	}
+}
+
+// The workspace is filled by a managed collector in the cluster's network
+// with the scrape the engine's queries assume, and its query endpoint and
+// ARN are what the component gives the engine.
+func TestManagedPrometheus(t *testing.T) {
+	var queryURL, workspaceArn string
+	res := pt.MustRun(t, func(ctx *pulumi.Context) error {
+		mp, err := insights.NewManagedPrometheus(ctx, "prometheus", &insights.ManagedPrometheusArgs{
+			Alias:            "canary-dev",
+			ClusterArn:       pulumi.String("arn:aws:eks:us-west-2:" + offline.Account + ":cluster/canary-dev"),
+			SubnetIds:        pulumi.ToStringArray([]string{"subnet-0a", "subnet-0b"}),
+			SecurityGroupIds: pulumi.ToStringArray([]string{"sg-0c"}),
+			Namespace:        "yelb",
+		})
+		if err != nil {
+			return err
+		}
+		pulumi.All(mp.QueryUrl, mp.WorkspaceArn).ApplyT(func(v []any) error {
+			queryURL, workspaceArn = v[0].(string), v[1].(string)
+			return nil
+		})
+		return nil
+	})
+	ws := res.Outputs[pt.Find(t, res, pt.TypeAMPWorkspace, "prometheus-workspace").URN]
+	pt.Check(t, res, []pt.Row{
+		pt.R(pt.TypeAMPWorkspace, "prometheus-workspace", "alias", "canary-dev", "named after the cluster"),
+		pt.R(pt.TypeAMPScraper, "prometheus-collector", "source.eks.clusterArn", pt.HasPrefix("arn:aws:eks:us-west-2:"), "scrapes the stack's cluster"),
+		pt.R(pt.TypeAMPScraper, "prometheus-collector", "source.eks.subnetIds", []string{"subnet-0a", "subnet-0b"}, "from the cluster's subnets"),
+		pt.R(pt.TypeAMPScraper, "prometheus-collector", "source.eks.securityGroupIds", []string{"sg-0c"}, "with the cluster's security group"),
+		pt.R(pt.TypeAMPScraper, "prometheus-collector", "destination.amp.workspaceArn", pt.Str(ws, "arn"), "into the new workspace"),
+		pt.R(pt.TypeAMPScraper, "prometheus-collector", "scrapeConfiguration", scrape.Config("yelb"), "the scrape the engine's queries assume"),
+	})
+	if want := pt.Str(ws, "prometheusEndpoint"); queryURL != want || workspaceArn != pt.Str(ws, "arn") {
+		t.Errorf("outputs queryUrl %q and workspaceArn %q, want the workspace's endpoint %q and ARN", queryURL, workspaceArn, want)
+	}
+	if _, _, ok, err := contract.PrometheusWorkspace(queryURL); !ok || err != nil {
+		t.Errorf("queryUrl %q is not a workspace endpoint the engine signs for (%v)", queryURL, err)
 	}
 }

@@ -128,3 +128,21 @@ func TestAutonamedLoadBalancerOver32IsReported(t *testing.T) {
 	r := policy.Resource{Type: "aws:lb/loadBalancer:LoadBalancer", Name: "edge-public-ingress-nlb-x", Inputs: map[string]any{"loadBalancerType": "network"}}
 	reports(t, CheckDocumented([]policy.Resource{r}), r.Name, "load balancer names are 1-32")
 }
+
+// Nested inputs the provider names differently are checked through their
+// aliases: the collector's subnets and workspace are the model's
+// eksConfiguration and ampConfiguration.
+func TestScraperIsCheckedThroughNestedAliases(t *testing.T) {
+	scraper := func(subnet string) policy.Resource {
+		return policy.Resource{Type: "aws:amp/scraper:Scraper", Name: "prometheus-collector", Inputs: map[string]any{
+			"alias":               "canary-dev",
+			"source":              map[string]any{"eks": map[string]any{"clusterArn": "arn:aws:eks:us-west-2:123456789012:cluster/canary-dev", "subnetIds": []any{subnet}, "securityGroupIds": []any{"sg-0c"}}},
+			"destination":         map[string]any{"amp": map[string]any{"workspaceArn": "arn:aws:aps:us-west-2:123456789012:workspace/ws-1"}},
+			"scrapeConfiguration": "global: {}",
+		}}
+	}
+	if f := models(t).Check([]policy.Resource{scraper("subnet-0a")}); len(f) > 0 {
+		t.Fatalf("valid collector: %v", f)
+	}
+	reports(t, models(t).Check([]policy.Resource{scraper("10.0.1.0/24")}), "prometheus-collector", "source.eks.subnetIds[0]")
+}

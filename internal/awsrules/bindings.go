@@ -6,7 +6,9 @@ package awsrules
 type Binding struct {
 	Service string // folder under models/apis in aws-sdk-go
 	Shape   string
-	Aliases map[string]string // Pulumi input key -> model member
+	// Aliases map a Pulumi input key, or the dotted path of a nested one,
+	// to the model member it sets.
+	Aliases map[string]string
 	// AutoName is the input Pulumi fills with "<logical name>-<7 random
 	// characters>" when the program leaves it unset.
 	AutoName string
@@ -67,4 +69,7 @@ var Bindings = map[string]Binding{
 	"aws:lb/targetGroup:TargetGroup": {Service: "elasticloadbalancingv2", Shape: "CreateTargetGroupInput", AutoName: "name"},
 	"aws:lb/listener:Listener":       {Service: "elasticloadbalancingv2", Shape: "CreateListenerInput"},
 	"aws:eks/cluster:Cluster":        {Service: "eks", Shape: "CreateClusterRequest", AutoName: "name"},
+	"aws:amp/workspace:Workspace":    {Service: "amp", Shape: "CreateWorkspaceRequest"},
+	"aws:amp/scraper:Scraper": {Service: "amp", Shape: "CreateScraperRequest",
+		Aliases: map[string]string{"source.eks": "eksConfiguration", "destination.amp": "ampConfiguration"}},
 }

@@ -126,7 +126,7 @@ func (m *Models) Check(resources []policy.Resource) []Finding {
 			continue
 		}
 		c := checker{svc: svc, res: r, aliases: b.Aliases}
-		c.structure("", b.Shape, PhysicalInputs(r), true)
+		c.structure("", b.Shape, PhysicalInputs(r))
 		out = append(out, c.found...)
 	}
 	return out
@@ -143,7 +143,7 @@ func (c *checker) fail(path, format string, args ...any) {
 	c.found = append(c.found, Finding{c.res.Type, c.res.Name, path, fmt.Sprintf(format, args...)})
 }
 
-func (c *checker) structure(path, shape string, in map[string]any, top bool) {
+func (c *checker) structure(path, shape string, in map[string]any) {
 	s := c.svc.Shapes[shape]
 	byLower := map[string]string{}
 	for name := range s.Members {
@@ -156,10 +156,8 @@ func (c *checker) structure(path, shape string, in map[string]any, top bool) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		member := byLower[strings.ToLower(k)]
-		if top {
-			if a, ok := c.aliases[k]; ok {
-				member = a
-			}
+		if a, ok := c.aliases[join(path, k)]; ok {
+			member = a
 		}
 		if member == "" {
 			continue // provider-only input (tags_all, force_delete, ...)
@@ -184,11 +182,11 @@ func (c *checker) value(path, shape string, v any) {
 	case "structure":
 		switch t := v.(type) {
 		case map[string]any:
-			c.structure(path, shape, t, false)
+			c.structure(path, shape, t)
 		case []any: // the provider models a single nested block as a list
 			for i, e := range t {
 				if em, ok := e.(map[string]any); ok {
-					c.structure(fmt.Sprintf("%s[%d]", path, i), shape, em, false)
+					c.structure(fmt.Sprintf("%s[%d]", path, i), shape, em)
 				}
 			}
 		}

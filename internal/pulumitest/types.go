@@ -30,6 +30,8 @@ const (
 	TypeECR           = "aws:ecr/repository:Repository"
 	TypeBucket        = "aws:s3/bucketV2:BucketV2"
 	TypeBucketObject  = "aws:s3/bucketObjectv2:BucketObjectv2"
+	TypeAMPWorkspace  = "aws:amp/workspace:Workspace"
+	TypeAMPScraper    = "aws:amp/scraper:Scraper"
 	TypeK8sProvider   = "pulumi:providers:kubernetes"
 	TypeRelease       = "kubernetes:helm.sh/v3:Release"
 	TypeConfigGroup   = "kubernetes:yaml/v2:ConfigGroup"

@@ -55,14 +55,24 @@ func Owned(labels map[string]string, microservice string) bool {
 }
 
 // PodMetaLabel is how a Kubernetes scrape names the pod label label among
-// its discovery labels: Prometheus turns every character a label name may
-// not hold into '_'.
+// its discovery labels.
 func PodMetaLabel(label string) string {
-	b := []byte(label)
+	return "__meta_kubernetes_pod_label_" + sanitizedLabelName(label)
+}
+
+// PodMetaAnnotation is PodMetaLabel for a pod annotation.
+func PodMetaAnnotation(annotation string) string {
+	return "__meta_kubernetes_pod_annotation_" + sanitizedLabelName(annotation)
+}
+
+// sanitizedLabelName is name as Prometheus's discovery writes it: every
+// character a label name may not hold turned into '_'.
+func sanitizedLabelName(name string) string {
+	b := []byte(name)
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
 			b[i] = '_'
 		}
 	}
-	return "__meta_kubernetes_pod_label_" + string(b)
+	return string(b)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eks-canary/platform/infra/policy"
 	"github.com/eks-canary/platform/internal/awsrules"
+	pt "github.com/eks-canary/platform/internal/pulumitest"
 	"github.com/eks-canary/platform/stacks/config"
 )
 
@@ -49,7 +50,7 @@ func TestAWSResourcesAgainstTheServiceModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eachLayer(t, func(t *testing.T, r *run) {
+	check := func(t *testing.T, r *run) {
 		resources := awsResources(r)
 		checked := map[string]int{}
 		for _, res := range resources {
@@ -70,6 +71,17 @@ func TestAWSResourcesAgainstTheServiceModels(t *testing.T) {
 			}
 		}
 		t.Logf("checked %d resources of %d types against the models", sum(checked), len(checked))
+	}
+	eachLayer(t, check)
+	// Off in the dev stack: the workspace and its collector.
+	t.Run("prometheusWorkspace", func(t *testing.T) {
+		r := devStackWith(t, layers[0], map[string]string{config.KeyPrometheusWS: "true"})
+		check(t, r)
+		for _, typ := range []string{pt.TypeAMPWorkspace, pt.TypeAMPScraper} {
+			if !slices.ContainsFunc(awsResources(r), func(res policy.Resource) bool { return res.Type == typ }) {
+				t.Errorf("no %s with %s true", typ, config.KeyPrometheusWS)
+			}
+		}
 	})
 }
 

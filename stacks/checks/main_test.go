@@ -8,6 +8,7 @@ package checks
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,9 +69,16 @@ func fixture(t *testing.T) (root, archive string) {
 // layer, once per test binary.
 func devStack(t *testing.T, layer string) *run {
 	t.Helper()
+	return devStackWith(t, layer, nil)
+}
+
+// devStackWith is devStack with the stack keys of set changed as well.
+func devStackWith(t *testing.T, layer string, set map[string]string) *run {
+	t.Helper()
 	runsMu.Lock()
 	defer runsMu.Unlock()
-	if r, ok := runs[layer]; ok {
+	key := fmt.Sprint(layer, set)
+	if r, ok := runs[key]; ok {
 		return r
 	}
 	root, archive := fixture(t)
@@ -79,6 +87,9 @@ func devStack(t *testing.T, layer string) *run {
 		t.Fatal(err)
 	}
 	cfg[project+":"+config.KeyTrafficLayer] = layer
+	for k, v := range set {
+		cfg[project+":"+k] = v
+	}
 	r := &run{project: project}
 	opts := stacks.Options{RepoRoot: root, PackageLambda: func(context.Context) (string, error) { return archive, nil }}
 	r.res, err = offline.Run(project, "dev", cfg, func(ctx *pulumi.Context) error {
@@ -93,7 +104,7 @@ func devStack(t *testing.T, layer string) *run {
 	if err != nil {
 		t.Fatalf("dev stack with %s: %v", layer, err)
 	}
-	runs[layer] = r
+	runs[key] = r
 	return r
 }
 

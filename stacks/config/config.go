@@ -53,6 +53,7 @@ const (
 	KeyHookFunctions     = contract.ConfigHookFunctions
 	KeyHookAllowedCIDRs  = contract.ConfigHookAllowedCIDRs
 	KeyPrometheusURL     = contract.ConfigPrometheusQueryURL
+	KeyPrometheusWS      = contract.ConfigPrometheusWorkspace
 )
 
 // ServiceDomainSuffix ends the default service domain: "internal" is the
@@ -115,6 +116,9 @@ type Config struct {
 	// PrometheusQueryURL is the query endpoint of analysis.provider
 	// "prometheus"; empty: deploy.json may not name that provider.
 	PrometheusQueryURL string
+	// PrometheusWorkspace creates an Amazon Managed Service for Prometheus
+	// workspace and its managed collector for that provider instead.
+	PrometheusWorkspace bool
 }
 
 // Microservice is one entry of the microservices list.
@@ -350,6 +354,12 @@ func Load(stack string, get Lookup) (Config, error) {
 			r.fail(KeyPrometheusURL, c.PrometheusQueryURL, "allowed values are a Prometheus server's base URL (http://prometheus.monitoring:9090) or "+
 				"an Amazon Managed Service for Prometheus workspace's prometheusEndpoint (https://aps-workspaces.REGION.amazonaws.com/workspaces/ID/), or unset")
 		}
+	}
+	c.PrometheusWorkspace = r.bool(KeyPrometheusWS, false)
+	if c.PrometheusWorkspace && c.PrometheusQueryURL != "" {
+		r.errs = append(r.errs, fmt.Errorf("config %s: true together with %s %q: the stack would create a workspace the engine does not query; "+
+			"unset %s to query the new workspace, or set %s to false to keep querying that endpoint",
+			KeyPrometheusWS, KeyPrometheusURL, c.PrometheusQueryURL, KeyPrometheusURL, KeyPrometheusWS))
 	}
 	return c, errors.Join(r.errs...)
 }

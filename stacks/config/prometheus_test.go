@@ -27,3 +27,20 @@ func TestPrometheusQueryURL(t *testing.T) {
 		}
 	}
 }
+
+func TestPrometheusWorkspace(t *testing.T) {
+	c, err := Load("dev", lookup(map[string]string{KeyRegion: "us-west-2", KeyPrometheusWS: "true"}))
+	if err != nil || !c.PrometheusWorkspace {
+		t.Fatalf("%s true: %v, %v", KeyPrometheusWS, c.PrometheusWorkspace, err)
+	}
+	if c, err := Load("dev", lookup(map[string]string{KeyRegion: "us-west-2"})); err != nil || c.PrometheusWorkspace {
+		t.Fatalf("unset: %v, %v; want no workspace", c.PrometheusWorkspace, err)
+	}
+	_, err = Load("dev", lookup(map[string]string{KeyRegion: "us-west-2", KeyPrometheusWS: "true", KeyPrometheusURL: "http://prometheus.monitoring:9090"}))
+	if err == nil || !strings.Contains(err.Error(), "config "+contract.ConfigPrometheusWorkspace+": true together with "+contract.ConfigPrometheusQueryURL) {
+		t.Fatalf("both keys: err %v, want one naming both", err)
+	}
+	if _, err := Load("dev", lookup(map[string]string{KeyRegion: "us-west-2", KeyPrometheusWS: "yes"})); err == nil || !strings.Contains(err.Error(), "allowed values are true or false") {
+		t.Fatalf("yes: err %v", err)
+	}
+}

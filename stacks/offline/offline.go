@@ -253,6 +253,8 @@ var answers = map[string]answer{
 	"aws:route53/zoneAssociation:ZoneAssociation":         (*registration).zoneAssociation,
 	"aws:eks/addon:Addon":                                 (*registration).addon,
 	"kubernetes:core/v1:Service":                          (*registration).service,
+	"aws:amp/workspace:Workspace":                         (*registration).prometheusWorkspace,
+	"aws:amp/scraper:Scraper":                             (*registration).prometheusScraper,
 }
 
 // byPrefix apply after a type's own answer; the first prefix that matches
@@ -381,6 +383,24 @@ func (r *registration) zone() error {
 func (r *registration) zoneAssociation() error {
 	r.id = r.in("zoneId") + ":" + r.in("vpcId")
 	r.set("owningAccount", Account)
+	return nil
+}
+
+// prometheusWorkspace answers what the service gives a new workspace: an
+// ID, its ARN and the query endpoint in the workspace's region.
+func (r *registration) prometheusWorkspace() error {
+	r.id = "ws-" + hexID(r.urn, 8) + "-" + hexID(r.urn+"ws", 4) + "-" + hexID(r.urn+"ws4", 4)
+	r.set("arn", r.m.arn("aps", "workspace/"+r.id))
+	r.set("prometheusEndpoint", "https://aps-workspaces."+r.m.region+".amazonaws.com/workspaces/"+r.id+"/")
+	return nil
+}
+
+// prometheusScraper answers a managed collector's ID and ARN and the
+// service-linked role it runs as.
+func (r *registration) prometheusScraper() error {
+	r.id = "s-" + hexID(r.urn, 8) + "-" + hexID(r.urn+"s", 4)
+	r.set("arn", r.m.arn("aps", "scraper/"+r.id))
+	r.set("roleArn", iamARN("role/aws-service-role/scraper.aps.amazonaws.com/AWSServiceRoleForAmazonPrometheusScraper_"+hexID(r.urn+"role", 12)))
 	return nil
 }
 
