@@ -164,7 +164,7 @@ func (e *Engine) RollBack(ctx context.Context, s spec.Spec, execution, reason st
 func rolloutFromStatus(s spec.Spec, execution string, cur status.Status) *Rollout {
 	r := &Rollout{
 		Versions: Versions{Execution: execution, Version: cur.CanaryVersion, StableVersion: cur.StableVersion, StableImage: cur.StableImage,
-			StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt},
+			StableTemplate: cur.StableTemplate, StartedAt: cur.StartedAt, Warnings: cur.Warnings},
 		Progress:     Progress{Step: cur.Step - 1, Weight: cur.Weight},
 		Judgement:    Judgement{Verdicts: cur.Verdicts},
 		HookProgress: HookProgress{Hooks: cur.Hooks},
@@ -448,6 +448,7 @@ func (e *Engine) statusOf(st *State, phase, reason string) status.Status {
 		Weight: r.Weight, NextWeight: next, Step: r.Step + 1, Steps: len(r.Plan),
 		Phase: phase, Verdicts: r.Verdicts, Reason: reason,
 		StartedAt: r.StartedAt, UpdatedAt: e.wallNow(), LastVersion: r.Version, TookOver: r.TookOver, Hooks: r.Hooks,
+		Warnings: r.Warnings,
 	}
 	gates := st.Analysis
 	out.Analysis = &gates

@@ -7,6 +7,7 @@ import (
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/spec"
 	"github.com/eks-canary/platform/lambdas/statemachine"
@@ -57,12 +58,71 @@ func (e *Engine) metricsFor(s spec.Spec) (analysis.Provider, error) {
 		}
 		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
 			Problem: "cannot be used: this environment has no Prometheus query endpoint",
-			Allowed: fmt.Sprintf("remove analysis.provider to read CloudWatch, or set the stack's %s (a Prometheus server or an Amazon Managed Service for Prometheus workspace); canary-run: --prometheus URL",
-				contract.ConfigPrometheusQueryURL)}}}
+			Allowed: fmt.Sprintf("remove analysis.provider to read CloudWatch, or set the stack's %s true (a new Amazon Managed Service for Prometheus workspace) or its %s (an existing Prometheus server or workspace); canary-run: --prometheus URL",
+				contract.ConfigPrometheusWorkspace, contract.ConfigPrometheusQueryURL)}}}
 	default:
 		return nil, &spec.ValidationError{Problems: []spec.FieldError{{Field: "analysis.provider", Value: spec.QuoteValue(provider),
 			Problem: "is not a known metric source", Allowed: fmt.Sprintf("use %q or %q", contract.ProviderCloudWatch, contract.ProviderPrometheus)}}}
 	}
+}
+
+// queryProber is a metric source that can ask deploy.json's queries of a
+// version outside an analysis (Prometheus).
+type queryProber interface {
+	Probe(ctx context.Context, q analysis.Query) ([]analysis.QueryValue, error)
+}
+
+// probeQueries asks analysis.queries of the stable version once, as the
+// rollout starts. The canary has no series yet; a query that finds none
+// for a version serving traffic names a metric or label that is not
+// there and would leave every analysis without data, which no_data then
+// decides. Its answers are warnings in the status, neither a pass nor a
+// refusal: a first deployment has nothing to ask.
+func (e *Engine) probeQueries(ctx context.Context, st *State) {
+	r := st.Rollout
+	r.Warnings = nil
+	if len(st.Analysis.Queries) == 0 || r.firstDeployment() {
+		return
+	}
+	source, err := e.metricsFor(st.Spec)
+	if err != nil {
+		return // Validate has refused this deploy.json already
+	}
+	prober, ok := source.(queryProber)
+	if !ok {
+		return
+	}
+	now := e.now()
+	stable := naming.VersionName(st.Microservice, r.StableVersion)
+	values, err := prober.Probe(ctx, analysis.Query{
+		Router: st.Router, ClusterName: st.ClusterName, Namespace: st.Namespace, Microservice: st.Microservice,
+		Canary: stable, Start: e.shown(analysis.ConfigFromSpec(st.Spec).Window(now)), End: e.shown(now), Queries: st.Analysis.Queries,
+	})
+	r.Warnings = queryWarnings(stable, st.Analysis.Queries, values, err)
+	for _, w := range r.Warnings {
+		e.logger(st).Warn("analysis query", "warning", w)
+	}
+}
+
+// queryWarnings words what probing the queries of the stable version found.
+func queryWarnings(stable string, queries []spec.Query, values []analysis.QueryValue, err error) []string {
+	if err != nil {
+		return []string{fmt.Sprintf("analysis.queries could not be checked against the stable version %s: %v", stable, err)}
+	}
+	var out []string
+	for i, v := range values {
+		if i >= len(queries) {
+			break
+		}
+		switch {
+		case v.Problem != "":
+			out = append(out, fmt.Sprintf("analysis.queries[%d] (%s), asked of the stable version %s: %s", i, queries[i].Name, stable, v.Problem))
+		case !v.Found:
+			out = append(out, fmt.Sprintf("analysis.queries[%d] (%s) found no series for the stable version %s: check its metric and label names; "+
+				"an analysis without an answer counts as no data (analysis.no_data)", i, queries[i].Name, stable))
+		}
+	}
+	return out
 }
 
 // metricsReady refuses, at Validate, a metric source that cannot be used
@@ -79,8 +139,8 @@ func (e *Engine) metricsReady(ctx context.Context, s spec.Spec) error {
 		return nil
 	}
 	if err := ready.Ready(ctx); err != nil {
-		return &Error{Name: statemachine.ErrTransient, Err: fmt.Errorf("check analysis.provider %q of %s: %w; check the stack's %s",
-			s.WithDefaults().Analysis.Provider, s.Microservice, err, contract.ConfigPrometheusQueryURL)}
+		return &Error{Name: statemachine.ErrTransient, Err: fmt.Errorf("check analysis.provider %q of %s: %w; check the stack's %s or %s",
+			s.WithDefaults().Analysis.Provider, s.Microservice, err, contract.ConfigPrometheusQueryURL, contract.ConfigPrometheusWorkspace)}
 	}
 	return nil
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,5 +42,31 @@ func TestScheduleChecks(t *testing.T) {
 		if !r.AnalyseAt.Equal(now.Add(time.Duration(tt.wait)*time.Second)) || r.CheckSeconds != tt.wantCheck {
 			t.Errorf("%s: analyse at %v, check in %d s; want %v and %d s", tt.name, r.AnalyseAt, r.CheckSeconds, now.Add(time.Duration(tt.wait)*time.Second), tt.wantCheck)
 		}
+	}
+}
+
+func TestQueryWarnings(t *testing.T) {
+	queries := []spec.Query{{Name: "latency"}, {Name: "typo"}, {Name: "per-pod"}}
+	cases := []struct {
+		name   string
+		values []analysis.QueryValue
+		err    error
+		want   []string
+	}{
+		{"every query answers", []analysis.QueryValue{{Name: "latency", Found: true}, {Name: "typo", Found: true, Value: 0}, {Name: "per-pod", Found: true}}, nil, nil},
+		{"no series", []analysis.QueryValue{{Name: "latency", Found: true}, {Name: "typo"}, {Name: "per-pod", Found: true}}, nil,
+			[]string{"analysis.queries[1] (typo) found no series for the stable version shop-2: check its metric and label names; an analysis without an answer counts as no data (analysis.no_data)"}},
+		{"several series", []analysis.QueryValue{{Name: "latency", Found: true}, {Name: "typo", Found: true}, {Name: "per-pod", Problem: "the query returned 3 series where one is needed"}}, nil,
+			[]string{"analysis.queries[2] (per-pod), asked of the stable version shop-2: the query returned 3 series where one is needed"}},
+		{"the endpoint fails", nil, errors.New("503 Service Unavailable"),
+			[]string{"analysis.queries could not be checked against the stable version shop-2: 503 Service Unavailable"}},
+		{"more answers than queries", []analysis.QueryValue{{Found: true}, {Found: true}, {Found: true}, {}}, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := queryWarnings("shop-2", queries, tc.values, tc.err); !slices.Equal(got, tc.want) {
+				t.Errorf("queryWarnings = %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 }

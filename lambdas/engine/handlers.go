@@ -158,6 +158,7 @@ func (e *Engine) lock(ctx context.Context, sess *Session, st *State) error {
 		r.Version = 1
 	}
 	r.Plan = rollout.Plan(st.Spec, !r.firstDeployment())
+	e.probeQueries(ctx, st)
 	e.toHooks(st, spec.HookPreRollout, statemachine.NextDeploy)
 	if err := e.writeStatus(ctx, sess, st, status.PhaseWaitingPods, ""); err != nil {
 		return err

@@ -188,8 +188,8 @@ func TestMetricsForNeedsAnEndpoint(t *testing.T) {
 	s := spec.Spec{Analysis: spec.Analysis{Provider: contract.ProviderPrometheus}}
 	_, err := (&Engine{}).metricsFor(s)
 	if err == nil || !strings.Contains(err.Error(), `analysis.provider: "prometheus" cannot be used: this environment has no Prometheus query endpoint`) ||
-		!strings.Contains(err.Error(), contract.ConfigPrometheusQueryURL) {
-		t.Errorf("metricsFor = %v; want a refusal naming analysis.provider and %s", err, contract.ConfigPrometheusQueryURL)
+		!strings.Contains(err.Error(), contract.ConfigPrometheusQueryURL) || !strings.Contains(err.Error(), contract.ConfigPrometheusWorkspace) {
+		t.Errorf("metricsFor = %v; want a refusal naming analysis.provider, %s and %s", err, contract.ConfigPrometheusQueryURL, contract.ConfigPrometheusWorkspace)
 	}
 	cw := &Engine{Metrics: noMetrics{}}
 	if p, err := cw.metricsFor(spec.Spec{}); err != nil || p != cw.Metrics {

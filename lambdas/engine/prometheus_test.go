@@ -52,7 +52,7 @@ func TestPrometheusJudgesRollouts(t *testing.T) {
 	h.eng.Prometheus = p
 	local := &engine.Local{Engine: h.eng, Sleep: h.eng.Speedup.Sleep}
 	var runs int64
-	run := func(image string, prom bool) engine.Outcome {
+	run := func(image string, prom bool, queries ...map[string]any) engine.Outcome {
 		t.Helper()
 		runs++
 		d := h.deployJSON("appmesh", "shop", image, func(d map[string]any) {
@@ -61,6 +61,9 @@ func TestPrometheusJudgesRollouts(t *testing.T) {
 			if prom {
 				a["provider"] = contract.ProviderPrometheus
 				a["max_latency_p99_ms"] = 250
+			}
+			if len(queries) > 0 {
+				a["queries"] = queries
 			}
 			d["analysis"] = a
 		})
@@ -85,11 +88,22 @@ func TestPrometheusJudgesRollouts(t *testing.T) {
 	if len(st.Verdicts) == 0 || st.Verdicts[0].Requests == 0 || st.Verdicts[0].LatencyP99 == nil {
 		t.Fatalf("the healthy canary's verdicts show no Prometheus figures: %+v", st.Verdicts)
 	}
-	out := run("registry.local/shop:3", true)
+	// Two queries of the team's own, asked of the stable version as the
+	// rollout starts: one a misspelt metric, which only that one warns of.
+	rate := func(metric string) string {
+		return "sum(rate(" + metric + `{namespace="{{namespace}}",version="{{version}}"}[1m]))`
+	}
+	out := run("registry.local/shop:3", true,
+		map[string]any{"name": "request-rate", "query": rate(contract.PromRequests), "max": 1e9},
+		map[string]any{"name": "typo", "query": rate("http_requets_total"), "max": 1e9})
 	if out.Phase != "RolledBack" || !strings.Contains(out.Reason, "success-rate") {
 		t.Fatalf("failing canary ended %s: %s; want RolledBack by its success rate", out.Phase, out.Reason)
 	}
-	if got := h.status("shop").Status.StableVersion; got != 2 {
-		t.Errorf("stable version %d after the roll back, want 2", got)
+	st = h.status("shop").Status
+	if st.StableVersion != 2 {
+		t.Errorf("stable version %d after the roll back, want 2", st.StableVersion)
+	}
+	if len(st.Warnings) != 1 || !strings.HasPrefix(st.Warnings[0], "analysis.queries[1] (typo) found no series for the stable version shop-2") {
+		t.Errorf("status warnings %q, want the misspelt query's alone", st.Warnings)
 	}
 }

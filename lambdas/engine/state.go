@@ -55,6 +55,8 @@ type Versions struct {
 	StartedAt time.Time `json:"started_at"`
 	// TookOver is the abandoned rollout this one rolled back at Lock.
 	TookOver *status.TakeOver `json:"took_over,omitempty"`
+	// Warnings are probeQueries' findings, shown in the status.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Progress is where traffic stands and what the last writes left.

@@ -98,6 +98,10 @@ type Status struct {
 	// TookOver is set when this rollout started by rolling back a rollout
 	// abandoned with a stale lock.
 	TookOver *TakeOver `json:"tookOver,omitempty"`
+	// Warnings are what the rollout found doubtful as it started and did
+	// not refuse: a custom query that found no series for the stable
+	// version.
+	Warnings []string `json:"warnings,omitempty"`
 	// Replicas is set when the canary's replicas follow its weight.
 	Replicas *Replicas `json:"replicas,omitempty"`
 	// BlueGreen is set while a blue-green rollout with a stable version runs.

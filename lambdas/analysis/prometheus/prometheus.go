@@ -124,6 +124,12 @@ func (p *Provider) Fetch(ctx context.Context, q analysis.Query) (analysis.Metric
 	return m, nil
 }
 
+// Probe asks deploy.json's queries of the version q.Canary names, at
+// q.End, outside an analysis.
+func (p *Provider) Probe(ctx context.Context, q analysis.Query) ([]analysis.QueryValue, error) {
+	return p.custom(ctx, q)
+}
+
 // custom asks each of deploy.json's queries for the canary at the window's
 // end, expanded and parsed again as at Validate: the state it comes from is
 // input too.

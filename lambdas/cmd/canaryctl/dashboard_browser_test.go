@@ -506,7 +506,11 @@ func TestDashboardOnAPhone(t *testing.T) {
 		}
 		s.write(t, st)
 	}
-	s.write(t, rollout("yelb-ui", status.PhaseProgressing, 20, 30, 2))
+	ui := rollout("yelb-ui", status.PhaseProgressing, 20, 30, 2)
+	warning := "analysis.queries[0] (queue-errors) found no series for the stable version yelb-ui-1: check its metric and label names; " +
+		"an analysis without an answer counts as no data (analysis.no_data)"
+	ui.Warnings = []string{warning}
+	s.write(t, ui)
 	ops := status.NewOperator(s.Clientset)
 	if _, err := ops.Request(ctx, s.ns, "yelb-ui", status.ActionPause); err != nil {
 		t.Fatal(err)
@@ -532,6 +536,9 @@ func TestDashboardOnAPhone(t *testing.T) {
 	}
 	if got := eval[int](p, "page width", `document.documentElement.scrollWidth`); got > width {
 		t.Errorf("the page is %d px wide on a %d px phone: it scrolls sideways", got, width)
+	}
+	if got := eval[string](p, "warning", `document.querySelector('`+section("yelb-ui")+` p.warning').textContent`); got != "Warning: "+warning {
+		t.Errorf("yelb-ui's warning shows as %q", got)
 	}
 	reason := eval[float64](p, "reason width", `document.querySelector('`+section("yelb-appserver")+` table.verdicts td.reason').getBoundingClientRect().width`)
 	if reason < 300 {

@@ -275,6 +275,9 @@ func Frame(snap status.Snapshot, width int) []string {
 	if st.Reason != "" {
 		lines = append(lines, "reason    "+st.Reason)
 	}
+	for _, w := range st.Warnings {
+		lines = append(lines, "warning   "+w)
+	}
 	if t := st.TookOver; t != nil {
 		lines = append(lines, fmt.Sprintf("took over %s abandoned by execution %s: rolled back at %s before this rollout started",
 			version(t.Version), t.Execution, clock(t.At)))

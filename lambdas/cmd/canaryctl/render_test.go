@@ -178,6 +178,12 @@ func TestFrame(t *testing.T) {
 		t.Errorf("frame after a takeover:\n%s", strings.Join(got, "\n"))
 	}
 
+	warned := sampleSnapshot()
+	warned.Status.Warnings = []string{"analysis.queries[0] (queue-errors) found no series for the stable version yelb-appserver-2"}
+	if got := Frame(warned, 0); got[len(got)-2] != "warning   "+warned.Status.Warnings[0] {
+		t.Errorf("frame with a warning:\n%s", strings.Join(got, "\n"))
+	}
+
 	rolled := sampleSnapshot()
 	rolled.Status.Phase, rolled.Status.Weight, rolled.Status.Verdicts = status.PhaseRolledBack, 0, nil
 	rolled.Status.Reason = "success rate 91.00% below 99%"

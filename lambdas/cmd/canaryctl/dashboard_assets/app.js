@@ -258,6 +258,7 @@ function section(v) {
     v.error ? el("p", { class: "outcome bad", text: "Unreadable status: " + v.error }) : null,
     v.outcome ? el("p", { class: "outcome" + (outcomeBad ? " bad" : ""), text: v.outcome }) : null,
     !v.outcome && st.reason ? el("p", { class: "outcome", text: "Reason: " + st.reason }) : null,
+    ...(st.warnings || []).map(w => el("p", { class: "warning", text: "Warning: " + w })),
     el("div", { class: "actions" },
       ...actionButtons(v),
       msg ? el("span", { class: "message", "data-ok": String(msg.ok), text: msg.text }) : null),
