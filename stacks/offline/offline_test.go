@@ -62,6 +62,8 @@ var mockCases = []mockCase{
 	{typ: "aws:route53/zone:Zone", name: "zone", inputs: map[string]any{"name": "svc.internal"}},
 	{typ: "aws:route53/zoneAssociation:ZoneAssociation", name: "association", inputs: map[string]any{"zoneId": "Z0EXAMPLEPRIVATE", "vpcId": "vpc-0123"}},
 	{typ: "aws:eks/addon:Addon", name: "cni", inputs: map[string]any{"addonName": "vpc-cni"}},
+	{typ: "aws:amp/workspace:Workspace", name: "prometheus-workspace", inputs: map[string]any{"alias": "canary-dev"}},
+	{typ: "aws:amp/scraper:Scraper", name: "prometheus-collector", inputs: map[string]any{"alias": "canary-dev"}},
 	{typ: "aws:iam/rolePolicy:RolePolicy", name: "policy", inputs: map[string]any{"policy": "{}"}},
 	{typ: "kubernetes:core/v1:Service", name: "lb", inputs: map[string]any{"metadata": map[string]any{"name": "ui"}, "spec": map[string]any{"type": "LoadBalancer"}}},
 	{typ: "kubernetes:core/v1:Service", name: "cluster-ip", inputs: map[string]any{"spec": map[string]any{"type": "ClusterIP"}}},
