@@ -12,7 +12,7 @@ import (
 	rbacv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/rbac/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/eks-canary/platform/lambdas/naming"
+	"github.com/eks-canary/platform/lambdas/analysis/prometheus/scrape"
 )
 
 // Prometheus agent names.
@@ -69,13 +69,7 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_pod_controller_name]
         action: replace
         target_label: pod_controller_name
-      - source_labels: [%s, %s]
-        action: replace
-        separator: ;
-        regex: (.+);(.+)
-        replacement: ${1}-${2}
-        target_label: %s
-`, namespace, naming.PodMetaLabel(naming.LabelMicroservice), naming.PodMetaLabel(naming.LabelVersion), VersionLabel)
+%s`, namespace, scrape.VersionRule(VersionLabel))
 }
 
 // AgentConfig is the CloudWatch agent's configuration: EMF to the

@@ -71,13 +71,7 @@ scrape_configs:
       - source_labels: [__meta_kubernetes_namespace]
         action: replace
         target_label: %s
-      - source_labels: [%s, %s]
-        action: replace
-        separator: ;
-        regex: (.+);(.+)
-        replacement: ${1}-${2}
-        target_label: %s
-      - source_labels: [__meta_kubernetes_pod_name]
+%s      - source_labels: [__meta_kubernetes_pod_name]
         action: replace
         target_label: pod
 `, Interval, Job, namespace,
@@ -86,6 +80,19 @@ scrape_configs:
 		annotation(AnnotationPort),
 		annotation(AnnotationPath),
 		contract.PromLabelNamespace,
-		label(naming.LabelMicroservice), label(naming.LabelVersion),
-		contract.PromLabelVersion)
+		VersionRule(contract.PromLabelVersion))
+}
+
+// VersionRule is the relabel_configs entry, indented for a scrape job,
+// that writes "<microservice>-<version>" (naming.VersionName) from the
+// engine's pod labels into target: the one way every scrape of the
+// platform names a version.
+func VersionRule(target string) string {
+	return fmt.Sprintf(`      - source_labels: [%s, %s]
+        action: replace
+        separator: ;
+        regex: (.+);(.+)
+        replacement: ${1}-${2}
+        target_label: %s
+`, naming.PodMetaLabel(naming.LabelMicroservice), naming.PodMetaLabel(naming.LabelVersion), target)
 }
