@@ -94,6 +94,10 @@ func (e *Engine) probeQueries(ctx context.Context, st *State) {
 	}
 	now := e.now()
 	stable := naming.VersionName(st.Microservice, r.StableVersion)
+	// A slow endpoint delays the lock by this much at most: the answer
+	// only warns.
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
 	values, err := prober.Probe(ctx, analysis.Query{
 		Router: st.Router, ClusterName: st.ClusterName, Namespace: st.Namespace, Microservice: st.Microservice,
 		Canary: stable, Start: e.shown(analysis.ConfigFromSpec(st.Spec).Window(now)), End: e.shown(now), Queries: st.Analysis.Queries,
@@ -103,6 +107,8 @@ func (e *Engine) probeQueries(ctx context.Context, st *State) {
 		e.logger(st).Warn("analysis query", "warning", w)
 	}
 }
+
+const probeTimeout = 10 * time.Second
 
 // queryWarnings words what probing the queries of the stable version found.
 func queryWarnings(stable string, queries []spec.Query, values []analysis.QueryValue, err error) []string {
