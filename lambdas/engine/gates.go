@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/contract"
@@ -110,25 +111,47 @@ func (e *Engine) probeQueries(ctx context.Context, st *State) {
 
 const probeTimeout = 10 * time.Second
 
-// queryWarnings words what probing the queries of the stable version found.
+// maxWarningBytes bounds one warning, which rides in the state: an
+// endpoint's error may quote the whole query back.
+const maxWarningBytes = 512
+
+// queryWarnings words what probing the queries of the stable version found,
+// one warning of at most maxWarningBytes per query at the most.
 func queryWarnings(stable string, queries []spec.Query, values []analysis.QueryValue, err error) []string {
 	if err != nil {
-		return []string{fmt.Sprintf("analysis.queries could not be checked against the stable version %s: %v", stable, err)}
+		w := fmt.Sprintf("analysis.queries could not be checked against the stable version %s: %v", stable, err)
+		return []string{clip(w, maxWarningBytes)}
 	}
 	var out []string
 	for i, v := range values {
 		if i >= len(queries) {
 			break
 		}
+		var w string
 		switch {
 		case v.Problem != "":
-			out = append(out, fmt.Sprintf("analysis.queries[%d] (%s), asked of the stable version %s: %s", i, queries[i].Name, stable, v.Problem))
+			w = fmt.Sprintf("analysis.queries[%d] (%s), asked of the stable version %s: %s", i, queries[i].Name, stable, v.Problem)
 		case !v.Found:
-			out = append(out, fmt.Sprintf("analysis.queries[%d] (%s) found no series for the stable version %s: check its metric and label names; "+
-				"an analysis without an answer counts as no data (analysis.no_data)", i, queries[i].Name, stable))
+			w = fmt.Sprintf("analysis.queries[%d] (%s) found no series for the stable version %s: check its metric and label names; "+
+				"an analysis without an answer counts as no data (analysis.no_data)", i, queries[i].Name, stable)
+		default:
+			continue
 		}
+		out = append(out, clip(w, maxWarningBytes))
 	}
 	return out
+}
+
+// clip cuts s to at most n bytes, at a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // metricsReady refuses, at Validate, a metric source that cannot be used

@@ -3,8 +3,10 @@ package engine
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/spec"
@@ -68,5 +70,11 @@ func TestQueryWarnings(t *testing.T) {
 				t.Errorf("queryWarnings = %q\nwant %q", got, tc.want)
 			}
 		})
+	}
+	// An endpoint's error can quote a whole query: the warning stays within
+	// its share of the state, cut at a character.
+	long := queryWarnings("shop-2", queries, nil, errors.New(strings.Repeat("é", 400)))
+	if len(long) != 1 || len(long[0]) > maxWarningBytes || !utf8.ValidString(long[0]) || !strings.HasSuffix(long[0], "é…") {
+		t.Errorf("a long error gives %d warnings, the first of %d bytes: %q", len(long), len(long[0]), long)
 	}
 }

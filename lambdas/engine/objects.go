@@ -509,6 +509,10 @@ func ProjectedStateBytes(s spec.Spec) int {
 		Decision:  Decision{Reason: strings.Repeat("x", 200)},
 	}}
 	st.Rollout.Hooks, st.Rollout.Hook = worstHooks(s)
+	st.Rollout.StatusVersion = strings.Repeat("9", 20)
+	for range max(len(s.Analysis.Queries), 1) {
+		st.Rollout.Warnings = append(st.Rollout.Warnings, strings.Repeat("x", maxWarningBytes))
+	}
 	// Each route object's resourceVersion rides along (RouteVersions); any
 	// document of the template may be one, under the longest name allowed.
 	if tmpl, err := s.Template(); err == nil {
