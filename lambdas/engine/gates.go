@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eks-canary/platform/lambdas/analysis"
 	"github.com/eks-canary/platform/lambdas/contract"
+	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/naming"
 	"github.com/eks-canary/platform/lambdas/rollout"
 	"github.com/eks-canary/platform/lambdas/spec"
@@ -112,15 +112,16 @@ func (e *Engine) probeQueries(ctx context.Context, st *State) {
 const probeTimeout = 10 * time.Second
 
 // maxWarningBytes bounds one warning, which rides in the state: an
-// endpoint's error may quote the whole query back.
-const maxWarningBytes = 512
+// endpoint's error may quote the whole query back. Warnings are cut as a
+// hook's output is (hooks.Excerpt).
+const maxWarningBytes = hooks.OutputLimit
 
 // queryWarnings words what probing the queries of the stable version found,
 // one warning of at most maxWarningBytes per query at the most.
 func queryWarnings(stable string, queries []spec.Query, values []analysis.QueryValue, err error) []string {
 	if err != nil {
 		w := fmt.Sprintf("analysis.queries could not be checked against the stable version %s: %v", stable, err)
-		return []string{clip(w, maxWarningBytes)}
+		return []string{hooks.Excerpt(w)}
 	}
 	var out []string
 	for i, v := range values {
@@ -137,21 +138,9 @@ func queryWarnings(stable string, queries []spec.Query, values []analysis.QueryV
 		default:
 			continue
 		}
-		out = append(out, clip(w, maxWarningBytes))
+		out = append(out, hooks.Excerpt(w))
 	}
 	return out
-}
-
-// clip cuts s to at most n bytes, at a rune boundary, marking the cut.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // metricsReady refuses, at Validate, a metric source that cannot be used
