@@ -3,7 +3,6 @@ package kube
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -11,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/eks-canary/platform/lambdas/kube/typed"
 	"github.com/eks-canary/platform/lambdas/rollout"
 )
 
@@ -97,9 +97,8 @@ func PodObservation(p *corev1.Pod) rollout.PodObservation {
 // would wait for the cache to catch up with the engine's own route write,
 // which changes no pod: about half of a traffic step's time. A cache that
 // cannot serve that version (another API server behind the endpoint, just
-// restarted) gets a consistent list instead, after cachedListWait at most:
-// such an API server answers "too large resource version" after 3 s, and
-// client-go retries that answer ten times.
+// restarted) gets a consistent list instead, after typed.CachedReadWait at
+// most.
 func (c *Client) listPods(ctx context.Context, namespace string, selector labels.Selector) (*corev1.PodList, error) {
 	pods := c.Clientset.CoreV1().Pods(namespace)
 	consistent := metav1.ListOptions{LabelSelector: selector.String()}
@@ -108,7 +107,7 @@ func (c *Client) listPods(ctx context.Context, namespace string, selector labels
 	if seen, ok := c.podsSeen.Load(namespace); ok {
 		cached := consistent
 		cached.ResourceVersion, cached.ResourceVersionMatch = seen.(string), metav1.ResourceVersionMatchNotOlderThan
-		wait, cancel := context.WithTimeout(ctx, cachedListWait)
+		wait, cancel := context.WithTimeout(ctx, typed.CachedReadWait)
 		list, err = pods.List(wait, cached)
 		cancel()
 	}
@@ -122,5 +121,3 @@ func (c *Client) listPods(ctx context.Context, namespace string, selector labels
 	}
 	return list, nil
 }
-
-const cachedListWait = 4 * time.Second

@@ -427,7 +427,7 @@ func (s Spec) queryProblems() []FieldError {
 	}
 	if s.Analysis.Provider != contract.ProviderPrometheus {
 		add("analysis.queries", fmt.Sprintf("%d queries", len(qs)), "need provider "+strconv.Quote(contract.ProviderPrometheus),
-			"set analysis.provider to "+strconv.Quote(contract.ProviderPrometheus)+" (the stack's "+contract.ConfigPrometheusQueryURL+"), or remove analysis.queries")
+			"set analysis.provider to "+strconv.Quote(contract.ProviderPrometheus)+" (the stack's "+contract.ConfigPrometheusWorkspace+" or "+contract.ConfigPrometheusQueryURL+"), or remove analysis.queries")
 	}
 	if len(qs) > MaxQueries {
 		add("analysis.queries", fmt.Sprintf("%d queries", len(qs)), "are too many", fmt.Sprintf("use at most %d", MaxQueries))

@@ -53,12 +53,12 @@ func (e *Engine) Load(ctx context.Context, microservice string) (Snapshot, bool,
 // waits on etcd: on a traffic step that is a quarter of the step's time,
 // for a status the step before already read. Anything the cache cannot
 // answer at once (no such version yet behind this endpoint, no object)
-// gets a quorum read instead, after cachedReadWait at most.
+// gets a quorum read instead, after typed.CachedReadWait at most.
 func (e *Engine) LoadNotOlderThan(ctx context.Context, microservice, resourceVersion string) (Snapshot, bool, error) {
 	if resourceVersion == "" {
 		return e.Load(ctx, microservice)
 	}
-	wait, cancel := context.WithTimeout(ctx, cachedReadWait)
+	wait, cancel := context.WithTimeout(ctx, typed.CachedReadWait)
 	cm, err := e.client.CoreV1().ConfigMaps(e.namespace).Get(wait, naming.StatusConfigMap(microservice), metav1.GetOptions{ResourceVersion: resourceVersion})
 	cancel()
 	if err != nil {
@@ -67,11 +67,6 @@ func (e *Engine) LoadNotOlderThan(ctx context.Context, microservice, resourceVer
 	snap, err := Decode(cm)
 	return snap, err == nil, err
 }
-
-// cachedReadWait bounds a watch-cache read that has to wait for its
-// version; an API server behind the same endpoint that just restarted
-// answers "too large resource version" after 3 s.
-const cachedReadWait = 4 * time.Second
 
 // Write replaces the microservice's status and its plain summary keys.
 // UpdatedAt defaults to now and Namespace to the store's namespace.

@@ -118,22 +118,17 @@ func (p *Provider) Fetch(ctx context.Context, q analysis.Query) (analysis.Metric
 			return analysis.Metrics{}, fmt.Errorf("fetch metrics for %s: %w", q.Baseline, err)
 		}
 	}
-	if m.Queries, err = p.custom(ctx, q); err != nil {
+	if m.Queries, err = p.Probe(ctx, q); err != nil {
 		return analysis.Metrics{}, fmt.Errorf("fetch metrics for %s: %w", q.Canary, err)
 	}
 	return m, nil
 }
 
-// Probe asks deploy.json's queries of the version q.Canary names, at
-// q.End, outside an analysis.
+// Probe asks each of deploy.json's queries of the version q.Canary names
+// at q.End, expanded and parsed again as at Validate: the state it comes
+// from is input too. Fetch asks them of the canary; the engine asks them
+// of the stable version as a rollout starts.
 func (p *Provider) Probe(ctx context.Context, q analysis.Query) ([]analysis.QueryValue, error) {
-	return p.custom(ctx, q)
-}
-
-// custom asks each of deploy.json's queries for the canary at the window's
-// end, expanded and parsed again as at Validate: the state it comes from is
-// input too.
-func (p *Provider) custom(ctx context.Context, q analysis.Query) ([]analysis.QueryValue, error) {
 	vars := promql.Vars{Namespace: q.Namespace, Microservice: q.Microservice, Version: q.Canary, Interval: q.End.Sub(q.Start)}
 	var out []analysis.QueryValue
 	for i, cq := range q.Queries {

@@ -7,6 +7,7 @@ package typed
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/discovery"
 	appsv1 "k8s.io/client-go/kubernetes/typed/apps/v1"
@@ -76,3 +77,10 @@ func NewForConfig(c *rest.Config) (Interface, error) {
 	}
 	return &cs, nil
 }
+
+// CachedReadWait bounds a read from the API server's watch cache that has
+// to wait for the version it asks for. A cache that cannot serve it (another
+// API server behind the endpoint, just restarted) answers "too large
+// resource version" after 3 s, and client-go retries that answer ten times;
+// the caller then reads from etcd instead.
+const CachedReadWait = 4 * time.Second

@@ -3,6 +3,7 @@ package scrape_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -175,13 +176,16 @@ func discover(t *testing.T, sd *kubernetes.SDConfig, kubeconfig string, pods int
 	go d.Run(ctx, ch)
 	latest := map[string]*targetgroup.Group{}
 	t.Cleanup(cancel)
+	take := func(update []*targetgroup.Group) {
+		for _, g := range update {
+			latest[g.Source] = g
+		}
+	}
 	return func() []*targetgroup.Group {
 		for len(latest) < pods {
 			select {
 			case update := <-ch:
-				for _, g := range update {
-					latest[g.Source] = g
-				}
+				take(update)
 			case <-time.After(30 * time.Second):
 				t.Fatalf("discovery found %d pods in 30 s, want %d", len(latest), pods)
 			}
@@ -189,15 +193,9 @@ func discover(t *testing.T, sd *kubernetes.SDConfig, kubeconfig string, pods int
 		for {
 			select {
 			case update := <-ch:
-				for _, g := range update {
-					latest[g.Source] = g
-				}
+				take(update)
 			default:
-				var out []*targetgroup.Group
-				for _, g := range latest {
-					out = append(out, g)
-				}
-				return out
+				return slices.Collect(maps.Values(latest))
 			}
 		}
 	}
