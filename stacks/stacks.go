@@ -8,21 +8,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/cluster"
 	"github.com/eks-canary/platform/infra/deployer"
-	"github.com/eks-canary/platform/infra/edge"
+	"github.com/eks-canary/platform/infra/edge/edgeaws"
 	"github.com/eks-canary/platform/infra/insights"
 	"github.com/eks-canary/platform/infra/pipeline"
-	"github.com/eks-canary/platform/infra/sample"
-	"github.com/eks-canary/platform/infra/traffic"
+	"github.com/eks-canary/platform/infra/traffic/trafficaws"
 	"github.com/eks-canary/platform/internal/bundle"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks/config"
+	"github.com/eks-canary/platform/stacks/kubelayer"
 )
 
 // EnginePackage is the engine's main package, relative to the repository root.
@@ -74,7 +73,7 @@ type Environment struct {
 // Program is the Pulumi program: configuration, resources, stack outputs.
 func Program(opts Options) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		cfg, err := config.Load(ctx.Stack(), Lookup(ctx))
+		cfg, err := config.Load(ctx.Stack(), config.FromContext(ctx))
 		if err != nil {
 			return fmt.Errorf("stack %s configuration:\n%w", ctx.Stack(), err)
 		}
@@ -93,17 +92,6 @@ func Program(opts Options) pulumi.RunFunc {
 		ctx.Export("notificationTopicArn", env.TopicArn)
 		ctx.Export("dashboards", env.Dashboards)
 		return nil
-	}
-}
-
-// Lookup reads stack configuration: "aws:region" as is, every other key in
-// the project's namespace.
-func Lookup(ctx *pulumi.Context) config.Lookup {
-	return func(key string) (string, bool) {
-		if !strings.Contains(key, ":") {
-			key = ctx.Project() + ":" + key
-		}
-		return ctx.GetConfig(key)
 	}
 }
 
@@ -139,12 +127,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 	inCluster := pulumi.Providers(cl.Provider)
 
 	identity := aws.GetCallerIdentityOutput(ctx, aws.GetCallerIdentityOutputArgs{})
-	gatewayAPI := cfg.TrafficLayer == contract.RouterGatewayAPI
-	trafficArgs := &traffic.TrafficArgs{
-		Layer:                  cfg.TrafficLayer,
-		Namespace:              cfg.Namespace,
-		Region:                 cfg.Region,
-		IngressService:         cfg.IngressService,
+	layer, err := kubelayer.Deploy(ctx, cfg, kubelayer.Inputs{
 		ClusterName:            cl.ClusterName,
 		AccountId:              identity.AccountId(),
 		VpcId:                  cl.VpcId,
@@ -153,58 +136,17 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 		ClusterSecurityGroupId: cl.ClusterSecurityGroupId,
 		PodIdentityAgent:       cl.PodIdentityAgent,
 		Tags:                   tags,
-	}
-	// Stable names exist with VPC Lattice only: App Mesh names services
-	// inside the mesh.
-	serviceDomain := ""
-	if gatewayAPI {
-		serviceDomain = cfg.ServiceDomain
-		dns, err := edge.NewServiceDNS(ctx, "dns", &edge.ServiceDNSArgs{
-			Domain:           cfg.ServiceDomain,
-			HostedZoneID:     cfg.HostedZoneID,
-			Region:           cfg.Region,
-			OwnerID:          cfg.ClusterName,
-			ClusterName:      cl.ClusterName,
-			VpcId:            cl.VpcId,
-			PodIdentityAgent: cl.PodIdentityAgent,
-			Tags:             tags,
-		}, inCluster)
-		if err != nil {
-			return nil, err
-		}
-		trafficArgs.ServiceDomain = cfg.ServiceDomain
-		trafficArgs.ServiceNetwork = traffic.ServiceNetworkName(cfg.ClusterName)
-		trafficArgs.DNSEndpointCRD = dns.CRD
-		trafficArgs.ExternalDNS = dns.Release
-	}
-	tr, err := traffic.NewTraffic(ctx, "traffic", trafficArgs, inCluster)
+		TrafficCloud:           trafficaws.Cloud{},
+		DNSCloud:               edgeaws.Cloud{},
+		InCluster:              inCluster,
+	})
 	if err != nil {
 		return nil, err
 	}
-
-	// One public entry on either layer, unless the platform stays private.
-	applicationURL := pulumi.String("").ToStringOutput()
-	if cfg.PublicIngress {
-		lbTags := map[string]string{"canary:stack": ctx.Project() + "/" + ctx.Stack(), "canary:cluster": cfg.ClusterName}
-		pub, err := edge.NewPublicIngress(ctx, "public-ingress", &edge.PublicIngressArgs{
-			Upstream:     tr.IngressUpstream,
-			UpstreamPort: 80,
-			Tags:         lbTags,
-		}, inCluster)
-		if err != nil {
-			return nil, err
-		}
-		applicationURL = pub.ApplicationUrl
-	}
-
-	if cfg.SampleMode {
-		sampleArgs := &sample.SampleArgs{Namespace: tr.AppNamespace, FormerParent: tr, FormerName: "traffic-db-credentials"}
-		if cfg.DBPassword != "" {
-			sampleArgs.DBPassword = pulumi.ToSecret(pulumi.String(cfg.DBPassword)).(pulumi.StringOutput)
-		}
-		if _, err := sample.NewSample(ctx, "sample", sampleArgs, inCluster); err != nil {
-			return nil, err
-		}
+	tr := layer.Traffic
+	serviceDomain := ""
+	if cfg.TrafficLayer == contract.RouterGatewayAPI {
+		serviceDomain = cfg.ServiceDomain
 	}
 
 	appMesh := cfg.TrafficLayer == contract.RouterAppMesh
@@ -265,7 +207,7 @@ func Deploy(ctx *pulumi.Context, cfg config.Config, opts Options) (*Environment,
 
 	env := &Environment{
 		Config:          cfg,
-		ApplicationUrl:  applicationURL,
+		ApplicationUrl:  layer.ApplicationURL,
 		CloneUrls:       pulumi.StringMap{},
 		StateMachineArn: dep.StateMachineArn,
 		Kubeconfig:      cl.Kubeconfig,

@@ -93,7 +93,7 @@ func TestMain(m *testing.M) {
 // devConfig is the committed dev stack's configuration.
 func devConfig(t *testing.T) (string, map[string]string) {
 	t.Helper()
-	project, cfg, _, err := offline.StackConfig("..", "dev")
+	project, cfg, _, err := config.ReadStackFile("..", "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func runStack(t *testing.T, overrides map[string]string) (*offline.Result, outpu
 	}
 	var out outputs
 	res, err := offline.Run(project, "dev", cfg, func(ctx *pulumi.Context) error {
-		c, err := config.Load(ctx.Stack(), stacks.Lookup(ctx))
+		c, err := config.Load(ctx.Stack(), config.FromContext(ctx))
 		if err != nil {
 			return err
 		}

@@ -21,14 +21,14 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/awsiam"
+	"github.com/eks-canary/platform/infra/deployer/enginerbac"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/lambdas/hooks"
 	"github.com/eks-canary/platform/lambdas/statemachine"
 )
 
 const (
-	DeployersGroup = "canary-deployers"
-	lambdaRuntime  = "provided.al2023"
+	lambdaRuntime = "provided.al2023"
 	// Seconds: the state machine's Tasks outlast the step function
 	// (contract.TaskTimeout), and the engine refuses plans that do not fit.
 	stepTimeout     = int(contract.StepLambdaTimeout / time.Second)
@@ -464,13 +464,13 @@ func (d *Deployer) build(ctx *pulumi.Context, name string, args *DeployerArgs) e
 			ClusterName:      args.ClusterName,
 			PrincipalArn:     e.role.Arn,
 			Type:             pulumi.String("STANDARD"),
-			KubernetesGroups: pulumi.StringArray{pulumi.String(DeployersGroup)},
+			KubernetesGroups: pulumi.StringArray{pulumi.String(enginerbac.Group)},
 			Tags:             args.Tags,
 		}, pulumi.Parent(d)); err != nil {
 			return fmt.Errorf("%s access entry: %w", e.suffix, err)
 		}
 	}
-	if err := d.rbac(ctx, name, args); err != nil {
+	if err := enginerbac.New(ctx, name, &enginerbac.Args{Namespace: args.Namespace, NamespaceResource: args.NamespaceResource}, pulumi.Parent(d)); err != nil {
 		return err
 	}
 

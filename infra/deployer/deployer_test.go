@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/deployer"
+	"github.com/eks-canary/platform/infra/deployer/enginerbac"
 	"github.com/eks-canary/platform/infra/policy"
 	pt "github.com/eks-canary/platform/internal/pulumitest"
 	"github.com/eks-canary/platform/lambdas/contract"
@@ -210,7 +211,7 @@ func TestEngineKubernetesAccess(t *testing.T) {
 	for _, e := range entries {
 		pt.Check(t, res, []pt.Row{
 			pt.R(pt.TypeAccessEntry, e.Name, "type", "STANDARD", "a standard entry"),
-			pt.R(pt.TypeAccessEntry, e.Name, "kubernetesGroups", []string{deployer.DeployersGroup}, "mapped to the deployers group only"),
+			pt.R(pt.TypeAccessEntry, e.Name, "kubernetesGroups", []string{enginerbac.Group}, "mapped to the deployers group only"),
 			pt.R(pt.TypeAccessEntry, e.Name, "clusterName", "canary-dev", "in the stack's cluster"),
 		})
 	}
@@ -221,7 +222,7 @@ func TestEngineKubernetesAccess(t *testing.T) {
 		pt.R(pt.TypeK8sRole, "deployer-k8s-role", "metadata.namespace", "yelb", "the application namespace only"),
 		pt.R(pt.TypeK8sRoleBind, "deployer-k8s-role-binding", "metadata.namespace", "yelb", "bound there"),
 		pt.R(pt.TypeK8sRoleBind, "deployer-k8s-role-binding", "subjects[0].kind", "Group", "to the group"),
-		pt.R(pt.TypeK8sRoleBind, "deployer-k8s-role-binding", "subjects[0].name", deployer.DeployersGroup, "the access entries map to"),
+		pt.R(pt.TypeK8sRoleBind, "deployer-k8s-role-binding", "subjects[0].name", enginerbac.Group, "the access entries map to"),
 		pt.R(pt.TypeK8sRoleBind, "deployer-k8s-role-binding", "roleRef.kind", "Role", "a Role, not a ClusterRole"),
 	})
 	role := pt.Find(t, res, pt.TypeK8sRole, "deployer-k8s-role")

@@ -7,16 +7,11 @@ package edge
 import (
 	_ "embed"
 	"fmt"
-	"strings"
 
-	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/eks-canary/platform/infra/awsiam"
 	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
 )
@@ -56,6 +51,26 @@ type ServiceDNSArgs struct {
 	VpcId            pulumi.StringInput
 	PodIdentityAgent pulumi.Resource
 	Tags             pulumi.StringMap
+
+	// Cloud creates the zone and ExternalDNS's access to it as children
+	// of the component.
+	Cloud Cloud
+	// Charts installs ExternalDNS from a local folder instead of its
+	// repository; empty fetches it.
+	Charts kubeinstall.ChartDirs
+}
+
+// Cloud creates the AWS side of ServiceDNS inside the component, so this
+// package holds only what goes into the cluster: the program's is
+// edgeaws.Cloud, and a cluster without AWS gives plain values.
+type Cloud interface {
+	// Zone creates or adopts the private hosted zone; ready must exist
+	// before ExternalDNS writes records.
+	Zone(ctx *pulumi.Context, d *ServiceDNS, name string, args *ServiceDNSArgs) (zoneID pulumi.StringOutput, ready pulumi.Resource, err error)
+	// ExternalDNS gives ExternalDNS's service account in namespace the
+	// right to change the zone's records; the release waits for what it
+	// returns.
+	ExternalDNS(ctx *pulumi.Context, d *ServiceDNS, name string, args *ServiceDNSArgs, zoneArn pulumi.StringOutput, namespace pulumi.StringInput) ([]pulumi.Resource, error)
 }
 
 // ServiceDNS is the zone, its VPC association and ExternalDNS.
@@ -71,25 +86,25 @@ type ServiceDNS struct {
 	// namespace) depends on it, so on destroy the records are removed while
 	// ExternalDNS still runs.
 	Release *kubeinstall.Release
-
-	zoneReady pulumi.Resource // the zone, or the association of an existing one
 }
 
 // NewServiceDNS creates or adopts the private zone and installs ExternalDNS
 // limited to it.
 func NewServiceDNS(ctx *pulumi.Context, name string, args *ServiceDNSArgs, opts ...pulumi.ResourceOption) (*ServiceDNS, error) {
-	if args == nil || args.Domain == "" || args.Region == "" || args.OwnerID == "" ||
-		args.ClusterName == nil || args.VpcId == nil || args.PodIdentityAgent == nil {
-		return nil, fmt.Errorf("service dns %s: Domain, Region, OwnerID, ClusterName, VpcId and PodIdentityAgent are required", name)
+	if args == nil || args.Domain == "" || args.Region == "" || args.OwnerID == "" || args.Cloud == nil {
+		return nil, fmt.Errorf("service dns %s: Domain, Region, OwnerID and Cloud are required", name)
 	}
 	d := &ServiceDNS{}
 	if err := ctx.RegisterComponentResource("canary:infra:ServiceDNS", name, d, opts...); err != nil {
 		return nil, err
 	}
-	if err := d.zone(ctx, name, args); err != nil {
+	zoneID, zoneReady, err := args.Cloud.Zone(ctx, d, name, args)
+	if err != nil {
 		return nil, fmt.Errorf("service dns %s: %w", name, err)
 	}
-	if err := d.externalDNS(ctx, name, args); err != nil {
+	d.ZoneId = zoneID
+	d.ZoneArn = zoneID.ApplyT(func(id string) string { return "arn:aws:route53:::hostedzone/" + id }).(pulumi.StringOutput)
+	if err := d.externalDNS(ctx, name, args, zoneReady); err != nil {
 		return nil, fmt.Errorf("service dns %s: %w", name, err)
 	}
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{"zoneId": d.ZoneId, "zoneArn": d.ZoneArn}); err != nil {
@@ -98,55 +113,7 @@ func NewServiceDNS(ctx *pulumi.Context, name string, args *ServiceDNSArgs, opts 
 	return d, nil
 }
 
-func (d *ServiceDNS) zone(ctx *pulumi.Context, name string, args *ServiceDNSArgs) error {
-	var zoneID pulumi.StringOutput
-	var dependency pulumi.Resource
-	if args.HostedZoneID == "" {
-		// forceDestroy: records ExternalDNS had no time to remove on
-		// destroy must not keep the zone (Route 53 refuses to delete a zone
-		// that still holds records).
-		zone, err := route53.NewZone(ctx, name+"-zone", &route53.ZoneArgs{
-			Name:         pulumi.String(args.Domain),
-			Comment:      pulumi.String("Stable VPC Lattice names of " + args.OwnerID),
-			Vpcs:         route53.ZoneVpcArray{route53.ZoneVpcArgs{VpcId: args.VpcId, VpcRegion: pulumi.String(args.Region)}},
-			ForceDestroy: pulumi.Bool(true),
-			Tags:         args.Tags,
-		}, pulumi.Parent(d))
-		if err != nil {
-			return fmt.Errorf("hosted zone: %w", err)
-		}
-		zoneID, dependency = zone.ZoneId, zone
-	} else {
-		existing, err := route53.LookupZone(ctx, &route53.LookupZoneArgs{ZoneId: pulumi.StringRef(args.HostedZoneID)}, pulumi.Parent(d))
-		if err != nil {
-			return fmt.Errorf("hosted zone %s: %w (check hostedZoneId)", args.HostedZoneID, err)
-		}
-		zoneName := strings.TrimSuffix(existing.Name, ".")
-		if existing.PrivateZone == nil || !*existing.PrivateZone {
-			return fmt.Errorf("hosted zone %s (%s) is public: hostedZoneId must name a private hosted zone", args.HostedZoneID, zoneName)
-		}
-		if args.Domain != zoneName && !strings.HasSuffix(args.Domain, "."+zoneName) {
-			return fmt.Errorf("hosted zone %s is %s: serviceDomain %s must be that name or lie under it", args.HostedZoneID, zoneName, args.Domain)
-		}
-		// The user's zone stays; only its association with this stack's
-		// VPC comes and goes with the stack.
-		association, err := route53.NewZoneAssociation(ctx, name+"-zone-association", &route53.ZoneAssociationArgs{
-			ZoneId:    pulumi.String(args.HostedZoneID),
-			VpcId:     args.VpcId,
-			VpcRegion: pulumi.String(args.Region),
-		}, pulumi.Parent(d))
-		if err != nil {
-			return fmt.Errorf("hosted zone association: %w", err)
-		}
-		zoneID, dependency = association.ZoneId, association
-	}
-	d.ZoneId = zoneID
-	d.ZoneArn = zoneID.ApplyT(func(id string) string { return "arn:aws:route53:::hostedzone/" + id }).(pulumi.StringOutput)
-	d.zoneReady = dependency
-	return nil
-}
-
-func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *ServiceDNSArgs) error {
+func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *ServiceDNSArgs, zoneReady pulumi.Resource) error {
 	ns, err := corev1.NewNamespace(ctx, name+"-namespace", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ExternalDNSNamespace), Labels: RestrictedPodSecurity()},
 	}, pulumi.Parent(d))
@@ -159,50 +126,17 @@ func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *Service
 	}
 	d.CRD = crd
 
-	role, err := iam.NewRole(ctx, name+"-external-dns", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.PodIdentityTrust()),
-		Description:      pulumi.String("ExternalDNS of " + args.OwnerID + " (Pod Identity), records of one private zone"),
-		Tags:             args.Tags,
-	}, pulumi.Parent(d))
+	access, err := args.Cloud.ExternalDNS(ctx, d, name, args, d.ZoneArn, ns.Metadata.Name().Elem())
 	if err != nil {
-		return fmt.Errorf("external-dns role: %w", err)
-	}
-	// Record changes on this zone only; Route 53 has no resource-level
-	// permission for listing zones, which ExternalDNS does to find it.
-	policy, err := iam.NewRolePolicy(ctx, name+"-external-dns", &iam.RolePolicyArgs{
-		Role: role.ID(),
-		Policy: awsiam.Document(
-			awsiam.Statement{
-				Sid:       "RecordsOfTheStackZone",
-				Actions:   []string{"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListTagsForResources"},
-				Resources: []pulumi.StringInput{d.ZoneArn},
-			},
-			awsiam.Statement{
-				Sid:       "FindTheZone",
-				Actions:   []string{"route53:ListHostedZones"},
-				Resources: []pulumi.StringInput{awsiam.Any},
-			},
-		),
-	}, pulumi.Parent(d))
-	if err != nil {
-		return fmt.Errorf("external-dns policy: %w", err)
-	}
-	association, err := awseks.NewPodIdentityAssociation(ctx, name+"-external-dns", &awseks.PodIdentityAssociationArgs{
-		ClusterName:    args.ClusterName,
-		Namespace:      ns.Metadata.Name().Elem(),
-		ServiceAccount: pulumi.String(ExternalDNSSA),
-		RoleArn:        role.Arn,
-		Tags:           args.Tags,
-	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{args.PodIdentityAgent}))
-	if err != nil {
-		return fmt.Errorf("external-dns pod identity: %w", err)
+		return fmt.Errorf("external-dns access: %w", err)
 	}
 
+	chart, repo := args.Charts.Source(ExternalDNSChart, ExternalDNSRepo)
 	release, err := kubeinstall.NewRelease(ctx, name+"-external-dns", &kubeinstall.ReleaseArgs{
 		Name:      pulumi.String(ExternalDNSChart),
-		Chart:     pulumi.String(ExternalDNSChart),
+		Chart:     chart,
 		Version:   pulumi.String(ExternalDNSVersion),
-		Repo:      pulumi.String(ExternalDNSRepo),
+		Repo:      repo,
 		Namespace: ns.Metadata.Name(),
 		// The program applies the CRD (above) before either controller.
 		SkipCrds: pulumi.Bool(true),
@@ -239,12 +173,23 @@ func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *Service
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
 		CleanupOnFail: pulumi.Bool(true),
-	}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{crd, association, policy, d.zoneReady}))
+	}, pulumi.Parent(d), pulumi.DependsOn(append(present(crd, zoneReady), access...)))
 	if err != nil {
 		return fmt.Errorf("external-dns release: %w", err)
 	}
 	d.Release = release
 	return nil
+}
+
+// present drops the nil resources (what a cloud without AWS leaves unset).
+func present(rs ...pulumi.Resource) []pulumi.Resource {
+	var out []pulumi.Resource
+	for _, r := range rs {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // RestrictedPodSecurity are Pod Security Admission labels that enforce,

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/eks-canary/platform/infra/edge"
+	"github.com/eks-canary/platform/infra/edge/edgeaws"
 	"github.com/eks-canary/platform/infra/policy"
 	pt "github.com/eks-canary/platform/internal/pulumitest"
 	"github.com/eks-canary/platform/stacks/offline"
@@ -171,6 +172,7 @@ func offlineDNS(t *testing.T, zoneID, d string) (*offline.Result, string, error)
 		dns, err := edge.NewServiceDNS(ctx, "dns", &edge.ServiceDNSArgs{
 			Domain: d, HostedZoneID: zoneID, Region: "us-west-2", OwnerID: "canary-dev",
 			ClusterName: pulumi.String("canary-dev"), VpcId: pulumi.String("vpc-0abc"), PodIdentityAgent: agent,
+			Cloud: edgeaws.Cloud{},
 		})
 		if err != nil {
 			return err

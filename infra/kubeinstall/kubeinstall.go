@@ -14,6 +14,7 @@ package kubeinstall
 
 import (
 	"errors"
+	"path"
 	"reflect"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
@@ -48,6 +49,24 @@ type ReleaseArgs struct {
 	Timeout       pulumi.IntPtrInput // seconds
 	MaxHistory    pulumi.IntPtrInput
 	CleanupOnFail pulumi.BoolPtrInput
+}
+
+// ChartDirs maps a chart's name (the last element of its reference) to a
+// folder holding that chart unpacked, installed instead of the chart from
+// its repository: for a cluster that cannot reach the repositories, such as
+// the local control plane the engine test deploys to.
+type ChartDirs map[string]string
+
+// Source is where a release installs chart from: the folder dirs has for
+// it, else chart itself from repo (empty for an OCI reference).
+func (dirs ChartDirs) Source(chart, repo string) (chartRef pulumi.StringInput, repoURL pulumi.StringInput) {
+	if dir, ok := dirs[path.Base(chart)]; ok {
+		return pulumi.String(dir), nil
+	}
+	if repo == "" {
+		return pulumi.String(chart), nil
+	}
+	return pulumi.String(chart), pulumi.String(repo)
 }
 
 // NewRelease registers a Helm release.

@@ -1,10 +1,8 @@
 package traffic
 
 import (
-	_ "embed"
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
@@ -14,17 +12,6 @@ import (
 
 	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
-
-	"github.com/eks-canary/platform/infra/awsiam"
-)
-
-// Upstream least-privilege policies of the App Mesh controller and of the
-// Envoy proxies (see policies/NOTICE.md).
-var (
-	//go:embed policies/appmesh-controller-iam-policy.json
-	appMeshControllerPolicy string
-	//go:embed policies/appmesh-envoy-iam-policy.json
-	appMeshEnvoyPolicy string
 )
 
 // App Mesh names and versions.
@@ -44,10 +31,17 @@ const (
 	appMeshAPI     = "appmesh.k8s.aws/v1beta2"
 )
 
+// AppMeshAccess is what App Mesh's pods run as on AWS.
+type AppMeshAccess struct {
+	// ControllerRoleArn and EnvoyRoleArn are the IAM roles (IRSA) of the
+	// controller and of every meshed pod's Envoy.
+	ControllerRoleArn, EnvoyRoleArn pulumi.StringInput
+	// ControllerReady and EnvoyReady must exist before the controller and
+	// the Envoy service account start: the roles' policies.
+	ControllerReady, EnvoyReady []pulumi.Resource
+}
+
 func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *TrafficArgs) error {
-	if args.OidcProviderArn == nil || args.OidcIssuer == nil {
-		return fmt.Errorf("app mesh: OidcProviderArn and OidcIssuer are required (IRSA)")
-	}
 	if args.IngressService == "" {
 		return fmt.Errorf("app mesh: IngressService is required (the VirtualService the gateway routes to)")
 	}
@@ -57,36 +51,24 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 	if err != nil {
 		return fmt.Errorf("app mesh namespace: %w", err)
 	}
-
-	// The controller documents IRSA only, so it keeps IRSA rather than Pod Identity.
-	controllerRole, err := iam.NewRole(ctx, name+"-appmesh-controller", &iam.RoleArgs{
-		AssumeRolePolicy: awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, AppMeshSystemNamespace, AppMeshControllerSA),
-		Description:      pulumi.String("App Mesh controller (IRSA)"),
-		Tags:             args.Tags,
-	}, pulumi.Parent(t))
+	access, err := args.Cloud.AppMesh(ctx, t, name, args)
 	if err != nil {
-		return fmt.Errorf("app mesh controller role: %w", err)
-	}
-	controllerPolicy, err := iam.NewRolePolicy(ctx, name+"-appmesh-controller", &iam.RolePolicyArgs{
-		Role:   controllerRole.ID(),
-		Policy: pulumi.String(appMeshControllerPolicy),
-	}, pulumi.Parent(t))
-	if err != nil {
-		return fmt.Errorf("app mesh controller policy: %w", err)
+		return fmt.Errorf("app mesh: %w", err)
 	}
 
+	chart, repo := args.Charts.Source(AppMeshChart, AppMeshChartRepo)
 	release, err := kubeinstall.NewRelease(ctx, name+"-appmesh-controller", &kubeinstall.ReleaseArgs{
 		Name:      pulumi.String(AppMeshChart),
-		Chart:     pulumi.String(AppMeshChart),
+		Chart:     chart,
 		Version:   pulumi.String(AppMeshChartVersion),
 		Namespace: sysNs.Metadata.Name(),
-		Repo:      pulumi.String(AppMeshChartRepo),
+		Repo:      repo,
 		Values: pulumi.Map{
 			"region": pulumi.String(args.Region),
 			"serviceAccount": pulumi.Map{
 				"create":      pulumi.Bool(true),
 				"name":        pulumi.String(AppMeshControllerSA),
-				"annotations": pulumi.Map{"eks.amazonaws.com/role-arn": controllerRole.Arn},
+				"annotations": pulumi.Map{"eks.amazonaws.com/role-arn": access.ControllerRoleArn},
 			},
 			// Public ECR serves every region; the chart's default is one
 			// regional registry.
@@ -97,7 +79,7 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
 		CleanupOnFail: pulumi.Bool(true),
-	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{controllerPolicy}))
+	}, pulumi.Parent(t), pulumi.DependsOn(access.ControllerReady))
 	if err != nil {
 		return fmt.Errorf("app mesh controller release: %w", err)
 	}
@@ -134,28 +116,13 @@ func (t *Traffic) installAppMesh(ctx *pulumi.Context, name string, args *Traffic
 	inApp := []pulumi.ResourceOption{pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{release, mesh, t.AppNamespace})}
 	ns := t.AppNamespace.Metadata.Name()
 
-	envoyRole, err := iam.NewRole(ctx, name+"-appmesh-envoy", &iam.RoleArgs{
-		AssumeRolePolicy: awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, args.Namespace, EnvoyServiceAccount),
-		Description:      pulumi.String("Envoy proxies of namespace " + args.Namespace + " (IRSA)"),
-		Tags:             args.Tags,
-	}, pulumi.Parent(t))
-	if err != nil {
-		return fmt.Errorf("envoy role: %w", err)
-	}
-	envoyPolicy, err := iam.NewRolePolicy(ctx, name+"-appmesh-envoy", &iam.RolePolicyArgs{
-		Role:   envoyRole.ID(),
-		Policy: pulumi.String(appMeshEnvoyPolicy),
-	}, pulumi.Parent(t))
-	if err != nil {
-		return fmt.Errorf("envoy policy: %w", err)
-	}
 	envoySA, err := corev1.NewServiceAccount(ctx, name+"-envoy-sa", &corev1.ServiceAccountArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:        pulumi.String(EnvoyServiceAccount),
 			Namespace:   ns,
-			Annotations: pulumi.StringMap{"eks.amazonaws.com/role-arn": envoyRole.Arn},
+			Annotations: pulumi.StringMap{"eks.amazonaws.com/role-arn": access.EnvoyRoleArn},
 		},
-	}, append(inApp, pulumi.DependsOn([]pulumi.Resource{envoyPolicy}))...)
+	}, append(inApp, pulumi.DependsOn(access.EnvoyReady))...)
 	if err != nil {
 		return fmt.Errorf("envoy service account: %w", err)
 	}

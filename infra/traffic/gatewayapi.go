@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
-	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpclattice"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -19,19 +15,12 @@ import (
 
 	"github.com/eks-canary/platform/infra/kubeinstall"
 	"github.com/eks-canary/platform/lambdas/contract"
-
-	"github.com/eks-canary/platform/infra/awsiam"
 )
 
-var (
-	// Upstream recommended policy of the AWS Gateway API Controller (see
-	// policies/NOTICE.md).
-	//go:embed policies/gateway-controller-iam-policy.json
-	gatewayControllerPolicy string
-	// The Gateway API standard CRDs (see manifests/NOTICE.md).
-	//go:embed manifests/gateway-api-standard-v1.6.3.yaml
-	gatewayAPICRDs string
-)
+// The Gateway API standard CRDs (see manifests/NOTICE.md).
+//
+//go:embed manifests/gateway-api-standard-v1.6.3.yaml
+var gatewayAPICRDs string
 
 // Gateway API names and versions.
 const (
@@ -41,12 +30,22 @@ const (
 	GatewayControllerSA        = "gateway-api-controller"
 	GatewayClass               = contract.GatewayClass
 	gatewayAPIv1               = "gateway.networking.k8s.io/v1"
-	latticePrefix              = "com.amazonaws.%s.vpc-lattice"
 )
 
+// GatewayAccess is what the Gateway API Controller needs on AWS before it
+// starts.
+type GatewayAccess struct {
+	// ControllerReady: its Pod Identity association and role policy, the
+	// stack's service network and that network's VPC association.
+	ControllerReady []pulumi.Resource
+	// NetworkReady must outlive the application namespace and the Gateway,
+	// whose VPC Lattice services sit in the network: its VPC association.
+	NetworkReady []pulumi.Resource
+}
+
 func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *TrafficArgs) error {
-	if args.ClusterName == nil || args.AccountId == nil || args.VpcId == nil || args.ClusterSecurityGroupId == nil || args.PodIdentityAgent == nil {
-		return fmt.Errorf("gateway api: ClusterName, AccountId, VpcId, ClusterSecurityGroupId and PodIdentityAgent are required")
+	if args.ClusterName == nil || args.AccountId == nil || args.VpcId == nil {
+		return fmt.Errorf("gateway api: ClusterName, AccountId and VpcId are required")
 	}
 	if args.ServiceNetwork == "" || args.ServiceDomain == "" || args.IngressService == "" {
 		return fmt.Errorf("gateway api: ServiceNetwork, ServiceDomain and IngressService are required")
@@ -57,31 +56,9 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	if err != nil {
 		return fmt.Errorf("controller namespace: %w", err)
 	}
-
-	role, err := iam.NewRole(ctx, name+"-gateway-controller", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.PodIdentityTrust()),
-		Description:      pulumi.String("AWS Gateway API Controller (Pod Identity)"),
-		Tags:             args.Tags,
-	}, pulumi.Parent(t))
+	access, err := args.Cloud.GatewayAPI(ctx, t, name, args, sysNs.Metadata.Name().Elem())
 	if err != nil {
-		return fmt.Errorf("controller role: %w", err)
-	}
-	policy, err := iam.NewRolePolicy(ctx, name+"-gateway-controller", &iam.RolePolicyArgs{
-		Role:   role.ID(),
-		Policy: pulumi.String(gatewayControllerPolicy),
-	}, pulumi.Parent(t))
-	if err != nil {
-		return fmt.Errorf("controller policy: %w", err)
-	}
-	association, err := awseks.NewPodIdentityAssociation(ctx, name+"-gateway-controller", &awseks.PodIdentityAssociationArgs{
-		ClusterName:    args.ClusterName,
-		Namespace:      sysNs.Metadata.Name().Elem(),
-		ServiceAccount: pulumi.String(GatewayControllerSA),
-		RoleArn:        role.Arn,
-		Tags:           args.Tags,
-	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{args.PodIdentityAgent}))
-	if err != nil {
-		return fmt.Errorf("controller pod identity: %w", err)
+		return fmt.Errorf("gateway api: %w", err)
 	}
 
 	// The chart does not ship the Gateway API CRDs.
@@ -90,48 +67,10 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 		return fmt.Errorf("gateway api crds: %w", err)
 	}
 
-	// The service network and its VPC association belong to the stack, so
-	// destroy removes them once the controller and the Gateway are gone.
-	// The network is named after the stack, not the Gateway: see the
-	// controller's values below.
-	serviceNetwork, err := vpclattice.NewServiceNetwork(ctx, name+"-service-network", &vpclattice.ServiceNetworkArgs{
-		Name:     pulumi.String(args.ServiceNetwork),
-		AuthType: pulumi.String("NONE"),
-		Tags:     args.Tags,
-	}, pulumi.Parent(t))
-	if err != nil {
-		return fmt.Errorf("service network: %w", err)
-	}
-	vpcAssociation, err := vpclattice.NewServiceNetworkVpcAssociation(ctx, name+"-vpc-association", &vpclattice.ServiceNetworkVpcAssociationArgs{
-		ServiceNetworkIdentifier: serviceNetwork.ID(),
-		VpcIdentifier:            args.VpcId,
-		Tags:                     args.Tags,
-	}, pulumi.Parent(t))
-	if err != nil {
-		return fmt.Errorf("service network vpc association: %w", err)
-	}
-
-	// VPC Lattice reaches the pods from its managed prefix list; the pods'
-	// security group (the EKS cluster security group on managed nodes) must
-	// admit it.
-	prefixList := ec2.LookupManagedPrefixListOutput(ctx, ec2.LookupManagedPrefixListOutputArgs{
-		Name: pulumi.String(fmt.Sprintf(latticePrefix, args.Region)),
-	}, pulumi.Parent(t))
-	if _, err := ec2.NewSecurityGroupRule(ctx, name+"-lattice-ingress", &ec2.SecurityGroupRuleArgs{
-		Type:            pulumi.String("ingress"),
-		Protocol:        pulumi.String("-1"),
-		FromPort:        pulumi.Int(0),
-		ToPort:          pulumi.Int(0),
-		SecurityGroupId: args.ClusterSecurityGroupId,
-		PrefixListIds:   pulumi.StringArray{prefixList.Id()},
-		Description:     pulumi.String("VPC Lattice to pods"),
-	}, pulumi.Parent(t)); err != nil {
-		return fmt.Errorf("lattice ingress rule: %w", err)
-	}
-
+	chart, _ := args.Charts.Source(GatewayControllerChart, "")
 	release, err := kubeinstall.NewRelease(ctx, name+"-gateway-controller", &kubeinstall.ReleaseArgs{
 		Name:      pulumi.String(GatewayControllerSA),
-		Chart:     pulumi.String(GatewayControllerChart),
+		Chart:     chart,
 		Version:   pulumi.String(GatewayControllerVersion),
 		Namespace: sysNs.Metadata.Name(),
 		Values: pulumi.Map{
@@ -160,7 +99,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
 		CleanupOnFail: pulumi.Bool(true),
-	}, pulumi.Parent(t), pulumi.DependsOn(present(crds, association, policy, serviceNetwork, vpcAssociation, args.DNSEndpointCRD)))
+	}, pulumi.Parent(t), pulumi.DependsOn(present(append([]pulumi.Resource{crds, args.DNSEndpointCRD}, access.ControllerReady...)...)))
 	if err != nil {
 		return fmt.Errorf("controller release: %w", err)
 	}
@@ -182,7 +121,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	// sit in the service network, and their DNSEndpoints: it goes first,
 	// while the controller and ExternalDNS run and before the network's VPC
 	// association is removed.
-	if err := t.appNamespace(ctx, name, args, PodSecurityBaseline, nil, present(release, vpcAssociation, args.ExternalDNS)); err != nil {
+	if err := t.appNamespace(ctx, name, args, PodSecurityBaseline, nil, present(append([]pulumi.Resource{release, args.ExternalDNS}, access.NetworkReady...)...)); err != nil {
 		return err
 	}
 	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway", &apiextensions.CustomResourceArgs{
@@ -195,7 +134,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 				"name": pulumi.String(contract.GatewayListener), "protocol": pulumi.String("HTTP"), "port": pulumi.Int(80),
 			}},
 		}},
-	}, pulumi.Parent(t), pulumi.DependsOn([]pulumi.Resource{class, release, vpcAssociation, t.AppNamespace}))
+	}, pulumi.Parent(t), pulumi.DependsOn(append([]pulumi.Resource{class, release, t.AppNamespace}, access.NetworkReady...)))
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}

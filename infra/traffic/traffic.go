@@ -55,6 +55,24 @@ type TrafficArgs struct {
 	// so on destroy the records of its routes go while ExternalDNS runs.
 	ExternalDNS pulumi.Resource
 	Tags        pulumi.StringMap
+
+	// Cloud creates the layer's AWS resources (IAM roles, Pod Identity,
+	// the VPC Lattice service network) as children of the component.
+	Cloud Cloud
+	// Charts installs the controller chart from a local folder instead of
+	// its repository; empty fetches it.
+	Charts kubeinstall.ChartDirs
+}
+
+// Cloud creates the AWS side of a traffic layer inside the component, so
+// this package holds only what goes into the cluster: the program's is
+// trafficaws.Cloud, and a cluster without AWS (the engine test on the local
+// control plane) gives plain values.
+type Cloud interface {
+	AppMesh(ctx *pulumi.Context, t *Traffic, name string, args *TrafficArgs) (*AppMeshAccess, error)
+	// GatewayAPI's controllerNamespace is where the controller's service
+	// account lives.
+	GatewayAPI(ctx *pulumi.Context, t *Traffic, name string, args *TrafficArgs, controllerNamespace pulumi.StringInput) (*GatewayAccess, error)
 }
 
 // Traffic is the installed layer.
@@ -78,8 +96,8 @@ type Traffic struct {
 
 // NewTraffic installs the configured layer.
 func NewTraffic(ctx *pulumi.Context, name string, args *TrafficArgs, opts ...pulumi.ResourceOption) (*Traffic, error) {
-	if args == nil || args.Namespace == "" || args.Region == "" {
-		return nil, fmt.Errorf("traffic %s: Namespace and Region are required", name)
+	if args == nil || args.Namespace == "" || args.Region == "" || args.Cloud == nil {
+		return nil, fmt.Errorf("traffic %s: Namespace, Region and Cloud are required", name)
 	}
 	t := &Traffic{Layer: args.Layer}
 	if err := ctx.RegisterComponentResource("canary:infra:Traffic", name, t, opts...); err != nil {

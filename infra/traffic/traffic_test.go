@@ -13,6 +13,7 @@ import (
 
 	"github.com/eks-canary/platform/infra/policy"
 	"github.com/eks-canary/platform/infra/traffic"
+	"github.com/eks-canary/platform/infra/traffic/trafficaws"
 	pt "github.com/eks-canary/platform/internal/pulumitest"
 	"github.com/eks-canary/platform/lambdas/contract"
 	"github.com/eks-canary/platform/stacks/offline"
@@ -40,6 +41,7 @@ func run(t *testing.T, layer string) (*offline.Result, *traffic.Traffic) {
 			ClusterName: pulumi.String("canary-dev"), AccountId: pulumi.String(offline.Account), VpcId: pulumi.String("vpc-0abc"),
 			OidcProviderArn: pulumi.String(oidcArn), OidcIssuer: pulumi.String(oidcIssuer),
 			ClusterSecurityGroupId: pulumi.String("sg-0abc"), PodIdentityAgent: agent,
+			Cloud: trafficaws.Cloud{},
 		}
 		if layer == contract.RouterGatewayAPI {
 			args.ServiceDomain, args.ServiceNetwork = "canary-dev.internal", traffic.ServiceNetworkName("canary-dev")
@@ -79,7 +81,7 @@ func TestAppMeshLayer(t *testing.T) {
 	res, tr := run(t, contract.RouterAppMesh)
 	rel := "traffic-appmesh-controller"
 	roleArn := "arn:aws:iam::" + offline.Account + ":role/" + pt.Find(t, res, pt.TypeRole, rel).ID
-	controllerPolicy, err := os.ReadFile("policies/appmesh-controller-iam-policy.json")
+	controllerPolicy, err := os.ReadFile("trafficaws/policies/appmesh-controller-iam-policy.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func TestGatewayAPILayer(t *testing.T) {
 
 func TestTrafficRefusesAnUnknownLayer(t *testing.T) {
 	_, err := pt.Run(func(ctx *pulumi.Context) error {
-		_, err := traffic.NewTraffic(ctx, "traffic", &traffic.TrafficArgs{Layer: "istio", Namespace: "yelb", Region: "us-west-2"})
+		_, err := traffic.NewTraffic(ctx, "traffic", &traffic.TrafficArgs{Layer: "istio", Namespace: "yelb", Region: "us-west-2", Cloud: trafficaws.Cloud{}})
 		return err
 	})
 	if err == nil || !strings.Contains(err.Error(), `"istio"`) || !strings.Contains(err.Error(), contract.RouterGatewayAPI) {

@@ -82,7 +82,7 @@ func devStackWith(t *testing.T, layer string, set map[string]string) *run {
 		return r
 	}
 	root, archive := fixture(t)
-	project, cfg, _, err := offline.StackConfig(filepath.Join("..", ".."), "dev")
+	project, cfg, _, err := config.ReadStackFile(filepath.Join("..", ".."), "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func devStackWith(t *testing.T, layer string, set map[string]string) *run {
 	r := &run{project: project}
 	opts := stacks.Options{RepoRoot: root, PackageLambda: func(context.Context) (string, error) { return archive, nil }}
 	r.res, err = offline.Run(project, "dev", cfg, func(ctx *pulumi.Context) error {
-		c, err := config.Load(ctx.Stack(), stacks.Lookup(ctx))
+		c, err := config.Load(ctx.Stack(), config.FromContext(ctx))
 		if err != nil {
 			return err
 		}

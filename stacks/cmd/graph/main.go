@@ -63,7 +63,7 @@ func (s *setFlags) Set(v string) error {
 
 func run(w io.Writer, dir, stack, trafficLayer string, sets setFlags, flat bool) error {
 	start := time.Now()
-	project, cfg, secrets, err := offline.StackConfig(dir, stack)
+	project, cfg, secrets, err := config.ReadStackFile(dir, stack)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,7 @@
-package deployer
+// Package enginerbac is what the canary engine may do in the cluster: one
+// Role in the application namespace, bound to the group the engine's EKS
+// access entries map its IAM roles to (infra/deployer), and never more.
+package enginerbac
 
 import (
 	"fmt"
@@ -8,8 +11,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// DeployerRules is what the engine may do in the application namespace.
-var DeployerRules = []Rule{
+// Group is the Kubernetes group of the engine's roles.
+const Group = "canary-deployers"
+
+// Rules is what the engine may do in the application namespace.
+var Rules = []Rule{
 	{Groups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "replicasets"}, Verbs: manage},
 	{Groups: []string{""}, Resources: []string{"services", "configmaps"}, Verbs: manage},
 	{Groups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"get", "list"}},
@@ -31,32 +37,46 @@ type Rule struct {
 	Groups, Resources, Verbs []string
 }
 
-// rbac binds the canary-deployers group, which the engine's access entries
-// map its roles to, to a Role in the application namespace only.
-func (d *Deployer) rbac(ctx *pulumi.Context, name string, args *DeployerArgs) error {
+// Args place the Role.
+type Args struct {
+	Namespace string
+	// NamespaceResource is the namespace object: the Role and its binding
+	// go before it on destroy.
+	NamespaceResource pulumi.Resource
+}
+
+// New binds Group to a Role of Rules in the application namespace only; its
+// children are "<name>-k8s-role" and "<name>-k8s-role-binding".
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) error {
+	if args == nil || args.Namespace == "" {
+		return fmt.Errorf("engine rbac %s: Namespace is required", name)
+	}
 	var rules rbacv1.PolicyRuleArray
-	for _, r := range DeployerRules {
+	for _, r := range Rules {
 		rules = append(rules, rbacv1.PolicyRuleArgs{
 			ApiGroups: pulumi.ToStringArray(r.Groups),
 			Resources: pulumi.ToStringArray(r.Resources),
 			Verbs:     pulumi.ToStringArray(r.Verbs),
 		})
 	}
-	inApp := []pulumi.ResourceOption{pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{args.NamespaceResource})}
+	inApp := opts
+	if args.NamespaceResource != nil {
+		inApp = append(append([]pulumi.ResourceOption{}, opts...), pulumi.DependsOn([]pulumi.Resource{args.NamespaceResource}))
+	}
 	role, err := rbacv1.NewRole(ctx, name+"-k8s-role", &rbacv1.RoleArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(DeployersGroup), Namespace: pulumi.String(args.Namespace)},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Group), Namespace: pulumi.String(args.Namespace)},
 		Rules:    rules,
 	}, inApp...)
 	if err != nil {
 		return fmt.Errorf("kubernetes role: %w", err)
 	}
 	if _, err := rbacv1.NewRoleBinding(ctx, name+"-k8s-role-binding", &rbacv1.RoleBindingArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(DeployersGroup), Namespace: pulumi.String(args.Namespace)},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(Group), Namespace: pulumi.String(args.Namespace)},
 		RoleRef: &rbacv1.RoleRefArgs{
 			ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("Role"), Name: role.Metadata.Name().Elem(),
 		},
 		Subjects: rbacv1.SubjectArray{rbacv1.SubjectArgs{
-			Kind: pulumi.String("Group"), Name: pulumi.String(DeployersGroup), ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
+			Kind: pulumi.String("Group"), Name: pulumi.String(Group), ApiGroup: pulumi.String("rbac.authorization.k8s.io"),
 		}},
 	}, inApp...); err != nil {
 		return fmt.Errorf("kubernetes role binding: %w", err)
