@@ -11,7 +11,7 @@ TEST_PARALLEL ?= 4
 BENCH_PACKAGES = $(addprefix ./,$(sort $(dir $(shell git grep -l '^func Benchmark' -- '*_test.go' ':!microservices'))))
 GO_MODULES := $(shell find microservices -name go.mod -not -path '*/node_modules/*' -exec dirname {} \;)
 
-.PHONY: up preview destroy graph test test-unit bench-smoke lint test-deps vet bench scale demo build lambda tools control-plane checks aws-models
+.PHONY: up preview destroy graph test test-unit test-engine pulumi-engine bench-smoke lint test-deps vet bench scale demo build lambda tools control-plane checks aws-models
 
 ## up: build and deploy the whole environment of stack $(STACK) (local state backend unless logged in)
 up:
@@ -35,6 +35,14 @@ test:
 
 test-deps:
 	scripts/install-test-deps.sh
+
+## test-engine: the Kubernetes layer of both traffic layers deployed, updated and destroyed by the real Pulumi engine on a local control plane (part of test)
+test-engine: control-plane pulumi-engine
+	CANARY_PULUMI_ENGINE_BIN=$$(scripts/build-pulumi-engine.sh) go test -count=1 -timeout 30m ./stacks/kubelayer
+
+## pulumi-engine: build the Pulumi CLI and the Kubernetes provider once into a cache folder (prints it)
+pulumi-engine:
+	scripts/build-pulumi-engine.sh
 
 ## test-unit: the tests that need nothing but Go (no control plane, no Pulumi link); about a minute warm
 test-unit:

@@ -59,7 +59,9 @@ func NewSample(ctx *pulumi.Context, name string, args *SampleArgs, opts ...pulum
 		}
 		password = pulumi.String(generated)
 		// A new value is drawn on every run; only the first one is used.
-		secretOpts = append(secretOpts, pulumi.IgnoreChanges([]string{"stringData"}))
+		// The provider folds stringData into data, so both are ignored:
+		// with stringData alone, every run replaced the Secret.
+		secretOpts = append(secretOpts, pulumi.IgnoreChanges([]string{"stringData", "data"}))
 	}
 	if _, err := corev1.NewSecret(ctx, name+"-db-credentials", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{

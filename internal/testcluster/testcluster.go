@@ -70,6 +70,9 @@ type Options struct {
 	// GatewayAPICRDs is a file of Gateway API CRDs. Default: the standard
 	// bundle the environment program installs (infra/traffic/manifests).
 	GatewayAPICRDs string
+	// NoCRDs starts a plane with no CRDs at all, for a test in which the
+	// environment program installs them itself.
+	NoCRDs bool
 }
 
 // Cluster is a running control plane. Its clients are authenticated as a
@@ -96,9 +99,12 @@ func New(opts Options) (*Cluster, error) {
 	if err := checkBinaries(opts.BinDir); err != nil {
 		return nil, err
 	}
-	crds, err := loadCRDs(opts.UpstreamDir, opts.GatewayAPICRDs)
-	if err != nil {
-		return nil, err
+	var crds []*unstructured.Unstructured
+	if !opts.NoCRDs {
+		var err error
+		if crds, err = loadCRDs(opts.UpstreamDir, opts.GatewayAPICRDs); err != nil {
+			return nil, err
+		}
 	}
 
 	dir, err := os.MkdirTemp("", "testcluster-")
