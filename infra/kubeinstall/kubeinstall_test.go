@@ -62,3 +62,37 @@ func TestReleaseWithoutAChartIsRefused(t *testing.T) {
 		t.Fatal("a release without a chart was registered")
 	}
 }
+
+// A chart with a local folder installs from it, by the last element of its
+// reference; any other comes from its repository.
+func TestChartDirsReplaceOnlyTheChartsTheyName(t *testing.T) {
+	dirs := kubeinstall.ChartDirs{"appmesh-controller": "/charts/appmesh-controller-1.13.3", "gateway-chart": "/charts/gateway-chart-v2"}
+	cases := []struct {
+		name, chart, repo   string
+		dirs                kubeinstall.ChartDirs
+		wantChart, wantRepo string
+		wantRepoSet         bool
+	}{
+		{"repository chart with a folder", "appmesh-controller", "https://aws.github.io/eks-charts", dirs, "/charts/appmesh-controller-1.13.3", "", false},
+		{"OCI chart with a folder", "oci://public.ecr.aws/x/gateway-chart", "", dirs, "/charts/gateway-chart-v2", "", false},
+		{"repository chart without one", "external-dns", "https://kubernetes-sigs.github.io/external-dns/", dirs, "external-dns", "https://kubernetes-sigs.github.io/external-dns/", true},
+		{"OCI chart without one", "oci://public.ecr.aws/x/other", "", dirs, "oci://public.ecr.aws/x/other", "", false},
+		{"no folders at all", "appmesh-controller", "https://aws.github.io/eks-charts", nil, "appmesh-controller", "https://aws.github.io/eks-charts", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			chart, repo := c.dirs.Source(c.chart, c.repo)
+			if got := string(chart.(pulumi.String)); got != c.wantChart {
+				t.Errorf("chart = %q, want %q", got, c.wantChart)
+			}
+			if (repo != nil) != c.wantRepoSet {
+				t.Fatalf("repository set = %v, want %v", repo != nil, c.wantRepoSet)
+			}
+			if repo != nil {
+				if got := string(repo.(pulumi.String)); got != c.wantRepo {
+					t.Errorf("repository = %q, want %q", got, c.wantRepo)
+				}
+			}
+		})
+	}
+}
