@@ -173,23 +173,12 @@ func (d *ServiceDNS) externalDNS(ctx *pulumi.Context, name string, args *Service
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
 		CleanupOnFail: pulumi.Bool(true),
-	}, pulumi.Parent(d), pulumi.DependsOn(append(present(crd, zoneReady), access...)))
+	}, pulumi.Parent(d), pulumi.DependsOn(append(kubeinstall.Present(crd, zoneReady), access...)))
 	if err != nil {
 		return fmt.Errorf("external-dns release: %w", err)
 	}
 	d.Release = release
 	return nil
-}
-
-// present drops the nil resources (what a cloud without AWS leaves unset).
-func present(rs ...pulumi.Resource) []pulumi.Resource {
-	var out []pulumi.Resource
-	for _, r := range rs {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // RestrictedPodSecurity are Pod Security Admission labels that enforce,

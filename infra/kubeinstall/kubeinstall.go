@@ -69,6 +69,18 @@ func (dirs ChartDirs) Source(chart, repo string) (chartRef pulumi.StringInput, r
 	return pulumi.String(chart), pulumi.String(repo)
 }
 
+// Present drops the nil resources from a dependency list: optional
+// dependencies left unset, such as what a cluster without AWS does not have.
+func Present(rs ...pulumi.Resource) []pulumi.Resource {
+	var out []pulumi.Resource
+	for _, r := range rs {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // NewRelease registers a Helm release.
 func NewRelease(ctx *pulumi.Context, name string, args *ReleaseArgs, opts ...pulumi.ResourceOption) (*Release, error) {
 	if args == nil || args.Chart == nil {

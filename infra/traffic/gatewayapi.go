@@ -99,7 +99,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 		Timeout:       pulumi.Int(600),
 		MaxHistory:    pulumi.Int(5),
 		CleanupOnFail: pulumi.Bool(true),
-	}, pulumi.Parent(t), pulumi.DependsOn(present(append([]pulumi.Resource{crds, args.DNSEndpointCRD}, access.ControllerReady...)...)))
+	}, pulumi.Parent(t), pulumi.DependsOn(kubeinstall.Present(append([]pulumi.Resource{crds, args.DNSEndpointCRD}, access.ControllerReady...)...)))
 	if err != nil {
 		return fmt.Errorf("controller release: %w", err)
 	}
@@ -121,7 +121,7 @@ func (t *Traffic) installGatewayAPI(ctx *pulumi.Context, name string, args *Traf
 	// sit in the service network, and their DNSEndpoints: it goes first,
 	// while the controller and ExternalDNS run and before the network's VPC
 	// association is removed.
-	if err := t.appNamespace(ctx, name, args, PodSecurityBaseline, nil, present(append([]pulumi.Resource{release, args.ExternalDNS}, access.NetworkReady...)...)); err != nil {
+	if err := t.appNamespace(ctx, name, args, PodSecurityBaseline, nil, kubeinstall.Present(append([]pulumi.Resource{release, args.ExternalDNS}, access.NetworkReady...)...)); err != nil {
 		return err
 	}
 	_, err = apiextensions.NewCustomResource(ctx, name+"-gateway", &apiextensions.CustomResourceArgs{
@@ -168,15 +168,4 @@ func ServiceNetworkName(clusterName string) string {
 		base = strings.TrimSuffix(base[:limit-len(suffix)-9], "-") + "-" + hex.EncodeToString(sum[:])[:8]
 	}
 	return base + suffix
-}
-
-// present drops the nil resources (optional dependencies left unset).
-func present(rs ...pulumi.Resource) []pulumi.Resource {
-	var out []pulumi.Resource
-	for _, r := range rs {
-		if r != nil {
-			out = append(out, r)
-		}
-	}
-	return out
 }

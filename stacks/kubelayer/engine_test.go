@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -117,11 +118,14 @@ func deployAndDestroy(t *testing.T, ctx context.Context, c *testcluster.Cluster,
 		t.Fatal(err)
 	}
 
-	up, err := stack.Up(ctx)
+	upEvents := make(chan events.EngineEvent)
+	upOrder := collectOrder(upEvents)
+	up, err := stack.Up(ctx, optup.EventStreams(upEvents))
 	if err != nil {
 		t.Fatalf("up: %v", err)
 	}
 	checkDeployed(t, ctx, c, cfg, up)
+	checkOrder(t, "up", <-upOrder, createOrder(layer))
 
 	var log bytes.Buffer
 	if _, err := stack.Up(ctx, optup.ExpectNoChanges(), optup.ProgressStreams(&log)); err != nil {
@@ -153,10 +157,13 @@ func deployAndDestroy(t *testing.T, ctx context.Context, c *testcluster.Cluster,
 		t.Errorf("Secret %s holds password %q, want the configured one", sample.DBCredentialsSecret, p)
 	}
 
-	if _, err := stack.Destroy(ctx); err != nil {
+	destroyEvents := make(chan events.EngineEvent)
+	destroyOrder := collectOrder(destroyEvents)
+	if _, err := stack.Destroy(ctx, optdestroy.EventStreams(destroyEvents)); err != nil {
 		t.Fatalf("destroy: %v", err)
 	}
 	destroyed = true
+	checkOrder(t, "destroy", <-destroyOrder, deleteOrder(layer))
 	after := snapshot(t, ctx, c)
 	left, gone := difference(after, before), difference(before, after)
 	helmKept, err := helmKeptCRDs(layer)
@@ -328,6 +335,84 @@ func collectSteps(ch <-chan events.EngineEvent) <-chan []string {
 		out <- steps
 	}()
 	return out
+}
+
+// collectOrder records, in the engine's order, when each resource's step
+// began ("start <name>") and ended ("done <name>"), once the stream closes.
+func collectOrder(ch <-chan events.EngineEvent) <-chan []string {
+	out := make(chan []string, 1)
+	go func() {
+		var order []string
+		name := func(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
+		for ev := range ch {
+			if ev.ResourcePreEvent != nil && ev.ResourcePreEvent.Metadata.Op != apitype.OpSame {
+				order = append(order, "start "+name(ev.ResourcePreEvent.Metadata.URN))
+			}
+			if ev.ResOutputsEvent != nil && ev.ResOutputsEvent.Metadata.Op != apitype.OpSame {
+				order = append(order, "done "+name(ev.ResOutputsEvent.Metadata.URN))
+			}
+		}
+		out <- order
+	}()
+	return out
+}
+
+// createOrder is what must be in place before what: a CRD before its
+// objects, a controller before the objects it reconciles, and the
+// DNSEndpoint CRD before the Gateway API Controller, which writes
+// DNSEndpoints only if the CRD exists when it starts.
+func createOrder(layer string) [][2]string {
+	if layer == contract.RouterAppMesh {
+		return [][2]string{
+			{"traffic-appmesh-controller", "traffic-mesh"},
+			{"traffic-mesh", "traffic-app-namespace"},
+			{"traffic-app-namespace", "traffic-virtual-gateway"},
+			{"traffic-virtual-gateway", "traffic-gateway-route"},
+		}
+	}
+	return [][2]string{
+		{"dns-dnsendpoint-crd", "traffic-gateway-controller"},
+		{"traffic-gateway-api-crds", "traffic-gateway-controller"},
+		{"traffic-gateway-api-crds", "traffic-gateway-class"},
+		{"dns-external-dns", "traffic-app-namespace"},
+		{"traffic-gateway-class", "traffic-gateway"},
+	}
+}
+
+// deleteOrder is createOrder's teardown: the objects a controller
+// reconciles, and the namespace holding the engine's, go while it runs.
+func deleteOrder(layer string) [][2]string {
+	if layer == contract.RouterAppMesh {
+		return [][2]string{
+			{"traffic-app-namespace", "traffic-mesh"},
+			{"traffic-mesh", "traffic-appmesh-controller"},
+		}
+	}
+	return [][2]string{
+		{"traffic-gateway", "traffic-gateway-controller"},
+		{"traffic-app-namespace", "traffic-gateway-controller"},
+		{"traffic-app-namespace", "dns-external-dns"},
+		{"traffic-gateway-class", "traffic-gateway-api-crds"},
+	}
+}
+
+// checkOrder fails for each pair whose first step did not end before the
+// second began. A ConfigGroup ends with the last of its objects (named
+// "<group>:<object>"), since the engine reports no end for a component.
+func checkOrder(t *testing.T, run string, order []string, pairs [][2]string) {
+	t.Helper()
+	for _, p := range pairs {
+		done := -1
+		for i, step := range order {
+			if step == "done "+p[0] || strings.HasPrefix(step, "done "+p[0]+":") {
+				done = i
+			}
+		}
+		start := slices.Index(order, "start "+p[1])
+		if done < 0 || start < 0 || done > start {
+			t.Errorf("%s: %s must be done (at %d) before %s starts (at %d); the steps:\n%s", run, p[0], done, p[1], start, strings.Join(order, "\n"))
+		}
+	}
 }
 
 // snapshot lists every object of every listable kind, namespaced and
