@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -208,4 +209,35 @@ func IRSATrust(providerArn, issuer pulumi.StringInput, namespace, serviceAccount
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// RoleArgs are a role that one inline policy grants everything, as the
+// controllers' roles are.
+type RoleArgs struct {
+	Trust       pulumi.StringInput
+	Description string
+	Policy      pulumi.StringInput
+	Tags        pulumi.StringMap
+}
+
+// NewRole creates the role and its inline policy, both named name, under
+// opts (a component's pulumi.Parent); what runs as the role depends on the
+// policy, which exists only once the role does.
+func NewRole(ctx *pulumi.Context, name string, args RoleArgs, opts ...pulumi.ResourceOption) (*iam.Role, *iam.RolePolicy, error) {
+	role, err := iam.NewRole(ctx, name, &iam.RoleArgs{
+		AssumeRolePolicy: args.Trust,
+		Description:      pulumi.String(args.Description),
+		Tags:             args.Tags,
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("role %s: %w", name, err)
+	}
+	policy, err := iam.NewRolePolicy(ctx, name, &iam.RolePolicyArgs{
+		Role:   role.ID(),
+		Policy: args.Policy,
+	}, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy of role %s: %w", name, err)
+	}
+	return role, policy, nil
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/route53"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -74,18 +73,11 @@ func (Cloud) ExternalDNS(ctx *pulumi.Context, d *edge.ServiceDNS, name string, a
 	if args.ClusterName == nil || args.PodIdentityAgent == nil {
 		return nil, fmt.Errorf("ClusterName and PodIdentityAgent are required")
 	}
-	role, err := iam.NewRole(ctx, name+"-external-dns", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.PodIdentityTrust()),
-		Description:      pulumi.String("ExternalDNS of " + args.OwnerID + " (Pod Identity), records of one private zone"),
-		Tags:             args.Tags,
-	}, pulumi.Parent(d))
-	if err != nil {
-		return nil, fmt.Errorf("role: %w", err)
-	}
 	// Record changes on this zone only; Route 53 has no resource-level
 	// permission for listing zones, which ExternalDNS does to find it.
-	policy, err := iam.NewRolePolicy(ctx, name+"-external-dns", &iam.RolePolicyArgs{
-		Role: role.ID(),
+	role, policy, err := awsiam.NewRole(ctx, name+"-external-dns", awsiam.RoleArgs{
+		Trust:       pulumi.String(awsiam.PodIdentityTrust()),
+		Description: "ExternalDNS of " + args.OwnerID + " (Pod Identity), records of one private zone",
 		Policy: awsiam.Document(
 			awsiam.Statement{
 				Sid:       "RecordsOfTheStackZone",
@@ -98,9 +90,10 @@ func (Cloud) ExternalDNS(ctx *pulumi.Context, d *edge.ServiceDNS, name string, a
 				Resources: []pulumi.StringInput{awsiam.Any},
 			},
 		),
+		Tags: args.Tags,
 	}, pulumi.Parent(d))
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	association, err := awseks.NewPodIdentityAssociation(ctx, name+"-external-dns", &awseks.PodIdentityAssociationArgs{
 		ClusterName:    args.ClusterName,

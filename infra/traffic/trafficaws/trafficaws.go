@@ -10,7 +10,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpclattice"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -43,35 +42,23 @@ func (Cloud) AppMesh(ctx *pulumi.Context, t *traffic.Traffic, name string, args 
 	if args.OidcProviderArn == nil || args.OidcIssuer == nil {
 		return nil, fmt.Errorf("OidcProviderArn and OidcIssuer are required (IRSA)")
 	}
-	controllerRole, err := iam.NewRole(ctx, name+"-appmesh-controller", &iam.RoleArgs{
-		AssumeRolePolicy: awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, traffic.AppMeshSystemNamespace, traffic.AppMeshControllerSA),
-		Description:      pulumi.String("App Mesh controller (IRSA)"),
-		Tags:             args.Tags,
+	controllerRole, controllerPolicy, err := awsiam.NewRole(ctx, name+"-appmesh-controller", awsiam.RoleArgs{
+		Trust:       awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, traffic.AppMeshSystemNamespace, traffic.AppMeshControllerSA),
+		Description: "App Mesh controller (IRSA)",
+		Policy:      pulumi.String(appMeshControllerPolicy),
+		Tags:        args.Tags,
 	}, pulumi.Parent(t))
 	if err != nil {
-		return nil, fmt.Errorf("controller role: %w", err)
+		return nil, fmt.Errorf("controller: %w", err)
 	}
-	controllerPolicy, err := iam.NewRolePolicy(ctx, name+"-appmesh-controller", &iam.RolePolicyArgs{
-		Role:   controllerRole.ID(),
-		Policy: pulumi.String(appMeshControllerPolicy),
+	envoyRole, envoyPolicy, err := awsiam.NewRole(ctx, name+"-appmesh-envoy", awsiam.RoleArgs{
+		Trust:       awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, args.Namespace, traffic.EnvoyServiceAccount),
+		Description: "Envoy proxies of namespace " + args.Namespace + " (IRSA)",
+		Policy:      pulumi.String(appMeshEnvoyPolicy),
+		Tags:        args.Tags,
 	}, pulumi.Parent(t))
 	if err != nil {
-		return nil, fmt.Errorf("controller policy: %w", err)
-	}
-	envoyRole, err := iam.NewRole(ctx, name+"-appmesh-envoy", &iam.RoleArgs{
-		AssumeRolePolicy: awsiam.IRSATrust(args.OidcProviderArn, args.OidcIssuer, args.Namespace, traffic.EnvoyServiceAccount),
-		Description:      pulumi.String("Envoy proxies of namespace " + args.Namespace + " (IRSA)"),
-		Tags:             args.Tags,
-	}, pulumi.Parent(t))
-	if err != nil {
-		return nil, fmt.Errorf("envoy role: %w", err)
-	}
-	envoyPolicy, err := iam.NewRolePolicy(ctx, name+"-appmesh-envoy", &iam.RolePolicyArgs{
-		Role:   envoyRole.ID(),
-		Policy: pulumi.String(appMeshEnvoyPolicy),
-	}, pulumi.Parent(t))
-	if err != nil {
-		return nil, fmt.Errorf("envoy policy: %w", err)
+		return nil, fmt.Errorf("envoy: %w", err)
 	}
 	return &traffic.AppMeshAccess{
 		ControllerRoleArn: controllerRole.Arn,
@@ -88,20 +75,14 @@ func (Cloud) GatewayAPI(ctx *pulumi.Context, t *traffic.Traffic, name string, ar
 	if args.ClusterSecurityGroupId == nil || args.PodIdentityAgent == nil {
 		return nil, fmt.Errorf("ClusterSecurityGroupId and PodIdentityAgent are required")
 	}
-	role, err := iam.NewRole(ctx, name+"-gateway-controller", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(awsiam.PodIdentityTrust()),
-		Description:      pulumi.String("AWS Gateway API Controller (Pod Identity)"),
-		Tags:             args.Tags,
+	role, policy, err := awsiam.NewRole(ctx, name+"-gateway-controller", awsiam.RoleArgs{
+		Trust:       pulumi.String(awsiam.PodIdentityTrust()),
+		Description: "AWS Gateway API Controller (Pod Identity)",
+		Policy:      pulumi.String(gatewayControllerPolicy),
+		Tags:        args.Tags,
 	}, pulumi.Parent(t))
 	if err != nil {
-		return nil, fmt.Errorf("controller role: %w", err)
-	}
-	policy, err := iam.NewRolePolicy(ctx, name+"-gateway-controller", &iam.RolePolicyArgs{
-		Role:   role.ID(),
-		Policy: pulumi.String(gatewayControllerPolicy),
-	}, pulumi.Parent(t))
-	if err != nil {
-		return nil, fmt.Errorf("controller policy: %w", err)
+		return nil, fmt.Errorf("controller: %w", err)
 	}
 	association, err := awseks.NewPodIdentityAssociation(ctx, name+"-gateway-controller", &awseks.PodIdentityAssociationArgs{
 		ClusterName:    args.ClusterName,
