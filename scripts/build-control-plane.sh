@@ -18,18 +18,9 @@ complete() {
 }
 
 mkdir -p "$BIN"
-if complete; then
-  echo "$BIN"
-  exit 0
-fi
-
-# One build at a time: a second caller waits, then finds the binaries built.
-exec 9>"$CACHE/.build.lock"
-flock 9
-if complete; then
-  echo "$BIN"
-  exit 0
-fi
+# shellcheck source=lib/build-once.sh
+source "$(dirname "$0")/lib/build-once.sh"
+exit_if_built "$CACHE" "$BIN"
 
 work="$CACHE/src"
 mkdir -p "$work/kubernetes" "$work/etcd"

@@ -25,17 +25,9 @@ BIN="$CACHE/kubernetes-$SDK_VERSION-provider-$PROVIDER_VERSION"
 complete() { [[ -x $BIN/bin/pulumi && -x $BIN/bin/pulumi-resource-kubernetes ]]; }
 
 mkdir -p "$BIN/bin"
-if complete; then
-  echo "$BIN"
-  exit 0
-fi
-# One build at a time: a second caller waits, then finds the binaries built.
-exec 9>"$CACHE/.build.lock"
-flock 9
-if complete; then
-  echo "$BIN"
-  exit 0
-fi
+# shellcheck source=scripts/lib/build-once.sh
+source scripts/lib/build-once.sh
+exit_if_built "$CACHE" "$BIN"
 
 build() {
   local work="$CACHE/src"
