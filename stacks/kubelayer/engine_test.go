@@ -374,6 +374,8 @@ func createOrder(layer string) [][2]string {
 		{"dns-dnsendpoint-crd", "traffic-gateway-controller"},
 		{"traffic-gateway-api-crds", "traffic-gateway-controller"},
 		{"traffic-gateway-api-crds", "traffic-gateway-class"},
+		{"traffic-gateway-controller", "traffic-gateway-class"},
+		{"traffic-gateway-controller", "traffic-app-namespace"},
 		{"dns-external-dns", "traffic-app-namespace"},
 		{"traffic-gateway-class", "traffic-gateway"},
 	}
