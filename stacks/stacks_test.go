@@ -107,9 +107,7 @@ func runStack(t *testing.T, overrides map[string]string) (*offline.Result, outpu
 	fx := newFixture(t)
 	project, cfg := devConfig(t)
 	for k, v := range overrides {
-		if !strings.Contains(k, ":") {
-			k = project + ":" + k
-		}
+		k = config.FullKey(project, k)
 		if v == "" {
 			delete(cfg, k)
 		} else {

@@ -15,12 +15,16 @@ import (
 // FromContext reads stack configuration: "aws:region" as is, every other
 // key in the project's namespace.
 func FromContext(ctx *pulumi.Context) Lookup {
-	return func(key string) (string, bool) {
-		if !strings.Contains(key, ":") {
-			key = ctx.Project() + ":" + key
-		}
-		return ctx.GetConfig(key)
+	return func(key string) (string, bool) { return ctx.GetConfig(FullKey(ctx.Project(), key)) }
+}
+
+// FullKey is key as Pulumi stores it: a key without a namespace
+// ("nodeCount") in the project's, one with a namespace ("aws:region") as is.
+func FullKey(project, key string) string {
+	if strings.Contains(key, ":") {
+		return key
 	}
+	return project + ":" + key
 }
 
 // ReadStackFile reads the project name from Pulumi.yaml and the configuration
@@ -46,9 +50,7 @@ func ReadStackFile(dir, stack string) (project string, cfg map[string]string, se
 	}
 	cfg = map[string]string{}
 	for k, v := range st.Config {
-		if !strings.Contains(k, ":") {
-			k = proj.Name + ":" + k
-		}
+		k = FullKey(proj.Name, k)
 		if obj, ok := v.(map[string]any); ok {
 			if _, secure := obj["secure"]; secure {
 				secrets = append(secrets, k)

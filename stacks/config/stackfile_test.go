@@ -79,3 +79,15 @@ func TestReadStackFile(t *testing.T) {
 		t.Error("a stack without its Pulumi.<stack>.yaml is read without error")
 	}
 }
+
+func TestFullKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"nodeCount":            "eks-canary:nodeCount",
+		"aws:region":           "aws:region",
+		"eks-canary:namespace": "eks-canary:namespace",
+	} {
+		if got := FullKey("eks-canary", key); got != want {
+			t.Errorf("FullKey(eks-canary, %q) = %q, want %q", key, got, want)
+		}
+	}
+}

@@ -81,10 +81,7 @@ func deployAndDestroy(t *testing.T, ctx context.Context, c *testcluster.Cluster,
 	}
 	values[project+":"+config.KeyTrafficLayer] = layer
 	cfg, err := config.Load("dev", func(k string) (string, bool) {
-		if !strings.Contains(k, ":") {
-			k = project + ":" + k
-		}
-		v, ok := values[k]
+		v, ok := values[config.FullKey(project, k)]
 		return v, ok
 	})
 	if err != nil {
@@ -328,8 +325,7 @@ func collectSteps(ch <-chan events.EngineEvent) <-chan []string {
 			if pre == nil || pre.Metadata.Op == apitype.OpSame || pre.Metadata.Op == apitype.OpRead {
 				continue
 			}
-			name := pre.Metadata.URN[strings.LastIndex(pre.Metadata.URN, "::")+2:]
-			steps = append(steps, fmt.Sprintf("%s %s %s", pre.Metadata.Op, pre.Metadata.Type, name))
+			steps = append(steps, fmt.Sprintf("%s %s %s", pre.Metadata.Op, pre.Metadata.Type, resourceName(pre.Metadata.URN)))
 		}
 		sort.Strings(steps)
 		out <- steps
@@ -337,19 +333,21 @@ func collectSteps(ch <-chan events.EngineEvent) <-chan []string {
 	return out
 }
 
+// resourceName is the logical name at the end of a URN.
+func resourceName(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
+
 // collectOrder records, in the engine's order, when each resource's step
 // began ("start <name>") and ended ("done <name>"), once the stream closes.
 func collectOrder(ch <-chan events.EngineEvent) <-chan []string {
 	out := make(chan []string, 1)
 	go func() {
 		var order []string
-		name := func(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
 		for ev := range ch {
 			if ev.ResourcePreEvent != nil && ev.ResourcePreEvent.Metadata.Op != apitype.OpSame {
-				order = append(order, "start "+name(ev.ResourcePreEvent.Metadata.URN))
+				order = append(order, "start "+resourceName(ev.ResourcePreEvent.Metadata.URN))
 			}
 			if ev.ResOutputsEvent != nil && ev.ResOutputsEvent.Metadata.Op != apitype.OpSame {
-				order = append(order, "done "+name(ev.ResOutputsEvent.Metadata.URN))
+				order = append(order, "done "+resourceName(ev.ResOutputsEvent.Metadata.URN))
 			}
 		}
 		out <- order
@@ -464,26 +462,18 @@ func difference(a, b map[string]bool) []string {
 	return out
 }
 
-// chartFolders are the vendored charts by the name the program installs
-// them under.
-func chartFolders() map[string]string {
-	return map[string]string{
-		traffic.AppMeshChart:                      traffic.AppMeshChart + "-" + traffic.AppMeshChartVersion,
-		path.Base(traffic.GatewayControllerChart): path.Base(traffic.GatewayControllerChart) + "-" + traffic.GatewayControllerVersion,
-		edge.ExternalDNSChart:                     edge.ExternalDNSChart + "-" + edge.ExternalDNSVersion,
-	}
-}
-
+// vendoredCharts are the charts in testdata/upstream, by the name the
+// program installs them under.
 func vendoredCharts() (kubeinstall.ChartDirs, error) {
 	dir, err := upstream.Dir()
 	if err != nil {
 		return nil, err
 	}
-	out := kubeinstall.ChartDirs{}
-	for chart, folder := range chartFolders() {
-		out[chart] = filepath.Join(dir, "charts", folder)
-	}
-	return out, nil
+	return kubeinstall.ChartDirs{
+		traffic.AppMeshChart:                      upstream.ChartDir(dir, upstream.AppMeshChart),
+		path.Base(traffic.GatewayControllerChart): upstream.ChartDir(dir, upstream.GatewayControllerChart),
+		edge.ExternalDNSChart:                     upstream.ChartDir(dir, upstream.ExternalDNSChart),
+	}, nil
 }
 
 // helmKeptCRDs are the CRDs in the crds/ folder of the layer's controller

@@ -68,9 +68,7 @@ func run(w io.Writer, dir, stack, trafficLayer string, sets setFlags, flat bool)
 		return err
 	}
 	for k, v := range sets {
-		if !strings.Contains(k, ":") {
-			k = project + ":" + k
-		}
+		k = config.FullKey(project, k)
 		cfg[k] = v
 	}
 	if trafficLayer != "" {
